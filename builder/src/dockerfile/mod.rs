@@ -1,0 +1,3 @@
+//! The in-house Dockerfile frontend: lexer, parser, syntax tree and variable expansion.
+
+pub mod ast;

@@ -1,0 +1,4 @@
+//! lading's Dockerfile frontend, build graph and executor.
+#![deny(missing_docs)]
+
+pub mod dockerfile;

@@ -1,0 +1,2 @@
+//! OCI types, the content store, the image model and deterministic layers.
+#![deny(missing_docs)]
