@@ -1,2 +1,22 @@
 //! OCI types, the content store, the image model and deterministic layers.
 #![deny(missing_docs)]
+
+pub mod constants;
+pub mod digest;
+pub mod error;
+pub mod export;
+pub mod gzip;
+pub mod hash;
+pub mod image;
+pub mod layer;
+pub mod source;
+pub mod spec;
+pub mod store;
+pub mod unpack;
+
+pub use digest::Digest;
+pub use error::{Error, Result};
+pub use image::Image;
+pub use source::{ImageSource, SourceRef};
+pub use spec::{Descriptor, ImageConfig, Index, Manifest, Platform};
+pub use store::Store;

@@ -1,0 +1,129 @@
+//! Errors of the `oci` crate.
+
+use std::path::PathBuf;
+
+use crate::digest::Digest;
+
+/// Result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong reading or writing OCI content.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file-system operation failed.
+    #[error("{op} {path}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A stream failed (no single path to blame).
+    #[error("{what}")]
+    Stream {
+        /// What was being done.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not a valid digest string.
+    #[error("invalid digest {digest:?}")]
+    InvalidDigest {
+        /// The offending text.
+        digest: String,
+    },
+    /// Content did not hash to what was expected.
+    #[error("digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch {
+        /// Expected digest.
+        expected: Digest,
+        /// Computed digest.
+        actual: Digest,
+    },
+    /// Content had another size than its descriptor says.
+    #[error("size mismatch for {digest}: expected {expected} bytes, got {actual}")]
+    SizeMismatch {
+        /// The blob.
+        digest: Digest,
+        /// Expected size.
+        expected: u64,
+        /// Actual size.
+        actual: u64,
+    },
+    /// A blob is missing.
+    #[error("blob {digest} not found")]
+    BlobNotFound {
+        /// The blob.
+        digest: Digest,
+    },
+    /// A tag or image reference is unknown.
+    #[error("image {reference:?} not found{hint}")]
+    ImageNotFound {
+        /// What was asked for.
+        reference: String,
+        /// Extra context (may be empty).
+        hint: String,
+    },
+    /// JSON could not be read or written.
+    #[error("invalid JSON in {what}")]
+    Json {
+        /// Which document.
+        what: String,
+        /// The parser error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A document is well-formed JSON but not a valid OCI document.
+    #[error("invalid {what}: {reason}")]
+    Invalid {
+        /// Which document.
+        what: String,
+        /// Why.
+        reason: String,
+    },
+    /// A platform string could not be parsed.
+    #[error("invalid platform {platform:?} (expected os/arch[/variant])")]
+    InvalidPlatform {
+        /// The offending text.
+        platform: String,
+    },
+    /// No manifest for the wanted platform.
+    #[error("no image for platform {platform} in {reference}")]
+    NoMatchingPlatform {
+        /// Wanted platform.
+        platform: String,
+        /// The index.
+        reference: String,
+    },
+    /// An archive entry tried to leave its root.
+    #[error("unsafe path {path:?} in {what}")]
+    UnsafePath {
+        /// The entry path.
+        path: String,
+        /// The archive.
+        what: String,
+    },
+    /// A blob or document was larger than allowed.
+    #[error("{what} is too large ({size} bytes, limit {limit})")]
+    TooLarge {
+        /// What.
+        what: String,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+}
+
+impl Error {
+    /// Shorthand for [`Error::Io`].
+    pub fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { op, path, source }
+    }
+}

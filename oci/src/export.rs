@@ -1,0 +1,196 @@
+//! Writing an image out of the store: OCI layout directory, OCI archive and docker
+//! archive (`docker load`). Archives are deterministic tar streams (sorted, fixed modes,
+//! owners and mtimes), so the same image always gives the same archive bytes.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::constants::{ANNOTATION_REF_NAME, MEDIA_TYPE_INDEX, OCI_LAYOUT_CONTENT};
+use crate::error::{Error, Result};
+use crate::image::Image;
+use crate::layer::{Entry, EntryKind, FileData, write_tar};
+use crate::spec::{Descriptor, Index, to_canonical_json};
+use crate::store::Store;
+use crate::unpack::open_layer;
+
+/// containerd's annotation for the full image name in an index.
+pub const ANNOTATION_CONTAINERD_NAME: &str = "io.containerd.image.name";
+
+/// Files of an OCI layout holding `image`, tagged with `names` (BuildKit's convention:
+/// `ref.name` is the tag, `io.containerd.image.name` the full name).
+fn layout_files(
+    store: &Store,
+    image: &Image,
+    names: &[String],
+) -> Result<Vec<(String, FileData, u64)>> {
+    let mut files = Vec::new();
+    let mut blob = |d: &Descriptor| {
+        files.push((
+            format!("blobs/{}/{}", d.digest.algorithm().name(), d.digest.hex()),
+            FileData::Path(store.blob_path(&d.digest)),
+            d.size,
+        ))
+    };
+    blob(&image.descriptor);
+    blob(&image.manifest.config);
+    for l in image.layers() {
+        blob(l);
+    }
+    let mut manifests = Vec::new();
+    for name in names {
+        let mut d = image.descriptor.clone();
+        let tag = name
+            .rsplit_once(':')
+            .filter(|(r, _)| !r.ends_with('/') && !r.is_empty())
+            .map(|(_, t)| t)
+            .unwrap_or("latest");
+        d.annotations
+            .insert(ANNOTATION_CONTAINERD_NAME.into(), name.clone());
+        d.annotations
+            .insert(ANNOTATION_REF_NAME.into(), tag.to_string());
+        manifests.push(d);
+    }
+    if manifests.is_empty() {
+        manifests.push(image.descriptor.clone());
+    }
+    let index = Index {
+        schema_version: 2,
+        media_type: Some(MEDIA_TYPE_INDEX.into()),
+        manifests,
+        ..Index::default()
+    };
+    let index = to_canonical_json(&index)?;
+    files.push(("index.json".into(), bytes(&index), index.len() as u64));
+    files.push((
+        "oci-layout".into(),
+        bytes(OCI_LAYOUT_CONTENT.as_bytes()),
+        OCI_LAYOUT_CONTENT.len() as u64,
+    ));
+    Ok(files)
+}
+
+fn bytes(b: &[u8]) -> FileData {
+    FileData::Bytes(Arc::from(b))
+}
+
+/// Writes an OCI image layout directory at `dest`.
+pub fn write_oci_dir(store: &Store, image: &Image, dest: &Path, names: &[String]) -> Result<()> {
+    for (path, data, _) in layout_files(store, image, names)? {
+        let target = dest.join(&path);
+        if let Some(p) = target.parent() {
+            fs::create_dir_all(p).map_err(Error::io("creating", p))?;
+        }
+        match data {
+            FileData::Path(src) => {
+                if !target.exists() {
+                    // A hard link is free when both live on one file system.
+                    if fs::hard_link(&src, &target).is_err() {
+                        fs::copy(&src, &target).map_err(Error::io("copying to", &target))?;
+                    }
+                }
+            }
+            FileData::Bytes(b) => crate::store::write_atomic(&target, &b)?,
+        }
+    }
+    Ok(())
+}
+
+/// Writes an OCI archive (a tar of the layout) to `out`.
+pub fn write_oci_archive<W: Write>(
+    store: &Store,
+    image: &Image,
+    out: &mut W,
+    names: &[String],
+) -> Result<()> {
+    let files = layout_files(store, image, names)?;
+    write_tar(out, &archive_entries(files), 0)
+}
+
+fn archive_entries(files: Vec<(String, FileData, u64)>) -> Vec<Entry> {
+    let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
+    for (path, data, size) in files {
+        let mut parent = Path::new(&path).parent();
+        while let Some(p) = parent.filter(|p| !p.as_os_str().is_empty()) {
+            let s = p.to_string_lossy().into_owned();
+            entries
+                .entry(s.clone())
+                .or_insert_with(|| Entry::dir(s, 0o755, 0, 0));
+            parent = p.parent();
+        }
+        entries.insert(
+            path.clone(),
+            Entry {
+                path,
+                kind: EntryKind::File { data, size },
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                xattrs: BTreeMap::new(),
+            },
+        );
+    }
+    let mut v: Vec<Entry> = entries.into_values().collect();
+    v.sort_by(|a, b| crate::layer::compare_paths(&a.path, &b.path));
+    v
+}
+
+/// Writes a docker archive (`docker save` format, loadable by `docker load`) to `out`:
+/// `manifest.json`, the config and each layer uncompressed, named by diff-id.
+pub fn write_docker_archive<W: Write>(
+    store: &Store,
+    image: &Image,
+    out: &mut W,
+    names: &[String],
+) -> Result<()> {
+    let tmp = tempfile::Builder::new()
+        .prefix("docker-archive-")
+        .tempdir_in(store.private_dir())
+        .map_err(Error::io("creating temp dir in", store.private_dir()))?;
+    let config = &image.manifest.config;
+    let mut files = vec![(
+        format!("blobs/sha256/{}", config.digest.hex()),
+        FileData::Path(store.blob_path(&config.digest)),
+        config.size,
+    )];
+    let mut layer_paths = Vec::new();
+    for (layer, diff_id) in image.layers().iter().zip(image.diff_ids()) {
+        let path = format!("blobs/sha256/{}", diff_id.hex());
+        if !layer_paths.contains(&path) {
+            let plain: PathBuf = tmp.path().join(diff_id.hex());
+            let mut f = File::create(&plain).map_err(Error::io("creating", &plain))?;
+            let size = io::copy(&mut open_layer(store, layer)?, &mut f)
+                .map_err(Error::io("writing", &plain))?;
+            files.push((path.clone(), FileData::Path(plain), size));
+        }
+        layer_paths.push(path);
+    }
+    let manifest = serde_json::json!([{
+        "Config": format!("blobs/sha256/{}", config.digest.hex()),
+        "RepoTags": names,
+        "Layers": layer_paths,
+    }]);
+    let manifest = to_canonical_json(&manifest)?;
+    files.push((
+        "manifest.json".into(),
+        bytes(&manifest),
+        manifest.len() as u64,
+    ));
+    let mut repos: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    if let Some(top) = layer_paths.last() {
+        let top = top.trim_start_matches("blobs/sha256/").to_string();
+        for n in names {
+            if let Some((repo, tag)) = n.rsplit_once(':') {
+                repos
+                    .entry(repo.into())
+                    .or_default()
+                    .insert(tag.into(), top.clone());
+            }
+        }
+    }
+    let repos = to_canonical_json(&repos)?;
+    files.push(("repositories".into(), bytes(&repos), repos.len() as u64));
+    write_tar(out, &archive_entries(files), 0)
+}

@@ -1,0 +1,337 @@
+//! The deterministic layer writer (ARCHITECTURE.md, "Determinism rules").
+//!
+//! Callers describe a layer as a list of [`Entry`]s; [`write_layer`] sorts them, writes
+//! a tar stream with fixed header fields (mtime = the epoch, empty user/group names,
+//! PAX records only where ustar cannot hold a value), compresses it with gzip and streams
+//! it into the store, computing the diff-id and the blob digest on the way.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::constants::MEDIA_TYPE_LAYER_GZIP;
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::hash::HashingWriter;
+use crate::spec::Descriptor;
+use crate::store::Store;
+
+/// Prefix of a whiteout entry's base name.
+pub const WHITEOUT_PREFIX: &str = ".wh.";
+/// Base name of an opaque-directory marker.
+pub const OPAQUE_MARKER: &str = ".wh..wh..opq";
+
+/// gzip level used for every layer; part of the determinism contract.
+pub const GZIP_LEVEL: u32 = 6;
+
+/// Where a regular file's bytes come from.
+#[derive(Debug, Clone)]
+pub enum FileData {
+    /// A file on the host; it must still have the recorded size when the layer is written.
+    Path(PathBuf),
+    /// Bytes in memory.
+    Bytes(Arc<[u8]>),
+}
+
+/// What kind of file system object an entry is.
+#[derive(Debug, Clone)]
+pub enum EntryKind {
+    /// A directory.
+    Dir,
+    /// A regular file of `size` bytes.
+    File {
+        /// Content.
+        data: FileData,
+        /// Size in bytes.
+        size: u64,
+    },
+    /// A symbolic link to `target`.
+    Symlink(String),
+    /// A hard link to another path of the same layer.
+    Hardlink(String),
+    /// A character device.
+    CharDevice(u32, u32),
+    /// A block device.
+    BlockDevice(u32, u32),
+    /// A FIFO.
+    Fifo,
+}
+
+/// One tar entry of a layer.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Slash-separated path relative to the root, no leading `/`, no trailing `/`.
+    pub path: String,
+    /// Kind and content.
+    pub kind: EntryKind,
+    /// Permission bits including setuid/setgid/sticky (`0o7777`).
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Extended attributes (already filtered to the allow-list).
+    pub xattrs: BTreeMap<String, Vec<u8>>,
+}
+
+impl Entry {
+    /// A directory entry.
+    pub fn dir(path: impl Into<String>, mode: u32, uid: u32, gid: u32) -> Entry {
+        Entry {
+            path: path.into(),
+            kind: EntryKind::Dir,
+            mode,
+            uid,
+            gid,
+            xattrs: BTreeMap::new(),
+        }
+    }
+
+    /// A whiteout hiding `path` of lower layers.
+    pub fn whiteout(path: &str) -> Entry {
+        let (parent, name) = split_parent(path);
+        let wh = format!("{WHITEOUT_PREFIX}{name}");
+        Entry {
+            path: join(parent, &wh),
+            kind: EntryKind::File {
+                data: FileData::Bytes(Arc::from(&[][..])),
+                size: 0,
+            },
+            mode: 0,
+            uid: 0,
+            gid: 0,
+            xattrs: BTreeMap::new(),
+        }
+    }
+
+    /// Whether the entry is a whiteout or opaque marker.
+    pub fn is_whiteout(&self) -> bool {
+        split_parent(&self.path).1.starts_with(WHITEOUT_PREFIX)
+    }
+}
+
+/// Splits `a/b/c` into (`a/b`, `c`); the parent of a top-level name is `""`.
+pub fn split_parent(path: &str) -> (&str, &str) {
+    match path.rfind('/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("", path),
+    }
+}
+
+fn join(parent: &str, name: &str) -> String {
+    if parent.is_empty() {
+        name.to_string()
+    } else {
+        format!("{parent}/{name}")
+    }
+}
+
+/// The canonical entry order: component-wise bytewise (so parents precede children and
+/// a directory's subtree is contiguous, as `tar --sort=name` does), with whiteouts
+/// first among their siblings.
+pub fn compare_paths(a: &str, b: &str) -> Ordering {
+    let mut ai = a.split('/');
+    let mut bi = b.split('/');
+    loop {
+        match (ai.next(), bi.next()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x == y => continue,
+            (Some(x), Some(y)) => {
+                let wx = x.starts_with(WHITEOUT_PREFIX);
+                let wy = y.starts_with(WHITEOUT_PREFIX);
+                return wy.cmp(&wx).then_with(|| x.as_bytes().cmp(y.as_bytes()));
+            }
+        }
+    }
+}
+
+/// A layer written to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerBlob {
+    /// Descriptor of the compressed blob.
+    pub descriptor: Descriptor,
+    /// Digest of the uncompressed tar.
+    pub diff_id: Digest,
+}
+
+/// Sorts `entries`, writes them as a gzip-compressed tar into `store` and returns the
+/// blob descriptor and diff-id. Every mtime becomes `epoch`.
+pub fn write_layer(store: &Store, mut entries: Vec<Entry>, epoch: u64) -> Result<LayerBlob> {
+    entries.sort_by(|a, b| compare_paths(&a.path, &b.path));
+    // The sort is stable: of two entries for one path, the later one wins.
+    entries.dedup_by(|later, earlier| {
+        let same = later.path == earlier.path;
+        if same {
+            std::mem::swap(later, earlier);
+        }
+        same
+    });
+    let blob = store.writer()?;
+    let gz = crate::gzip::ParallelGzWriter::new(blob, GZIP_LEVEL, crate::gzip::default_threads());
+    let mut tar_out = HashingWriter::new(io::BufWriter::with_capacity(1 << 20, gz));
+    write_tar(&mut tar_out, &entries, epoch)?;
+    let (buf, diff_id, _) = tar_out.finish();
+    let stream_err = |source| Error::Stream {
+        what: "compressing layer".into(),
+        source,
+    };
+    let gz = buf.into_inner().map_err(|e| stream_err(e.into_error()))?;
+    let blob = gz.finish().map_err(stream_err)?;
+    let (digest, size) = blob.commit(None)?;
+    Ok(LayerBlob {
+        descriptor: Descriptor::new(MEDIA_TYPE_LAYER_GZIP, digest, size),
+        diff_id,
+    })
+}
+
+/// Writes sorted entries as a deterministic tar stream (with the two end blocks).
+pub fn write_tar<W: Write>(out: &mut W, entries: &[Entry], epoch: u64) -> Result<()> {
+    let mut builder = tar::Builder::new(out);
+    for entry in entries {
+        append_entry(&mut builder, entry, epoch)?;
+    }
+    builder.finish().map_err(|source| Error::Stream {
+        what: "finishing tar stream".into(),
+        source,
+    })
+}
+
+const USTAR_MAX_ID: u32 = 0o7_777_777;
+
+fn append_entry<W: Write>(b: &mut tar::Builder<W>, e: &Entry, epoch: u64) -> Result<()> {
+    let stream = |source| Error::Stream {
+        what: format!("writing tar entry {}", e.path),
+        source,
+    };
+    let mut h = tar::Header::new_ustar();
+    let mut pax: Vec<(String, Vec<u8>)> = Vec::new();
+    let name = match e.kind {
+        EntryKind::Dir => format!("{}/", e.path),
+        _ => e.path.clone(),
+    };
+    if h.set_path(&name).is_err() || name.len() > 255 {
+        pax.push(("path".into(), name.clone().into_bytes()));
+        let short: String = name
+            .chars()
+            .rev()
+            .take(90)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        h.set_path(short.trim_start_matches('/')).map_err(stream)?;
+    }
+    h.set_mode(e.mode & 0o7777);
+    for (id, key, setter) in [
+        (
+            e.uid,
+            "uid",
+            tar::Header::set_uid as fn(&mut tar::Header, u64),
+        ),
+        (e.gid, "gid", tar::Header::set_gid),
+    ] {
+        if id > USTAR_MAX_ID {
+            pax.push((key.into(), id.to_string().into_bytes()));
+            setter(&mut h, 0);
+        } else {
+            setter(&mut h, u64::from(id));
+        }
+    }
+    h.set_mtime(epoch);
+    let mut size = 0;
+    let link = |h: &mut tar::Header, pax: &mut Vec<(String, Vec<u8>)>, target: &str| {
+        if target.len() > 100 || h.set_link_name(target).is_err() {
+            pax.push(("linkpath".into(), target.as_bytes().to_vec()));
+            let _ = h.set_link_name("");
+        }
+    };
+    match &e.kind {
+        EntryKind::Dir => h.set_entry_type(tar::EntryType::Directory),
+        EntryKind::File { size: s, .. } => {
+            h.set_entry_type(tar::EntryType::Regular);
+            size = *s;
+        }
+        EntryKind::Symlink(t) => {
+            h.set_entry_type(tar::EntryType::Symlink);
+            link(&mut h, &mut pax, t);
+        }
+        EntryKind::Hardlink(t) => {
+            h.set_entry_type(tar::EntryType::Link);
+            link(&mut h, &mut pax, t);
+        }
+        EntryKind::CharDevice(ma, mi) | EntryKind::BlockDevice(ma, mi) => {
+            h.set_entry_type(if matches!(e.kind, EntryKind::CharDevice(..)) {
+                tar::EntryType::Char
+            } else {
+                tar::EntryType::Block
+            });
+            h.set_device_major(*ma).map_err(stream)?;
+            h.set_device_minor(*mi).map_err(stream)?;
+        }
+        EntryKind::Fifo => h.set_entry_type(tar::EntryType::Fifo),
+    }
+    h.set_size(size);
+    for (k, v) in &e.xattrs {
+        pax.push((format!("SCHILY.xattr.{k}"), v.clone()));
+    }
+    if !pax.is_empty() {
+        b.append_pax_extensions(pax.iter().map(|(k, v)| (k.as_str(), v.as_slice())))
+            .map_err(stream)?;
+    }
+    h.set_cksum();
+    match &e.kind {
+        EntryKind::File { data, size } => match data {
+            FileData::Bytes(bytes) => b.append(&h, &bytes[..]).map_err(stream),
+            FileData::Path(p) => {
+                let f = File::open(p).map_err(Error::io("opening", p))?;
+                let mut r = ExactReader {
+                    inner: f.take(*size),
+                    left: *size,
+                };
+                b.append(&h, &mut r).map_err(|source| Error::Io {
+                    op: "reading (did the file change during the build?)",
+                    path: p.clone(),
+                    source,
+                })
+            }
+        },
+        _ => b.append(&h, io::empty()).map_err(stream),
+    }
+}
+
+/// Fails instead of silently padding when a file shrank after it was listed.
+struct ExactReader<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: Read> Read for ExactReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.left > 0 && !buf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file is shorter than when it was listed",
+            ));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_is_depth_first_with_whiteouts_first() {
+        let mut v = vec!["a-c", "a/b", "a", "a/.wh.z", "a/!x", "b"];
+        v.sort_by(|a, b| compare_paths(a, b));
+        assert_eq!(v, vec!["a", "a/.wh.z", "a/!x", "a/b", "a-c", "b"]);
+    }
+}

@@ -1,0 +1,340 @@
+//! Applies layers, in order, onto a directory: the root filesystem of an image
+//! (image-spec "Applying Changesets"). Used for `type=local` exports and to read the
+//! files of a build stage.
+//!
+//! Safety: entry paths are resolved lexically inside the root and rejected when they
+//! leave it (`..`, absolute paths); no path is ever opened through a symlink that an
+//! earlier entry created (a parent that is a symlink is an error); hard links must point
+//! at a non-symlink path inside the root. Nothing outside `dest` is touched.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read};
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+
+use crate::constants::{
+    MEDIA_TYPE_DOCKER_LAYER_GZIP, MEDIA_TYPE_DOCKER_LAYER_TAR, MEDIA_TYPE_LAYER_GZIP,
+    MEDIA_TYPE_LAYER_TAR,
+};
+use crate::error::{Error, Result};
+use crate::layer::{OPAQUE_MARKER, WHITEOUT_PREFIX};
+use crate::source::safe_relative;
+use crate::spec::Descriptor;
+use crate::store::Store;
+
+/// What kind of object a path is, with what a build needs to know about it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum NodeKind {
+    /// Directory.
+    Dir,
+    /// Regular file of this size.
+    File(u64),
+    /// Symlink with this target.
+    Symlink(String),
+    /// Device, FIFO or socket (not materialised).
+    Special,
+}
+
+/// Metadata of one path of an unpacked root filesystem, as the layers say (independent
+/// of whether the unpacking process could chown).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Node {
+    /// Kind.
+    pub kind: NodeKind,
+    /// Permission bits (`0o7777`).
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+}
+
+/// A root filesystem unpacked into a directory, with the layers' metadata.
+#[derive(Debug, Clone, Default)]
+pub struct Rootfs {
+    /// The directory holding the files.
+    pub dir: PathBuf,
+    /// Every path (relative, slash-separated) and its metadata.
+    pub nodes: BTreeMap<String, Node>,
+}
+
+impl Rootfs {
+    /// Looks up a path (relative, no leading slash).
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+}
+
+/// Options for [`apply_layers`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct UnpackOptions {
+    /// Apply owners with `lchown` (needs root). Metadata is recorded either way.
+    pub chown: bool,
+}
+
+/// Opens a layer blob as an uncompressed tar stream.
+pub fn open_layer(store: &Store, layer: &Descriptor) -> Result<Box<dyn Read>> {
+    let f = BufReader::with_capacity(1 << 20, store.open_blob(&layer.digest)?);
+    match layer.media_type.as_str() {
+        MEDIA_TYPE_LAYER_GZIP | MEDIA_TYPE_DOCKER_LAYER_GZIP => {
+            Ok(Box::new(flate2::bufread::MultiGzDecoder::new(f)))
+        }
+        MEDIA_TYPE_LAYER_TAR | MEDIA_TYPE_DOCKER_LAYER_TAR => Ok(Box::new(f)),
+        other => Err(Error::Invalid {
+            what: format!("layer {}", layer.digest),
+            reason: format!("unsupported media type {other:?}"),
+        }),
+    }
+}
+
+/// Applies `layers` onto `dest` (created if missing) and returns the resulting tree.
+pub fn apply_layers(
+    store: &Store,
+    layers: &[Descriptor],
+    dest: &Path,
+    opts: UnpackOptions,
+) -> Result<Rootfs> {
+    fs::create_dir_all(dest).map_err(Error::io("creating", dest))?;
+    let mut fs_ = Rootfs {
+        dir: dest.to_path_buf(),
+        nodes: BTreeMap::new(),
+    };
+    let mut dir_modes: BTreeMap<String, u32> = BTreeMap::new();
+    for layer in layers {
+        let what = format!("layer {}", layer.digest);
+        apply_one(
+            &mut fs_,
+            open_layer(store, layer)?,
+            &what,
+            opts,
+            &mut dir_modes,
+        )?;
+    }
+    // Directory modes last, so read-only directories could still be filled.
+    for (path, mode) in dir_modes.iter().rev() {
+        if fs_.nodes.contains_key(path) {
+            let p = dest.join(path);
+            fs::set_permissions(&p, fs::Permissions::from_mode(*mode))
+                .map_err(Error::io("chmod", &p))?;
+        }
+    }
+    Ok(fs_)
+}
+
+fn apply_one(
+    root: &mut Rootfs,
+    reader: Box<dyn Read>,
+    what: &str,
+    opts: UnpackOptions,
+    dir_modes: &mut BTreeMap<String, u32>,
+) -> Result<()> {
+    let stream = |source: io::Error| Error::Stream {
+        what: format!("reading {what}"),
+        source,
+    };
+    let unsafe_path = |p: &str| Error::UnsafePath {
+        path: p.to_string(),
+        what: what.to_string(),
+    };
+    let mut archive = tar::Archive::new(reader);
+    // Paths this layer created: an opaque marker hides only what lower layers had.
+    let mut from_this_layer: std::collections::BTreeSet<String> = Default::default();
+    for entry in archive.entries().map_err(stream)? {
+        let mut entry = entry.map_err(stream)?;
+        let raw = entry.path().map_err(stream)?.to_string_lossy().into_owned();
+        if raw.starts_with('/') {
+            return Err(unsafe_path(&raw));
+        }
+        let rel = safe_relative(Path::new(&raw)).ok_or_else(|| unsafe_path(&raw))?;
+        if raw.split('/').any(|c| c == "..") {
+            return Err(unsafe_path(&raw));
+        }
+        let rel = rel.to_string_lossy().into_owned();
+        if rel.is_empty() {
+            continue;
+        }
+        let (parent, name) = crate::layer::split_parent(&rel);
+        check_parents(root, parent).map_err(|_| unsafe_path(&raw))?;
+        if name == OPAQUE_MARKER {
+            let prefix = format!("{parent}/");
+            let doomed: Vec<String> = root
+                .nodes
+                .keys()
+                .filter(|k| {
+                    (parent.is_empty() || k.starts_with(&prefix)) && !from_this_layer.contains(*k)
+                })
+                .filter(|k| !parent.is_empty() || !k.is_empty())
+                .cloned()
+                .collect();
+            for k in doomed {
+                remove_path(root, &k)?;
+            }
+            continue;
+        }
+        if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+            let target = if parent.is_empty() {
+                hidden.to_string()
+            } else {
+                format!("{parent}/{hidden}")
+            };
+            remove_path(root, &target)?;
+            continue;
+        }
+        let header = entry.header();
+        let mode = header.mode().map_err(stream)? & 0o7777;
+        let uid = header.uid().map_err(stream)? as u32;
+        let gid = header.gid().map_err(stream)? as u32;
+        let kind = header.entry_type();
+        let dest = root.dir.join(&rel);
+        // Replace whatever is in the way, unless both are directories.
+        if let Some(existing) = root.nodes.get(&rel)
+            && !(existing.kind == NodeKind::Dir && kind == tar::EntryType::Directory)
+        {
+            remove_path(root, &rel)?;
+        }
+        let node_kind = match kind {
+            tar::EntryType::Directory => {
+                if !dest.is_dir() {
+                    fs::create_dir(&dest).map_err(Error::io("creating", &dest))?;
+                }
+                fs::set_permissions(&dest, fs::Permissions::from_mode(0o700 | mode))
+                    .map_err(Error::io("chmod", &dest))?;
+                dir_modes.insert(rel.clone(), mode);
+                NodeKind::Dir
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let mut out = File::create(&dest).map_err(Error::io("creating", &dest))?;
+                let n = io::copy(&mut entry, &mut out).map_err(Error::io("writing", &dest))?;
+                fs::set_permissions(&dest, fs::Permissions::from_mode(mode))
+                    .map_err(Error::io("chmod", &dest))?;
+                NodeKind::File(n)
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name()
+                    .map_err(stream)?
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                symlink(&target, &dest).map_err(Error::io("creating symlink", &dest))?;
+                NodeKind::Symlink(target)
+            }
+            tar::EntryType::Link => {
+                let target = entry
+                    .link_name()
+                    .map_err(stream)?
+                    .map(|t| t.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let t = safe_relative(Path::new(target.trim_start_matches('/')))
+                    .ok_or_else(|| unsafe_path(&format!("{raw} -> {target}")))?
+                    .to_string_lossy()
+                    .into_owned();
+                let node = root
+                    .nodes
+                    .get(&t)
+                    .filter(|n| matches!(n.kind, NodeKind::File(_)))
+                    .cloned()
+                    .ok_or_else(|| {
+                        unsafe_path(&format!("{raw} -> {target} (hard link to a missing file)"))
+                    })?;
+                fs::hard_link(root.dir.join(&t), &dest).map_err(Error::io("linking", &dest))?;
+                root.nodes.insert(rel.clone(), node);
+                from_this_layer.insert(rel);
+                continue;
+            }
+            _ => NodeKind::Special,
+        };
+        if opts.chown && node_kind != NodeKind::Special {
+            std::os::unix::fs::lchown(&dest, Some(uid), Some(gid))
+                .map_err(Error::io("chown", &dest))?;
+        }
+        root.nodes.insert(
+            rel.clone(),
+            Node {
+                kind: node_kind,
+                mode,
+                uid,
+                gid,
+            },
+        );
+        from_this_layer.insert(rel);
+    }
+    Ok(())
+}
+
+/// Every ancestor must be a directory we created (never a symlink).
+fn check_parents(root: &mut Rootfs, parent: &str) -> std::result::Result<(), ()> {
+    if parent.is_empty() {
+        return Ok(());
+    }
+    let mut cur = String::new();
+    for comp in parent.split('/') {
+        if !cur.is_empty() {
+            cur.push('/');
+        }
+        cur.push_str(comp);
+        match root.nodes.get(&cur) {
+            Some(n) if n.kind == NodeKind::Dir => {}
+            Some(_) => return Err(()),
+            None => {
+                // Implicit parent (a layer may omit it): create it like tar does.
+                let p = root.dir.join(&cur);
+                if fs::symlink_metadata(&p).is_ok_and(|m| !m.is_dir()) {
+                    return Err(());
+                }
+                fs::create_dir_all(&p).map_err(|_| ())?;
+                root.nodes.insert(
+                    cur.clone(),
+                    Node {
+                        kind: NodeKind::Dir,
+                        mode: 0o755,
+                        uid: 0,
+                        gid: 0,
+                    },
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn remove_path(root: &mut Rootfs, rel: &str) -> Result<()> {
+    let p = root.dir.join(rel);
+    if let Ok(m) = fs::symlink_metadata(&p) {
+        if m.is_dir() {
+            // Make sure read-only subdirectories can be emptied.
+            make_writable(&p);
+            fs::remove_dir_all(&p).map_err(Error::io("removing", &p))?;
+        } else {
+            fs::remove_file(&p).map_err(Error::io("removing", &p))?;
+        }
+    }
+    let prefix = format!("{rel}/");
+    root.nodes
+        .retain(|k, _| k != rel && !k.starts_with(&prefix));
+    Ok(())
+}
+
+fn make_writable(dir: &Path) {
+    for e in walkdir_dirs(dir) {
+        let _ = fs::set_permissions(&e, fs::Permissions::from_mode(0o700));
+    }
+}
+
+fn walkdir_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < out.len() {
+        let d = out[i].clone();
+        let _ = fs::set_permissions(&d, fs::Permissions::from_mode(0o700));
+        if let Ok(rd) = fs::read_dir(&d) {
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    out.push(e.path());
+                }
+            }
+        }
+        i += 1;
+    }
+    out
+}
