@@ -1,4 +1,6 @@
 //! lading's Dockerfile frontend, build graph and executor.
 #![deny(missing_docs)]
 
+pub mod context;
 pub mod dockerfile;
+pub mod pathmatch;
