@@ -95,31 +95,47 @@ pub fn apply_layers(
     dest: &Path,
     opts: UnpackOptions,
 ) -> Result<Rootfs> {
-    fs::create_dir_all(dest).map_err(Error::io("creating", dest))?;
-    let mut fs_ = Rootfs {
-        dir: dest.to_path_buf(),
-        nodes: BTreeMap::new(),
-    };
-    let mut dir_modes: BTreeMap<String, u32> = BTreeMap::new();
-    for layer in layers {
-        let what = format!("layer {}", layer.digest);
-        apply_one(
-            &mut fs_,
-            open_layer(store, layer)?,
-            &what,
-            opts,
-            &mut dir_modes,
-        )?;
+    let mut rootfs = Rootfs::new(dest)?;
+    rootfs.apply(store, layers, opts)?;
+    Ok(rootfs)
+}
+
+impl Rootfs {
+    /// An empty root filesystem in `dir` (created if missing).
+    pub fn new(dir: &Path) -> Result<Rootfs> {
+        fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+        Ok(Rootfs {
+            dir: dir.to_path_buf(),
+            nodes: BTreeMap::new(),
+        })
     }
-    // Directory modes last, so read-only directories could still be filled.
-    for (path, mode) in dir_modes.iter().rev() {
-        if fs_.nodes.contains_key(path) {
-            let p = dest.join(path);
-            fs::set_permissions(&p, fs::Permissions::from_mode(*mode))
-                .map_err(Error::io("chmod", &p))?;
+
+    /// Applies more layers on top of what is already unpacked.
+    pub fn apply(&mut self, store: &Store, layers: &[Descriptor], opts: UnpackOptions) -> Result<()> {
+        let mut dir_modes: BTreeMap<String, u32> = BTreeMap::new();
+        for layer in layers {
+            let what = format!("layer {}", layer.digest);
+            apply_one(self, open_layer(store, layer)?, &what, opts, &mut dir_modes)?;
+        }
+        // Directory modes last, so read-only directories could still be filled; keep
+        // them owner-writable on disk so later layers can still be applied.
+        for (path, mode) in dir_modes.iter().rev() {
+            if self.nodes.contains_key(path) {
+                let p = self.dir.join(path);
+                fs::set_permissions(&p, fs::Permissions::from_mode(*mode | 0o700))
+                    .map_err(Error::io("chmod", &p))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a small file (e.g. `etc/passwd`) if the tree has it as a regular file.
+    pub fn read_file(&self, path: &str) -> Option<String> {
+        match self.nodes.get(path)?.kind {
+            NodeKind::File(_) => fs::read_to_string(self.dir.join(path)).ok(),
+            _ => None,
         }
     }
-    Ok(fs_)
 }
 
 fn apply_one(

@@ -1,3 +1,4 @@
 //! The build context: which files a build may read.
 
 pub mod ignore;
+pub mod local;

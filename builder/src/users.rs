@@ -1,0 +1,93 @@
+//! `user[:group]` resolution against a stage's `/etc/passwd` and `/etc/group`, as
+//! `COPY --chown` and `WORKDIR` need it (BuildKit's `parseUser` semantics: numbers are
+//! taken as ids, names are looked up; a user alone gets its primary group).
+
+/// A resolved owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+/// Parses `passwd`-style lines into `(name, uid, gid)`.
+pub fn parse_passwd(text: &str) -> Vec<(String, u32, u32)> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            Some((f.first()?.to_string(), f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Parses `group`-style lines into `(name, gid)`.
+pub fn parse_group(text: &str) -> Vec<(String, u32)> {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            Some((f.first()?.to_string(), f.get(2)?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Resolves `spec` (`user`, `user:group`, ids or names). `passwd`/`group` are the
+/// contents of the stage's files, if it has them.
+pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<Owner, String> {
+    let (user, grp) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    if user.is_empty() {
+        return Err(format!("invalid user {spec:?}"));
+    }
+    let users = passwd.map(parse_passwd).unwrap_or_default();
+    let (uid, primary_gid) = match user.parse::<u32>() {
+        Ok(uid) => (uid, users.iter().find(|u| u.1 == uid).map(|u| u.2)),
+        Err(_) => {
+            let u = users
+                .iter()
+                .find(|u| u.0 == user)
+                .ok_or_else(|| format!("unable to find user {user}: no matching entries in passwd file"))?;
+            (u.1, Some(u.2))
+        }
+    };
+    let gid = match grp {
+        None => primary_gid.unwrap_or(uid),
+        Some(g) => match g.parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => {
+                let groups = group.map(parse_group).unwrap_or_default();
+                groups
+                    .iter()
+                    .find(|x| x.0 == g)
+                    .map(|x| x.1)
+                    .ok_or_else(|| format!("unable to find group {g}: no matching entries in group file"))?
+            }
+        },
+    };
+    Ok(Owner { uid, gid })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n";
+    const GROUP: &str = "root:x:0:\nstaff:x:50:\napp:x:1001:\n";
+
+    #[test]
+    fn resolves_names_and_ids() {
+        let r = |s| resolve(s, Some(PASSWD), Some(GROUP));
+        assert_eq!(r("app").unwrap(), Owner { uid: 1000, gid: 1001 });
+        assert_eq!(r("app:staff").unwrap(), Owner { uid: 1000, gid: 50 });
+        assert_eq!(r("1000").unwrap(), Owner { uid: 1000, gid: 1001 });
+        assert_eq!(r("42").unwrap(), Owner { uid: 42, gid: 42 });
+        assert_eq!(r("42:7").unwrap(), Owner { uid: 42, gid: 7 });
+        assert!(r("nobody").is_err());
+        assert!(r("app:nogroup").is_err());
+        assert!(resolve("app", None, None).is_err());
+    }
+}
