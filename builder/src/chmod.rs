@@ -397,80 +397,80 @@ mod tests {
         assert_eq!(Chmod::parse("+755"), sym_err("+755", 1));
     }
 
-    /// dchapes-mode `TestApply` rows with umask 0 (BuildKit's), file modes.
-    #[test]
-    fn dchapes_apply_table() {
-        let rows: &[(u32, u32, &str)] = &[
-            (0o777, 0o000, "="),
-            (0o777, 0o777, "+"),
-            (0o421, 0o421, "+"),
-            (0o777, 0o777, "-"),
-            (0o421, 0o1421, "+t"),
-            (0o1421, 0o421, "-t"),
-            (0o000, 0o400, "u+r"),
-            (0o000, 0o200, "u+w"),
-            (0o000, 0o100, "u+x"),
-            (0o000, 0o000, "u+X"),
-            (0o001, 0o101, "u+X"),
-            (0o000, 0o4000, "u+s"),
-            (0o000, 0o040, "g+r"),
-            (0o000, 0o010, "g+x"),
-            (0o100, 0o110, "g+X"),
-            (0o000, 0o2000, "g+s"),
-            (0o000, 0o004, "o+r"),
-            (0o100, 0o101, "o+X"),
-            (0o000, 0o000, "o+s"),
-            (0o000, 0o444, "+r"),
-            (0o000, 0o222, "+w"),
-            (0o000, 0o111, "+x"),
-            (0o000, 0o000, "+X"),
-            (0o010, 0o111, "+X"),
-            (0o000, 0o6000, "+s"),
-            (0o777, 0o333, "-r"),
-            (0o777, 0o555, "-w"),
-            (0o777, 0o666, "-x"),
-            (0o6777, 0o777, "-s"),
-            (0o777, 0o377, "u-r"),
-            (0o4777, 0o777, "u-s"),
-            (0o000, 0o600, "u=rw"),
-            (0o777, 0o677, "u=rw"),
-            (0o777, 0o077, "u="),
-            (0o000, 0o666, "=rw"),
-            (0o777, 0o666, "=rw"),
-            (0o042, 0o442, "u=g"),
-            (0o742, 0o442, "u=g"),
-            (0o722, 0o022, "u=g-w"),
-            (0o742, 0o442, "u=g-w"),
-            (0o762, 0o462, "u=g-w"),
-            (0o772, 0o572, "u=g-w"),
-            (0o021, 0o121, "u+o"),
-            (0o021, 0o221, "u+g"),
-            (0o021, 0o321, "u+go"),
-            (0o011, 0o111, "u+uo"),
-            (0o000, 0o764, "a=r,ug=rw,u+x"),
-            (0o777, 0o764, "a=r,ug=rw,u+x"),
-            (0o000, 0o1624, "o+r,g+w,a+t,g-s,u+og"),
-            (0o2100, 0o1724, "o+r,g+w,a+t,g-s,u+og"),
-            (0o777, 0o644, "644"),
-            (0o777, 0o755, "go-w"),
-            (0o666, 0o666, "=rw,+X"),
-            (0o766, 0o777, "=rw,+X"),
-            (0o000, 0o755, "u=rwx,go=rx"),
-            (0o000, 0o755, "u=rwx,go=u-w"),
-            (0o777, 0o700, "go="),
-            (0o770, 0o755, "go=u-w"),
-            (0o670, 0o644, "go=u-w"),
-            (0o570, 0o555, "go=u-w"),
-            (0o370, 0o311, "go=u-w"),
-        ];
-        for &(from, want, mode) in rows {
-            assert_eq!(
-                apply(mode, from, false),
-                want,
-                "{mode:?} on {from:#o}: got {:#o}",
-                apply(mode, from, false)
-            );
-        }
+    /// dchapes-mode `TestApply` rows with umask 0 (BuildKit's), file modes,
+    /// one test per row: (original mode, mode string) => expected.
+    macro_rules! dchapes {
+        ($($name:ident: $from:expr, $mode:expr => $want:expr;)*) => {$(
+            #[test]
+            fn $name() {
+                let got = apply($mode, $from, false);
+                assert_eq!(got, $want, "{:?} on {:#o}: got {:#o}", $mode, $from, got);
+            }
+        )*};
+    }
+
+    dchapes! {
+        apply_01: 0o777, "=" => 0o000;
+        apply_02: 0o777, "+" => 0o777;
+        apply_03: 0o421, "+" => 0o421;
+        apply_04: 0o777, "-" => 0o777;
+        apply_05: 0o421, "+t" => 0o1421;
+        apply_06: 0o1421, "-t" => 0o421;
+        apply_07: 0o000, "u+r" => 0o400;
+        apply_08: 0o000, "u+w" => 0o200;
+        apply_09: 0o000, "u+x" => 0o100;
+        apply_10: 0o000, "u+X" => 0o000;
+        apply_11: 0o001, "u+X" => 0o101;
+        apply_12: 0o000, "u+s" => 0o4000;
+        apply_13: 0o000, "g+r" => 0o040;
+        apply_14: 0o000, "g+x" => 0o010;
+        apply_15: 0o100, "g+X" => 0o110;
+        apply_16: 0o000, "g+s" => 0o2000;
+        apply_17: 0o000, "o+r" => 0o004;
+        apply_18: 0o100, "o+X" => 0o101;
+        apply_19: 0o000, "o+s" => 0o000;
+        apply_20: 0o000, "+r" => 0o444;
+        apply_21: 0o000, "+w" => 0o222;
+        apply_22: 0o000, "+x" => 0o111;
+        apply_23: 0o000, "+X" => 0o000;
+        apply_24: 0o010, "+X" => 0o111;
+        apply_25: 0o000, "+s" => 0o6000;
+        apply_26: 0o777, "-r" => 0o333;
+        apply_27: 0o777, "-w" => 0o555;
+        apply_28: 0o777, "-x" => 0o666;
+        apply_29: 0o6777, "-s" => 0o777;
+        apply_30: 0o777, "u-r" => 0o377;
+        apply_31: 0o4777, "u-s" => 0o777;
+        apply_32: 0o000, "u=rw" => 0o600;
+        apply_33: 0o777, "u=rw" => 0o677;
+        apply_34: 0o777, "u=" => 0o077;
+        apply_35: 0o000, "=rw" => 0o666;
+        apply_36: 0o777, "=rw" => 0o666;
+        apply_37: 0o042, "u=g" => 0o442;
+        apply_38: 0o742, "u=g" => 0o442;
+        apply_39: 0o722, "u=g-w" => 0o022;
+        apply_40: 0o742, "u=g-w" => 0o442;
+        apply_41: 0o762, "u=g-w" => 0o462;
+        apply_42: 0o772, "u=g-w" => 0o572;
+        apply_43: 0o021, "u+o" => 0o121;
+        apply_44: 0o021, "u+g" => 0o221;
+        apply_45: 0o021, "u+go" => 0o321;
+        apply_46: 0o011, "u+uo" => 0o111;
+        apply_47: 0o000, "a=r,ug=rw,u+x" => 0o764;
+        apply_48: 0o777, "a=r,ug=rw,u+x" => 0o764;
+        apply_49: 0o000, "o+r,g+w,a+t,g-s,u+og" => 0o1624;
+        apply_50: 0o2100, "o+r,g+w,a+t,g-s,u+og" => 0o1724;
+        apply_51: 0o777, "644" => 0o644;
+        apply_52: 0o777, "go-w" => 0o755;
+        apply_53: 0o666, "=rw,+X" => 0o666;
+        apply_54: 0o766, "=rw,+X" => 0o777;
+        apply_55: 0o000, "u=rwx,go=rx" => 0o755;
+        apply_56: 0o000, "u=rwx,go=u-w" => 0o755;
+        apply_57: 0o777, "go=" => 0o700;
+        apply_58: 0o770, "go=u-w" => 0o755;
+        apply_59: 0o670, "go=u-w" => 0o644;
+        apply_60: 0o570, "go=u-w" => 0o555;
+        apply_61: 0o370, "go=u-w" => 0o311;
     }
 
     #[test]
