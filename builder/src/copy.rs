@@ -1,0 +1,374 @@
+//! `COPY` and `ADD`: turning sources into the entries of one layer, with docker's
+//! destination rules:
+//!
+//! * a destination ending in `/`, several sources, or a wildcard matching several
+//!   paths make the destination a directory; so does a destination that already exists
+//!   as a directory in the stage;
+//! * a directory source copies its *contents* (with `--parents`, its path too);
+//! * missing parent directories are created (`0755`, owned by `--chown` or root);
+//! * symlinks inside copied trees are copied as symlinks; a source path that is itself
+//!   a symlink is followed (inside its root only).
+//!
+//! Context files get normalised permissions (`0644`, or `0755` when any execute bit is
+//! set; directories `0755`) and root ownership, so the host umask and file owners never
+//! reach a layer. Files copied from a stage keep the stage's metadata.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use lading_oci::layer::{Entry, EntryKind, FileData};
+use lading_oci::unpack::{NodeKind, Rootfs};
+
+use crate::chmod::Chmod;
+use crate::context::ignore::IgnoreMatcher;
+use crate::context::local::LocalContext;
+use crate::error::{StepError, StepResult};
+use crate::pathmatch::{glob_match, has_glob};
+use crate::users::Owner;
+
+/// Where sources are read from.
+pub enum CopyFrom<'a> {
+    /// The build context (or a named local context).
+    Context(&'a LocalContext),
+    /// The root filesystem of a stage or image.
+    Rootfs(&'a Rootfs),
+}
+
+/// A source after expansion.
+#[derive(Debug, Clone)]
+pub enum Src {
+    /// A path or wildcard.
+    Path(String),
+    /// Inline content (`COPY <<EOF`), named by the heredoc delimiter.
+    Inline {
+        /// File name.
+        name: String,
+        /// Content.
+        content: Vec<u8>,
+    },
+}
+
+/// One `COPY`/`ADD` after expansion.
+pub struct CopyRequest<'a> {
+    /// Sources.
+    pub sources: Vec<Src>,
+    /// Absolute destination (WORKDIR applied), trailing `/` kept.
+    pub dest: String,
+    /// `--chown`, resolved.
+    pub owner: Option<Owner>,
+    /// `--chmod`.
+    pub chmod: Option<Chmod>,
+    /// `--parents`.
+    pub parents: bool,
+    /// `--exclude` patterns.
+    pub exclude: Option<IgnoreMatcher>,
+    /// `ADD` archive handling: `Some(dir)` extracts local tar archives, using `dir` for
+    /// temporary files.
+    pub unpack_archives: Option<&'a Path>,
+}
+
+/// What one resolved source contributes, before destination rules apply.
+struct Item {
+    /// Path relative to its root (context or rootfs), used by `--parents`.
+    rel: String,
+    kind: ItemKind,
+}
+
+enum ItemKind {
+    Dir(Vec<Entry>),
+    File(Entry),
+    Archive(PathBuf),
+}
+
+/// Plans the layer entries of a copy into `dest_fs`.
+pub fn plan(req: &CopyRequest<'_>, from: &CopyFrom<'_>, dest_fs: &Rootfs) -> StepResult<Vec<Entry>> {
+    let mut items = Vec::new();
+    for src in &req.sources {
+        match src {
+            Src::Inline { name, content } => items.push(Item {
+                rel: name.clone(),
+                kind: ItemKind::File(file_entry(name, FileData::Bytes(Arc::from(&content[..])), content.len() as u64, 0o644)),
+            }),
+            Src::Path(p) => resolve_items(p, from, req, &mut items)?,
+        }
+    }
+    let dest_slash = req.dest.ends_with('/');
+    let dest = resolve_in_rootfs(dest_fs, &req.dest)?;
+    let dest_exists_dir = dest_fs.get(&dest).is_some_and(|n| n.kind == NodeKind::Dir) || dest.is_empty();
+    let multiple = items.len() > 1 || req.sources.iter().any(|s| matches!(s, Src::Path(p) if has_glob(p)) && items.len() > 1);
+    if req.sources.len() > 1 && !dest_slash && !dest_exists_dir {
+        return Err(StepError::msg(
+            "when using COPY with more than one source file, the destination must be a directory and end with a /",
+        ));
+    }
+    let dest_is_dir = dest_slash || multiple || dest_exists_dir;
+
+    let mut out: Vec<Entry> = Vec::new();
+    for item in items {
+        let base = if req.parents { parent_of(&item.rel) } else { String::new() };
+        match item.kind {
+            ItemKind::Dir(children) => {
+                let root = join_rel(&dest, &if req.parents { item.rel.clone() } else { String::new() });
+                if !root.is_empty() {
+                    out.push(meta(Entry::dir(root.clone(), 0o755, 0, 0), req, true));
+                }
+                for mut c in children {
+                    c.path = join_rel(&root, &c.path);
+                    let is_dir = matches!(c.kind, EntryKind::Dir);
+                    out.push(meta(c, req, is_dir));
+                }
+            }
+            ItemKind::File(mut e) => {
+                e.path = if dest_is_dir {
+                    join_rel(&join_rel(&dest, &base), base_name(&item.rel))
+                } else {
+                    dest.clone()
+                };
+                out.push(meta(e, req, false));
+            }
+            ItemKind::Archive(path) => {
+                let tmp = req.unpack_archives.unwrap_or(Path::new("/nonexistent"));
+                let root = join_rel(&dest, &base);
+                if !root.is_empty() {
+                    out.push(meta(Entry::dir(root.clone(), 0o755, 0, 0), req, true));
+                }
+                for mut c in crate::archive::extract(&path, tmp, dest_fs, &root)? {
+                    if let Some(o) = req.owner {
+                        c.uid = o.uid;
+                        c.gid = o.gid;
+                    }
+                    out.push(c);
+                }
+            }
+        }
+    }
+    add_missing_parents(&mut out, dest_fs, req.owner)?;
+    Ok(out)
+}
+
+fn meta(mut e: Entry, req: &CopyRequest<'_>, is_dir: bool) -> Entry {
+    if let Some(o) = req.owner {
+        e.uid = o.uid;
+        e.gid = o.gid;
+    }
+    if let Some(c) = &req.chmod
+        && !matches!(e.kind, EntryKind::Symlink(_))
+    {
+        e.mode = c.apply(e.mode, is_dir) & 0o7777;
+    }
+    e
+}
+
+fn file_entry(path: &str, data: FileData, size: u64, mode: u32) -> Entry {
+    Entry { path: path.to_string(), kind: EntryKind::File { data, size }, mode, uid: 0, gid: 0, xattrs: BTreeMap::new() }
+}
+
+fn resolve_items(word: &str, from: &CopyFrom<'_>, req: &CopyRequest<'_>, items: &mut Vec<Item>) -> StepResult<()> {
+    // `--parents`: the part before `/./` is not kept (BuildKit's marker).
+    let keep_from = word.find("/./").map(|i| word[..i].trim_start_matches('/').trim_start_matches("./").to_string());
+    let strip = |rel: String| -> String {
+        match &keep_from {
+            Some(p) if !p.is_empty() => rel.strip_prefix(p.as_str()).unwrap_or(&rel).trim_start_matches('/').to_string(),
+            _ => rel,
+        }
+    };
+    let excluded = |rel: &str| req.exclude.as_ref().is_some_and(|m| m.is_excluded(rel));
+    match from {
+        CopyFrom::Context(ctx) => {
+            for p in ctx.resolve(word)? {
+                if excluded(&p.rel) {
+                    continue;
+                }
+                let rel = strip(p.rel.clone());
+                if p.is_dir {
+                    let mut children = Vec::new();
+                    for w in ctx.walk(&p)? {
+                        if excluded(&w.rel) {
+                            continue;
+                        }
+                        if let Some(e) = context_entry(&w.rel, &w.host, &w.meta)? {
+                            children.push(e);
+                        }
+                    }
+                    items.push(Item { rel, kind: ItemKind::Dir(children) });
+                } else {
+                    let m = std::fs::metadata(&p.host).map_err(|e| StepError::msg(format!("{}: {e}", p.rel)))?;
+                    if req.unpack_archives.is_some() && crate::archive::is_archive(&p.host) {
+                        items.push(Item { rel, kind: ItemKind::Archive(p.host.clone()) });
+                        continue;
+                    }
+                    let mode = if m.mode() & 0o111 != 0 { 0o755 } else { 0o644 };
+                    items.push(Item { rel, kind: ItemKind::File(file_entry("", FileData::Path(p.host.clone()), m.len(), mode)) });
+                }
+            }
+        }
+        CopyFrom::Rootfs(fs) => {
+            for path in rootfs_glob(fs, word)? {
+                if excluded(&path) {
+                    continue;
+                }
+                let node = fs.get(&path).cloned();
+                let rel = strip(path.clone());
+                match node.map(|n| (n.kind.clone(), n)) {
+                    Some((NodeKind::Dir, _)) => {
+                        let prefix = format!("{path}/");
+                        let mut children = Vec::new();
+                        for (p, n) in fs.nodes.range(prefix.clone()..) {
+                            let Some(below) = p.strip_prefix(&prefix) else { break };
+                            if excluded(below) {
+                                continue;
+                            }
+                            if let Some(e) = node_entry(fs, below, p, n) {
+                                children.push(e);
+                            }
+                        }
+                        items.push(Item { rel, kind: ItemKind::Dir(children) });
+                    }
+                    Some((_, n)) => {
+                        if let Some(e) = node_entry(fs, "", &path, &n) {
+                            items.push(Item { rel, kind: ItemKind::File(e) });
+                        }
+                    }
+                    None => return Err(StepError::msg(format!("{word:?} not found"))),
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn context_entry(rel: &str, host: &Path, m: &std::fs::Metadata) -> StepResult<Option<Entry>> {
+    let ft = m.file_type();
+    let (kind, mode) = if ft.is_dir() {
+        (EntryKind::Dir, 0o755)
+    } else if ft.is_symlink() {
+        let t = std::fs::read_link(host).map_err(|e| StepError::msg(format!("{rel}: {e}")))?;
+        (EntryKind::Symlink(t.to_string_lossy().into_owned()), 0o777)
+    } else if ft.is_file() {
+        let mode = if m.mode() & 0o111 != 0 { 0o755 } else { 0o644 };
+        (EntryKind::File { data: FileData::Path(host.to_path_buf()), size: m.len() }, mode)
+    } else {
+        return Ok(None); // sockets, FIFOs, devices in a context are not copied
+    };
+    Ok(Some(Entry { path: rel.to_string(), kind, mode, uid: 0, gid: 0, xattrs: BTreeMap::new() }))
+}
+
+fn node_entry(fs: &Rootfs, rel: &str, full: &str, n: &lading_oci::unpack::Node) -> Option<Entry> {
+    let kind = match &n.kind {
+        NodeKind::Dir => EntryKind::Dir,
+        NodeKind::File(size) => EntryKind::File { data: FileData::Path(fs.dir.join(full)), size: *size },
+        NodeKind::Symlink(t) => EntryKind::Symlink(t.clone()),
+        NodeKind::Special => return None,
+    };
+    Some(Entry { path: rel.to_string(), kind, mode: n.mode, uid: n.uid, gid: n.gid, xattrs: BTreeMap::new() })
+}
+
+/// Matches a (possibly wildcard) absolute path against a root filesystem, following a
+/// final symlink of a plain path inside the root.
+fn rootfs_glob(fs: &Rootfs, word: &str) -> StepResult<Vec<String>> {
+    let cleaned: Vec<&str> = word.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    if !has_glob(word) {
+        let p = resolve_in_rootfs(fs, &cleaned.join("/"))?;
+        if p.is_empty() || fs.get(&p).is_some() {
+            return Ok(vec![p]);
+        }
+        return Err(StepError::msg(format!("{word:?} not found")));
+    }
+    let mut out = Vec::new();
+    for path in fs.nodes.keys() {
+        let comps: Vec<&str> = path.split('/').collect();
+        if comps.len() != cleaned.len() {
+            continue;
+        }
+        let mut ok = true;
+        for (pat, c) in cleaned.iter().zip(&comps) {
+            if !glob_match(pat, c).map_err(|e| StepError::msg(format!("{word}: {e}")))? {
+                ok = false;
+                break;
+            }
+        }
+        if ok {
+            out.push(path.clone());
+        }
+    }
+    if out.is_empty() {
+        return Err(StepError::msg(format!("{word:?} matches nothing")));
+    }
+    Ok(out)
+}
+
+/// Resolves symlinks of an absolute path inside a root filesystem the way a chroot
+/// would (absolute targets start at the root, `..` stops at the root). Components that
+/// do not exist are kept as written. Returns a relative path.
+pub fn resolve_in_rootfs(fs: &Rootfs, path: &str) -> StepResult<String> {
+    let mut cur: Vec<String> = Vec::new();
+    let mut pending: Vec<String> = path.split('/').filter(|c| !c.is_empty() && *c != ".").map(String::from).rev().collect();
+    let mut hops = 0;
+    while let Some(c) = pending.pop() {
+        if c == ".." {
+            cur.pop();
+            continue;
+        }
+        cur.push(c);
+        let joined = cur.join("/");
+        if let Some(NodeKind::Symlink(t)) = fs.get(&joined).map(|n| &n.kind) {
+            hops += 1;
+            if hops > 40 {
+                return Err(StepError::msg(format!("{path}: too many levels of symbolic links")));
+            }
+            cur.pop();
+            if t.starts_with('/') {
+                cur.clear();
+            }
+            for part in t.split('/').filter(|c| !c.is_empty()).rev() {
+                pending.push(part.to_string());
+            }
+        }
+    }
+    Ok(cur.join("/"))
+}
+
+/// Adds directory entries for every missing ancestor; refuses ancestors that are files.
+fn add_missing_parents(out: &mut Vec<Entry>, fs: &Rootfs, owner: Option<Owner>) -> StepResult<()> {
+    let present: BTreeSet<String> = out.iter().map(|e| e.path.clone()).collect();
+    let mut added = BTreeSet::new();
+    for e in out.iter() {
+        let mut p = e.path.as_str();
+        while let Some(i) = p.rfind('/') {
+            p = &p[..i];
+            if present.contains(p) || added.contains(p) {
+                continue;
+            }
+            match fs.get(p).map(|n| &n.kind) {
+                Some(NodeKind::Dir) => {}
+                Some(_) => {
+                    return Err(StepError::msg(format!("cannot copy to /{}: /{p} is not a directory", e.path)));
+                }
+                None => {
+                    added.insert(p.to_string());
+                }
+            }
+        }
+    }
+    let (uid, gid) = owner.map_or((0, 0), |o| (o.uid, o.gid));
+    out.extend(added.into_iter().map(|p| Entry::dir(p, 0o755, uid, gid)));
+    Ok(())
+}
+
+fn base_name(rel: &str) -> &str {
+    rel.rsplit('/').next().unwrap_or(rel)
+}
+
+fn parent_of(rel: &str) -> String {
+    rel.rsplit_once('/').map(|(p, _)| p.to_string()).unwrap_or_default()
+}
+
+fn join_rel(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_string(),
+        (_, true) => a.to_string(),
+        _ => format!("{a}/{b}"),
+    }
+}

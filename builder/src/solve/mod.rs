@@ -1,0 +1,586 @@
+//! The executor: picks the stages the target needs, runs their instructions in order
+//! and assembles the final image in the store.
+//!
+//! Stage selection follows BuildKit: the target (default: the last stage) and,
+//! transitively, the stages it names in `FROM` and `COPY --from`; nothing else runs.
+
+mod metadata;
+mod stage;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use lading_oci::constants::{
+    ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, ANNOTATION_CREATED, ANNOTATION_REVISION,
+    ANNOTATION_SOURCE, MEDIA_TYPE_CONFIG, MEDIA_TYPE_MANIFEST,
+};
+use lading_oci::layer::write_layer;
+use lading_oci::spec::{History, ImageConfig, Manifest, RootFs, rfc3339, to_canonical_json};
+use lading_oci::{Image, ImageSource, Platform, Store};
+
+pub use stage::StageState;
+
+use crate::chmod::Chmod;
+use crate::context::ignore::{IgnoreMatcher, find_ignore_file};
+use crate::context::local::LocalContext;
+use crate::copy::{self, CopyFrom, CopyRequest, Src};
+use crate::dockerfile::ast::{self, CopySource, Instruction, Located, Span};
+use crate::dockerfile::{expand_heredoc, expand_word, parse, parse_instruction};
+use crate::error::{Error, Result, StepError, StepResult};
+use crate::options::{BuildOptions, NamedContext};
+use crate::progress::Reporter;
+
+/// Resolves an image reference (from `FROM` or `COPY --from`) to a source.
+pub type Resolver<'a> = &'a dyn Fn(&str) -> Box<dyn ImageSource>;
+
+/// `PATH` BuildKit puts in the environment of images that have none.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What a build produced.
+#[derive(Debug, Clone)]
+pub struct BuildResult {
+    /// The final image, in the store.
+    pub image: Image,
+    /// Warnings (unused build args, ...).
+    pub warnings: Vec<String>,
+}
+
+/// Builds the Dockerfile of `opts` into `store`.
+pub fn build(store: &Store, opts: &BuildOptions, resolve: Resolver<'_>, reporter: &dyn Reporter) -> Result<BuildResult> {
+    let df = parse(&opts.dockerfile_name, &opts.dockerfile_text)?;
+    let tmp = tempfile::Builder::new()
+        .prefix("build-")
+        .tempdir_in(store.private_dir())
+        .map_err(Error::io("creating temp dir in", store.private_dir()))?;
+    let ignore = match opts.dockerfile_path.as_deref().and_then(|p| find_ignore_file(&opts.context_dir, p)).or_else(|| {
+        let p = opts.context_dir.join(".dockerignore");
+        p.is_file().then_some(p)
+    }) {
+        Some(p) => {
+            let text = std::fs::read_to_string(&p).map_err(Error::io("reading", &p))?;
+            IgnoreMatcher::parse(&text).map_err(|e| Error::Options(format!("{}: {e}", p.display())))?
+        }
+        None => IgnoreMatcher::default(),
+    };
+    let context = LocalContext::new(&opts.context_dir, ignore).map_err(|e| Error::Options(e.message))?;
+    let mut b = Builder {
+        store,
+        opts,
+        df: &df,
+        resolve,
+        reporter,
+        context,
+        tmp: tmp.path(),
+        done: BTreeMap::new(),
+        used_args: BTreeSet::new(),
+        vertex: 0,
+        total: 0,
+        global: BTreeMap::new(),
+    };
+    b.global_scope()?;
+    let target = b.target_index()?;
+    let needed = b.needed_stages(target)?;
+    b.total = needed.iter().map(|i| df.stages[*i].instructions.len() + 1).sum();
+    for i in &needed {
+        b.run_stage(*i)?;
+    }
+    let state = b.done.remove(&target).ok_or_else(|| Error::Options("target stage was not built".into()))?;
+    let warnings = b.unused_args();
+    for w in &warnings {
+        reporter.warn(w);
+    }
+    let image = b.finish(state)?;
+    Ok(BuildResult { image, warnings })
+}
+
+struct Builder<'a> {
+    store: &'a Store,
+    opts: &'a BuildOptions,
+    df: &'a ast::Dockerfile,
+    resolve: Resolver<'a>,
+    reporter: &'a dyn Reporter,
+    context: LocalContext,
+    tmp: &'a Path,
+    done: BTreeMap<usize, StageState>,
+    used_args: BTreeSet<String>,
+    vertex: usize,
+    total: usize,
+    /// Global ARG scope (before the first FROM), with predefined platform ARGs.
+    global: BTreeMap<String, Option<String>>,
+}
+
+/// Predefined ARGs BuildKit provides without a declaration.
+fn platform_args(target: &Platform) -> BTreeMap<String, String> {
+    let host = Platform::host();
+    let mut m = BTreeMap::new();
+    for (prefix, p) in [("TARGET", target), ("BUILD", &host)] {
+        m.insert(format!("{prefix}PLATFORM"), p.to_string());
+        m.insert(format!("{prefix}OS"), p.os.clone());
+        m.insert(format!("{prefix}ARCH"), p.architecture.clone());
+        m.insert(format!("{prefix}VARIANT"), p.variant.clone().unwrap_or_default());
+    }
+    m
+}
+
+/// Build args usable without an ARG declaration (only in RUN environments).
+const PROXY_ARGS: &[&str] = &[
+    "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy",
+    "ALL_PROXY", "all_proxy",
+];
+
+impl<'a> Builder<'a> {
+    fn err_at(&self, span: Span, e: StepError) -> Error {
+        Error::Instruction {
+            file: self.opts.dockerfile_name.clone(),
+            line: span.line,
+            column: span.column,
+            message: e.message,
+            source: e.source,
+        }
+    }
+
+    fn global_scope(&mut self) -> Result<()> {
+        for (k, v) in platform_args(&self.opts.platform) {
+            self.global.insert(k, Some(v));
+        }
+        for located in &self.df.global_args {
+            for decl in &located.node {
+                let value = match self.opts.build_args.get(&decl.name) {
+                    Some(v) => Some(v.clone()),
+                    None => match &decl.default {
+                        Some(d) => {
+                            let global = self.global.clone();
+                            let lookup = move |n: &str| global.get(n).cloned().flatten();
+                            Some(expand_word(d, self.df.escape, &lookup).map_err(|e| self.err_at(located.span, e.into()))?)
+                        }
+                        None => None,
+                    },
+                };
+                self.used_args.insert(decl.name.clone());
+                self.global.insert(decl.name.clone(), value);
+            }
+        }
+        Ok(())
+    }
+
+    fn stage_index(&self, name: &str) -> Option<usize> {
+        let lower = name.to_ascii_lowercase();
+        self.df
+            .stages
+            .iter()
+            .position(|s| s.from.node.name.as_deref() == Some(lower.as_str()))
+            .or_else(|| name.parse::<usize>().ok().filter(|i| *i < self.df.stages.len()))
+    }
+
+    fn target_index(&self) -> Result<usize> {
+        if self.df.stages.is_empty() {
+            return Err(Error::Options(format!("{}: no build stage in the Dockerfile (missing FROM)", self.opts.dockerfile_name)));
+        }
+        match &self.opts.target {
+            None => Ok(self.df.stages.len() - 1),
+            Some(t) => self
+                .df
+                .stages
+                .iter()
+                .position(|s| s.from.node.name.as_deref() == Some(t.to_ascii_lowercase().as_str()))
+                .ok_or_else(|| Error::Options(format!("target stage {t:?} could not be found"))),
+        }
+    }
+
+    fn expand_global(&self, word: &str) -> StepResult<String> {
+        let lookup = |n: &str| self.global.get(n).cloned().flatten();
+        Ok(expand_word(word, self.df.escape, &lookup)?)
+    }
+
+    /// The stages `target` depends on, in the order they must run (dependencies first).
+    fn needed_stages(&self, target: usize) -> Result<Vec<usize>> {
+        let mut order = Vec::new();
+        let mut visiting = BTreeSet::new();
+        self.visit(target, &mut order, &mut visiting)?;
+        Ok(order)
+    }
+
+    fn visit(&self, i: usize, order: &mut Vec<usize>, visiting: &mut BTreeSet<usize>) -> Result<()> {
+        if order.contains(&i) {
+            return Ok(());
+        }
+        let stage = &self.df.stages[i];
+        if !visiting.insert(i) {
+            return Err(self.err_at(stage.from.span, StepError::msg("circular dependency between stages")));
+        }
+        let image = self.expand_global(&stage.from.node.image).map_err(|e| self.err_at(stage.from.span, e))?;
+        let mut deps = Vec::new();
+        if let Some(j) = self.stage_index(&image).filter(|j| *j < i) {
+            deps.push(j);
+        }
+        for ins in &stage.instructions {
+            if let Instruction::Copy(c) | Instruction::Add(c) = &ins.node
+                && let Some(from) = &c.from
+                && let Some(j) = self.stage_index(from)
+            {
+                if j == i {
+                    return Err(self.err_at(ins.span, StepError::msg(format!("COPY --from={from} refers to its own stage"))));
+                }
+                deps.push(j);
+            }
+        }
+        for j in deps {
+            self.visit(j, order, visiting)?;
+        }
+        order.push(i);
+        Ok(())
+    }
+
+    fn next_vertex(&mut self, label: &str) -> usize {
+        self.vertex += 1;
+        self.reporter.step_started(self.vertex, label);
+        self.vertex
+    }
+
+    fn run_stage(&mut self, i: usize) -> Result<()> {
+        let stage = &self.df.stages[i];
+        let stage_label = stage.from.node.name.clone().unwrap_or_else(|| format!("stage-{i}"));
+        let steps = stage.instructions.len() + 1;
+        let v = self.next_vertex(&format!("[{stage_label} 1/{steps}] {}", stage.from.source));
+        let mut state = self.from(i, &stage.from).map_err(|e| self.err_at(stage.from.span, e))?;
+        self.reporter.step_done(v, false);
+        // ONBUILD triggers of the base run first, then are cleared.
+        let triggers = std::mem::take(&mut state.config.config.on_build);
+        for t in triggers {
+            let ins = parse_instruction(&t, self.df.escape)?;
+            let located = Located { span: stage.from.span, end_line: stage.from.end_line, source: t.clone(), node: ins };
+            let v = self.next_vertex(&format!("[{stage_label} onbuild] {t}"));
+            self.dispatch(&mut state, &located, i).map_err(|e| self.err_at(located.span, e))?;
+            self.reporter.step_done(v, false);
+        }
+        for (n, ins) in stage.instructions.iter().enumerate() {
+            let v = self.next_vertex(&format!("[{stage_label} {}/{steps}] {}", n + 2, ins.source));
+            self.dispatch(&mut state, ins, i).map_err(|e| self.err_at(ins.span, e))?;
+            self.reporter.step_done(v, false);
+        }
+        self.done.insert(i, state);
+        Ok(())
+    }
+
+    fn from(&mut self, i: usize, from: &Located<ast::From>) -> StepResult<StageState> {
+        let image = self.expand_global(&from.node.image)?;
+        if image.is_empty() {
+            return Err(StepError::msg("base name (FROM) should not be blank"));
+        }
+        let fs_dir = self.tmp.join(format!("stage-{i}"));
+        let platform = match &from.node.platform {
+            Some(p) => Platform::parse(&self.expand_global(p)?)?,
+            None => self.opts.platform.clone(),
+        };
+        if let Some(j) = self.stage_index(&image).filter(|j| *j < i) {
+            let parent = self.done.get(&j).ok_or_else(|| StepError::msg(format!("stage {image:?} was not built")))?;
+            let mut st = StageState::new(parent.config.clone(), parent.layers.clone(), fs_dir);
+            st.base = parent.base.clone();
+            return Ok(st);
+        }
+        let source_name = match self.opts.named_contexts.get(&image) {
+            Some(NamedContext::Image(r)) => r.clone(),
+            Some(NamedContext::Dir(_)) => {
+                return Err(StepError::msg(format!("build context {image:?} is a directory and cannot be used in FROM")));
+            }
+            None => image.clone(),
+        };
+        let source = (self.resolve)(&source_name);
+        let fetched = source.fetch(self.store, &platform)?;
+        let mut st = match fetched {
+            None => {
+                let mut config = ImageConfig {
+                    architecture: platform.architecture.clone(),
+                    os: platform.os.clone(),
+                    variant: platform.variant.clone(),
+                    rootfs: RootFs::default(),
+                    ..ImageConfig::default()
+                };
+                config.config.env.push(format!("PATH={DEFAULT_PATH}"));
+                StageState::new(config, Vec::new(), fs_dir)
+            }
+            Some(img) => {
+                let mut st = StageState::new(img.config.clone(), img.manifest.layers.clone(), fs_dir);
+                st.base = Some((source.name(), img.descriptor.digest.clone()));
+                if !st.config.config.env.iter().any(|e| e.starts_with("PATH=")) {
+                    st.config.config.env.insert(0, format!("PATH={DEFAULT_PATH}"));
+                }
+                st
+            }
+        };
+        // Metadata of the base that a new stage does not inherit.
+        st.cmd_set_here = false;
+        Ok(st)
+    }
+
+    fn lookup_fn<'s>(&self, state: &'s StageState) -> impl Fn(&str) -> Option<String> + 's {
+        move |n: &str| state.lookup(n)
+    }
+
+    fn expand(&self, state: &StageState, word: &str) -> StepResult<String> {
+        Ok(expand_word(word, self.df.escape, &self.lookup_fn(state))?)
+    }
+
+    fn dispatch(&mut self, state: &mut StageState, ins: &Located<Instruction>, stage_idx: usize) -> StepResult<()> {
+        match &ins.node {
+            Instruction::Arg(decls) => {
+                for d in decls {
+                    self.used_args.insert(d.name.clone());
+                    let value = match self.opts.build_args.get(&d.name) {
+                        Some(v) => Some(v.clone()),
+                        None => match &d.default {
+                            Some(def) => Some(self.expand(state, def)?),
+                            None => self.global.get(&d.name).cloned().flatten(),
+                        },
+                    };
+                    state.args.insert(d.name.clone(), value);
+                }
+                Ok(())
+            }
+            Instruction::Copy(c) => self.copy(state, ins, c, false, stage_idx),
+            Instruction::Add(c) => self.copy(state, ins, c, true, stage_idx),
+            Instruction::Workdir(w) => self.workdir(state, ins, w),
+            Instruction::Run(_) => Err(StepError::msg(
+                "RUN is not supported yet: lading builds every other instruction natively; RUN lands with the sandbox (issue #3)",
+            )),
+            _ => metadata::apply(self, state, ins),
+        }
+    }
+
+    fn history(&self, ins: &Located<Instruction>, empty_layer: bool) -> History {
+        let created_by = match &ins.node {
+            Instruction::Copy(_) | Instruction::Add(_) | Instruction::Run(_) | Instruction::Workdir(_) => {
+                format!("{} # buildkit", ins.source)
+            }
+            _ => ins.source.clone(),
+        };
+        History {
+            created: Some(rfc3339(self.opts.epoch)),
+            created_by: Some(created_by),
+            author: None,
+            comment: Some("buildkit.dockerfile.v0".into()),
+            empty_layer,
+        }
+    }
+
+    fn owner(&self, state: &mut StageState, spec: &str) -> StepResult<crate::users::Owner> {
+        let needs_files = spec.split(':').any(|p| p.parse::<u32>().is_err());
+        let (passwd, group) = if needs_files {
+            let fs = state.rootfs(self.store).map_err(StepError::from)?;
+            (fs.read_file("etc/passwd"), fs.read_file("etc/group"))
+        } else {
+            (None, None)
+        };
+        crate::users::resolve(spec, passwd.as_deref(), group.as_deref()).map_err(StepError::msg)
+    }
+
+    fn workdir_path(&self, state: &StageState, p: &str) -> String {
+        let base = state.config.config.working_dir.clone().unwrap_or_else(|| "/".into());
+        let joined = if p.starts_with('/') { p.to_string() } else { format!("{}/{p}", base.trim_end_matches('/')) };
+        clean_abs(&joined)
+    }
+
+    fn workdir(&mut self, state: &mut StageState, ins: &Located<Instruction>, w: &str) -> StepResult<()> {
+        let path = self.workdir_path(state, &self.expand(state, w)?);
+        state.config.config.working_dir = Some(path.clone());
+        // BuildKit creates the directory, owned by the current USER.
+        let user = state.config.config.user.clone().filter(|u| !u.is_empty());
+        let owner = match user {
+            Some(u) => Some(self.owner(state, &u)?),
+            None => None,
+        };
+        let fs = state.rootfs(self.store).map_err(StepError::from)?;
+        let rel = copy::resolve_in_rootfs(fs, &path)?;
+        let mut entries = Vec::new();
+        let mut cur = String::new();
+        for comp in rel.split('/').filter(|c| !c.is_empty()) {
+            cur = if cur.is_empty() { comp.to_string() } else { format!("{cur}/{comp}") };
+            match fs.get(&cur).map(|n| n.kind.clone()) {
+                Some(lading_oci::unpack::NodeKind::Dir) => {}
+                Some(_) => return Err(StepError::msg(format!("WORKDIR {path}: /{cur} is not a directory"))),
+                None => {
+                    let (uid, gid) = owner.map_or((0, 0), |o| (o.uid, o.gid));
+                    entries.push(lading_oci::layer::Entry::dir(cur.clone(), 0o755, uid, gid));
+                }
+            }
+        }
+        if entries.is_empty() {
+            state.config.history.push(self.history(ins, true));
+            return Ok(());
+        }
+        let blob = write_layer(self.store, entries, self.opts.epoch as u64)?;
+        let h = self.history(ins, false);
+        state.push_layer(blob.descriptor, blob.diff_id, h);
+        Ok(())
+    }
+
+    fn copy(&mut self, state: &mut StageState, ins: &Located<Instruction>, c: &ast::Copy, add: bool, stage_idx: usize) -> StepResult<()> {
+        let mut sources = Vec::new();
+        for s in &c.sources {
+            sources.push(match s {
+                CopySource::Path(p) => {
+                    let p = self.expand(state, p)?;
+                    if add && (p.starts_with("http://") || p.starts_with("https://")) {
+                        return Err(StepError::msg(format!("ADD {p}: remote URLs are not supported yet (they come with the registry client)")));
+                    }
+                    if add && (p.starts_with("git@") || p.ends_with(".git")) {
+                        return Err(StepError::msg(format!("ADD {p}: git sources are not supported")));
+                    }
+                    Src::Path(p)
+                }
+                CopySource::Heredoc(h) => {
+                    let content = if h.expand {
+                        expand_heredoc(&h.content, self.df.escape, &self.lookup_fn(state))?
+                    } else {
+                        h.content.clone()
+                    };
+                    Src::Inline { name: h.name.clone(), content: content.into_bytes() }
+                }
+            });
+        }
+        let raw_dest = self.expand(state, &c.dest)?;
+        let mut dest = self.workdir_path(state, &raw_dest);
+        if (raw_dest.ends_with('/') || raw_dest.ends_with("/.") || raw_dest == ".") && !dest.ends_with('/') {
+            dest.push('/');
+        }
+        let owner = match &c.chown {
+            Some(spec) => Some(self.owner(state, &self.expand(state, spec)?)?),
+            None => None,
+        };
+        let chmod = match &c.chmod {
+            Some(m) => Some(Chmod::parse(&self.expand(state, m)?)?),
+            None => None,
+        };
+        let exclude = if c.exclude.is_empty() {
+            None
+        } else {
+            let pats: Vec<String> = c.exclude.iter().map(|e| self.expand(state, e)).collect::<StepResult<_>>()?;
+            Some(IgnoreMatcher::parse(&pats.join("\n")).map_err(StepError::from)?)
+        };
+        if add && c.checksum.is_some() {
+            return Err(StepError::msg("ADD --checksum is only supported for http(s) sources"));
+        }
+        let req = CopyRequest {
+            sources,
+            dest,
+            owner,
+            chmod,
+            parents: c.parents,
+            exclude,
+            unpack_archives: (add && c.unpack != Some(false) && c.from.is_none()).then_some(self.tmp),
+        };
+        // Where sources come from.
+        let mut from_state: Option<StageState> = None;
+        let named_dir: Option<LocalContext>;
+        let from_ctx = match &c.from {
+            None => None,
+            Some(f) => {
+                let f = self.expand(state, f)?;
+                if let Some(j) = self.stage_index(&f) {
+                    if j >= stage_idx {
+                        return Err(StepError::msg(format!("COPY --from={f}: stage is not defined before this one")));
+                    }
+                    from_state = Some(self.done.get(&j).cloned().ok_or_else(|| StepError::msg(format!("stage {f} was not built")))?);
+                    None
+                } else if let Some(NamedContext::Dir(d)) = self.opts.named_contexts.get(&f) {
+                    named_dir = Some(LocalContext::new(d, IgnoreMatcher::default())?);
+                    named_dir
+                } else {
+                    let name = match self.opts.named_contexts.get(&f) {
+                        Some(NamedContext::Image(r)) => r.clone(),
+                        _ => f.clone(),
+                    };
+                    let src = (self.resolve)(&name);
+                    let img = src.fetch(self.store, &self.opts.platform)?;
+                    let layers = img.map(|i| i.manifest.layers.clone()).unwrap_or_default();
+                    let dir = self.tmp.join(format!("from-{}", self.vertex));
+                    from_state = Some(StageState::new(ImageConfig::default(), layers, dir));
+                    None
+                }
+            }
+        };
+        let entries = {
+            let dest_fs = state.rootfs(self.store).map_err(StepError::from)?.clone();
+            match (&mut from_state, &from_ctx) {
+                (Some(src), _) => {
+                    // A copy of another stage: unpack it in its own directory.
+                    let fs = src.rootfs(self.store).map_err(StepError::from)?;
+                    copy::plan(&req, &CopyFrom::Rootfs(fs), &dest_fs)?
+                }
+                (None, Some(ctx)) => copy::plan(&req, &CopyFrom::Context(ctx), &dest_fs)?,
+                (None, None) => copy::plan(&req, &CopyFrom::Context(&self.context), &dest_fs)?,
+            }
+        };
+        let blob = write_layer(self.store, entries, self.opts.epoch as u64)?;
+        let h = self.history(ins, false);
+        state.push_layer(blob.descriptor, blob.diff_id, h);
+        Ok(())
+    }
+
+    fn unused_args(&self) -> Vec<String> {
+        let unused: Vec<&String> = self
+            .opts
+            .build_args
+            .keys()
+            .filter(|k| !self.used_args.contains(*k) && !PROXY_ARGS.contains(&k.as_str()))
+            .collect();
+        if unused.is_empty() {
+            Vec::new()
+        } else {
+            vec![format!(
+                "one or more build-args {:?} were not consumed",
+                unused
+            )]
+        }
+    }
+
+    /// Writes config and manifest, with labels and annotations from the options.
+    fn finish(&self, mut state: StageState) -> Result<Image> {
+        let created = rfc3339(self.opts.epoch);
+        state.config.created = Some(created.clone());
+        for (k, v) in &self.opts.labels {
+            state.config.config.labels.insert(k.clone(), v.clone());
+        }
+        let config_bytes = to_canonical_json(&state.config)?;
+        let config = self.store.put_bytes(&config_bytes, MEDIA_TYPE_CONFIG)?;
+        let mut annotations = BTreeMap::new();
+        annotations.insert(ANNOTATION_CREATED.to_string(), created);
+        if let Some((name, digest)) = &state.base {
+            annotations.insert(ANNOTATION_BASE_NAME.to_string(), name.clone());
+            annotations.insert(ANNOTATION_BASE_DIGEST.to_string(), digest.to_string());
+        }
+        if let Some((source, revision)) = &self.opts.vcs {
+            annotations.insert(ANNOTATION_SOURCE.to_string(), source.clone());
+            annotations.insert(ANNOTATION_REVISION.to_string(), revision.clone());
+        }
+        for (k, v) in &self.opts.annotations {
+            annotations.insert(k.clone(), v.clone());
+        }
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: Some(MEDIA_TYPE_MANIFEST.into()),
+            artifact_type: None,
+            config,
+            layers: state.layers.clone(),
+            subject: None,
+            annotations,
+        };
+        let desc = self.store.put_bytes(&to_canonical_json(&manifest)?, MEDIA_TYPE_MANIFEST)?;
+        Ok(Image::load(self.store, &desc, &self.opts.platform)?)
+    }
+}
+
+/// Cleans an absolute path lexically (`/a/./b/../c` → `/a/c`).
+pub fn clean_abs(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    format!("/{}", out.join("/"))
+}

@@ -1,0 +1,101 @@
+//! The state of one build stage while its instructions run.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use lading_oci::spec::History;
+use lading_oci::unpack::{Rootfs, UnpackOptions};
+use lading_oci::{Descriptor, Digest, ImageConfig, Store};
+
+use crate::error::Result;
+
+/// A stage's image so far, and (lazily) its root filesystem on disk.
+#[derive(Debug, Clone)]
+pub struct StageState {
+    /// Config being built (history and diff-ids included).
+    pub config: ImageConfig,
+    /// Layer blobs, base first.
+    pub layers: Vec<Descriptor>,
+    /// `base.name` / `base.digest` of the image the stage started from.
+    pub base: Option<(String, Digest)>,
+    /// ARGs in scope for this stage, with their values (unset ones map to `None`).
+    pub args: BTreeMap<String, Option<String>>,
+    /// Whether CMD was set in this stage (ENTRYPOINT resets only an inherited CMD).
+    pub cmd_set_here: bool,
+    fs: Option<(Rootfs, usize)>,
+    fs_dir: PathBuf,
+}
+
+impl StageState {
+    /// A new stage over `config` and `layers`, unpacking into `fs_dir` when needed.
+    pub fn new(config: ImageConfig, layers: Vec<Descriptor>, fs_dir: PathBuf) -> Self {
+        StageState {
+            config,
+            layers,
+            base: None,
+            args: BTreeMap::new(),
+            cmd_set_here: false,
+            fs: None,
+            fs_dir,
+        }
+    }
+
+    /// The root filesystem with every layer so far applied (unpacked on first use,
+    /// then brought up to date incrementally).
+    pub fn rootfs(&mut self, store: &Store) -> Result<&Rootfs> {
+        let chown = is_root();
+        if self.fs.is_none() {
+            self.fs = Some((Rootfs::new(&self.fs_dir)?, 0));
+        }
+        let Some((fs, applied)) = self.fs.as_mut() else {
+            unreachable!("set just above")
+        };
+        if *applied < self.layers.len() {
+            fs.apply(store, &self.layers[*applied..], UnpackOptions { chown })?;
+            *applied = self.layers.len();
+        }
+        Ok(fs)
+    }
+
+    /// Appends a layer and its history entry.
+    pub fn push_layer(&mut self, layer: Descriptor, diff_id: Digest, history: History) {
+        self.layers.push(layer);
+        self.config.rootfs.diff_ids.push(diff_id);
+        self.config.history.push(history);
+    }
+
+    /// The environment as `(name, value)` pairs, last definition winning.
+    pub fn env(&self) -> BTreeMap<String, String> {
+        self.config
+            .config
+            .env
+            .iter()
+            .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect()
+    }
+
+    /// Sets (or replaces) one environment variable, keeping the order of first definition.
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        let entry = format!("{key}={value}");
+        let env = &mut self.config.config.env;
+        match env.iter_mut().find(|kv| kv.split_once('=').map(|(k, _)| k) == Some(key) || kv.as_str() == key) {
+            Some(slot) => *slot = entry,
+            None => env.push(entry),
+        }
+    }
+
+    /// Looks a variable up as instructions see it: ENV wins over ARG.
+    pub fn lookup(&self, name: &str) -> Option<String> {
+        let prefix = format!("{name}=");
+        if let Some(v) = self.config.config.env.iter().rev().find_map(|kv| kv.strip_prefix(&prefix)) {
+            return Some(v.to_string());
+        }
+        self.args.get(name).cloned().flatten()
+    }
+}
+
+fn is_root() -> bool {
+    // SAFETY-free: geteuid through /proc is avoided; the metadata of "/proc/self" tells
+    // the effective uid of this process.
+    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
+}
