@@ -184,7 +184,11 @@ impl<'a> Lexer<'a> {
             let trimmed = t.trim_start();
             let lead = t[..t.len() - trimmed.len()].chars().count();
             self.directive(trimmed)?;
-            let content = if trimmed.starts_with('#') { "" } else { trimmed };
+            let content = if trimmed.starts_with('#') {
+                ""
+            } else {
+                trimmed
+            };
             let (first, mut end) = self.trim_continuation(content);
             if end && first.is_empty() {
                 continue;
