@@ -69,3 +69,26 @@ fn golden_errors() {
     assert!(all.len() >= 25, "only {} negative cases", all.len());
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+#[test]
+fn onbuild_triggers_reparse() {
+    use lading_builder::dockerfile::ast::{Command, Instruction};
+    use lading_builder::dockerfile::parse_instruction;
+
+    let i = parse_instruction("RUN <<EOF\necho hi\nEOF", '\\').unwrap();
+    let Instruction::Run(run) = i else {
+        panic!("not a RUN: {i:?}")
+    };
+    assert_eq!(run.command, Command::Shell("<<EOF".into()));
+    assert_eq!(run.heredocs[0].content, "echo hi\n");
+
+    let i = parse_instruction("COPY a `\n  /b", '`').unwrap();
+    assert!(matches!(i, Instruction::Copy(c) if c.dest == "/b"));
+
+    let e = parse_instruction("FROM alpine", '\\').unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "<instruction>:1:1: FROM isn't allowed as an ONBUILD trigger"
+    );
+    assert!(parse_instruction("RUN a\nRUN b", '\\').is_err());
+}

@@ -428,7 +428,7 @@ impl<'a> Shell<'a> {
         let mut i = 0;
         let mut replaced = false;
         while i < chars.len() {
-            if !(replaced && !all) {
+            if all || !replaced {
                 // Longest match starting at i (non-empty).
                 if let Some(end) = (i + 1..=chars.len())
                     .rev()

@@ -165,10 +165,10 @@ impl<'a> Lexer<'a> {
     /// (plus blanks) continues, unless that escape is itself escaped.
     fn trim_continuation<'s>(&self, s: &'s str) -> (&'s str, bool) {
         let t = s.trim_end_matches([' ', '\t']);
-        if let Some(before) = t.strip_suffix(self.escape) {
-            if before.is_empty() || !before.ends_with(self.escape) {
-                return (before, false);
-            }
+        if let Some(before) = t.strip_suffix(self.escape)
+            && (before.is_empty() || !before.ends_with(self.escape))
+        {
+            return (before, false);
         }
         (s, true)
     }
