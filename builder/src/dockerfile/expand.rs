@@ -361,7 +361,11 @@ impl<'a> Shell<'a> {
         let value = value.unwrap_or_default();
         match op {
             '-' => Ok(if unset || empty_counts { word } else { value }),
-            '+' => Ok(if unset || empty_counts { String::new() } else { word }),
+            '+' => Ok(if unset || empty_counts {
+                String::new()
+            } else {
+                word
+            }),
             '?' => {
                 let default = if unset {
                     "is not allowed to be unset"
@@ -369,7 +373,11 @@ impl<'a> Shell<'a> {
                     "is not allowed to be empty"
                 };
                 if unset || empty_counts {
-                    let message = if word.is_empty() { default.into() } else { word };
+                    let message = if word.is_empty() {
+                        default.into()
+                    } else {
+                        word
+                    };
                     Err(ExpandError::Required { name, message })
                 } else {
                     Ok(value)
@@ -406,7 +414,10 @@ impl<'a> Shell<'a> {
         let value = self.get(&name);
         let Some(value) = value else {
             return Ok(if self.mode.skip_unset {
-                format!("${{{name}/{}{pattern}/{replacement}}}", if all { "/" } else { "" })
+                format!(
+                    "${{{name}/{}{pattern}/{replacement}}}",
+                    if all { "/" } else { "" }
+                )
             } else {
                 String::new()
             });
@@ -417,7 +428,7 @@ impl<'a> Shell<'a> {
         let mut i = 0;
         let mut replaced = false;
         while i < chars.len() {
-            if !(replaced && !all) {
+            if all || !replaced {
                 // Longest match starting at i (non-empty).
                 if let Some(end) = (i + 1..=chars.len())
                     .rev()

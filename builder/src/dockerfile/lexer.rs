@@ -165,10 +165,10 @@ impl<'a> Lexer<'a> {
     /// (plus blanks) continues, unless that escape is itself escaped.
     fn trim_continuation<'s>(&self, s: &'s str) -> (&'s str, bool) {
         let t = s.trim_end_matches([' ', '\t']);
-        if let Some(before) = t.strip_suffix(self.escape) {
-            if before.is_empty() || !before.ends_with(self.escape) {
-                return (before, false);
-            }
+        if let Some(before) = t.strip_suffix(self.escape)
+            && (before.is_empty() || !before.ends_with(self.escape))
+        {
+            return (before, false);
         }
         (s, true)
     }
@@ -184,7 +184,11 @@ impl<'a> Lexer<'a> {
             let trimmed = t.trim_start();
             let lead = t[..t.len() - trimmed.len()].chars().count();
             self.directive(trimmed)?;
-            let content = if trimmed.starts_with('#') { "" } else { trimmed };
+            let content = if trimmed.starts_with('#') {
+                ""
+            } else {
+                trimmed
+            };
             let (first, mut end) = self.trim_continuation(content);
             if end && first.is_empty() {
                 continue;

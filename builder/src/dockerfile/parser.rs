@@ -74,7 +74,11 @@ pub fn parse_instruction(text: &str, escape: char) -> Result<Instruction, ParseE
     const FILE: &str = "<instruction>";
     let mut lx = Lexer::new(FILE, text, escape, false);
     let Some(lg) = lx.next_logical()? else {
-        return Err(error_at(FILE, Span { line: 1, column: 1 }, "empty instruction"));
+        return Err(error_at(
+            FILE,
+            Span { line: 1, column: 1 },
+            "empty instruction",
+        ));
     };
     let p = LineParser {
         file: FILE,
@@ -85,11 +89,7 @@ pub fn parse_instruction(text: &str, escape: char) -> Result<Instruction, ParseE
     p.check_trigger(&s)?;
     let (located, parsed) = read_instruction(FILE, &mut lx, lg.clone())?;
     if let Some(extra) = lx.next_logical()? {
-        return Err(error_at(
-            FILE,
-            extra.at(0),
-            "expected a single instruction",
-        ));
+        return Err(error_at(FILE, extra.at(0), "expected a single instruction"));
     }
     match parsed {
         Parsed::Instr(i) => Ok(i),
@@ -262,7 +262,8 @@ impl LineParser<'_> {
         let kw_len = body.find(is_split_ws).unwrap_or(body.len());
         let keyword = &body[..kw_len];
         let after = &body[kw_len..];
-        let rest_off = kw_off + kw_len + (after.len() - after.trim_start_matches(is_split_ws).len());
+        let rest_off =
+            kw_off + kw_len + (after.len() - after.trim_start_matches(is_split_ws).len());
         let rest = &text[rest_off..end.max(rest_off)];
         let (flag_words, args_at) = extract_flags(rest);
         let flags = flag_words
@@ -400,10 +401,7 @@ impl LineParser<'_> {
             "add" => Instruction::Add(self.copy(&s, true, docs)?),
             "run" => Instruction::Run(self.run(&s, docs)?),
             _ => {
-                return Err(self.err(
-                    s.kw_off,
-                    format!("unknown instruction: {}", s.keyword),
-                ));
+                return Err(self.err(s.kw_off, format!("unknown instruction: {}", s.keyword)));
             }
         };
         Ok(Parsed::Instr(instr))
@@ -582,10 +580,9 @@ impl LineParser<'_> {
             let off = self.flag_off(s, name);
             match parse_go_duration(&v) {
                 Ok(d) if d.is_zero() || d.as_nanos() >= 1_000_000 => Ok(Some(d)),
-                Ok(_) | Err(true) => Err(self.err(
-                    off,
-                    format!("interval {name:?} cannot be less than 1ms"),
-                )),
+                Ok(_) | Err(true) => {
+                    Err(self.err(off, format!("interval {name:?} cannot be less than 1ms")))
+                }
                 Err(false) => Err(self.err(off, format!("time: invalid duration {v:?}"))),
             }
         };
@@ -643,7 +640,9 @@ impl LineParser<'_> {
                 trigger,
                 instruction: Box::new(i),
             }),
-            Parsed::From(_) => Err(self.err(sub.kw_off, "FROM isn't allowed as an ONBUILD trigger")),
+            Parsed::From(_) => {
+                Err(self.err(sub.kw_off, "FROM isn't allowed as an ONBUILD trigger"))
+            }
         }
     }
 
@@ -753,7 +752,6 @@ const NOT_STRINGS: &str = "when using JSON array syntax, arrays must be comprise
 fn valid_stage_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
-        && chars.all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.')
-        })
+        && chars
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
 }

@@ -217,7 +217,10 @@ mod tests {
 
     #[test]
     fn json_forms() {
-        assert_eq!(parse_json(r#"["a", "b"]"#), Ok(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            parse_json(r#"["a", "b"]"#),
+            Ok(vec!["a".into(), "b".into()])
+        );
         assert_eq!(parse_json(r#"["a"] trailing"#), Ok(vec!["a".into()]));
         assert_eq!(parse_json("['a']"), Err(JsonError::NotJson));
         assert_eq!(parse_json("[1]"), Err(JsonError::NotStrings));
