@@ -48,7 +48,8 @@ fn open(path: &Path) -> io::Result<Box<dyn Read>> {
         Compression::Bzip2 => Box::new(bzip2::bufread::MultiBzDecoder::new(f)),
         Compression::Xz => Box::new(XzReader::new(f)?),
         Compression::Zstd => Box::new(
-            ruzstd::decoding::StreamingDecoder::new(f).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?,
+            ruzstd::decoding::StreamingDecoder::new(f)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?,
         ),
     })
 }
@@ -59,7 +60,8 @@ struct XzReader(io::Cursor<Vec<u8>>);
 impl XzReader {
     fn new<R: io::BufRead>(mut r: R) -> io::Result<Self> {
         let mut out = Vec::new();
-        lzma_rs::xz_decompress(&mut r, &mut out).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}")))?;
+        lzma_rs::xz_decompress(&mut r, &mut out)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{e:?}")))?;
         Ok(XzReader(io::Cursor::new(out)))
     }
 }
@@ -84,16 +86,31 @@ pub fn is_archive(path: &Path) -> bool {
     let stored = std::str::from_utf8(&block[148..156])
         .ok()
         .and_then(|s| u32::from_str_radix(s.trim_matches(|c: char| c == '\0' || c == ' '), 8).ok());
-    let sum: u32 = block.iter().enumerate().map(|(i, b)| if (148..156).contains(&i) { 32 } else { u32::from(*b) }).sum();
+    let sum: u32 = block
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u32::from(*b)
+            }
+        })
+        .sum();
     block[0] != 0 && stored == Some(sum)
 }
 
 /// Extracts `archive` below `dest` (a path relative to the stage root), writing file
 /// contents into `tmp`. Returns the layer entries.
 pub fn extract(archive: &Path, tmp: &Path, stage: &Rootfs, dest: &str) -> StepResult<Vec<Entry>> {
-    let name = archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let bad = |p: &str, why: &str| StepError::msg(format!("refusing archive {name}: entry {p:?} {why}"));
-    let reader = open(archive).map_err(|e| StepError::msg(format!("reading archive {name}: {e}")))?;
+    let name = archive
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let bad =
+        |p: &str, why: &str| StepError::msg(format!("refusing archive {name}: entry {p:?} {why}"));
+    let reader =
+        open(archive).map_err(|e| StepError::msg(format!("reading archive {name}: {e}")))?;
     let dir = tempfile::Builder::new()
         .prefix("add-")
         .tempdir_in(tmp)
@@ -103,9 +120,12 @@ pub fn extract(archive: &Path, tmp: &Path, stage: &Rootfs, dest: &str) -> StepRe
     let mut out: BTreeMap<String, Entry> = BTreeMap::new();
     let mut symlinks: BTreeSet<String> = BTreeSet::new();
     let mut counter = 0u64;
-    let entries = tar.entries().map_err(|e| StepError::msg(format!("reading archive {name}: {e}")))?;
+    let entries = tar
+        .entries()
+        .map_err(|e| StepError::msg(format!("reading archive {name}: {e}")))?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| StepError::msg(format!("reading archive {name}: {e}")))?;
+        let mut entry =
+            entry.map_err(|e| StepError::msg(format!("reading archive {name}: {e}")))?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         if raw.starts_with('/') {
             return Err(bad(&raw, "has an absolute path"));
@@ -125,9 +145,18 @@ pub fn extract(archive: &Path, tmp: &Path, stage: &Rootfs, dest: &str) -> StepRe
         // No entry may live below a symlink: that would write through it.
         let mut prefix = String::new();
         for c in &comps[..comps.len() - 1] {
-            prefix = if prefix.is_empty() { c.to_string() } else { format!("{prefix}/{c}") };
+            prefix = if prefix.is_empty() {
+                c.to_string()
+            } else {
+                format!("{prefix}/{c}")
+            };
             let full = join(dest, &prefix);
-            if symlinks.contains(&prefix) || matches!(stage.get(&full).map(|n| &n.kind), Some(NodeKind::Symlink(_))) {
+            if symlinks.contains(&prefix)
+                || matches!(
+                    stage.get(&full).map(|n| &n.kind),
+                    Some(NodeKind::Symlink(_))
+                )
+            {
                 return Err(bad(&raw, "is below a symlink"));
             }
         }
@@ -135,7 +164,14 @@ pub fn extract(archive: &Path, tmp: &Path, stage: &Rootfs, dest: &str) -> StepRe
         let mode = h.mode().unwrap_or(0o644) & 0o7777;
         let uid = h.uid().unwrap_or(0) as u32;
         let gid = h.gid().unwrap_or(0) as u32;
-        let link = || -> String { entry.link_name().ok().flatten().map(|l| l.to_string_lossy().into_owned()).unwrap_or_default() };
+        let link = || -> String {
+            entry
+                .link_name()
+                .ok()
+                .flatten()
+                .map(|l| l.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
         let kind = match h.entry_type() {
             tar::EntryType::Directory => EntryKind::Dir,
             tar::EntryType::Symlink => {
@@ -144,7 +180,10 @@ pub fn extract(archive: &Path, tmp: &Path, stage: &Rootfs, dest: &str) -> StepRe
             }
             tar::EntryType::Link => {
                 let target = link();
-                let t: Vec<&str> = target.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+                let t: Vec<&str> = target
+                    .split('/')
+                    .filter(|c| !c.is_empty() && *c != ".")
+                    .collect();
                 if target.starts_with('/') || t.contains(&"..") {
                     return Err(bad(&raw, "is a hard link leaving the archive"));
                 }
@@ -157,20 +196,39 @@ pub fn extract(archive: &Path, tmp: &Path, stage: &Rootfs, dest: &str) -> StepRe
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 counter += 1;
                 let path = dir.join(counter.to_string());
-                let mut f = File::create(&path).map_err(|e| StepError::msg(format!("{}: {e}", path.display())))?;
-                let size = io::copy(&mut entry, &mut f).map_err(|e| StepError::msg(format!("reading archive {name}: {e}")))?;
-                EntryKind::File { data: FileData::Path(path), size }
+                let mut f = File::create(&path)
+                    .map_err(|e| StepError::msg(format!("{}: {e}", path.display())))?;
+                let size = io::copy(&mut entry, &mut f)
+                    .map_err(|e| StepError::msg(format!("reading archive {name}: {e}")))?;
+                EntryKind::File {
+                    data: FileData::Path(path),
+                    size,
+                }
             }
             tar::EntryType::Fifo => EntryKind::Fifo,
             _ => continue, // devices, GNU sparse files and tar extensions are not extracted
         };
         symlinks.retain(|s| s != &rel || matches!(kind, EntryKind::Symlink(_)));
         let path = join(dest, &rel);
-        out.insert(rel, Entry { path, kind, mode, uid, gid, xattrs: BTreeMap::new() });
+        out.insert(
+            rel,
+            Entry {
+                path,
+                kind,
+                mode,
+                uid,
+                gid,
+                xattrs: BTreeMap::new(),
+            },
+        );
     }
     Ok(out.into_values().collect())
 }
 
 fn join(a: &str, b: &str) -> String {
-    if a.is_empty() { b.to_string() } else { format!("{a}/{b}") }
+    if a.is_empty() {
+        b.to_string()
+    } else {
+        format!("{a}/{b}")
+    }
 }

@@ -83,21 +83,35 @@ enum ItemKind {
 }
 
 /// Plans the layer entries of a copy into `dest_fs`.
-pub fn plan(req: &CopyRequest<'_>, from: &CopyFrom<'_>, dest_fs: &Rootfs) -> StepResult<Vec<Entry>> {
+pub fn plan(
+    req: &CopyRequest<'_>,
+    from: &CopyFrom<'_>,
+    dest_fs: &Rootfs,
+) -> StepResult<Vec<Entry>> {
     let mut items = Vec::new();
     for src in &req.sources {
         match src {
             Src::Inline { name, content } => items.push(Item {
                 rel: name.clone(),
-                kind: ItemKind::File(file_entry(name, FileData::Bytes(Arc::from(&content[..])), content.len() as u64, 0o644)),
+                kind: ItemKind::File(file_entry(
+                    name,
+                    FileData::Bytes(Arc::from(&content[..])),
+                    content.len() as u64,
+                    0o644,
+                )),
             }),
             Src::Path(p) => resolve_items(p, from, req, &mut items)?,
         }
     }
     let dest_slash = req.dest.ends_with('/');
     let dest = resolve_in_rootfs(dest_fs, &req.dest)?;
-    let dest_exists_dir = dest_fs.get(&dest).is_some_and(|n| n.kind == NodeKind::Dir) || dest.is_empty();
-    let multiple = items.len() > 1 || req.sources.iter().any(|s| matches!(s, Src::Path(p) if has_glob(p)) && items.len() > 1);
+    let dest_exists_dir =
+        dest_fs.get(&dest).is_some_and(|n| n.kind == NodeKind::Dir) || dest.is_empty();
+    let multiple = items.len() > 1
+        || req
+            .sources
+            .iter()
+            .any(|s| matches!(s, Src::Path(p) if has_glob(p)) && items.len() > 1);
     if req.sources.len() > 1 && !dest_slash && !dest_exists_dir {
         return Err(StepError::msg(
             "when using COPY with more than one source file, the destination must be a directory and end with a /",
@@ -107,10 +121,21 @@ pub fn plan(req: &CopyRequest<'_>, from: &CopyFrom<'_>, dest_fs: &Rootfs) -> Ste
 
     let mut out: Vec<Entry> = Vec::new();
     for item in items {
-        let base = if req.parents { parent_of(&item.rel) } else { String::new() };
+        let base = if req.parents {
+            parent_of(&item.rel)
+        } else {
+            String::new()
+        };
         match item.kind {
             ItemKind::Dir(children) => {
-                let root = join_rel(&dest, &if req.parents { item.rel.clone() } else { String::new() });
+                let root = join_rel(
+                    &dest,
+                    &if req.parents {
+                        item.rel.clone()
+                    } else {
+                        String::new()
+                    },
+                );
                 if !root.is_empty() {
                     out.push(meta(Entry::dir(root.clone(), 0o755, 0, 0), req, true));
                 }
@@ -162,15 +187,36 @@ fn meta(mut e: Entry, req: &CopyRequest<'_>, is_dir: bool) -> Entry {
 }
 
 fn file_entry(path: &str, data: FileData, size: u64, mode: u32) -> Entry {
-    Entry { path: path.to_string(), kind: EntryKind::File { data, size }, mode, uid: 0, gid: 0, xattrs: BTreeMap::new() }
+    Entry {
+        path: path.to_string(),
+        kind: EntryKind::File { data, size },
+        mode,
+        uid: 0,
+        gid: 0,
+        xattrs: BTreeMap::new(),
+    }
 }
 
-fn resolve_items(word: &str, from: &CopyFrom<'_>, req: &CopyRequest<'_>, items: &mut Vec<Item>) -> StepResult<()> {
+fn resolve_items(
+    word: &str,
+    from: &CopyFrom<'_>,
+    req: &CopyRequest<'_>,
+    items: &mut Vec<Item>,
+) -> StepResult<()> {
     // `--parents`: the part before `/./` is not kept (BuildKit's marker).
-    let keep_from = word.find("/./").map(|i| word[..i].trim_start_matches('/').trim_start_matches("./").to_string());
+    let keep_from = word.find("/./").map(|i| {
+        word[..i]
+            .trim_start_matches('/')
+            .trim_start_matches("./")
+            .to_string()
+    });
     let strip = |rel: String| -> String {
         match &keep_from {
-            Some(p) if !p.is_empty() => rel.strip_prefix(p.as_str()).unwrap_or(&rel).trim_start_matches('/').to_string(),
+            Some(p) if !p.is_empty() => rel
+                .strip_prefix(p.as_str())
+                .unwrap_or(&rel)
+                .trim_start_matches('/')
+                .to_string(),
             _ => rel,
         }
     };
@@ -192,15 +238,30 @@ fn resolve_items(word: &str, from: &CopyFrom<'_>, req: &CopyRequest<'_>, items: 
                             children.push(e);
                         }
                     }
-                    items.push(Item { rel, kind: ItemKind::Dir(children) });
+                    items.push(Item {
+                        rel,
+                        kind: ItemKind::Dir(children),
+                    });
                 } else {
-                    let m = std::fs::metadata(&p.host).map_err(|e| StepError::msg(format!("{}: {e}", p.rel)))?;
+                    let m = std::fs::metadata(&p.host)
+                        .map_err(|e| StepError::msg(format!("{}: {e}", p.rel)))?;
                     if req.unpack_archives.is_some() && crate::archive::is_archive(&p.host) {
-                        items.push(Item { rel, kind: ItemKind::Archive(p.host.clone()) });
+                        items.push(Item {
+                            rel,
+                            kind: ItemKind::Archive(p.host.clone()),
+                        });
                         continue;
                     }
                     let mode = if m.mode() & 0o111 != 0 { 0o755 } else { 0o644 };
-                    items.push(Item { rel, kind: ItemKind::File(file_entry("", FileData::Path(p.host.clone()), m.len(), mode)) });
+                    items.push(Item {
+                        rel,
+                        kind: ItemKind::File(file_entry(
+                            "",
+                            FileData::Path(p.host.clone()),
+                            m.len(),
+                            mode,
+                        )),
+                    });
                 }
             }
         }
@@ -216,7 +277,9 @@ fn resolve_items(word: &str, from: &CopyFrom<'_>, req: &CopyRequest<'_>, items: 
                         let prefix = format!("{path}/");
                         let mut children = Vec::new();
                         for (p, n) in fs.nodes.range(prefix.clone()..) {
-                            let Some(below) = p.strip_prefix(&prefix) else { break };
+                            let Some(below) = p.strip_prefix(&prefix) else {
+                                break;
+                            };
                             if excluded(below) {
                                 continue;
                             }
@@ -224,11 +287,17 @@ fn resolve_items(word: &str, from: &CopyFrom<'_>, req: &CopyRequest<'_>, items: 
                                 children.push(e);
                             }
                         }
-                        items.push(Item { rel, kind: ItemKind::Dir(children) });
+                        items.push(Item {
+                            rel,
+                            kind: ItemKind::Dir(children),
+                        });
                     }
                     Some((_, n)) => {
                         if let Some(e) = node_entry(fs, "", &path, &n) {
-                            items.push(Item { rel, kind: ItemKind::File(e) });
+                            items.push(Item {
+                                rel,
+                                kind: ItemKind::File(e),
+                            });
                         }
                     }
                     None => return Err(StepError::msg(format!("{word:?} not found"))),
@@ -248,27 +317,53 @@ fn context_entry(rel: &str, host: &Path, m: &std::fs::Metadata) -> StepResult<Op
         (EntryKind::Symlink(t.to_string_lossy().into_owned()), 0o777)
     } else if ft.is_file() {
         let mode = if m.mode() & 0o111 != 0 { 0o755 } else { 0o644 };
-        (EntryKind::File { data: FileData::Path(host.to_path_buf()), size: m.len() }, mode)
+        (
+            EntryKind::File {
+                data: FileData::Path(host.to_path_buf()),
+                size: m.len(),
+            },
+            mode,
+        )
     } else {
         return Ok(None); // sockets, FIFOs, devices in a context are not copied
     };
-    Ok(Some(Entry { path: rel.to_string(), kind, mode, uid: 0, gid: 0, xattrs: BTreeMap::new() }))
+    Ok(Some(Entry {
+        path: rel.to_string(),
+        kind,
+        mode,
+        uid: 0,
+        gid: 0,
+        xattrs: BTreeMap::new(),
+    }))
 }
 
 fn node_entry(fs: &Rootfs, rel: &str, full: &str, n: &lading_oci::unpack::Node) -> Option<Entry> {
     let kind = match &n.kind {
         NodeKind::Dir => EntryKind::Dir,
-        NodeKind::File(size) => EntryKind::File { data: FileData::Path(fs.dir.join(full)), size: *size },
+        NodeKind::File(size) => EntryKind::File {
+            data: FileData::Path(fs.dir.join(full)),
+            size: *size,
+        },
         NodeKind::Symlink(t) => EntryKind::Symlink(t.clone()),
         NodeKind::Special => return None,
     };
-    Some(Entry { path: rel.to_string(), kind, mode: n.mode, uid: n.uid, gid: n.gid, xattrs: BTreeMap::new() })
+    Some(Entry {
+        path: rel.to_string(),
+        kind,
+        mode: n.mode,
+        uid: n.uid,
+        gid: n.gid,
+        xattrs: BTreeMap::new(),
+    })
 }
 
 /// Matches a (possibly wildcard) absolute path against a root filesystem, following a
 /// final symlink of a plain path inside the root.
 fn rootfs_glob(fs: &Rootfs, word: &str) -> StepResult<Vec<String>> {
-    let cleaned: Vec<&str> = word.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    let cleaned: Vec<&str> = word
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
     if !has_glob(word) {
         let p = resolve_in_rootfs(fs, &cleaned.join("/"))?;
         if p.is_empty() || fs.get(&p).is_some() {
@@ -304,7 +399,12 @@ fn rootfs_glob(fs: &Rootfs, word: &str) -> StepResult<Vec<String>> {
 /// do not exist are kept as written. Returns a relative path.
 pub fn resolve_in_rootfs(fs: &Rootfs, path: &str) -> StepResult<String> {
     let mut cur: Vec<String> = Vec::new();
-    let mut pending: Vec<String> = path.split('/').filter(|c| !c.is_empty() && *c != ".").map(String::from).rev().collect();
+    let mut pending: Vec<String> = path
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .map(String::from)
+        .rev()
+        .collect();
     let mut hops = 0;
     while let Some(c) = pending.pop() {
         if c == ".." {
@@ -316,7 +416,9 @@ pub fn resolve_in_rootfs(fs: &Rootfs, path: &str) -> StepResult<String> {
         if let Some(NodeKind::Symlink(t)) = fs.get(&joined).map(|n| &n.kind) {
             hops += 1;
             if hops > 40 {
-                return Err(StepError::msg(format!("{path}: too many levels of symbolic links")));
+                return Err(StepError::msg(format!(
+                    "{path}: too many levels of symbolic links"
+                )));
             }
             cur.pop();
             if t.starts_with('/') {
@@ -344,7 +446,10 @@ fn add_missing_parents(out: &mut Vec<Entry>, fs: &Rootfs, owner: Option<Owner>) 
             match fs.get(p).map(|n| &n.kind) {
                 Some(NodeKind::Dir) => {}
                 Some(_) => {
-                    return Err(StepError::msg(format!("cannot copy to /{}: /{p} is not a directory", e.path)));
+                    return Err(StepError::msg(format!(
+                        "cannot copy to /{}: /{p} is not a directory",
+                        e.path
+                    )));
                 }
                 None => {
                     added.insert(p.to_string());
@@ -362,7 +467,9 @@ fn base_name(rel: &str) -> &str {
 }
 
 fn parent_of(rel: &str) -> String {
-    rel.rsplit_once('/').map(|(p, _)| p.to_string()).unwrap_or_default()
+    rel.rsplit_once('/')
+        .map(|(p, _)| p.to_string())
+        .unwrap_or_default()
 }
 
 fn join_rel(a: &str, b: &str) -> String {

@@ -49,7 +49,10 @@ pub enum Error {
 
 impl Error {
     /// Shorthand for [`Error::Io`].
-    pub fn io(op: &'static str, path: impl Into<std::path::PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+    pub fn io(
+        op: &'static str,
+        path: impl Into<std::path::PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { op, path, source }
     }
@@ -67,7 +70,10 @@ pub struct StepError {
 impl StepError {
     /// A plain message.
     pub fn msg(message: impl Into<String>) -> StepError {
-        StepError { message: message.into(), source: None }
+        StepError {
+            message: message.into(),
+            source: None,
+        }
     }
 }
 
@@ -81,7 +87,10 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for StepError {
             message.push_str(&s.to_string());
             cur = s.source();
         }
-        StepError { message, source: None }
+        StepError {
+            message,
+            source: None,
+        }
     }
 }
 

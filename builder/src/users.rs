@@ -17,7 +17,11 @@ pub fn parse_passwd(text: &str) -> Vec<(String, u32, u32)> {
         .filter(|l| !l.trim_start().starts_with('#'))
         .filter_map(|l| {
             let f: Vec<&str> = l.split(':').collect();
-            Some((f.first()?.to_string(), f.get(2)?.parse().ok()?, f.get(3)?.parse().ok()?))
+            Some((
+                f.first()?.to_string(),
+                f.get(2)?.parse().ok()?,
+                f.get(3)?.parse().ok()?,
+            ))
         })
         .collect()
 }
@@ -47,10 +51,9 @@ pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<
     let (uid, primary_gid) = match user.parse::<u32>() {
         Ok(uid) => (uid, users.iter().find(|u| u.1 == uid).map(|u| u.2)),
         Err(_) => {
-            let u = users
-                .iter()
-                .find(|u| u.0 == user)
-                .ok_or_else(|| format!("unable to find user {user}: no matching entries in passwd file"))?;
+            let u = users.iter().find(|u| u.0 == user).ok_or_else(|| {
+                format!("unable to find user {user}: no matching entries in passwd file")
+            })?;
             (u.1, Some(u.2))
         }
     };
@@ -64,7 +67,9 @@ pub fn resolve(spec: &str, passwd: Option<&str>, group: Option<&str>) -> Result<
                     .iter()
                     .find(|x| x.0 == g)
                     .map(|x| x.1)
-                    .ok_or_else(|| format!("unable to find group {g}: no matching entries in group file"))?
+                    .ok_or_else(|| {
+                        format!("unable to find group {g}: no matching entries in group file")
+                    })?
             }
         },
     };
@@ -81,9 +86,21 @@ mod tests {
     #[test]
     fn resolves_names_and_ids() {
         let r = |s| resolve(s, Some(PASSWD), Some(GROUP));
-        assert_eq!(r("app").unwrap(), Owner { uid: 1000, gid: 1001 });
+        assert_eq!(
+            r("app").unwrap(),
+            Owner {
+                uid: 1000,
+                gid: 1001
+            }
+        );
         assert_eq!(r("app:staff").unwrap(), Owner { uid: 1000, gid: 50 });
-        assert_eq!(r("1000").unwrap(), Owner { uid: 1000, gid: 1001 });
+        assert_eq!(
+            r("1000").unwrap(),
+            Owner {
+                uid: 1000,
+                gid: 1001
+            }
+        );
         assert_eq!(r("42").unwrap(), Owner { uid: 42, gid: 42 });
         assert_eq!(r("42:7").unwrap(), Owner { uid: 42, gid: 7 });
         assert!(r("nobody").is_err());

@@ -99,7 +99,7 @@ pub fn write_oci_dir(store: &Store, image: &Image, dest: &Path, names: &[String]
 }
 
 /// Writes an OCI archive (a tar of the layout) to `out`.
-pub fn write_oci_archive<W: Write>(
+pub fn write_oci_archive<W: Write + ?Sized>(
     store: &Store,
     image: &Image,
     out: &mut W,
@@ -139,7 +139,7 @@ fn archive_entries(files: Vec<(String, FileData, u64)>) -> Vec<Entry> {
 
 /// Writes a docker archive (`docker save` format, loadable by `docker load`) to `out`:
 /// `manifest.json`, the config and each layer uncompressed, named by diff-id.
-pub fn write_docker_archive<W: Write>(
+pub fn write_docker_archive<W: Write + ?Sized>(
     store: &Store,
     image: &Image,
     out: &mut W,

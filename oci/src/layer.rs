@@ -190,7 +190,7 @@ pub fn write_layer(store: &Store, mut entries: Vec<Entry>, epoch: u64) -> Result
 }
 
 /// Writes sorted entries as a deterministic tar stream (with the two end blocks).
-pub fn write_tar<W: Write>(out: &mut W, entries: &[Entry], epoch: u64) -> Result<()> {
+pub fn write_tar<W: Write + ?Sized>(out: &mut W, entries: &[Entry], epoch: u64) -> Result<()> {
     let mut builder = tar::Builder::new(out);
     for entry in entries {
         append_entry(&mut builder, entry, epoch)?;

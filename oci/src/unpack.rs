@@ -111,7 +111,12 @@ impl Rootfs {
     }
 
     /// Applies more layers on top of what is already unpacked.
-    pub fn apply(&mut self, store: &Store, layers: &[Descriptor], opts: UnpackOptions) -> Result<()> {
+    pub fn apply(
+        &mut self,
+        store: &Store,
+        layers: &[Descriptor],
+        opts: UnpackOptions,
+    ) -> Result<()> {
         let mut dir_modes: BTreeMap<String, u32> = BTreeMap::new();
         for layer in layers {
             let what = format!("layer {}", layer.digest);

@@ -47,7 +47,10 @@ impl LocalContext {
         let root = fs::canonicalize(root)
             .map_err(|e| StepError::msg(format!("build context {}: {e}", root.display())))?;
         if !root.is_dir() {
-            return Err(StepError::msg(format!("build context {} is not a directory", root.display())));
+            return Err(StepError::msg(format!(
+                "build context {} is not a directory",
+                root.display()
+            )));
         }
         Ok(LocalContext { root, ignore })
     }
@@ -84,11 +87,14 @@ impl LocalContext {
                     }
                     let mut names: Vec<String> = fs::read_dir(&dir.host)
                         .map_err(|e| StepError::msg(format!("reading {}: {e}", dir.rel)))?
-                        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                        .filter_map(|e| {
+                            e.ok().map(|e| e.file_name().to_string_lossy().into_owned())
+                        })
                         .collect();
                     names.sort();
                     for n in names {
-                        let m = glob_match(comp, &n).map_err(|e| StepError::msg(format!("{src}: {e}")))?;
+                        let m = glob_match(comp, &n)
+                            .map_err(|e| StepError::msg(format!("{src}: {e}")))?;
                         if m {
                             next.push(join(base, &n));
                         }
@@ -110,7 +116,9 @@ impl LocalContext {
             }
         }
         if out.is_empty() {
-            return Err(StepError::msg(format!("no source files were specified: {src:?} matches nothing in the build context")));
+            return Err(StepError::msg(format!(
+                "no source files were specified: {src:?} matches nothing in the build context"
+            )));
         }
         Ok(out)
     }
@@ -118,7 +126,12 @@ impl LocalContext {
     /// Resolves a plain relative path, following symlinks only while they stay inside.
     fn resolve_exact(&self, rel: &str) -> StepResult<ContextPath> {
         let mut cur: Vec<String> = Vec::new();
-        let mut pending: Vec<String> = rel.split('/').filter(|c| !c.is_empty() && *c != ".").map(String::from).rev().collect();
+        let mut pending: Vec<String> = rel
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .map(String::from)
+            .rev()
+            .collect();
         let mut hops = 0;
         while let Some(comp) = pending.pop() {
             if comp == ".." {
@@ -132,9 +145,12 @@ impl LocalContext {
             if meta.file_type().is_symlink() {
                 hops += 1;
                 if hops > 40 {
-                    return Err(StepError::msg(format!("{rel}: too many levels of symbolic links")));
+                    return Err(StepError::msg(format!(
+                        "{rel}: too many levels of symbolic links"
+                    )));
                 }
-                let target = fs::read_link(&host).map_err(|e| StepError::msg(format!("{rel}: {e}")))?;
+                let target =
+                    fs::read_link(&host).map_err(|e| StepError::msg(format!("{rel}: {e}")))?;
                 let t = target.to_string_lossy();
                 if t.starts_with('/') {
                     return Err(outside(&format!("{rel} (symlink to {t})")));
@@ -161,14 +177,21 @@ impl LocalContext {
         let rel_resolved = cur.join("/");
         let host = self.root.join(&rel_resolved);
         let meta = fs::metadata(&host).map_err(|_| not_found(rel))?;
-        Ok(ContextPath { rel: rel_resolved, host, is_dir: meta.is_dir() })
+        Ok(ContextPath {
+            rel: rel_resolved,
+            host,
+            is_dir: meta.is_dir(),
+        })
     }
 
     /// Walks the directory `dir` (a resolved context path), returning every entry below
     /// it in sorted order with `.dockerignore` applied. Symlinks are not followed.
     pub fn walk(&self, dir: &ContextPath) -> StepResult<Vec<WalkEntry>> {
         let mut out = Vec::new();
-        let mut it = walkdir::WalkDir::new(&dir.host).min_depth(1).sort_by_file_name().into_iter();
+        let mut it = walkdir::WalkDir::new(&dir.host)
+            .min_depth(1)
+            .sort_by_file_name()
+            .into_iter();
         while let Some(entry) = it.next() {
             let entry = entry.map_err(|e| StepError::msg(format!("walking {}: {e}", dir.rel)))?;
             let rel_below = entry
@@ -177,7 +200,9 @@ impl LocalContext {
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let rel_ctx = join(&dir.rel, &rel_below);
-            let meta = entry.metadata().map_err(|e| StepError::msg(format!("{rel_ctx}: {e}")))?;
+            let meta = entry
+                .metadata()
+                .map_err(|e| StepError::msg(format!("{rel_ctx}: {e}")))?;
             if self.is_ignored(&rel_ctx) {
                 if meta.is_dir() && !self.ignore.may_contain_included(&rel_ctx) {
                     it.skip_current_dir();
@@ -189,14 +214,22 @@ impl LocalContext {
                     continue;
                 }
             }
-            out.push(WalkEntry { rel: rel_below, host: entry.path().to_path_buf(), meta });
+            out.push(WalkEntry {
+                rel: rel_below,
+                host: entry.path().to_path_buf(),
+                meta,
+            });
         }
         Ok(out)
     }
 }
 
 fn join(base: &str, name: &str) -> String {
-    if base.is_empty() { name.to_string() } else { format!("{base}/{name}") }
+    if base.is_empty() {
+        name.to_string()
+    } else {
+        format!("{base}/{name}")
+    }
 }
 
 fn unescape(s: &str) -> String {
@@ -239,7 +272,9 @@ fn outside(src: &str) -> StepError {
 }
 
 fn not_found(src: &str) -> StepError {
-    StepError::msg(format!("{src:?} not found in build context (or excluded by .dockerignore)"))
+    StepError::msg(format!(
+        "{src:?} not found in build context (or excluded by .dockerignore)"
+    ))
 }
 
 #[cfg(test)]
@@ -265,9 +300,19 @@ mod tests {
     #[test]
     fn refuses_sources_outside_the_context() {
         let (_d, c) = ctx();
-        for bad in ["../secret", "/etc/passwd", "escape", "abs", "sub/../../secret"] {
+        for bad in [
+            "../secret",
+            "/etc/passwd",
+            "escape",
+            "abs",
+            "sub/../../secret",
+        ] {
             let e = c.resolve(bad).unwrap_err();
-            assert!(e.message.contains("outside the build context"), "{bad}: {}", e.message);
+            assert!(
+                e.message.contains("outside the build context"),
+                "{bad}: {}",
+                e.message
+            );
         }
     }
 
@@ -275,7 +320,12 @@ mod tests {
     fn resolves_symlinks_inside_wildcards_and_ignores() {
         let (_d, c) = ctx();
         assert_eq!(c.resolve("inside").unwrap()[0].rel, "sub/c.md");
-        let all: Vec<String> = c.resolve("*.txt").unwrap().into_iter().map(|p| p.rel).collect();
+        let all: Vec<String> = c
+            .resolve("*.txt")
+            .unwrap()
+            .into_iter()
+            .map(|p| p.rel)
+            .collect();
         assert_eq!(all, vec!["a.txt"]);
         assert!(c.resolve("b.txt").is_err());
         assert_eq!(c.resolve("s?b/*.md").unwrap()[0].rel, "sub/c.md");

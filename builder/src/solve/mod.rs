@@ -46,23 +46,34 @@ pub struct BuildResult {
 }
 
 /// Builds the Dockerfile of `opts` into `store`.
-pub fn build(store: &Store, opts: &BuildOptions, resolve: Resolver<'_>, reporter: &dyn Reporter) -> Result<BuildResult> {
+pub fn build(
+    store: &Store,
+    opts: &BuildOptions,
+    resolve: Resolver<'_>,
+    reporter: &dyn Reporter,
+) -> Result<BuildResult> {
     let df = parse(&opts.dockerfile_name, &opts.dockerfile_text)?;
     let tmp = tempfile::Builder::new()
         .prefix("build-")
         .tempdir_in(store.private_dir())
         .map_err(Error::io("creating temp dir in", store.private_dir()))?;
-    let ignore = match opts.dockerfile_path.as_deref().and_then(|p| find_ignore_file(&opts.context_dir, p)).or_else(|| {
-        let p = opts.context_dir.join(".dockerignore");
-        p.is_file().then_some(p)
-    }) {
+    let ignore = match opts
+        .dockerfile_path
+        .as_deref()
+        .and_then(|p| find_ignore_file(&opts.context_dir, p))
+        .or_else(|| {
+            let p = opts.context_dir.join(".dockerignore");
+            p.is_file().then_some(p)
+        }) {
         Some(p) => {
             let text = std::fs::read_to_string(&p).map_err(Error::io("reading", &p))?;
-            IgnoreMatcher::parse(&text).map_err(|e| Error::Options(format!("{}: {e}", p.display())))?
+            IgnoreMatcher::parse(&text)
+                .map_err(|e| Error::Options(format!("{}: {e}", p.display())))?
         }
         None => IgnoreMatcher::default(),
     };
-    let context = LocalContext::new(&opts.context_dir, ignore).map_err(|e| Error::Options(e.message))?;
+    let context =
+        LocalContext::new(&opts.context_dir, ignore).map_err(|e| Error::Options(e.message))?;
     let mut b = Builder {
         store,
         opts,
@@ -80,11 +91,17 @@ pub fn build(store: &Store, opts: &BuildOptions, resolve: Resolver<'_>, reporter
     b.global_scope()?;
     let target = b.target_index()?;
     let needed = b.needed_stages(target)?;
-    b.total = needed.iter().map(|i| df.stages[*i].instructions.len() + 1).sum();
+    b.total = needed
+        .iter()
+        .map(|i| df.stages[*i].instructions.len() + 1)
+        .sum();
     for i in &needed {
         b.run_stage(*i)?;
     }
-    let state = b.done.remove(&target).ok_or_else(|| Error::Options("target stage was not built".into()))?;
+    let state = b
+        .done
+        .remove(&target)
+        .ok_or_else(|| Error::Options("target stage was not built".into()))?;
     let warnings = b.unused_args();
     for w in &warnings {
         reporter.warn(w);
@@ -117,15 +134,26 @@ fn platform_args(target: &Platform) -> BTreeMap<String, String> {
         m.insert(format!("{prefix}PLATFORM"), p.to_string());
         m.insert(format!("{prefix}OS"), p.os.clone());
         m.insert(format!("{prefix}ARCH"), p.architecture.clone());
-        m.insert(format!("{prefix}VARIANT"), p.variant.clone().unwrap_or_default());
+        m.insert(
+            format!("{prefix}VARIANT"),
+            p.variant.clone().unwrap_or_default(),
+        );
     }
     m
 }
 
 /// Build args usable without an ARG declaration (only in RUN environments).
 const PROXY_ARGS: &[&str] = &[
-    "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy",
-    "ALL_PROXY", "all_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "FTP_PROXY",
+    "ftp_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
 ];
 
 impl<'a> Builder<'a> {
@@ -151,7 +179,10 @@ impl<'a> Builder<'a> {
                         Some(d) => {
                             let global = self.global.clone();
                             let lookup = move |n: &str| global.get(n).cloned().flatten();
-                            Some(expand_word(d, self.df.escape, &lookup).map_err(|e| self.err_at(located.span, e.into()))?)
+                            Some(
+                                expand_word(d, self.df.escape, &lookup)
+                                    .map_err(|e| self.err_at(located.span, e.into()))?,
+                            )
                         }
                         None => None,
                     },
@@ -169,12 +200,19 @@ impl<'a> Builder<'a> {
             .stages
             .iter()
             .position(|s| s.from.node.name.as_deref() == Some(lower.as_str()))
-            .or_else(|| name.parse::<usize>().ok().filter(|i| *i < self.df.stages.len()))
+            .or_else(|| {
+                name.parse::<usize>()
+                    .ok()
+                    .filter(|i| *i < self.df.stages.len())
+            })
     }
 
     fn target_index(&self) -> Result<usize> {
         if self.df.stages.is_empty() {
-            return Err(Error::Options(format!("{}: no build stage in the Dockerfile (missing FROM)", self.opts.dockerfile_name)));
+            return Err(Error::Options(format!(
+                "{}: no build stage in the Dockerfile (missing FROM)",
+                self.opts.dockerfile_name
+            )));
         }
         match &self.opts.target {
             None => Ok(self.df.stages.len() - 1),
@@ -200,15 +238,25 @@ impl<'a> Builder<'a> {
         Ok(order)
     }
 
-    fn visit(&self, i: usize, order: &mut Vec<usize>, visiting: &mut BTreeSet<usize>) -> Result<()> {
+    fn visit(
+        &self,
+        i: usize,
+        order: &mut Vec<usize>,
+        visiting: &mut BTreeSet<usize>,
+    ) -> Result<()> {
         if order.contains(&i) {
             return Ok(());
         }
         let stage = &self.df.stages[i];
         if !visiting.insert(i) {
-            return Err(self.err_at(stage.from.span, StepError::msg("circular dependency between stages")));
+            return Err(self.err_at(
+                stage.from.span,
+                StepError::msg("circular dependency between stages"),
+            ));
         }
-        let image = self.expand_global(&stage.from.node.image).map_err(|e| self.err_at(stage.from.span, e))?;
+        let image = self
+            .expand_global(&stage.from.node.image)
+            .map_err(|e| self.err_at(stage.from.span, e))?;
         let mut deps = Vec::new();
         if let Some(j) = self.stage_index(&image).filter(|j| *j < i) {
             deps.push(j);
@@ -219,7 +267,10 @@ impl<'a> Builder<'a> {
                 && let Some(j) = self.stage_index(from)
             {
                 if j == i {
-                    return Err(self.err_at(ins.span, StepError::msg(format!("COPY --from={from} refers to its own stage"))));
+                    return Err(self.err_at(
+                        ins.span,
+                        StepError::msg(format!("COPY --from={from} refers to its own stage")),
+                    ));
                 }
                 deps.push(j);
             }
@@ -239,23 +290,37 @@ impl<'a> Builder<'a> {
 
     fn run_stage(&mut self, i: usize) -> Result<()> {
         let stage = &self.df.stages[i];
-        let stage_label = stage.from.node.name.clone().unwrap_or_else(|| format!("stage-{i}"));
+        let stage_label = stage
+            .from
+            .node
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("stage-{i}"));
         let steps = stage.instructions.len() + 1;
         let v = self.next_vertex(&format!("[{stage_label} 1/{steps}] {}", stage.from.source));
-        let mut state = self.from(i, &stage.from).map_err(|e| self.err_at(stage.from.span, e))?;
+        let mut state = self
+            .from(i, &stage.from)
+            .map_err(|e| self.err_at(stage.from.span, e))?;
         self.reporter.step_done(v, false);
         // ONBUILD triggers of the base run first, then are cleared.
         let triggers = std::mem::take(&mut state.config.config.on_build);
         for t in triggers {
             let ins = parse_instruction(&t, self.df.escape)?;
-            let located = Located { span: stage.from.span, end_line: stage.from.end_line, source: t.clone(), node: ins };
+            let located = Located {
+                span: stage.from.span,
+                end_line: stage.from.end_line,
+                source: t.clone(),
+                node: ins,
+            };
             let v = self.next_vertex(&format!("[{stage_label} onbuild] {t}"));
-            self.dispatch(&mut state, &located, i).map_err(|e| self.err_at(located.span, e))?;
+            self.dispatch(&mut state, &located, i)
+                .map_err(|e| self.err_at(located.span, e))?;
             self.reporter.step_done(v, false);
         }
         for (n, ins) in stage.instructions.iter().enumerate() {
             let v = self.next_vertex(&format!("[{stage_label} {}/{steps}] {}", n + 2, ins.source));
-            self.dispatch(&mut state, ins, i).map_err(|e| self.err_at(ins.span, e))?;
+            self.dispatch(&mut state, ins, i)
+                .map_err(|e| self.err_at(ins.span, e))?;
             self.reporter.step_done(v, false);
         }
         self.done.insert(i, state);
@@ -273,7 +338,10 @@ impl<'a> Builder<'a> {
             None => self.opts.platform.clone(),
         };
         if let Some(j) = self.stage_index(&image).filter(|j| *j < i) {
-            let parent = self.done.get(&j).ok_or_else(|| StepError::msg(format!("stage {image:?} was not built")))?;
+            let parent = self
+                .done
+                .get(&j)
+                .ok_or_else(|| StepError::msg(format!("stage {image:?} was not built")))?;
             let mut st = StageState::new(parent.config.clone(), parent.layers.clone(), fs_dir);
             st.base = parent.base.clone();
             return Ok(st);
@@ -281,7 +349,9 @@ impl<'a> Builder<'a> {
         let source_name = match self.opts.named_contexts.get(&image) {
             Some(NamedContext::Image(r)) => r.clone(),
             Some(NamedContext::Dir(_)) => {
-                return Err(StepError::msg(format!("build context {image:?} is a directory and cannot be used in FROM")));
+                return Err(StepError::msg(format!(
+                    "build context {image:?} is a directory and cannot be used in FROM"
+                )));
             }
             None => image.clone(),
         };
@@ -300,10 +370,14 @@ impl<'a> Builder<'a> {
                 StageState::new(config, Vec::new(), fs_dir)
             }
             Some(img) => {
-                let mut st = StageState::new(img.config.clone(), img.manifest.layers.clone(), fs_dir);
+                let mut st =
+                    StageState::new(img.config.clone(), img.manifest.layers.clone(), fs_dir);
                 st.base = Some((source.name(), img.descriptor.digest.clone()));
                 if !st.config.config.env.iter().any(|e| e.starts_with("PATH=")) {
-                    st.config.config.env.insert(0, format!("PATH={DEFAULT_PATH}"));
+                    st.config
+                        .config
+                        .env
+                        .insert(0, format!("PATH={DEFAULT_PATH}"));
                 }
                 st
             }
@@ -321,7 +395,12 @@ impl<'a> Builder<'a> {
         Ok(expand_word(word, self.df.escape, &self.lookup_fn(state))?)
     }
 
-    fn dispatch(&mut self, state: &mut StageState, ins: &Located<Instruction>, stage_idx: usize) -> StepResult<()> {
+    fn dispatch(
+        &mut self,
+        state: &mut StageState,
+        ins: &Located<Instruction>,
+        stage_idx: usize,
+    ) -> StepResult<()> {
         match &ins.node {
             Instruction::Arg(decls) => {
                 for d in decls {
@@ -349,7 +428,10 @@ impl<'a> Builder<'a> {
 
     fn history(&self, ins: &Located<Instruction>, empty_layer: bool) -> History {
         let created_by = match &ins.node {
-            Instruction::Copy(_) | Instruction::Add(_) | Instruction::Run(_) | Instruction::Workdir(_) => {
+            Instruction::Copy(_)
+            | Instruction::Add(_)
+            | Instruction::Run(_)
+            | Instruction::Workdir(_) => {
                 format!("{} # buildkit", ins.source)
             }
             _ => ins.source.clone(),
@@ -375,12 +457,26 @@ impl<'a> Builder<'a> {
     }
 
     fn workdir_path(&self, state: &StageState, p: &str) -> String {
-        let base = state.config.config.working_dir.clone().unwrap_or_else(|| "/".into());
-        let joined = if p.starts_with('/') { p.to_string() } else { format!("{}/{p}", base.trim_end_matches('/')) };
+        let base = state
+            .config
+            .config
+            .working_dir
+            .clone()
+            .unwrap_or_else(|| "/".into());
+        let joined = if p.starts_with('/') {
+            p.to_string()
+        } else {
+            format!("{}/{p}", base.trim_end_matches('/'))
+        };
         clean_abs(&joined)
     }
 
-    fn workdir(&mut self, state: &mut StageState, ins: &Located<Instruction>, w: &str) -> StepResult<()> {
+    fn workdir(
+        &mut self,
+        state: &mut StageState,
+        ins: &Located<Instruction>,
+        w: &str,
+    ) -> StepResult<()> {
         let path = self.workdir_path(state, &self.expand(state, w)?);
         state.config.config.working_dir = Some(path.clone());
         // BuildKit creates the directory, owned by the current USER.
@@ -394,10 +490,18 @@ impl<'a> Builder<'a> {
         let mut entries = Vec::new();
         let mut cur = String::new();
         for comp in rel.split('/').filter(|c| !c.is_empty()) {
-            cur = if cur.is_empty() { comp.to_string() } else { format!("{cur}/{comp}") };
+            cur = if cur.is_empty() {
+                comp.to_string()
+            } else {
+                format!("{cur}/{comp}")
+            };
             match fs.get(&cur).map(|n| n.kind.clone()) {
                 Some(lading_oci::unpack::NodeKind::Dir) => {}
-                Some(_) => return Err(StepError::msg(format!("WORKDIR {path}: /{cur} is not a directory"))),
+                Some(_) => {
+                    return Err(StepError::msg(format!(
+                        "WORKDIR {path}: /{cur} is not a directory"
+                    )));
+                }
                 None => {
                     let (uid, gid) = owner.map_or((0, 0), |o| (o.uid, o.gid));
                     entries.push(lading_oci::layer::Entry::dir(cur.clone(), 0o755, uid, gid));
@@ -414,7 +518,14 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn copy(&mut self, state: &mut StageState, ins: &Located<Instruction>, c: &ast::Copy, add: bool, stage_idx: usize) -> StepResult<()> {
+    fn copy(
+        &mut self,
+        state: &mut StageState,
+        ins: &Located<Instruction>,
+        c: &ast::Copy,
+        add: bool,
+        stage_idx: usize,
+    ) -> StepResult<()> {
         let mut sources = Vec::new();
         for s in &c.sources {
             sources.push(match s {
@@ -440,7 +551,9 @@ impl<'a> Builder<'a> {
         }
         let raw_dest = self.expand(state, &c.dest)?;
         let mut dest = self.workdir_path(state, &raw_dest);
-        if (raw_dest.ends_with('/') || raw_dest.ends_with("/.") || raw_dest == ".") && !dest.ends_with('/') {
+        if (raw_dest.ends_with('/') || raw_dest.ends_with("/.") || raw_dest == ".")
+            && !dest.ends_with('/')
+        {
             dest.push('/');
         }
         let owner = match &c.chown {
@@ -454,11 +567,17 @@ impl<'a> Builder<'a> {
         let exclude = if c.exclude.is_empty() {
             None
         } else {
-            let pats: Vec<String> = c.exclude.iter().map(|e| self.expand(state, e)).collect::<StepResult<_>>()?;
+            let pats: Vec<String> = c
+                .exclude
+                .iter()
+                .map(|e| self.expand(state, e))
+                .collect::<StepResult<_>>()?;
             Some(IgnoreMatcher::parse(&pats.join("\n")).map_err(StepError::from)?)
         };
         if add && c.checksum.is_some() {
-            return Err(StepError::msg("ADD --checksum is only supported for http(s) sources"));
+            return Err(StepError::msg(
+                "ADD --checksum is only supported for http(s) sources",
+            ));
         }
         let req = CopyRequest {
             sources,
@@ -467,38 +586,45 @@ impl<'a> Builder<'a> {
             chmod,
             parents: c.parents,
             exclude,
-            unpack_archives: (add && c.unpack != Some(false) && c.from.is_none()).then_some(self.tmp),
+            unpack_archives: (add && c.unpack != Some(false) && c.from.is_none())
+                .then_some(self.tmp),
         };
         // Where sources come from.
         let mut from_state: Option<StageState> = None;
         let named_dir: Option<LocalContext>;
-        let from_ctx = match &c.from {
-            None => None,
-            Some(f) => {
-                let f = self.expand(state, f)?;
-                if let Some(j) = self.stage_index(&f) {
-                    if j >= stage_idx {
-                        return Err(StepError::msg(format!("COPY --from={f}: stage is not defined before this one")));
+        let from_ctx =
+            match &c.from {
+                None => None,
+                Some(f) => {
+                    let f = self.expand(state, f)?;
+                    if let Some(j) = self.stage_index(&f) {
+                        if j >= stage_idx {
+                            return Err(StepError::msg(format!(
+                                "COPY --from={f}: stage is not defined before this one"
+                            )));
+                        }
+                        from_state =
+                            Some(self.done.get(&j).cloned().ok_or_else(|| {
+                                StepError::msg(format!("stage {f} was not built"))
+                            })?);
+                        None
+                    } else if let Some(NamedContext::Dir(d)) = self.opts.named_contexts.get(&f) {
+                        named_dir = Some(LocalContext::new(d, IgnoreMatcher::default())?);
+                        named_dir
+                    } else {
+                        let name = match self.opts.named_contexts.get(&f) {
+                            Some(NamedContext::Image(r)) => r.clone(),
+                            _ => f.clone(),
+                        };
+                        let src = (self.resolve)(&name);
+                        let img = src.fetch(self.store, &self.opts.platform)?;
+                        let layers = img.map(|i| i.manifest.layers.clone()).unwrap_or_default();
+                        let dir = self.tmp.join(format!("from-{}", self.vertex));
+                        from_state = Some(StageState::new(ImageConfig::default(), layers, dir));
+                        None
                     }
-                    from_state = Some(self.done.get(&j).cloned().ok_or_else(|| StepError::msg(format!("stage {f} was not built")))?);
-                    None
-                } else if let Some(NamedContext::Dir(d)) = self.opts.named_contexts.get(&f) {
-                    named_dir = Some(LocalContext::new(d, IgnoreMatcher::default())?);
-                    named_dir
-                } else {
-                    let name = match self.opts.named_contexts.get(&f) {
-                        Some(NamedContext::Image(r)) => r.clone(),
-                        _ => f.clone(),
-                    };
-                    let src = (self.resolve)(&name);
-                    let img = src.fetch(self.store, &self.opts.platform)?;
-                    let layers = img.map(|i| i.manifest.layers.clone()).unwrap_or_default();
-                    let dir = self.tmp.join(format!("from-{}", self.vertex));
-                    from_state = Some(StageState::new(ImageConfig::default(), layers, dir));
-                    None
                 }
-            }
-        };
+            };
         let entries = {
             let dest_fs = state.rootfs(self.store).map_err(StepError::from)?.clone();
             match (&mut from_state, &from_ctx) {
@@ -565,7 +691,9 @@ impl<'a> Builder<'a> {
             subject: None,
             annotations,
         };
-        let desc = self.store.put_bytes(&to_canonical_json(&manifest)?, MEDIA_TYPE_MANIFEST)?;
+        let desc = self
+            .store
+            .put_bytes(&to_canonical_json(&manifest)?, MEDIA_TYPE_MANIFEST)?;
         Ok(Image::load(self.store, &desc, &self.opts.platform)?)
     }
 }

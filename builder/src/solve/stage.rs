@@ -70,7 +70,10 @@ impl StageState {
             .config
             .env
             .iter()
-            .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+            .filter_map(|kv| {
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
             .collect()
     }
 
@@ -78,7 +81,10 @@ impl StageState {
     pub fn set_env(&mut self, key: &str, value: &str) {
         let entry = format!("{key}={value}");
         let env = &mut self.config.config.env;
-        match env.iter_mut().find(|kv| kv.split_once('=').map(|(k, _)| k) == Some(key) || kv.as_str() == key) {
+        match env
+            .iter_mut()
+            .find(|kv| kv.split_once('=').map(|(k, _)| k) == Some(key) || kv.as_str() == key)
+        {
             Some(slot) => *slot = entry,
             None => env.push(entry),
         }
@@ -87,7 +93,14 @@ impl StageState {
     /// Looks a variable up as instructions see it: ENV wins over ARG.
     pub fn lookup(&self, name: &str) -> Option<String> {
         let prefix = format!("{name}=");
-        if let Some(v) = self.config.config.env.iter().rev().find_map(|kv| kv.strip_prefix(&prefix)) {
+        if let Some(v) = self
+            .config
+            .config
+            .env
+            .iter()
+            .rev()
+            .find_map(|kv| kv.strip_prefix(&prefix))
+        {
             return Some(v.to_string());
         }
         self.args.get(name).cloned().flatten()
@@ -97,5 +110,7 @@ impl StageState {
 fn is_root() -> bool {
     // SAFETY-free: geteuid through /proc is avoided; the metadata of "/proc/self" tells
     // the effective uid of this process.
-    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
 }

@@ -1,0 +1,189 @@
+//! `lading build`.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use lading_builder::{BuildOptions, NamedContext};
+use lading_oci::source::normalize_tag;
+use lading_oci::{ImageSource, Platform, SourceRef, Store};
+
+use crate::cli::args::{BuildArgs, Progress};
+use crate::cli::output;
+use crate::progress::Printer;
+
+/// Runs a build, tags and exports the result.
+pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
+    let outputs: Vec<output::Output> = args
+        .outputs
+        .iter()
+        .map(|o| output::parse(o))
+        .collect::<Result<_>>()?;
+    let store =
+        Store::open(store_dir).with_context(|| format!("opening store {}", store_dir.display()))?;
+    let opts = options(&args)?;
+    let mode = match (args.quiet, args.progress) {
+        (true, _) => Progress::Quiet,
+        (false, Progress::Auto) if std::io::stderr().is_terminal() => Progress::Tty,
+        (false, Progress::Auto) => Progress::Plain,
+        (false, p) => p,
+    };
+    let printer = Printer::new(mode);
+    let resolver = |name: &str| -> Box<dyn ImageSource> { Box::new(SourceRef::parse(name)) };
+    let result = lading_builder::build(&store, &opts, &resolver, &printer)?;
+    let image = result.image;
+    let names: Vec<String> = args.tags.iter().map(|t| normalize_tag(t)).collect();
+    if names.is_empty() {
+        store.add_untagged(&image.descriptor)?;
+    }
+    for name in &names {
+        store.tag(name, &image.descriptor)?;
+    }
+    for out in &outputs {
+        output::write(&store, &image, out, &names, opts.epoch as u64)?;
+    }
+    let digest = image.descriptor.digest.to_string();
+    if let Some(path) = &args.iidfile {
+        std::fs::write(path, &digest).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.metadata_file {
+        let meta = serde_json::json!({
+            "containerimage.digest": digest,
+            "containerimage.config.digest": image.manifest.config.digest.to_string(),
+            "containerimage.descriptor": {
+                "mediaType": image.descriptor.media_type,
+                "digest": digest,
+                "size": image.descriptor.size,
+            },
+            "image.name": names.join(","),
+        });
+        std::fs::write(path, serde_json::to_vec_pretty(&meta)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.quiet {
+        println!("{digest}");
+    } else {
+        eprintln!("writing image {digest}");
+        for n in &names {
+            eprintln!("naming to {n}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn options(args: &BuildArgs) -> Result<BuildOptions> {
+    let context = args.context.clone();
+    if !context.is_dir() {
+        bail!("build context {} is not a directory", context.display());
+    }
+    let (name, path, text) = match args.file.as_deref() {
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("reading the Dockerfile from stdin")?;
+            ("Dockerfile".to_string(), None, text)
+        }
+        Some(f) => {
+            let p = PathBuf::from(f);
+            let text = std::fs::read_to_string(&p)
+                .with_context(|| format!("reading Dockerfile {}", p.display()))?;
+            (
+                p.file_name()
+                    .map_or("Dockerfile".into(), |n| n.to_string_lossy().into_owned()),
+                Some(p),
+                text,
+            )
+        }
+        None => {
+            let p = context.join("Dockerfile");
+            let text = std::fs::read_to_string(&p)
+                .with_context(|| format!("reading Dockerfile {}", p.display()))?;
+            ("Dockerfile".to_string(), Some(p), text)
+        }
+    };
+    let mut opts = BuildOptions::new(&context, text);
+    opts.dockerfile_name = name;
+    opts.dockerfile_path = path;
+    for a in &args.build_args {
+        match a.split_once('=') {
+            Some((k, v)) => {
+                opts.build_args.insert(k.to_string(), v.to_string());
+            }
+            // docker: `--build-arg KEY` takes the value from the environment, if set.
+            None => {
+                if let Ok(v) = std::env::var(a) {
+                    opts.build_args.insert(a.clone(), v);
+                }
+            }
+        }
+    }
+    opts.labels = key_values(&args.labels, "--label")?;
+    opts.annotations = key_values(&args.annotations, "--annotation")?;
+    opts.target = args.target.clone();
+    if let Some(p) = &args.platform {
+        opts.platform = Platform::parse(p)?;
+    }
+    opts.no_cache = args.no_cache;
+    opts.epoch = args.source_date_epoch.unwrap_or(0);
+    if opts.epoch < 0 {
+        bail!("--source-date-epoch must not be negative");
+    }
+    for c in &args.build_contexts {
+        let (k, v) = c
+            .split_once('=')
+            .with_context(|| format!("invalid --build-context {c:?}: expected name=value"))?;
+        let ctx = if let Some(layout) = v.strip_prefix("oci-layout://") {
+            NamedContext::Image(format!("oci:{layout}"))
+        } else if v.starts_with("docker-image://") {
+            bail!(
+                "--build-context {k}={v}: registry images are not supported yet; use oci-layout://DIR[:tag]"
+            );
+        } else {
+            NamedContext::Dir(PathBuf::from(v))
+        };
+        opts.named_contexts.insert(k.to_string(), ctx);
+    }
+    opts.vcs = git_info(&context);
+    Ok(opts)
+}
+
+fn key_values(items: &[String], flag: &str) -> Result<BTreeMap<String, String>> {
+    items
+        .iter()
+        .map(|i| {
+            i.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .with_context(|| format!("invalid {flag} {i:?}: expected KEY=VALUE"))
+        })
+        .collect()
+}
+
+/// `source`/`revision` annotations when the context is a git checkout with a remote.
+fn git_info(context: &Path) -> Option<(String, String)> {
+    let git = |args: &[&str]| -> Option<String> {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(context)
+            .args(args)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let revision = git(&["rev-parse", "HEAD"])?;
+    let remote = git(&["config", "--get", "remote.origin.url"])?;
+    Some((redact_url(&remote), revision))
+}
+
+/// Drops credentials from `https://user:token@host/...`.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}{}", &url[..s + 3], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}

@@ -1,0 +1,5 @@
+//! One module per command: parse, call the library, render.
+
+pub mod build;
+pub mod images;
+pub mod inspect;

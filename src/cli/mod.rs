@@ -1,0 +1,43 @@
+//! Command dispatch, exit codes and hints.
+
+pub mod args;
+pub mod commands;
+pub mod output;
+
+use std::process::ExitCode;
+
+use args::{Cli, Command};
+
+/// Runs one command. Errors become exit code 2 in `main`.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let store_dir = cli
+        .store
+        .clone()
+        .unwrap_or_else(lading_oci::Store::default_root);
+    match cli.command {
+        Command::Build(args) => commands::build::run(&store_dir, args),
+        Command::Images(args) => commands::images::run(&store_dir, args),
+        Command::Inspect(args) => commands::inspect::run(&store_dir, args),
+    }
+}
+
+/// Known fixes for known failures.
+pub fn hints(err: &anyhow::Error) -> Vec<String> {
+    let text = format!("{err:#}");
+    let mut hints = Vec::new();
+    if text.contains("RUN is not supported yet") {
+        hints.push(
+            "build the RUN steps' results elsewhere and COPY them in, or wait for the RUN sandbox"
+                .into(),
+        );
+    }
+    if text.contains("not found in the local store") {
+        hints.push("pulling from registries is not available yet; use oci:DIR[:tag], oci-archive:FILE or docker-archive:FILE".into());
+    }
+    if text.contains("outside the build context") {
+        hints.push(
+            "copy the file into the context directory first; lading never reads outside it".into(),
+        );
+    }
+    hints
+}

@@ -1,0 +1,181 @@
+//! `-o/--output` specs (buildx syntax) and writing them.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use lading_oci::layer::{Entry, EntryKind, FileData, write_tar};
+use lading_oci::unpack::{NodeKind, UnpackOptions, apply_layers};
+use lading_oci::{Image, Store, export};
+
+/// One parsed output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// OCI archive (`tar`) or layout directory.
+    Oci { dest: PathBuf, tar: bool },
+    /// docker archive.
+    Docker { dest: PathBuf },
+    /// Root filesystem directory.
+    Local { dest: PathBuf },
+    /// Root filesystem tarball.
+    Tar { dest: PathBuf },
+}
+
+/// Parses `type=...,dest=...[,tar=false]`, or a bare path (= `type=local`).
+pub fn parse(spec: &str) -> Result<Output> {
+    if !spec.contains('=') {
+        return Ok(Output::Local { dest: spec.into() });
+    }
+    let mut kv = BTreeMap::new();
+    for part in spec.split(',') {
+        let (k, v) = part
+            .split_once('=')
+            .with_context(|| format!("invalid output {spec:?}: {part:?} is not key=value"))?;
+        kv.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    let kind = kv.remove("type").unwrap_or_else(|| "local".into());
+    let dest: Option<PathBuf> = kv.remove("dest").map(PathBuf::from);
+    let need_dest = || {
+        dest.clone()
+            .with_context(|| format!("output type={kind} needs dest=..."))
+    };
+    let out = match kind.as_str() {
+        "oci" => {
+            let tar = match kv.remove("tar").as_deref() {
+                None | Some("true") => true,
+                Some("false") => false,
+                Some(other) => bail!("invalid tar={other} (true or false)"),
+            };
+            Output::Oci {
+                dest: need_dest()?,
+                tar,
+            }
+        }
+        "docker" => Output::Docker { dest: need_dest()? },
+        "local" => Output::Local { dest: need_dest()? },
+        "tar" => Output::Tar { dest: need_dest()? },
+        "image" | "registry" => bail!(
+            "output type={kind} (pushing to a registry) is not supported yet; use type=oci or type=docker"
+        ),
+        other => bail!("unknown output type {other:?} (oci, docker, local, tar)"),
+    };
+    // Options buildx accepts that do not change what lading writes.
+    kv.remove("name");
+    if let Some(k) = kv.keys().next() {
+        bail!("unknown option {k:?} for output type={kind}");
+    }
+    Ok(out)
+}
+
+/// Writes `image` to `out`.
+pub fn write(
+    store: &Store,
+    image: &Image,
+    out: &Output,
+    names: &[String],
+    epoch: u64,
+) -> Result<()> {
+    match out {
+        Output::Oci { dest, tar: false } => export::write_oci_dir(store, image, dest, names)
+            .with_context(|| format!("writing OCI layout {}", dest.display())),
+        Output::Oci { dest, tar: true } => to_file(dest, |w| {
+            Ok(export::write_oci_archive(store, image, w, names)?)
+        }),
+        Output::Docker { dest } => to_file(dest, |w| {
+            Ok(export::write_docker_archive(store, image, w, names)?)
+        }),
+        Output::Local { dest } => {
+            apply_layers(
+                store,
+                image.layers(),
+                dest,
+                UnpackOptions { chown: is_root() },
+            )
+            .with_context(|| format!("writing root filesystem to {}", dest.display()))?;
+            Ok(())
+        }
+        Output::Tar { dest } => {
+            let tmp = tempfile::Builder::new()
+                .prefix("rootfs-")
+                .tempdir_in(store.private_dir())?;
+            let fs = apply_layers(store, image.layers(), tmp.path(), UnpackOptions::default())?;
+            let entries: Vec<Entry> = fs
+                .nodes
+                .iter()
+                .filter_map(|(path, n)| {
+                    let kind = match &n.kind {
+                        NodeKind::Dir => EntryKind::Dir,
+                        NodeKind::File(size) => EntryKind::File {
+                            data: FileData::Path(fs.dir.join(path)),
+                            size: *size,
+                        },
+                        NodeKind::Symlink(t) => EntryKind::Symlink(t.clone()),
+                        NodeKind::Special => return None,
+                    };
+                    Some(Entry {
+                        path: path.clone(),
+                        kind,
+                        mode: n.mode,
+                        uid: n.uid,
+                        gid: n.gid,
+                        xattrs: Default::default(),
+                    })
+                })
+                .collect();
+            let mut entries = entries;
+            entries.sort_by(|a, b| lading_oci::layer::compare_paths(&a.path, &b.path));
+            to_file(dest, |w| Ok(write_tar(w, &entries, epoch)?))
+        }
+    }
+}
+
+fn to_file(dest: &Path, f: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    if dest == Path::new("-") {
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        return f(&mut lock);
+    }
+    if let Some(parent) = dest.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let file = File::create(dest).with_context(|| format!("creating {}", dest.display()))?;
+    let mut w = BufWriter::new(file);
+    f(&mut w).with_context(|| format!("writing {}", dest.display()))?;
+    w.flush()?;
+    Ok(())
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_buildx_specs() {
+        assert_eq!(
+            parse("type=oci,dest=x.tar").unwrap(),
+            Output::Oci {
+                dest: "x.tar".into(),
+                tar: true
+            }
+        );
+        assert_eq!(
+            parse("type=oci,dest=d,tar=false").unwrap(),
+            Output::Oci {
+                dest: "d".into(),
+                tar: false
+            }
+        );
+        assert_eq!(parse("out").unwrap(), Output::Local { dest: "out".into() });
+        assert!(parse("type=oci").is_err());
+        assert!(parse("type=nope,dest=x").is_err());
+        assert!(parse("type=oci,dest=x,bogus=1").is_err());
+    }
+}
