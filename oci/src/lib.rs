@@ -1,2 +1,3 @@
 //! OCI types, the content store, the image model and deterministic layers.
 #![deny(missing_docs)]
+pub mod gzip;
