@@ -79,9 +79,11 @@ struct Pool {
 /// The output depends only on the input bytes and the level: not on `threads`, not
 /// on how the input is split across `write` calls, and not on `flush` calls.
 ///
-/// Memory stays bounded: at most `2 × threads` blocks are queued or being
-/// compressed; when that many are in flight, `write` waits for the oldest one and
-/// writes it to the inner writer.
+/// Memory stays bounded: at most `2 × threads` blocks (input and output) are
+/// queued or being compressed, plus the block being filled and the previous one
+/// (its tail is the next dictionary). When that many are in flight, `write` waits
+/// for the oldest and writes it to the inner writer; finished blocks are written
+/// in order as soon as they are ready, always on the caller's thread.
 ///
 /// [`finish`](Self::finish) must be called: it compresses the final block and
 /// writes the trailer. Dropping the writer without it stops the workers and leaves
@@ -156,11 +158,6 @@ impl<W: Write> ParallelGzWriter<W> {
         self.inner
             .take()
             .ok_or_else(|| io::Error::other("gzip writer already finished"))
-    }
-
-    /// Returns the inner writer.
-    pub fn get_ref(&self) -> Option<&W> {
-        self.inner.as_ref()
     }
 
     fn check_usable(&self) -> io::Result<()> {
@@ -426,6 +423,7 @@ fn compress_block(
             out.reserve(out.capacity() / 4 + 64);
         }
         let before = compress.total_in();
+        let out_before = out.len();
         let status = compress
             .compress_vec(&data[consumed..], &mut out, flush)
             .map_err(|e| io::Error::other(format!("deflate: {e}")))?;
@@ -441,6 +439,10 @@ fn compress_block(
         };
         if done {
             break;
+        }
+        if status == Status::BufError && consumed == data.len() && out.len() == out_before {
+            // No progress despite free output space: never loop forever.
+            return Err(io::Error::other("deflate made no progress"));
         }
     }
     let mut crc = Hasher::new();
