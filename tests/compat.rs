@@ -82,11 +82,37 @@ const QUIRKS: &[Quirk] = &[
     Quirk {
         case: "expose",
         what: "ExposedPorts",
-        buildah: "keeps a range as one key, \"8000-8002/tcp\"",
-        buildkit: "expands it to one key per port (nat.ParsePortSpecs)",
+        buildah: "keeps a range as one key, \"8000-8002/tcp\", and the protocol's case (5000/TCP)",
+        buildkit: "expands a range to one key per port and lower-cases the protocol \
+                   (nat.ParsePortSpecs; checked with docker 20.10's BuildKit)",
         why: "a range key breaks port handling downstream \
               (podman-container-tools/podman#12293)",
         fix: Fix::Rewrite(expand_port_ranges),
+    },
+    Quirk {
+        case: "env-forms",
+        what: "Env order (ENV PATH=... redefining the base's PATH)",
+        buildah: "removes the old entry and appends the new one at the end",
+        buildkit: "replaces the entry in place (checked with docker 20.10's BuildKit)",
+        why: "Env order is visible in the config digest and `docker inspect`",
+        fix: Fix::Rewrite(redefined_base_env_keeps_position),
+    },
+    Quirk {
+        case: "arg-build-arg",
+        what: "Env LOCAL2 (ARG LOCAL=redeclared after ARG LOCAL=local-default)",
+        buildah: "keeps the first default",
+        buildkit: "a redeclared ARG's new default replaces the old one \
+                   (checked with docker 20.10's BuildKit)",
+        why: "each ARG instruction sets the variable from its own default",
+        fix: Fix::Rewrite(redeclared_arg_takes_new_default),
+    },
+    Quirk {
+        case: "from-scratch",
+        what: "WorkingDir",
+        buildah: "leaves WorkingDir unset for FROM scratch",
+        buildkit: "starts scratch images with WorkingDir \"/\" (dockerfile2llb emptyImage)",
+        why: "BuildKit's image defaults for scratch",
+        fix: Fix::Rewrite(scratch_workdir_is_root),
     },
     Quirk {
         case: "shell-instruction",
@@ -156,6 +182,46 @@ fn empty_means_unset(image: &mut Image) {
     });
 }
 
+/// Env keys of the base image made by [`make_base`], in its order.
+const BASE_ENV_KEYS: &[&str] = &["PATH"];
+
+fn redefined_base_env_keeps_position(image: &mut Image) {
+    let Some(Value::Array(env)) = image.config.get_mut("Env") else {
+        return;
+    };
+    let key_of = |v: &Value| {
+        v.as_str()
+            .unwrap_or("")
+            .split('=')
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    let (mut inherited, rest): (Vec<Value>, Vec<Value>) = env
+        .drain(..)
+        .partition(|v| BASE_ENV_KEYS.contains(&key_of(v).as_str()));
+    inherited.sort_by_key(|v| BASE_ENV_KEYS.iter().position(|k| *k == key_of(v)));
+    *env = inherited.into_iter().chain(rest).collect();
+}
+
+fn redeclared_arg_takes_new_default(image: &mut Image) {
+    if let Some(Value::Array(env)) = image.config.get_mut("Env") {
+        for entry in env
+            .iter_mut()
+            .filter(|e| e.as_str() == Some("LOCAL2=local-default"))
+        {
+            *entry = Value::from("LOCAL2=redeclared");
+        }
+    }
+}
+
+fn scratch_workdir_is_root(image: &mut Image) {
+    image
+        .config
+        .entry("WorkingDir".into())
+        .or_insert_with(|| Value::from("/"));
+}
+
 fn expand_port_ranges(image: &mut Image) {
     let Some(Value::Object(ports)) = image.config.get("ExposedPorts") else {
         return;
@@ -163,6 +229,7 @@ fn expand_port_ranges(image: &mut Image) {
     let mut expanded = Map::new();
     for key in ports.keys() {
         let (range, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+        let proto = proto.to_ascii_lowercase();
         match range.split_once('-') {
             Some((lo, hi)) => {
                 let (lo, hi): (u16, u16) = (lo.parse().unwrap(), hi.parse().unwrap());
@@ -171,7 +238,7 @@ fn expand_port_ranges(image: &mut Image) {
                 }
             }
             None => {
-                expanded.insert(key.clone(), Value::Object(Map::new()));
+                expanded.insert(format!("{range}/{proto}"), Value::Object(Map::new()));
             }
         }
     }
@@ -878,7 +945,7 @@ fn normalisations_follow_buildkit() {
     let mut image = Image::default();
     image.config.insert(
         "ExposedPorts".into(),
-        serde_json::json!({"80/tcp": {}, "7000-7001/udp": {}}),
+        serde_json::json!({"80/TCP": {}, "7000-7001/udp": {}}),
     );
     image
         .config
