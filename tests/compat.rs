@@ -1023,3 +1023,26 @@ fn lading_matches_buildah_on_every_case() {
     }
     eprintln!("compat: {ran} cases passed{side}");
 }
+
+#[test]
+fn diff_reports_every_difference_at_once() {
+    let entry = |mode, uid| Entry {
+        kind: Kind::Dir,
+        mode,
+        uid,
+        gid: 0,
+    };
+    let mut oracle = Image::default();
+    oracle.tree.insert("/a".into(), entry(0o755, 0));
+    oracle.tree.insert("/b".into(), entry(0o1777, 0));
+    oracle.config.insert("User".into(), Value::from("app"));
+    let mut lading = Image::default();
+    lading.tree.insert("/b".into(), entry(0o777, 1000));
+    lading.tree.insert("/c".into(), entry(0o755, 0));
+    let diffs = diff_images(&oracle, &lading);
+    assert_eq!(diffs.len(), 4, "{diffs:#?}");
+    assert!(diffs[0].starts_with("config User"));
+    assert!(diffs[1].starts_with("- /a"));
+    assert!(diffs[2].contains("1777 0:0") && diffs[2].contains("0777 1000:0"));
+    assert!(diffs[3].starts_with("+ /c"));
+}
