@@ -137,7 +137,8 @@ pub fn plan(
                     },
                 );
                 if !root.is_empty() {
-                    out.push(meta(Entry::dir(root.clone(), 0o755, 0, 0), req, true));
+                    // The destination directory itself gets the owner, not --chmod.
+                    out.push(owned(Entry::dir(root.clone(), 0o755, 0, 0), req));
                 }
                 for mut c in children {
                     c.path = join_rel(&root, &c.path);
@@ -157,20 +158,23 @@ pub fn plan(
                 let tmp = req.unpack_archives.unwrap_or(Path::new("/nonexistent"));
                 let root = join_rel(&dest, &base);
                 if !root.is_empty() {
-                    out.push(meta(Entry::dir(root.clone(), 0o755, 0, 0), req, true));
+                    out.push(owned(Entry::dir(root.clone(), 0o755, 0, 0), req));
                 }
-                for mut c in crate::archive::extract(&path, tmp, dest_fs, &root)? {
-                    if let Some(o) = req.owner {
-                        c.uid = o.uid;
-                        c.gid = o.gid;
-                    }
-                    out.push(c);
-                }
+                // Extracted entries keep the archive's owners and modes, as docker's do.
+                out.extend(crate::archive::extract(&path, tmp, dest_fs, &root)?);
             }
         }
     }
     add_missing_parents(&mut out, dest_fs, req.owner)?;
     Ok(out)
+}
+
+fn owned(mut e: Entry, req: &CopyRequest<'_>) -> Entry {
+    if let Some(o) = req.owner {
+        e.uid = o.uid;
+        e.gid = o.gid;
+    }
+    e
 }
 
 fn meta(mut e: Entry, req: &CopyRequest<'_>, is_dir: bool) -> Entry {
@@ -387,9 +391,6 @@ fn rootfs_glob(fs: &Rootfs, word: &str) -> StepResult<Vec<String>> {
         if ok {
             out.push(path.clone());
         }
-    }
-    if out.is_empty() {
-        return Err(StepError::msg(format!("{word:?} matches nothing")));
     }
     Ok(out)
 }

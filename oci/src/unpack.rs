@@ -164,13 +164,10 @@ fn apply_one(
     for entry in archive.entries().map_err(stream)? {
         let mut entry = entry.map_err(stream)?;
         let raw = entry.path().map_err(stream)?.to_string_lossy().into_owned();
-        if raw.starts_with('/') {
-            return Err(unsafe_path(&raw));
-        }
-        let rel = safe_relative(Path::new(&raw)).ok_or_else(|| unsafe_path(&raw))?;
-        if raw.split('/').any(|c| c == "..") {
-            return Err(unsafe_path(&raw));
-        }
+        // Like containerd, an absolute name is taken relative to the root (umoci writes
+        // the root itself as "/"); only a name that climbs above the root is hostile.
+        let rel = safe_relative(Path::new(raw.trim_start_matches('/')))
+            .ok_or_else(|| unsafe_path(&raw))?;
         let rel = rel.to_string_lossy().into_owned();
         if rel.is_empty() {
             continue;

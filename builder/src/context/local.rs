@@ -115,11 +115,7 @@ impl LocalContext {
                 Err(_) => continue,
             }
         }
-        if out.is_empty() {
-            return Err(StepError::msg(format!(
-                "no source files were specified: {src:?} matches nothing in the build context"
-            )));
-        }
+        // BuildKit allows a wildcard to match nothing (AllowEmptyWildcard).
         Ok(out)
     }
 

@@ -17,12 +17,16 @@ pub(super) fn apply(
 ) -> StepResult<()> {
     match &ins.node {
         Instruction::Env(kvs) => {
+            // Every pair sees the environment from before the instruction (BuildKit).
+            let mut pairs = Vec::new();
             for kv in kvs {
                 let key = b.expand(state, &kv.key)?;
-                let value = b.expand(state, &kv.value)?;
                 if key.is_empty() {
                     return Err(StepError::msg("ENV names can not be blank"));
                 }
+                pairs.push((key, b.expand(state, &kv.value)?));
+            }
+            for (key, value) in pairs {
                 state.set_env(&key, &value);
             }
         }

@@ -367,6 +367,8 @@ impl<'a> Builder<'a> {
                     ..ImageConfig::default()
                 };
                 config.config.env.push(format!("PATH={DEFAULT_PATH}"));
+                // BuildKit's empty image starts in "/".
+                config.config.working_dir = Some("/".into());
                 StageState::new(config, Vec::new(), fs_dir)
             }
             Some(img) => {
@@ -412,6 +414,9 @@ impl<'a> Builder<'a> {
                             None => self.global.get(&d.name).cloned().flatten(),
                         },
                     };
+                    if value.is_some() {
+                        state.args_over_env.insert(d.name.clone());
+                    }
                     state.args.insert(d.name.clone(), value);
                 }
                 Ok(())

@@ -22,6 +22,9 @@ pub struct StageState {
     pub args: BTreeMap<String, Option<String>>,
     /// Whether CMD was set in this stage (ENTRYPOINT resets only an inherited CMD).
     pub cmd_set_here: bool,
+    /// ARGs declared (with a value) after an ENV of the same name: in BuildKit the most
+    /// recent definition is what later instructions see.
+    pub args_over_env: std::collections::BTreeSet<String>,
     fs: Option<(Rootfs, usize)>,
     fs_dir: PathBuf,
 }
@@ -35,6 +38,7 @@ impl StageState {
             base: None,
             args: BTreeMap::new(),
             cmd_set_here: false,
+            args_over_env: Default::default(),
             fs: None,
             fs_dir,
         }
@@ -79,6 +83,7 @@ impl StageState {
 
     /// Sets (or replaces) one environment variable, keeping the order of first definition.
     pub fn set_env(&mut self, key: &str, value: &str) {
+        self.args_over_env.remove(key);
         let entry = format!("{key}={value}");
         let env = &mut self.config.config.env;
         match env
@@ -90,8 +95,13 @@ impl StageState {
         }
     }
 
-    /// Looks a variable up as instructions see it: ENV wins over ARG.
+    /// Looks a variable up as instructions see it: the most recent of ENV and ARG.
     pub fn lookup(&self, name: &str) -> Option<String> {
+        if self.args_over_env.contains(name)
+            && let Some(Some(v)) = self.args.get(name)
+        {
+            return Some(v.clone());
+        }
         let prefix = format!("{name}=");
         if let Some(v) = self
             .config
