@@ -17,8 +17,6 @@ pub struct Cli {
 }
 
 /// Subcommands.
-// Built once per process: the size difference between variants costs nothing.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build an image from a Dockerfile (like `docker build`).
