@@ -461,6 +461,12 @@ fn gzip_header(level: u32) -> [u8; 10] {
     [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, GZIP_OS_UNKNOWN]
 }
 
+/// Compression threads to use by default: one per available core. The output does not
+/// depend on it.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -547,10 +553,4 @@ mod tests {
         w.write_all(&vec![1u8; 10 * BLOCK_SIZE]).unwrap();
         drop(w);
     }
-}
-
-/// Compression threads to use by default: one per available core. The output does not
-/// depend on it.
-pub fn default_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
 }

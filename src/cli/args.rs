@@ -20,7 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build an image from a Dockerfile (like `docker build`).
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// List tagged images in the store.
     Images(ImagesArgs),
     /// Show an image's manifest and config.

@@ -15,7 +15,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .clone()
         .unwrap_or_else(lading_oci::Store::default_root);
     match cli.command {
-        Command::Build(args) => commands::build::run(&store_dir, args),
+        Command::Build(args) => commands::build::run(&store_dir, *args),
         Command::Images(args) => commands::images::run(&store_dir, args),
         Command::Inspect(args) => commands::inspect::run(&store_dir, args),
     }

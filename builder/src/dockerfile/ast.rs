@@ -25,8 +25,9 @@ pub struct Located<T> {
     pub span: Span,
     /// The last line the instruction occupies (continuations and heredoc bodies included).
     pub end_line: usize,
-    /// The instruction as written, continuation lines joined with a single space and
-    /// comments inside continuations dropped (what BuildKit shows in history and progress),
+    /// The instruction as written, continuation lines joined as BuildKit joins them
+    /// (escape and newline removed, indentation kept) and comments inside continuations
+    /// dropped (what BuildKit shows in history and progress),
     /// e.g. `COPY --chown=app a b /dst/`. Heredoc bodies are not included.
     pub source: String,
     /// The instruction itself.

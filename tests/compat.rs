@@ -1,0 +1,1048 @@
+//! Dockerfile compatibility: every case under `tests/compat/cases/<name>/` is built by
+//! buildah (the oracle) and by lading, and the two images are compared: the unpacked
+//! root filesystems (path, type, mode incl. setuid/sticky, owner, size, sha256, symlink
+//! target; not mtimes) and the config fields a Dockerfile sets.
+//!
+//! Where buildah is known to differ from BuildKit, lading follows BuildKit: the
+//! [`QUIRKS`] table lists each such difference and rewrites buildah's result (or, for
+//! flags buildah 1.28 does not parse, builds `oracle.Dockerfile`, an equivalent
+//! Dockerfile, with buildah instead).
+//!
+//! A case directory holds `Dockerfile`, `context/`, and optionally:
+//! - `setup.sh`: run with `sh -eu` inside a temporary copy of `context/` to make what git
+//!   cannot keep (empty dirs, special modes, owners, archives);
+//! - `args`: extra build arguments, one per line (`--build-arg=K=V`, `--target=T`);
+//!   `{case:NAME}` is replaced by the image that the same builder made for case NAME;
+//! - `oracle.Dockerfile`: what buildah builds instead of `Dockerfile` (see [`QUIRKS`]).
+//!
+//! Every build gets `--build-arg BASE=oci:DIR:base`, a small base image made by the test
+//! with umoci (users `app` 1000 and others in `/etc/passwd` and `/etc/group`).
+//!
+//! Environment: `COMPAT_CASES=a,b` runs only those cases (and what they need);
+//! `COMPAT_ORACLE_ONLY=1` builds with buildah only; `COMPAT_JOBS=N` (default 2) cases at
+//! once; `COMPAT_KEEP=1` keeps the work directory and prints where it is.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+const CASES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/compat/cases");
+const LADING: &str = env!("CARGO_BIN_EXE_lading");
+
+// ---------------------------------------------------------------------------------------
+// Known differences between buildah 1.28 and BuildKit, applied to buildah's result.
+// ---------------------------------------------------------------------------------------
+
+/// One known difference between buildah and BuildKit, and how the test bridges it.
+struct Quirk {
+    /// The case it applies to, or `*` for every case.
+    case: &'static str,
+    /// The config field or path concerned.
+    what: &'static str,
+    buildah: &'static str,
+    buildkit: &'static str,
+    why: &'static str,
+    fix: Fix,
+}
+
+enum Fix {
+    /// Rewrite buildah's normalised image.
+    Rewrite(fn(&mut Image)),
+    /// buildah builds `oracle.Dockerfile`, an equivalent Dockerfile without the feature.
+    OracleDockerfile,
+    /// The image is handed to a later build through another transport; nothing to rewrite.
+    Transport,
+}
+
+const QUIRKS: &[Quirk] = &[
+    Quirk {
+        case: "*",
+        what: "Labels[io.buildah.version]",
+        buildah: "adds a label with its own version to every image",
+        buildkit: "adds no label",
+        why: "builder branding, not Dockerfile semantics",
+        fix: Fix::Rewrite(drop_buildah_version_label),
+    },
+    Quirk {
+        case: "*",
+        what: "Cmd, Entrypoint, OnBuild, Volumes, ExposedPorts, Labels, Env, Shell",
+        buildah: "writes unset fields as [] or {} in the docker config",
+        buildkit: "omits them (null)",
+        why: "same meaning; BuildKit's config is the reference (moby/buildkit dockerfile2llb)",
+        fix: Fix::Rewrite(empty_means_unset),
+    },
+    Quirk {
+        case: "expose",
+        what: "ExposedPorts",
+        buildah: "keeps a range as one key, \"8000-8002/tcp\", and the protocol's case (5000/TCP)",
+        buildkit: "expands a range to one key per port and lower-cases the protocol \
+                   (nat.ParsePortSpecs; checked with docker 20.10's BuildKit)",
+        why: "a range key breaks port handling downstream \
+              (podman-container-tools/podman#12293)",
+        fix: Fix::Rewrite(expand_port_ranges),
+    },
+    Quirk {
+        case: "env-forms",
+        what: "Env order (ENV PATH=... redefining the base's PATH)",
+        buildah: "removes the old entry and appends the new one at the end",
+        buildkit: "replaces the entry in place (checked with docker 20.10's BuildKit)",
+        why: "Env order is visible in the config digest and `docker inspect`",
+        fix: Fix::Rewrite(redefined_base_env_keeps_position),
+    },
+    Quirk {
+        case: "arg-build-arg",
+        what: "Env LOCAL2 (ARG LOCAL=redeclared after ARG LOCAL=local-default)",
+        buildah: "keeps the first default",
+        buildkit: "a redeclared ARG's new default replaces the old one \
+                   (checked with docker 20.10's BuildKit)",
+        why: "each ARG instruction sets the variable from its own default",
+        fix: Fix::Rewrite(redeclared_arg_takes_new_default),
+    },
+    Quirk {
+        case: "from-scratch",
+        what: "WorkingDir",
+        buildah: "leaves WorkingDir unset for FROM scratch",
+        buildkit: "starts scratch images with WorkingDir \"/\" (dockerfile2llb emptyImage)",
+        why: "BuildKit's image defaults for scratch",
+        fix: Fix::Rewrite(scratch_workdir_is_root),
+    },
+    Quirk {
+        case: "shell-instruction",
+        what: "Cmd, Entrypoint (shell form after SHELL)",
+        buildah: "prefixes shell-form CMD/ENTRYPOINT with /bin/sh -c, ignoring SHELL",
+        buildkit: "prefixes them with the SHELL in effect",
+        why: "Dockerfile reference: SHELL affects the shell form of RUN, CMD and ENTRYPOINT \
+              (podman-container-tools/buildah#3537, #1581)",
+        fix: Fix::Rewrite(shell_form_uses_shell),
+    },
+    Quirk {
+        case: "copy-link",
+        what: "COPY --link",
+        buildah: "1.28 rejects the flag",
+        buildkit: "copies into an independent layer; the same tree results",
+        why: "dockerfile:1.4 flag newer than buildah 1.28",
+        fix: Fix::OracleDockerfile,
+    },
+    Quirk {
+        case: "copy-parents",
+        what: "COPY --parents",
+        buildah: "1.28 rejects the flag",
+        buildkit: "keeps each source's path below the context root under the destination",
+        why: "dockerfile:1.7-labs flag newer than buildah 1.28",
+        fix: Fix::OracleDockerfile,
+    },
+    Quirk {
+        case: "copy-exclude",
+        what: "COPY --exclude",
+        buildah: "1.28 rejects the flag",
+        buildkit: "skips sources matching the patterns (.dockerignore syntax)",
+        why: "dockerfile:1.7-labs flag newer than buildah 1.28",
+        fix: Fix::OracleDockerfile,
+    },
+    Quirk {
+        case: "copy-chmod-symbolic",
+        what: "COPY --chmod=u+x",
+        buildah: "1.28 parses octal modes only",
+        buildkit: "applies symbolic modes to each source's own mode (dockerfile:1.10)",
+        why: "flag form newer than buildah 1.28",
+        fix: Fix::OracleDockerfile,
+    },
+    Quirk {
+        case: "onbuild-child",
+        what: "OnBuild of the parent image",
+        buildah: "drops OnBuild (and Healthcheck, Shell) when pushing to an OCI layout, \
+                  so a second build from it runs no trigger",
+        buildkit: "keeps OnBuild in the OCI config",
+        why: "the OCI config schema has no OnBuild; buildah's parent is handed over as a \
+              docker-archive instead, lading's as its OCI layout",
+        fix: Fix::Transport,
+    },
+];
+
+fn drop_buildah_version_label(image: &mut Image) {
+    if let Some(Value::Object(labels)) = image.config.get_mut("Labels") {
+        labels.remove("io.buildah.version");
+    }
+}
+
+fn empty_means_unset(image: &mut Image) {
+    image.config.retain(|_, value| match value {
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+        Value::Null => false,
+        _ => true,
+    });
+}
+
+/// Env keys of the base image made by [`make_base`], in its order.
+const BASE_ENV_KEYS: &[&str] = &["PATH"];
+
+fn redefined_base_env_keeps_position(image: &mut Image) {
+    let Some(Value::Array(env)) = image.config.get_mut("Env") else {
+        return;
+    };
+    let key_of = |v: &Value| {
+        v.as_str()
+            .unwrap_or("")
+            .split('=')
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    let (mut inherited, rest): (Vec<Value>, Vec<Value>) = env
+        .drain(..)
+        .partition(|v| BASE_ENV_KEYS.contains(&key_of(v).as_str()));
+    inherited.sort_by_key(|v| BASE_ENV_KEYS.iter().position(|k| *k == key_of(v)));
+    *env = inherited.into_iter().chain(rest).collect();
+}
+
+fn redeclared_arg_takes_new_default(image: &mut Image) {
+    if let Some(Value::Array(env)) = image.config.get_mut("Env") {
+        for entry in env
+            .iter_mut()
+            .filter(|e| e.as_str() == Some("LOCAL2=local-default"))
+        {
+            *entry = Value::from("LOCAL2=redeclared");
+        }
+    }
+}
+
+fn scratch_workdir_is_root(image: &mut Image) {
+    image
+        .config
+        .entry("WorkingDir".into())
+        .or_insert_with(|| Value::from("/"));
+}
+
+fn expand_port_ranges(image: &mut Image) {
+    let Some(Value::Object(ports)) = image.config.get("ExposedPorts") else {
+        return;
+    };
+    let mut expanded = Map::new();
+    for key in ports.keys() {
+        let (range, proto) = key.split_once('/').unwrap_or((key, "tcp"));
+        let proto = proto.to_ascii_lowercase();
+        match range.split_once('-') {
+            Some((lo, hi)) => {
+                let (lo, hi): (u16, u16) = (lo.parse().unwrap(), hi.parse().unwrap());
+                for port in lo..=hi {
+                    expanded.insert(format!("{port}/{proto}"), Value::Object(Map::new()));
+                }
+            }
+            None => {
+                expanded.insert(format!("{range}/{proto}"), Value::Object(Map::new()));
+            }
+        }
+    }
+    image
+        .config
+        .insert("ExposedPorts".into(), Value::Object(expanded));
+}
+
+fn shell_form_uses_shell(image: &mut Image) {
+    let Some(Value::Array(shell)) = image.config.get("Shell").cloned() else {
+        return;
+    };
+    for field in ["Cmd", "Entrypoint"] {
+        if let Some(Value::Array(args)) = image.config.get_mut(field)
+            && args.len() == 3
+            && args[0] == "/bin/sh"
+            && args[1] == "-c"
+        {
+            let script = args[2].clone();
+            *args = shell.iter().cloned().chain([script]).collect();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// What is compared.
+// ---------------------------------------------------------------------------------------
+
+/// Config fields compared (docker config names), plus the image's top-level `author`.
+const CONFIG_FIELDS: &[&str] = &[
+    "Env",
+    "Cmd",
+    "Entrypoint",
+    "WorkingDir",
+    "User",
+    "ExposedPorts",
+    "Volumes",
+    "Labels",
+    "Healthcheck",
+    "StopSignal",
+    "OnBuild",
+    "Shell",
+];
+
+/// A built image, reduced to what is compared.
+#[derive(Debug, Default)]
+struct Image {
+    tree: BTreeMap<String, Entry>,
+    config: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Entry {
+    kind: Kind,
+    mode: u32,
+    uid: u32,
+    gid: u32,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Kind {
+    File { size: u64, sha256: String },
+    Dir,
+    Symlink(String),
+    Other(String),
+}
+
+impl std::fmt::Display for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let own = format!("{:04o} {}:{}", self.mode, self.uid, self.gid);
+        match &self.kind {
+            Kind::File { size, sha256 } => write!(f, "file {own} {size}B {}", &sha256[..12]),
+            Kind::Dir => write!(f, "dir  {own}"),
+            Kind::Symlink(target) => write!(f, "link {own} -> {target}"),
+            Kind::Other(what) => write!(f, "{what} {own}"),
+        }
+    }
+}
+
+fn read_tree(rootfs: &Path) -> BTreeMap<String, Entry> {
+    let mut tree = BTreeMap::new();
+    for item in walkdir::WalkDir::new(rootfs)
+        .min_depth(1)
+        .sort_by_file_name()
+    {
+        let item = item.unwrap();
+        let meta = item.path().symlink_metadata().unwrap();
+        let ft = meta.file_type();
+        let kind = if ft.is_symlink() {
+            Kind::Symlink(fs::read_link(item.path()).unwrap().display().to_string())
+        } else if ft.is_dir() {
+            Kind::Dir
+        } else if ft.is_file() {
+            Kind::File {
+                size: meta.len(),
+                sha256: sha256_file(item.path()),
+            }
+        } else {
+            Kind::Other(format!(
+                "special(mode {:o}, rdev {})",
+                meta.mode(),
+                meta.rdev()
+            ))
+        };
+        let path = item.path().strip_prefix(rootfs).unwrap();
+        tree.insert(
+            format!("/{}", path.display()),
+            Entry {
+                kind,
+                mode: meta.mode() & 0o7777,
+                uid: meta.uid(),
+                gid: meta.gid(),
+            },
+        );
+    }
+    tree
+}
+
+fn sha256_file(path: &Path) -> String {
+    let mut file = fs::File::open(path).unwrap();
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    hasher.finalize().iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Picks the compared fields out of a docker/OCI image config document.
+fn pick_config(image_config: &Value) -> BTreeMap<String, Value> {
+    let mut picked = BTreeMap::new();
+    let config = image_config.get("config").cloned().unwrap_or(Value::Null);
+    for field in CONFIG_FIELDS {
+        if let Some(value) = config.get(*field).filter(|v| !v.is_null()) {
+            picked.insert((*field).to_string(), value.clone());
+        }
+    }
+    if let Some(author) = image_config.get("author").filter(|v| !v.is_null()) {
+        picked.insert("author".into(), author.clone());
+    }
+    picked
+}
+
+/// Every difference between the oracle's image and lading's, one per line.
+fn diff_images(oracle: &Image, lading: &Image) -> Vec<String> {
+    let mut out = Vec::new();
+    let keys: BTreeSet<&String> = oracle.config.keys().chain(lading.config.keys()).collect();
+    for key in keys {
+        let (want, got) = (oracle.config.get(key), lading.config.get(key));
+        if want != got {
+            out.push(format!(
+                "config {key}:\n      buildah: {}\n      lading:  {}",
+                show(want),
+                show(got)
+            ));
+        }
+    }
+    let paths: BTreeSet<&String> = oracle.tree.keys().chain(lading.tree.keys()).collect();
+    for path in paths {
+        match (oracle.tree.get(path), lading.tree.get(path)) {
+            (Some(want), None) => out.push(format!("- {path}  ({want}) missing in lading")),
+            (None, Some(got)) => out.push(format!("+ {path}  ({got}) only in lading")),
+            (Some(want), Some(got)) if want != got => out.push(format!(
+                "~ {path}\n      buildah: {want}\n      lading:  {got}"
+            )),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn show(value: Option<&Value>) -> String {
+    value.map_or_else(|| "(unset)".into(), Value::to_string)
+}
+
+// ---------------------------------------------------------------------------------------
+// Cases.
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+struct Case {
+    name: String,
+    dir: PathBuf,
+    args: Vec<String>,
+    needs: Vec<String>,
+}
+
+impl Case {
+    fn oracle_dockerfile(&self) -> PathBuf {
+        let alt = self.dir.join("oracle.Dockerfile");
+        if alt.exists() {
+            alt
+        } else {
+            self.dir.join("Dockerfile")
+        }
+    }
+}
+
+fn load_cases() -> Vec<Case> {
+    let mut cases = Vec::new();
+    for entry in fs::read_dir(CASES_DIR).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let args: Vec<String> = fs::read_to_string(dir.join("args"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(String::from)
+            .collect();
+        let needs = args
+            .iter()
+            .flat_map(|a| a.split("{case:").skip(1))
+            .map(|rest| rest.split('}').next().unwrap().to_string())
+            .collect();
+        cases.push(Case {
+            name,
+            dir,
+            args,
+            needs,
+        });
+    }
+    cases.sort_by(|a, b| a.name.cmp(&b.name));
+    cases
+}
+
+/// Cases selected by `COMPAT_CASES` (plus what they need), in waves: a case runs after
+/// every case it needs.
+fn plan(all: &[Case]) -> Vec<Vec<Case>> {
+    let mut wanted: BTreeSet<String> = match std::env::var("COMPAT_CASES") {
+        Ok(list) if !list.trim().is_empty() => list.split(',').map(|s| s.trim().into()).collect(),
+        _ => all.iter().map(|c| c.name.clone()).collect(),
+    };
+    loop {
+        let extra: Vec<String> = all
+            .iter()
+            .filter(|c| wanted.contains(&c.name))
+            .flat_map(|c| c.needs.clone())
+            .filter(|n| !wanted.contains(n))
+            .collect();
+        if extra.is_empty() {
+            break;
+        }
+        wanted.extend(extra);
+    }
+    let mut done = BTreeSet::new();
+    let mut waves = Vec::new();
+    let mut left: Vec<&Case> = all.iter().filter(|c| wanted.contains(&c.name)).collect();
+    while !left.is_empty() {
+        let (ready, rest): (Vec<&Case>, Vec<&Case>) = left
+            .into_iter()
+            .partition(|c| c.needs.iter().all(|n| done.contains(n)));
+        assert!(!ready.is_empty(), "cycle among {rest:?}");
+        done.extend(ready.iter().map(|c| c.name.clone()));
+        waves.push(ready.into_iter().cloned().collect());
+        left = rest;
+    }
+    waves
+}
+
+// ---------------------------------------------------------------------------------------
+// Running tools.
+// ---------------------------------------------------------------------------------------
+
+fn run(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "{cmd:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Why the test cannot run here, if it cannot.
+fn missing_prerequisites() -> Option<String> {
+    let tools = [
+        "buildah", "umoci", "runc", "tar", "gzip", "bzip2", "xz", "cp",
+    ];
+    let missing: Vec<&str> = tools.into_iter().filter(|t| !have(t)).collect();
+    if !missing.is_empty() {
+        return Some(format!(
+            "missing tools: {} (scripts/test installs them)",
+            missing.join(", ")
+        ));
+    }
+    let euid = fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(1);
+    if euid != 0 {
+        return Some("needs root (buildah with vfs storage, umoci keeping owners)".into());
+    }
+    None
+}
+
+/// Work directory shared by all cases of one run, removed at the end unless
+/// `COMPAT_KEEP` is set. Its path is all lowercase: buildah 1.28 derives an image name
+/// from an `oci:` path in FROM and rejects upper-case letters in it, which tempfile's
+/// random names contain.
+struct Work {
+    dir: PathBuf,
+    base: String,
+    keep: bool,
+}
+
+impl Drop for Work {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+impl Work {
+    fn new() -> Work {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let dir =
+            std::env::temp_dir().join(format!("lading-compat-{}-{nanos:x}", std::process::id()));
+        fs::create_dir(&dir).unwrap();
+        let keep = std::env::var_os("COMPAT_KEEP").is_some();
+        if keep {
+            eprintln!("compat: keeping work directory {}", dir.display());
+        }
+        let mut work = Work {
+            dir,
+            base: String::new(),
+            keep,
+        };
+        work.base = make_base(&work.dir);
+        work
+    }
+
+    fn buildah(&self) -> Command {
+        let mut cmd = Command::new("buildah");
+        cmd.arg("--root")
+            .arg(self.dir.join("buildah/root"))
+            .arg("--runroot")
+            .arg(self.dir.join("buildah/runroot"))
+            .args(["--storage-driver", "vfs"]);
+        cmd
+    }
+}
+
+/// The base image: users and groups for `--chown`/`USER` by name, a few dirs and files.
+/// Written as a directory and packed into an OCI layout with umoci.
+fn make_base(work: &Path) -> String {
+    let root = work.join("base-rootfs");
+    let files: &[(&str, &str)] = &[
+        (
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\n\
+             daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n\
+             www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n\
+             app:x:1000:1000:app:/home/app:/bin/sh\n\
+             svc:x:1001:1002:svc:/srv:/usr/sbin/nologin\n",
+        ),
+        (
+            "etc/group",
+            "root:x:0:\ndaemon:x:1:\nwww-data:x:33:\nstaff:x:50:app\napp:x:1000:\nsvcgrp:x:1002:\n",
+        ),
+        ("opt/tool/readme", "old readme\n"),
+        ("srv/existing/keep.txt", "kept\n"),
+        ("usr/bin/.keep", ""),
+        ("root/.profile", "# root\n"),
+    ];
+    for (path, content) in files {
+        let path = root.join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, content).unwrap();
+    }
+    for dir in ["home/app", "tmp", "var/empty"] {
+        fs::create_dir_all(root.join(dir)).unwrap();
+    }
+    fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
+    fs::set_permissions(root.join("root"), fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(root.join("home/app"), Some(1000), Some(1000)).unwrap();
+    std::os::unix::fs::symlink("usr/bin", root.join("bin")).unwrap();
+
+    let layout = work.join("base-layout");
+    let image = format!("{}:base", layout.display());
+    run(Command::new("umoci")
+        .args(["init", "--layout"])
+        .arg(&layout))
+    .unwrap();
+    run(Command::new("umoci").args(["new", "--image", &image])).unwrap();
+    run(Command::new("umoci")
+        .args(["insert", "--image", &image])
+        .arg(&root)
+        .arg("/"))
+    .unwrap();
+    run(Command::new("umoci").args([
+        "config",
+        "--image",
+        &image,
+        "--config.env",
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "--config.cmd",
+        "/bin/sh",
+        "--config.label",
+        "base.label=from-base",
+    ]))
+    .unwrap();
+    format!("oci:{image}")
+}
+
+/// A case's context, copied and set up, in the work directory.
+fn prepare_context(work: &Work, case: &Case) -> Result<PathBuf, String> {
+    let dest = work.dir.join("cases").join(&case.name);
+    fs::create_dir_all(&dest).map_err(|e| e.to_string())?;
+    let context = dest.join("context");
+    let source = case.dir.join("context");
+    if source.exists() {
+        run(Command::new("cp").arg("-a").arg(&source).arg(&context))?;
+    } else {
+        fs::create_dir_all(&context).map_err(|e| e.to_string())?;
+    }
+    let setup = case.dir.join("setup.sh");
+    if setup.exists() {
+        run(Command::new("sh")
+            .arg("-eu")
+            .arg(&setup)
+            .current_dir(&context))?;
+    }
+    Ok(context)
+}
+
+/// What a built case hands to the cases that need it: a FROM reference per builder.
+#[derive(Default)]
+struct Refs {
+    buildah: BTreeMap<String, String>,
+    lading: BTreeMap<String, String>,
+}
+
+fn expand_args(case: &Case, refs: &BTreeMap<String, String>) -> Vec<String> {
+    case.args
+        .iter()
+        .map(|arg| {
+            refs.iter().fold(arg.clone(), |a, (name, r)| {
+                a.replace(&format!("{{case:{name}}}"), r)
+            })
+        })
+        .collect()
+}
+
+fn build_with_buildah(
+    work: &Work,
+    case: &Case,
+    context: &Path,
+    refs: &BTreeMap<String, String>,
+) -> Result<(Image, String), String> {
+    let out = work.dir.join("cases").join(&case.name);
+    let tag = format!("localhost/compat-{}:latest", case.name);
+    run(work
+        .buildah()
+        .args([
+            "bud",
+            "--runtime",
+            "runc",
+            "--timestamp",
+            "0",
+            "--format",
+            "docker",
+        ])
+        .args(["--layers=false", "-t", &tag])
+        .arg("--build-arg")
+        .arg(format!("BASE={}", work.base))
+        .args(expand_args(case, refs))
+        .arg("-f")
+        .arg(case.oracle_dockerfile())
+        .arg(context))?;
+    let layout = out.join("buildah-oci");
+    run(work.buildah().args(["push", "--quiet", &tag]).arg(format!(
+        "oci:{}:{}",
+        layout.display(),
+        case.name
+    )))?;
+    let archive = out.join("buildah.docker.tar");
+    run(work
+        .buildah()
+        .args(["push", "--quiet", &tag])
+        .arg(format!("docker-archive:{}:{tag}", archive.display())))?;
+    let inspect: Value = serde_json::from_str(&run(work
+        .buildah()
+        .args(["inspect", "--type", "image", &tag]))?)
+    .map_err(|e| e.to_string())?;
+    let rootfs = out.join("buildah-rootfs");
+    unpack(&layout, &case.name, &rootfs)?;
+    let image = Image {
+        tree: read_tree(&rootfs),
+        config: pick_config(&inspect["Docker"]),
+    };
+    Ok((image, format!("docker-archive:{}", archive.display())))
+}
+
+fn build_with_lading(
+    work: &Work,
+    case: &Case,
+    context: &Path,
+    refs: &BTreeMap<String, String>,
+) -> Result<(Image, String), String> {
+    let out = work.dir.join("cases").join(&case.name);
+    let layout = out.join("lading-oci");
+    run(Command::new(LADING)
+        .arg("build")
+        .arg("--store")
+        .arg(out.join("lading-store"))
+        .arg("-f")
+        .arg(case.dir.join("Dockerfile"))
+        .args(["-t", &format!("compat-{}:latest", case.name)])
+        .args(["--progress=plain", "--source-date-epoch", "0"])
+        .arg("--build-arg")
+        .arg(format!("BASE={}", work.base))
+        .args(expand_args(case, refs))
+        .arg("-o")
+        .arg(format!("type=oci,dest={},tar=false", layout.display()))
+        .arg(context))?;
+    let (reference, config) = read_layout_config(&layout)?;
+    let rootfs = out.join("lading-rootfs");
+    unpack(&layout, &reference, &rootfs)?;
+    let image = Image {
+        tree: read_tree(&rootfs),
+        config: pick_config(&config),
+    };
+    Ok((image, format!("oci:{}:{reference}", layout.display())))
+}
+
+/// The single image in an OCI layout: its ref name (added to index.json when absent, so
+/// umoci can address it) and its config document.
+fn read_layout_config(layout: &Path) -> Result<(String, Value), String> {
+    let blob = |digest: &str| -> Result<Value, String> {
+        let hex = digest
+            .strip_prefix("sha256:")
+            .ok_or("not a sha256 digest")?;
+        let bytes = fs::read(layout.join("blobs/sha256").join(hex)).map_err(|e| e.to_string())?;
+        serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+    };
+    let index_path = layout.join("index.json");
+    let mut index: Value = serde_json::from_slice(
+        &fs::read(&index_path).map_err(|e| format!("{}: {e}", index_path.display()))?,
+    )
+    .map_err(|e| e.to_string())?;
+    let manifests = index["manifests"]
+        .as_array_mut()
+        .ok_or("index.json has no manifests")?;
+    if manifests.len() != 1 {
+        return Err(format!(
+            "expected one manifest, index.json has {}",
+            manifests.len()
+        ));
+    }
+    let descriptor = &mut manifests[0];
+    let key = "org.opencontainers.image.ref.name";
+    let reference = match descriptor["annotations"][key].as_str() {
+        Some(r) => r.to_string(),
+        None => {
+            descriptor["annotations"] = serde_json::json!({ key: "compat" });
+            fs::write(&index_path, index.to_string()).map_err(|e| e.to_string())?;
+            "compat".to_string()
+        }
+    };
+    let index: Value = serde_json::from_slice(&fs::read(&index_path).unwrap()).unwrap();
+    let manifest = blob(index["manifests"][0]["digest"].as_str().unwrap_or(""))?;
+    let config = blob(manifest["config"]["digest"].as_str().unwrap_or(""))?;
+    Ok((reference, config))
+}
+
+fn unpack(layout: &Path, reference: &str, rootfs: &Path) -> Result<(), String> {
+    run(Command::new("umoci")
+        .args(["raw", "unpack", "--image"])
+        .arg(format!("{}:{reference}", layout.display()))
+        .arg(rootfs))
+    .map(drop)
+}
+
+fn quirks_for(case: &str) -> impl Iterator<Item = &'static Quirk> + '_ {
+    QUIRKS
+        .iter()
+        .filter(move |q| q.case == "*" || q.case == case)
+}
+
+/// Builds one case with both builders; the report lists every difference at once.
+fn run_case(work: &Work, case: &Case, refs: &Mutex<Refs>, oracle_only: bool) -> Result<(), String> {
+    let context = prepare_context(work, case)?;
+    let buildah_refs = refs.lock().unwrap().buildah.clone();
+    let (mut oracle, oracle_ref) = build_with_buildah(work, case, &context, &buildah_refs)
+        .map_err(|e| format!("buildah (the oracle) failed, fix the case:\n{e}"))?;
+    refs.lock()
+        .unwrap()
+        .buildah
+        .insert(case.name.clone(), oracle_ref);
+    for quirk in quirks_for(&case.name) {
+        if let Fix::Rewrite(rewrite) = quirk.fix {
+            rewrite(&mut oracle);
+        }
+    }
+    if oracle_only {
+        return Ok(());
+    }
+    let lading_refs = refs.lock().unwrap().lading.clone();
+    let (mut lading, lading_ref) = build_with_lading(work, case, &context, &lading_refs)
+        .map_err(|e| format!("lading build failed:\n{e}"))?;
+    refs.lock()
+        .unwrap()
+        .lading
+        .insert(case.name.clone(), lading_ref);
+    // Same normalisation of "unset" on both sides: it is representation, not semantics.
+    empty_means_unset(&mut lading);
+    let diffs = diff_images(&oracle, &lading);
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        let applied: Vec<String> = quirks_for(&case.name)
+            .map(|q| format!("{} ({} -> {})", q.what, q.buildah, q.buildkit))
+            .collect();
+        Err(format!(
+            "{} difference(s); buildah's side normalised for:\n    {}\n  {}",
+            diffs.len(),
+            applied.join("\n    "),
+            diffs.join("\n  ")
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tests.
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn corpus_is_well_formed() {
+    let cases = load_cases();
+    assert!(cases.len() >= 28, "only {} cases", cases.len());
+    let names: BTreeSet<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+    for case in &cases {
+        assert!(
+            case.dir.join("Dockerfile").is_file(),
+            "{}: no Dockerfile",
+            case.name
+        );
+        assert!(
+            case.dir.join("context").is_dir(),
+            "{}: no context/",
+            case.name
+        );
+        for need in &case.needs {
+            assert!(
+                names.contains(need.as_str()),
+                "{}: unknown case {need}",
+                case.name
+            );
+        }
+        for arg in &case.args {
+            assert!(
+                arg.starts_with("--build-arg=") || arg.starts_with("--target="),
+                "{}: unsupported argument {arg}",
+                case.name
+            );
+        }
+        let has_oracle = case.dir.join("oracle.Dockerfile").exists();
+        let documented = QUIRKS
+            .iter()
+            .any(|q| q.case == case.name && matches!(q.fix, Fix::OracleDockerfile));
+        assert_eq!(
+            has_oracle, documented,
+            "{}: oracle.Dockerfile and QUIRKS disagree",
+            case.name
+        );
+    }
+    for quirk in QUIRKS {
+        assert!(
+            quirk.case == "*" || names.contains(quirk.case),
+            "quirk for unknown case {}",
+            quirk.case
+        );
+        assert!(!quirk.buildah.is_empty() && !quirk.buildkit.is_empty() && !quirk.why.is_empty());
+    }
+}
+
+#[test]
+fn normalisations_follow_buildkit() {
+    let mut image = Image::default();
+    image.config.insert(
+        "ExposedPorts".into(),
+        serde_json::json!({"80/TCP": {}, "7000-7001/udp": {}}),
+    );
+    image
+        .config
+        .insert("Shell".into(), serde_json::json!(["/bin/bash", "-c"]));
+    image.config.insert(
+        "Cmd".into(),
+        serde_json::json!(["/bin/sh", "-c", "echo hi"]),
+    );
+    image.config.insert("OnBuild".into(), serde_json::json!([]));
+    image.config.insert(
+        "Labels".into(),
+        serde_json::json!({"io.buildah.version": "1.28.2"}),
+    );
+    expand_port_ranges(&mut image);
+    shell_form_uses_shell(&mut image);
+    drop_buildah_version_label(&mut image);
+    empty_means_unset(&mut image);
+    assert_eq!(
+        image.config["ExposedPorts"],
+        serde_json::json!({"80/tcp": {}, "7000/udp": {}, "7001/udp": {}})
+    );
+    assert_eq!(
+        image.config["Cmd"],
+        serde_json::json!(["/bin/bash", "-c", "echo hi"])
+    );
+    assert!(!image.config.contains_key("OnBuild"));
+    assert!(!image.config.contains_key("Labels"));
+}
+
+#[test]
+fn lading_matches_buildah_on_every_case() {
+    if let Some(why) = missing_prerequisites() {
+        if std::env::var_os("CI").is_some() {
+            panic!("compat test cannot run in CI: {why}");
+        }
+        eprintln!("skipping compat test: {why}");
+        return;
+    }
+    let oracle_only = std::env::var_os("COMPAT_ORACLE_ONLY").is_some();
+    let jobs: usize = std::env::var("COMPAT_JOBS")
+        .ok()
+        .and_then(|j| j.parse().ok())
+        .unwrap_or(2)
+        .max(1);
+    let work = Work::new();
+    let refs = Mutex::new(Refs::default());
+    let failures = Mutex::new(BTreeMap::new());
+    let mut ran = 0;
+    for wave in plan(&load_cases()) {
+        ran += wave.len();
+        let queue = Mutex::new(wave);
+        std::thread::scope(|scope| {
+            for _ in 0..jobs {
+                scope.spawn(|| {
+                    while let Some(case) = queue.lock().unwrap().pop() {
+                        let result = run_case(&work, &case, &refs, oracle_only);
+                        let status = if result.is_ok() { "ok" } else { "FAILED" };
+                        eprintln!("compat {}: {status}", case.name);
+                        if let Err(report) = result {
+                            failures.lock().unwrap().insert(case.name.clone(), report);
+                        }
+                    }
+                });
+            }
+        });
+    }
+    let failures = failures.into_inner().unwrap();
+    let side = if oracle_only { " (buildah only)" } else { "" };
+    if !failures.is_empty() {
+        let mut report = format!("{} of {ran} compat cases failed{side}:\n", failures.len());
+        for (name, why) in &failures {
+            let _ = writeln!(report, "\n=== {name} ===\n{why}");
+        }
+        panic!("{report}");
+    }
+    eprintln!("compat: {ran} cases passed{side}");
+}
+
+#[test]
+fn diff_reports_every_difference_at_once() {
+    let entry = |mode, uid| Entry {
+        kind: Kind::Dir,
+        mode,
+        uid,
+        gid: 0,
+    };
+    let mut oracle = Image::default();
+    oracle.tree.insert("/a".into(), entry(0o755, 0));
+    oracle.tree.insert("/b".into(), entry(0o1777, 0));
+    oracle.config.insert("User".into(), Value::from("app"));
+    let mut lading = Image::default();
+    lading.tree.insert("/b".into(), entry(0o777, 1000));
+    lading.tree.insert("/c".into(), entry(0o755, 0));
+    let diffs = diff_images(&oracle, &lading);
+    assert_eq!(diffs.len(), 4, "{diffs:#?}");
+    assert!(diffs[0].starts_with("config User"));
+    assert!(diffs[1].starts_with("- /a"));
+    assert!(diffs[2].contains("1777 0:0") && diffs[2].contains("0777 1000:0"));
+    assert!(diffs[3].starts_with("+ /c"));
+}
