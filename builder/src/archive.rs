@@ -3,7 +3,8 @@
 //!
 //! Nothing is written outside the build's temp directory: entries with `..` or absolute
 //! paths are refused, an entry below a symlink (from the archive or the stage) is
-//! refused, and hard links must name an earlier regular file of the same archive.
+//! refused, so is an entry below a non-directory, and hard links must name an earlier
+//! regular file of the same archive.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -158,6 +159,17 @@ pub fn extract(archive: &Path, tmp: &Path, stage: &Rootfs, dest: &str) -> StepRe
                 )
             {
                 return Err(bad(&raw, "is below a symlink"));
+            }
+            // Nor below a file: the layer would hold a file with children.
+            let below_file = match out.get(&prefix) {
+                Some(e) => !matches!(e.kind, EntryKind::Dir),
+                None => matches!(
+                    stage.get(&full).map(|n| &n.kind),
+                    Some(NodeKind::File(_) | NodeKind::Special)
+                ),
+            };
+            if below_file {
+                return Err(bad(&raw, "is below a file that is not a directory"));
             }
         }
         let h = entry.header();

@@ -1,0 +1,232 @@
+//! Reproducibility of `lading build`: the same context and Dockerfile give the same
+//! manifest digest and byte-identical blobs whatever the host did to the files.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{Sandbox, assert_same_image, copy_tree, hello_example, q, sh};
+
+/// Manifest digest of `examples/hello` with default options (epoch 0).
+const HELLO_DEFAULT: &str =
+    "sha256:68fb547ee910cc45a4e0fee66a4149d85c0eb2c53720f35821efe1900d8fa320";
+/// Manifest digest of `examples/hello` with `--source-date-epoch 1700000000`.
+const HELLO_EPOCH_1700000000: &str =
+    "sha256:c19e71a9565313f4fc1994971f99272e7baadde646821299dc53465af8649364";
+
+/// Copies `examples/hello` to `sandbox/rel` (outside any git checkout, so no VCS
+/// annotations are added) and returns the copy.
+fn hello_copy(sb: &Sandbox, rel: &str) -> PathBuf {
+    let dst = sb.path(rel);
+    std::fs::create_dir_all(dst.parent().expect("parent")).expect("mkdir");
+    copy_tree(&hello_example(), &dst);
+    dst
+}
+
+/// Builds `context` into a fresh store and returns (sandbox, digest).
+fn build_fresh(context: &Path, extra: &[&str]) -> (Sandbox, String) {
+    let sb = Sandbox::new();
+    let digest = sb.build_ok(context, extra);
+    (sb, digest)
+}
+
+fn assert_builds_match(a: &Path, b: &Path) {
+    let (sa, da) = build_fresh(a, &[]);
+    let (sb, db) = build_fresh(b, &[]);
+    assert_same_image((&sa.store(), &da), (&sb.store(), &db));
+}
+
+#[test]
+fn golden_digest_hello_default_options() {
+    let sb = Sandbox::new();
+    let ctx = hello_copy(&sb, "ctx");
+    assert_eq!(sb.build_ok(&ctx, &[]), HELLO_DEFAULT);
+}
+
+#[test]
+fn golden_digest_hello_source_date_epoch() {
+    let sb = Sandbox::new();
+    let ctx = hello_copy(&sb, "ctx");
+    assert_eq!(
+        sb.build_ok(&ctx, &["--source-date-epoch", "1700000000"]),
+        HELLO_EPOCH_1700000000
+    );
+    // The environment variable is the same option.
+    let sb2 = Sandbox::new();
+    let iid = sb2.path("iid");
+    let mut cmd = sb2.lading(&["build", "--progress", "plain", "--iidfile"]);
+    cmd.arg(&iid)
+        .arg(&ctx)
+        .env("SOURCE_DATE_EPOCH", "1700000000");
+    common::assert_success(&common::run(&mut cmd));
+    assert_eq!(
+        std::fs::read_to_string(iid).expect("iid"),
+        HELLO_EPOCH_1700000000
+    );
+}
+
+#[test]
+fn source_date_epoch_reaches_config_and_tar_headers() {
+    let sb = Sandbox::new();
+    let ctx = hello_copy(&sb, "ctx");
+    let digest = sb.build_ok(&ctx, &["--source-date-epoch", "1700000000"]);
+    let manifest = common::json_blob(&sb.store(), &digest);
+    let config = common::json_blob(&sb.store(), manifest["config"]["digest"].as_str().unwrap());
+    assert_eq!(config["created"], "2023-11-14T22:13:20Z");
+    for h in config["history"].as_array().unwrap() {
+        assert_eq!(h["created"], "2023-11-14T22:13:20Z");
+    }
+    for layer in manifest["layers"].as_array().unwrap() {
+        let path = sb
+            .store()
+            .join("blobs/sha256")
+            .join(&layer["digest"].as_str().unwrap()[7..]);
+        let listing = Command::new("tar")
+            .arg("--numeric-owner")
+            .arg("--full-time")
+            .arg("-tvzf")
+            .arg(&path)
+            .output()
+            .expect("tar");
+        common::assert_success(&listing);
+        for line in common::stdout(&listing).lines() {
+            assert!(
+                line.contains("2023-11-14 22:13:20"),
+                "mtime not clamped: {line}"
+            );
+            assert!(line.contains(" 0/0 "), "owner not root: {line}");
+        }
+    }
+}
+
+#[test]
+fn two_stores_same_bytes() {
+    let sb = Sandbox::new();
+    let ctx = hello_copy(&sb, "ctx");
+    assert_builds_match(&ctx, &ctx);
+}
+
+#[test]
+fn two_checkout_paths_same_bytes() {
+    let sb = Sandbox::new();
+    let a = hello_copy(&sb, "a/ctx");
+    let b = hello_copy(&sb, "some/much/deeper/checkout path/hello");
+    assert_builds_match(&a, &b);
+}
+
+#[test]
+fn host_umask_does_not_reach_layers() {
+    let sb = Sandbox::new();
+    let make = |umask: &str, rel: &str| -> PathBuf {
+        let dst = sb.path(rel);
+        sh(&format!(
+            "umask {umask} && cp -r {src} {dst} && printf '#!/bin/sh\\necho run\\n' > {dst}/app/run.sh && chmod u+x {dst}/app/run.sh",
+            src = q(&hello_example()),
+            dst = q(&dst),
+        ));
+        dst
+    };
+    let loose = make("022", "loose");
+    let tight = make("077", "tight");
+    let mode = |p: &Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions())
+            & 0o777
+    };
+    assert_eq!(mode(&loose.join("app/index.html")), 0o644);
+    assert_eq!(
+        mode(&tight.join("app/index.html")),
+        0o600,
+        "umask 077 not applied"
+    );
+    assert_eq!(mode(&tight.join("app")), 0o700);
+    assert_builds_match(&loose, &tight);
+}
+
+#[test]
+fn touched_mtimes_do_not_reach_layers() {
+    let sb = Sandbox::new();
+    let a = hello_copy(&sb, "a");
+    let b = hello_copy(&sb, "b");
+    sh(&format!(
+        "find {} -exec touch -h -d '2001-02-03 04:05:06' {{}} +",
+        q(&b)
+    ));
+    sh(&format!(
+        "touch -d '2037-01-01 00:00:00' {}/app/index.html",
+        q(&b)
+    ));
+    assert_builds_match(&a, &b);
+}
+
+#[test]
+fn foreign_owners_do_not_reach_layers() {
+    if !common::require(common::is_root(), "root (to chown files to another uid)") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let a = hello_copy(&sb, "a");
+    let b = hello_copy(&sb, "b");
+    sh(&format!("chown -R 12345:54321 {}", q(&b)));
+    sh(&format!("chown 4242:4343 {}/app/hello.sh", q(&b)));
+    assert_builds_match(&a, &b);
+}
+
+#[test]
+fn concurrent_builds_into_one_store() {
+    let sb = Sandbox::new();
+    let ctx = hello_copy(&sb, "ctx");
+    let spawn = |tag: &str, version: &str| {
+        let mut cmd = sb.lading(&[
+            "build",
+            "--progress",
+            "plain",
+            "-t",
+            tag,
+            "--build-arg",
+            &format!("VERSION={version}"),
+        ]);
+        cmd.arg(&ctx)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn lading")
+    };
+    let mut tags = Vec::new();
+    for round in 0..3 {
+        let ta = format!("one:r{round}");
+        let tb = format!("two:r{round}");
+        let a = spawn(&ta, "1");
+        let b = spawn(&tb, "2");
+        common::assert_success(&a.wait_with_output().expect("wait"));
+        common::assert_success(&b.wait_with_output().expect("wait"));
+        tags.push(ta);
+        tags.push(tb);
+    }
+    let mut have = sb.tags();
+    have.sort();
+    let mut want = tags.clone();
+    want.sort();
+    assert_eq!(have, want, "tags in index.json");
+    for t in &tags {
+        let out = sb.run(&["inspect", t]);
+        common::assert_success(&out);
+    }
+    if !common::require_tool("umoci") {
+        return;
+    }
+    for (i, t) in tags.iter().enumerate() {
+        let image = format!("{}:{t}", sb.store().display());
+        let stat = common::run(Command::new("umoci").args(["stat", "--image", &image]));
+        common::assert_success(&stat);
+        let bundle = sb.path(&format!("bundle{i}"));
+        let unpack = common::run(
+            Command::new("umoci")
+                .args(["unpack", "--rootless", "--image", &image])
+                .arg(&bundle),
+        );
+        common::assert_success(&unpack);
+        assert!(bundle.join("rootfs/usr/local/bin/hello").is_file());
+    }
+}
