@@ -230,3 +230,35 @@ fn concurrent_builds_into_one_store() {
         assert!(bundle.join("rootfs/usr/local/bin/hello").is_file());
     }
 }
+
+#[test]
+fn layer_cache_hits_only_for_identical_content() {
+    let sb = Sandbox::new();
+    let ctx = sb.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY data.txt /data.txt\n",
+    )
+    .unwrap();
+    std::fs::write(ctx.join("data.txt"), "aaaa").unwrap();
+    let first = sb.build_ok(&ctx, &[]);
+    let again = sb
+        .lading(&["build", "--progress=plain", ctx.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("CACHED"),
+        "second build should reuse the layer"
+    );
+    // Same size, same mtime: only the content differs, and the cache must notice.
+    std::fs::write(ctx.join("data.txt"), "bbbb").unwrap();
+    sh(&format!("touch -d @0 {}", q(&ctx.join("data.txt"))));
+    let changed = sb.build_ok(&ctx, &[]);
+    assert_ne!(first, changed);
+    let uncached = sb.build_ok(&ctx, &["--no-cache"]);
+    assert_eq!(
+        changed, uncached,
+        "--no-cache must give the same image as a cached build"
+    );
+}

@@ -324,6 +324,46 @@ impl<R: Read> Read for ExactReader<R> {
     }
 }
 
+/// A digest of everything that determines a layer's bytes: each entry's path, kind,
+/// metadata and content hash, and the epoch. Equal keys give byte-identical layers, so
+/// the key can address a layer cache without knowing how the entries were planned.
+pub fn content_key(entries: &[Entry], epoch: u64) -> Result<Digest> {
+    let mut sorted: Vec<&Entry> = entries.iter().collect();
+    sorted.sort_by(|a, b| compare_paths(&a.path, &b.path));
+    let mut h = crate::hash::Sha256::new();
+    h.update(format!("lading-layer-v1 gzip{GZIP_LEVEL} epoch={epoch}\n").as_bytes());
+    for e in sorted {
+        let kind = match &e.kind {
+            EntryKind::Dir => "dir".to_string(),
+            EntryKind::File { data, size } => {
+                let digest = match data {
+                    FileData::Bytes(b) => Digest::of(b),
+                    FileData::Path(p) => {
+                        let f = File::open(p).map_err(Error::io("opening", p))?;
+                        let mut r = crate::hash::HashingReader::new(f);
+                        io::copy(&mut r, &mut io::sink()).map_err(Error::io("reading", p))?;
+                        r.finish().0
+                    }
+                };
+                format!("file {size} {digest}")
+            }
+            EntryKind::Symlink(t) => format!("symlink {t:?}"),
+            EntryKind::Hardlink(t) => format!("hardlink {t:?}"),
+            EntryKind::CharDevice(a, b) => format!("char {a} {b}"),
+            EntryKind::BlockDevice(a, b) => format!("block {a} {b}"),
+            EntryKind::Fifo => "fifo".to_string(),
+        };
+        h.update(
+            format!(
+                "{:?} {kind} {:o} {} {} {:?}\n",
+                e.path, e.mode, e.uid, e.gid, e.xattrs
+            )
+            .as_bytes(),
+        );
+    }
+    Ok(h.finish())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -642,10 +642,43 @@ impl<'a> Builder<'a> {
                 (None, None) => copy::plan(&req, &CopyFrom::Context(&self.context), &dest_fs)?,
             }
         };
-        let blob = write_layer(self.store, entries, self.opts.epoch as u64)?;
+        let blob = self.cached_layer(entries)?;
         let h = self.history(ins, false);
         state.push_layer(blob.descriptor, blob.diff_id, h);
         Ok(())
+    }
+
+    /// Writes a layer, or reuses the one a previous build wrote from identical entries.
+    /// The key hashes the entries' content, so a changed file always misses.
+    fn cached_layer(
+        &self,
+        entries: Vec<lading_oci::layer::Entry>,
+    ) -> StepResult<lading_oci::layer::LayerBlob> {
+        let epoch = self.opts.epoch as u64;
+        if self.opts.no_cache {
+            return Ok(write_layer(self.store, entries, epoch)?);
+        }
+        let key = lading_oci::layer::content_key(&entries, epoch)?;
+        let dir = self.store.private_dir().join("cache/layers");
+        let path = dir.join(key.hex());
+        if let Ok(bytes) = std::fs::read(&path)
+            && let Ok((descriptor, diff_id)) =
+                serde_json::from_slice::<(lading_oci::Descriptor, lading_oci::Digest)>(&bytes)
+            && self.store.has(&descriptor.digest)
+        {
+            self.reporter.log(self.vertex, "CACHED");
+            return Ok(lading_oci::layer::LayerBlob {
+                descriptor,
+                diff_id,
+            });
+        }
+        let blob = write_layer(self.store, entries, epoch)?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| StepError::msg(format!("creating {}: {e}", dir.display())))?;
+        let record =
+            serde_json::to_vec(&(&blob.descriptor, &blob.diff_id)).map_err(StepError::from)?;
+        lading_oci::store::write_atomic(&path, &record)?;
+        Ok(blob)
     }
 
     fn unused_args(&self) -> Vec<String> {
