@@ -1,5 +1,19 @@
 //! Command dispatch, exit codes and hints.
 
+/// Prints a line on stdout; a closed pipe (`lading images | head`) ends quietly.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                return Ok(std::process::ExitCode::SUCCESS);
+            }
+            return Err(e.into());
+        }
+    }};
+}
+pub(crate) use out;
+
 pub mod args;
 pub mod commands;
 pub mod output;

@@ -11,7 +11,7 @@ use crate::cli::args::ImagesArgs;
 /// Lists tags.
 pub fn run(store_dir: &Path, args: ImagesArgs) -> Result<ExitCode> {
     let store = Store::open(store_dir)?;
-    println!("{:<40} {:<20} {:>10}", "NAME", "DIGEST", "SIZE");
+    crate::cli::out!("{:<40} {:<20} {:>10}", "NAME", "DIGEST", "SIZE");
     for (tag, desc) in store.tags()? {
         let size = Image::load(&store, &desc, &Platform::host())
             .map(|i| i.size())
@@ -21,7 +21,7 @@ pub fn run(store_dir: &Path, args: ImagesArgs) -> Result<ExitCode> {
         } else {
             desc.digest.short()
         };
-        println!("{tag:<40} {digest:<20} {:>10}", human(size));
+        crate::cli::out!("{tag:<40} {digest:<20} {:>10}", human(size));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -29,6 +29,6 @@ pub fn run(store_dir: &Path, args: InspectArgs) -> Result<ExitCode> {
         "manifest": manifest,
         "config": config,
     });
-    println!("{}", serde_json::to_string_pretty(&out)?);
+    crate::cli::out!("{}", serde_json::to_string_pretty(&out)?);
     Ok(ExitCode::SUCCESS)
 }
