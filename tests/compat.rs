@@ -1027,6 +1027,19 @@ fn quirks_for(case: &str) -> impl Iterator<Item = &'static Quirk> + '_ {
 
 /// Builds one case with both builders; the report lists every difference at once.
 fn run_case(work: &Work, case: &Case, refs: &Mutex<Refs>, oracle_only: bool) -> Result<(), String> {
+    {
+        let refs = refs.lock().unwrap();
+        for need in &case.needs {
+            let side = if !refs.buildah.contains_key(need) {
+                "buildah"
+            } else if !oracle_only && !refs.lading.contains_key(need) {
+                "lading"
+            } else {
+                continue;
+            };
+            return Err(format!("not run: needs case {need}, which {side} did not build"));
+        }
+    }
     let context = prepare_context(work, case)?;
     let buildah_refs = refs.lock().unwrap().buildah.clone();
     let (mut oracle, oracle_ref) = build_with_buildah(work, case, &context, &buildah_refs)
