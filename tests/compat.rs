@@ -56,6 +56,9 @@ struct Quirk {
 enum Fix {
     /// Rewrite buildah's normalised image.
     Rewrite(fn(&mut Image)),
+    /// Rewrite buildah's normalised image, knowing the case's `Dockerfile` (the one lading
+    /// builds) and its `--target`, if any.
+    RewriteFromDockerfile(fn(&mut Image, &str, Option<&str>)),
     /// buildah builds `oracle.Dockerfile`, an equivalent Dockerfile without the feature.
     OracleDockerfile,
     /// The image is handed to a later build through another transport; nothing to rewrite.
@@ -73,8 +76,10 @@ const QUIRKS: &[Quirk] = &[
     },
     Quirk {
         case: "*",
-        what: "Cmd, Entrypoint, OnBuild, Volumes, ExposedPorts, Labels, Env, Shell",
-        buildah: "writes unset fields as [] or {} in the docker config",
+        what: "Cmd, Entrypoint, OnBuild, Volumes, ExposedPorts, Labels, Env, Shell, \
+               User, WorkingDir",
+        buildah: "writes unset fields as [] or {} in the docker config, and unset \
+                  User and WorkingDir as \"\"",
         buildkit: "omits them (null)",
         why: "same meaning; BuildKit's config is the reference (moby/buildkit dockerfile2llb)",
         fix: Fix::Rewrite(empty_means_unset),
@@ -118,10 +123,12 @@ const QUIRKS: &[Quirk] = &[
         case: "shell-instruction",
         what: "Cmd, Entrypoint (shell form after SHELL)",
         buildah: "prefixes shell-form CMD/ENTRYPOINT with /bin/sh -c, ignoring SHELL",
-        buildkit: "prefixes them with the SHELL in effect",
+        buildkit: "prefixes each with the SHELL in effect when that CMD/ENTRYPOINT \
+                   instruction ran, in its own stage; a CMD/ENTRYPOINT inherited from a \
+                   parent stage keeps the parent's shell (a later SHELL does not change it)",
         why: "Dockerfile reference: SHELL affects the shell form of RUN, CMD and ENTRYPOINT \
-              (podman-container-tools/buildah#3537, #1581)",
-        fix: Fix::Rewrite(shell_form_uses_shell),
+              that follow it (podman-container-tools/buildah#3537, #1581)",
+        fix: Fix::RewriteFromDockerfile(shell_form_uses_shell_in_effect),
     },
     Quirk {
         case: "copy-link",
@@ -167,17 +174,101 @@ const QUIRKS: &[Quirk] = &[
     },
 ];
 
+// ---------------------------------------------------------------------------------------
+// Deliberate differences of lading from BuildKit, applied to buildah's result.
+// ---------------------------------------------------------------------------------------
+
+/// A place where lading deliberately differs from BuildKit (and so from buildah). Each
+/// names the exact paths of one case; buildah's entries there are rewritten to what lading
+/// is specified to produce, nothing else is touched, and a pattern that matches nothing in
+/// buildah's image fails the case (so the table cannot go stale or hide real differences).
+struct Deviation {
+    case: &'static str,
+    /// Paths in the image: exact, or `PREFIX/**` for everything below PREFIX (not itself).
+    paths: &'static [&'static str],
+    buildkit: &'static str,
+    lading: &'static str,
+    why: &'static str,
+}
+
+const CONTEXT_MODES_BUILDKIT: &str = "copies the permission bits from the build context \
+                                      (they depend on the host's umask/checkout)";
+const CONTEXT_MODES_LADING: &str = "normalises context files to 0644 (0755 if any execute \
+                                    bit is set) and directories to 0755; --chmod still applies";
+const CONTEXT_MODES_WHY: &str = "the host umask must never change an image digest \
+                                 (same digest under umask 022 and 077: a project requirement)";
+
+const LADING_DEVIATIONS: &[Deviation] = &[Deviation {
+    case: "empty-dirs",
+    // setup.sh: `chmod 0700 nested/c` (COPY . /ctx/ and COPY nested /nested/).
+    paths: &["/nested/c", "/ctx/nested/c"],
+    buildkit: CONTEXT_MODES_BUILDKIT,
+    lading: CONTEXT_MODES_LADING,
+    why: CONTEXT_MODES_WHY,
+}];
+
+fn deviations_for(case: &str) -> impl Iterator<Item = &'static Deviation> + '_ {
+    LADING_DEVIATIONS.iter().filter(move |d| d.case == case)
+}
+
+fn path_matches(pattern: &str, path: &str) -> bool {
+    match pattern.strip_suffix("/**") {
+        Some(prefix) => path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/')),
+        None => pattern == path,
+    }
+}
+
+/// lading's mode for an entry copied from the build context (see [`LADING_DEVIATIONS`]).
+fn context_mode(entry: &mut Entry) {
+    let perm = match entry.kind {
+        Kind::Dir => 0o755,
+        Kind::File { .. } if entry.mode & 0o111 != 0 => 0o755,
+        Kind::File { .. } => 0o644,
+        _ => return,
+    };
+    entry.mode = (entry.mode & !0o777) | perm;
+}
+
+/// Applies a case's deviations to buildah's image; errors on a pattern that matched nothing.
+fn apply_deviations(case: &str, image: &mut Image) -> Result<(), String> {
+    for deviation in deviations_for(case) {
+        for pattern in deviation.paths {
+            let mut matched = false;
+            for (path, entry) in image.tree.iter_mut() {
+                if path_matches(pattern, path) {
+                    matched = true;
+                    context_mode(entry);
+                }
+            }
+            if !matched {
+                return Err(format!(
+                    "LADING_DEVIATIONS: {pattern} matches nothing in buildah's image of {case}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn drop_buildah_version_label(image: &mut Image) {
     if let Some(Value::Object(labels)) = image.config.get_mut("Labels") {
         labels.remove("io.buildah.version");
     }
 }
 
+/// String fields for which `""` means unset: buildah writes `"User": ""` and
+/// `"WorkingDir": ""` when nothing set them, BuildKit (and lading) omit them. An explicit
+/// `USER ""`/`WORKDIR ""` is rejected by both, so `""` never carries meaning here.
+const EMPTY_STRING_MEANS_UNSET: &[&str] = &["User", "WorkingDir"];
+
 fn empty_means_unset(image: &mut Image) {
-    image.config.retain(|_, value| match value {
+    image.config.retain(|key, value| match value {
         Value::Array(items) => !items.is_empty(),
         Value::Object(map) => !map.is_empty(),
         Value::Null => false,
+        Value::String(s) if EMPTY_STRING_MEANS_UNSET.contains(&key.as_str()) => !s.is_empty(),
         _ => true,
     });
 }
@@ -247,18 +338,109 @@ fn expand_port_ranges(image: &mut Image) {
         .insert("ExposedPorts".into(), Value::Object(expanded));
 }
 
-fn shell_form_uses_shell(image: &mut Image) {
-    let Some(Value::Array(shell)) = image.config.get("Shell").cloned() else {
-        return;
+/// What BuildKit records per stage for the shell form: the SHELL in effect now, and the
+/// SHELL that was in effect when the stage's current CMD / ENTRYPOINT was set (`None`:
+/// exec form, or set by the base image, which is left as buildah wrote it).
+#[derive(Clone, Default)]
+struct ShellState {
+    shell: Option<Vec<String>>,
+    cmd: Option<Vec<String>>,
+    entrypoint: Option<Vec<String>>,
+}
+
+/// Walks the Dockerfile in instruction order, across stages (`FROM <stage>` inherits the
+/// stage's state), and returns the state of the target stage (the last one by default).
+fn shell_state(dockerfile: &str, target: Option<&str>) -> ShellState {
+    const DEFAULT: [&str; 2] = ["/bin/sh", "-c"];
+    let mut logical = Vec::new();
+    let mut current = String::new();
+    for line in dockerfile.lines() {
+        let trimmed = line.trim();
+        if current.is_empty() && (trimmed.is_empty() || trimmed.starts_with('#')) {
+            continue;
+        }
+        match trimmed.strip_suffix('\\') {
+            Some(head) => {
+                current.push_str(head);
+                current.push(' ');
+            }
+            None => {
+                current.push_str(trimmed);
+                logical.push(std::mem::take(&mut current));
+            }
+        }
+    }
+    let mut stages: Vec<(Option<String>, ShellState)> = Vec::new();
+    for line in logical {
+        let (word, rest) = line.split_once(char::is_whitespace).unwrap_or((&line, ""));
+        let rest = rest.trim();
+        let word = word.to_ascii_uppercase();
+        if word == "FROM" {
+            let parts: Vec<&str> = rest
+                .split_whitespace()
+                .filter(|p| !p.starts_with("--"))
+                .collect();
+            let parent = parts.first().copied().unwrap_or("");
+            let name = match parts.as_slice() {
+                [_, as_, name] if as_.eq_ignore_ascii_case("as") => Some(name.to_string()),
+                _ => None,
+            };
+            let state = stages
+                .iter()
+                .rev()
+                .find(|(n, _)| n.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(parent)))
+                .map(|(_, s)| s.clone())
+                .unwrap_or_default();
+            stages.push((name, state));
+            continue;
+        }
+        let Some((_, state)) = stages.last_mut() else {
+            continue;
+        };
+        let in_effect = || {
+            state
+                .shell
+                .clone()
+                .unwrap_or_else(|| DEFAULT.map(String::from).to_vec())
+        };
+        let shell_form = !rest.starts_with('[');
+        match word.as_str() {
+            "SHELL" => {
+                state.shell = serde_json::from_str(rest).ok();
+            }
+            "CMD" => state.cmd = shell_form.then(in_effect),
+            // (An ENTRYPOINT that resets an inherited CMD leaves no Cmd to rewrite.)
+            "ENTRYPOINT" => state.entrypoint = shell_form.then(in_effect),
+            _ => {}
+        }
+    }
+    let chosen = match target {
+        Some(t) => stages
+            .iter()
+            .find(|(n, _)| n.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(t))),
+        None => stages.last(),
     };
-    for field in ["Cmd", "Entrypoint"] {
+    chosen.map(|(_, s)| s.clone()).unwrap_or_default()
+}
+
+/// buildah always writes shell-form CMD/ENTRYPOINT as `/bin/sh -c SCRIPT`; rewrite each
+/// with the SHELL that was in effect when its instruction ran (see [`shell_state`]).
+fn shell_form_uses_shell_in_effect(image: &mut Image, dockerfile: &str, target: Option<&str>) {
+    let state = shell_state(dockerfile, target);
+    for (field, shell) in [("Cmd", &state.cmd), ("Entrypoint", &state.entrypoint)] {
+        let Some(shell) = shell else { continue };
         if let Some(Value::Array(args)) = image.config.get_mut(field)
             && args.len() == 3
             && args[0] == "/bin/sh"
             && args[1] == "-c"
         {
             let script = args[2].clone();
-            *args = shell.iter().cloned().chain([script]).collect();
+            *args = shell
+                .iter()
+                .cloned()
+                .map(Value::from)
+                .chain([script])
+                .collect();
         }
     }
 }
@@ -845,6 +1027,19 @@ fn quirks_for(case: &str) -> impl Iterator<Item = &'static Quirk> + '_ {
 
 /// Builds one case with both builders; the report lists every difference at once.
 fn run_case(work: &Work, case: &Case, refs: &Mutex<Refs>, oracle_only: bool) -> Result<(), String> {
+    {
+        let refs = refs.lock().unwrap();
+        for need in &case.needs {
+            let side = if !refs.buildah.contains_key(need) {
+                "buildah"
+            } else if !oracle_only && !refs.lading.contains_key(need) {
+                "lading"
+            } else {
+                continue;
+            };
+            return Err(format!("not run: needs case {need}, which {side} did not build"));
+        }
+    }
     let context = prepare_context(work, case)?;
     let buildah_refs = refs.lock().unwrap().buildah.clone();
     let (mut oracle, oracle_ref) = build_with_buildah(work, case, &context, &buildah_refs)
@@ -853,11 +1048,23 @@ fn run_case(work: &Work, case: &Case, refs: &Mutex<Refs>, oracle_only: bool) -> 
         .unwrap()
         .buildah
         .insert(case.name.clone(), oracle_ref);
+    let target = case
+        .args
+        .iter()
+        .find_map(|a| a.strip_prefix("--target="))
+        .map(str::to_string);
     for quirk in quirks_for(&case.name) {
-        if let Fix::Rewrite(rewrite) = quirk.fix {
-            rewrite(&mut oracle);
+        match quirk.fix {
+            Fix::Rewrite(rewrite) => rewrite(&mut oracle),
+            Fix::RewriteFromDockerfile(rewrite) => {
+                let dockerfile =
+                    fs::read_to_string(case.dir.join("Dockerfile")).map_err(|e| e.to_string())?;
+                rewrite(&mut oracle, &dockerfile, target.as_deref());
+            }
+            Fix::OracleDockerfile | Fix::Transport => {}
         }
     }
+    apply_deviations(&case.name, &mut oracle)?;
     if oracle_only {
         return Ok(());
     }
@@ -877,8 +1084,27 @@ fn run_case(work: &Work, case: &Case, refs: &Mutex<Refs>, oracle_only: bool) -> 
         let applied: Vec<String> = quirks_for(&case.name)
             .map(|q| format!("{} ({} -> {})", q.what, q.buildah, q.buildkit))
             .collect();
+        let deviations: Vec<String> = deviations_for(&case.name)
+            .map(|d| {
+                format!(
+                    "{} (BuildKit {} -> lading {}; {})",
+                    d.paths.join(", "),
+                    d.buildkit,
+                    d.lading,
+                    d.why
+                )
+            })
+            .collect();
+        let deviations = if deviations.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "\n  lading deviations applied to buildah's side:\n    {}",
+                deviations.join("\n    ")
+            )
+        };
         Err(format!(
-            "{} difference(s); buildah's side normalised for:\n    {}\n  {}",
+            "{} difference(s); buildah's side normalised for:\n    {}{deviations}\n  {}",
             diffs.len(),
             applied.join("\n    "),
             diffs.join("\n  ")
@@ -930,6 +1156,24 @@ fn corpus_is_well_formed() {
             case.name
         );
     }
+    for deviation in LADING_DEVIATIONS {
+        assert!(
+            names.contains(deviation.case),
+            "deviation for unknown case {}",
+            deviation.case
+        );
+        assert!(!deviation.paths.is_empty(), "{}: no paths", deviation.case);
+        for pattern in deviation.paths {
+            assert!(
+                pattern.starts_with('/') && *pattern != "/**" && !pattern.contains('*')
+                    || pattern.ends_with("/**") && !pattern[..pattern.len() - 3].contains('*'),
+                "{}: path pattern {pattern} too broad or unsupported",
+                deviation.case
+            );
+        }
+        assert!(!deviation.buildkit.is_empty() && !deviation.lading.is_empty());
+        assert!(!deviation.why.is_empty());
+    }
     for quirk in QUIRKS {
         assert!(
             quirk.case == "*" || names.contains(quirk.case),
@@ -954,13 +1198,19 @@ fn normalisations_follow_buildkit() {
         "Cmd".into(),
         serde_json::json!(["/bin/sh", "-c", "echo hi"]),
     );
+    image.config.insert("User".into(), Value::from(""));
+    image.config.insert("WorkingDir".into(), Value::from(""));
     image.config.insert("OnBuild".into(), serde_json::json!([]));
     image.config.insert(
         "Labels".into(),
         serde_json::json!({"io.buildah.version": "1.28.2"}),
     );
     expand_port_ranges(&mut image);
-    shell_form_uses_shell(&mut image);
+    shell_form_uses_shell_in_effect(
+        &mut image,
+        "FROM base\nSHELL [\"/bin/bash\", \"-c\"]\nCMD echo hi\n",
+        None,
+    );
     drop_buildah_version_label(&mut image);
     empty_means_unset(&mut image);
     assert_eq!(
@@ -973,6 +1223,92 @@ fn normalisations_follow_buildkit() {
     );
     assert!(!image.config.contains_key("OnBuild"));
     assert!(!image.config.contains_key("Labels"));
+    assert!(!image.config.contains_key("User"));
+    assert!(!image.config.contains_key("WorkingDir"));
+}
+
+#[test]
+fn shell_form_follows_instruction_order_across_stages() {
+    let dockerfile = "ARG BASE\nFROM ${BASE} AS first\nSHELL [\"/bin/bash\", \"-eu\", \"-c\"]\n\
+                      CMD echo from bash\nENTRYPOINT exec /bin/app\n\n\
+                      FROM first\nSHELL [\"/bin/zsh\", \"-c\"]\nCMD [\"exec\", \"form\"]\n";
+    let buildah = |cmd: Value| {
+        let mut image = Image::default();
+        image.config.insert("Cmd".into(), cmd);
+        image.config.insert(
+            "Entrypoint".into(),
+            serde_json::json!(["/bin/sh", "-c", "exec /bin/app"]),
+        );
+        image
+    };
+    // Final stage: the inherited ENTRYPOINT keeps first's shell, not the later /bin/zsh.
+    let mut image = buildah(serde_json::json!(["exec", "form"]));
+    shell_form_uses_shell_in_effect(&mut image, dockerfile, None);
+    assert_eq!(
+        image.config["Entrypoint"],
+        serde_json::json!(["/bin/bash", "-eu", "-c", "exec /bin/app"])
+    );
+    assert_eq!(image.config["Cmd"], serde_json::json!(["exec", "form"]));
+    // --target=first: both shell forms under first's SHELL.
+    let mut image = buildah(serde_json::json!(["/bin/sh", "-c", "echo from bash"]));
+    shell_form_uses_shell_in_effect(&mut image, dockerfile, Some("first"));
+    assert_eq!(
+        image.config["Cmd"],
+        serde_json::json!(["/bin/bash", "-eu", "-c", "echo from bash"])
+    );
+    // A shell-form CMD before any SHELL stays /bin/sh -c even if SHELL follows.
+    let mut image = buildah(serde_json::json!(["/bin/sh", "-c", "early"]));
+    shell_form_uses_shell_in_effect(
+        &mut image,
+        "FROM x\nCMD early\nSHELL [\"/bin/bash\", \"-c\"]\nENTRYPOINT exec /bin/app\n",
+        None,
+    );
+    assert_eq!(
+        image.config["Cmd"],
+        serde_json::json!(["/bin/sh", "-c", "early"])
+    );
+    assert_eq!(
+        image.config["Entrypoint"],
+        serde_json::json!(["/bin/bash", "-c", "exec /bin/app"])
+    );
+}
+
+#[test]
+fn deviations_touch_only_their_paths() {
+    let entry = |kind, mode| Entry {
+        kind,
+        mode,
+        uid: 0,
+        gid: 0,
+    };
+    let mut image = Image::default();
+    image
+        .tree
+        .insert("/nested/c".into(), entry(Kind::Dir, 0o700));
+    image
+        .tree
+        .insert("/ctx/nested/c".into(), entry(Kind::Dir, 0o700));
+    image.tree.insert("/other".into(), entry(Kind::Dir, 0o700));
+    apply_deviations("empty-dirs", &mut image).unwrap();
+    assert_eq!(image.tree["/nested/c"].mode, 0o755);
+    assert_eq!(image.tree["/ctx/nested/c"].mode, 0o755);
+    assert_eq!(image.tree["/other"].mode, 0o700);
+    let file = |mode| {
+        let mut e = entry(
+            Kind::File {
+                size: 0,
+                sha256: String::new(),
+            },
+            mode,
+        );
+        context_mode(&mut e);
+        e.mode
+    };
+    assert_eq!(file(0o600), 0o644);
+    assert_eq!(file(0o700), 0o755);
+    assert_eq!(file(0o4710), 0o4755);
+    assert!(path_matches("/a/**", "/a/b/c") && !path_matches("/a/**", "/a"));
+    assert!(apply_deviations("empty-dirs", &mut Image::default()).is_err());
 }
 
 #[test]
