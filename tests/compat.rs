@@ -1037,7 +1037,9 @@ fn run_case(work: &Work, case: &Case, refs: &Mutex<Refs>, oracle_only: bool) -> 
             } else {
                 continue;
             };
-            return Err(format!("not run: needs case {need}, which {side} did not build"));
+            return Err(format!(
+                "not run: needs case {need}, which {side} did not build"
+            ));
         }
     }
     let context = prepare_context(work, case)?;
