@@ -107,11 +107,7 @@ pub fn plan(
     let dest = resolve_in_rootfs(dest_fs, &req.dest)?;
     let dest_exists_dir =
         dest_fs.get(&dest).is_some_and(|n| n.kind == NodeKind::Dir) || dest.is_empty();
-    let multiple = items.len() > 1
-        || req
-            .sources
-            .iter()
-            .any(|s| matches!(s, Src::Path(p) if has_glob(p)) && items.len() > 1);
+    let multiple = items.len() > 1;
     if req.sources.len() > 1 && !dest_slash && !dest_exists_dir {
         return Err(StepError::msg(
             "when using COPY with more than one source file, the destination must be a directory and end with a /",
@@ -231,7 +227,13 @@ fn resolve_items(
                 if excluded(&p.rel) {
                     continue;
                 }
-                let rel = strip(p.rel.clone());
+                // A followed symlink keeps the name it was copied by (docker's rule).
+                let named = if has_glob(word) {
+                    p.rel.clone()
+                } else {
+                    as_written(word)
+                };
+                let rel = strip(named);
                 if p.is_dir {
                     let mut children = Vec::new();
                     for w in ctx.walk(&p)? {
@@ -463,6 +465,14 @@ fn add_missing_parents(out: &mut Vec<Entry>, fs: &Rootfs, owner: Option<Owner>) 
     Ok(())
 }
 
+/// A source word as a clean relative path (`./a//b/` → `a/b`).
+fn as_written(word: &str) -> String {
+    word.split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 fn base_name(rel: &str) -> &str {
     rel.rsplit('/').next().unwrap_or(rel)
 }
@@ -478,5 +488,68 @@ fn join_rel(a: &str, b: &str) -> String {
         (true, _) => b.to_string(),
         (_, true) => a.to_string(),
         _ => format!("{a}/{b}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context::ignore::IgnoreMatcher;
+
+    fn plan_from_context(ctx: &Path, sources: &[&str], dest: &str) -> Vec<(String, u32)> {
+        let context = LocalContext::new(ctx, IgnoreMatcher::default()).unwrap();
+        let req = CopyRequest {
+            sources: sources.iter().map(|s| Src::Path(s.to_string())).collect(),
+            dest: dest.to_string(),
+            owner: None,
+            chmod: None,
+            parents: false,
+            exclude: None,
+            unpack_archives: None,
+        };
+        let empty = Rootfs::default();
+        let mut v: Vec<(String, u32)> = plan(&req, &CopyFrom::Context(&context), &empty)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.path, e.mode))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn followed_symlink_source_keeps_its_name_and_modes_are_normalised() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        std::fs::write(d.path().join("sub/real.txt"), "x").unwrap();
+        std::os::unix::fs::symlink("sub/real.txt", d.path().join("alias")).unwrap();
+        let got = plan_from_context(d.path(), &["alias"], "/dst/");
+        assert_eq!(
+            got,
+            vec![("dst".into(), 0o755), ("dst/alias".into(), 0o644)]
+        );
+    }
+
+    #[test]
+    fn several_sources_need_a_directory_destination() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("a"), "a").unwrap();
+        std::fs::write(d.path().join("b"), "b").unwrap();
+        let context = LocalContext::new(d.path(), IgnoreMatcher::default()).unwrap();
+        let req = CopyRequest {
+            sources: vec![Src::Path("a".into()), Src::Path("b".into())],
+            dest: "/file".into(),
+            owner: None,
+            chmod: None,
+            parents: false,
+            exclude: None,
+            unpack_archives: None,
+        };
+        let err = plan(&req, &CopyFrom::Context(&context), &Rootfs::default()).unwrap_err();
+        assert!(
+            err.message.contains("must be a directory"),
+            "{}",
+            err.message
+        );
     }
 }
