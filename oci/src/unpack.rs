@@ -73,6 +73,12 @@ pub struct UnpackOptions {
     pub chown: bool,
 }
 
+/// Whether this process runs as root, i.e. may `lchown` what it unpacks. Read from
+/// the owner of `/proc/self`, which is the effective uid, without unsafe code.
+pub fn running_as_root() -> bool {
+    fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+}
+
 /// Opens a layer blob as an uncompressed tar stream.
 pub fn open_layer(store: &Store, layer: &Descriptor) -> Result<Box<dyn Read>> {
     let f = BufReader::with_capacity(1 << 20, store.open_blob(&layer.digest)?);

@@ -91,7 +91,9 @@ pub fn write(
                 store,
                 image.layers(),
                 dest,
-                UnpackOptions { chown: is_root() },
+                UnpackOptions {
+                    chown: lading_oci::unpack::running_as_root(),
+                },
             )
             .with_context(|| format!("writing root filesystem to {}", dest.display()))?;
             Ok(())
@@ -145,12 +147,6 @@ fn to_file(dest: &Path, f: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<
     f(&mut w).with_context(|| format!("writing {}", dest.display()))?;
     w.flush()?;
     Ok(())
-}
-
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -47,7 +47,7 @@ impl StageState {
     /// The root filesystem with every layer so far applied (unpacked on first use,
     /// then brought up to date incrementally).
     pub fn rootfs(&mut self, store: &Store) -> Result<&Rootfs> {
-        let chown = is_root();
+        let chown = lading_oci::unpack::running_as_root();
         if self.fs.is_none() {
             self.fs = Some((Rootfs::new(&self.fs_dir)?, 0));
         }
@@ -115,12 +115,4 @@ impl StageState {
         }
         self.args.get(name).cloned().flatten()
     }
-}
-
-fn is_root() -> bool {
-    // SAFETY-free: geteuid through /proc is avoided; the metadata of "/proc/self" tells
-    // the effective uid of this process.
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
 }
