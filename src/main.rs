@@ -8,6 +8,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // The RUN sandbox re-executes this binary as its helper (see lading_builder::exec).
+    if std::env::var_os(lading_builder::exec::HELPER_ENV).is_some() {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        lading_builder::exec::helper_main(&args);
+    }
     let args = cli::args::Cli::parse();
     match cli::run(args) {
         Ok(code) => code,

@@ -7,9 +7,11 @@ pub mod context;
 pub mod copy;
 pub mod dockerfile;
 pub mod error;
+pub mod exec;
 pub mod options;
 pub mod pathmatch;
 pub mod progress;
+pub mod run_mount;
 pub mod solve;
 pub mod users;
 
