@@ -13,7 +13,27 @@ fn main() -> ExitCode {
         let args: Vec<String> = std::env::args().skip(1).collect();
         lading_builder::exec::helper_main(&args);
     }
+    use lading_builder::exec::userns;
+    if std::env::var_os(userns::USERNS_ENV).is_some() {
+        if let Err(e) = userns::enter() {
+            eprintln!("error: rootless mode: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let args = cli::args::Cli::parse();
+    // Rootless: builds run as root of a user namespace of their own (see exec::userns).
+    if matches!(args.command, cli::args::Command::Build(_))
+        && !lading_oci::unpack::running_as_root()
+    {
+        return match userns::reexec() {
+            Ok(status) => ExitCode::from(status.code().unwrap_or(2).clamp(0, 255) as u8),
+            Err(e) => {
+                eprintln!("error: rootless mode: {e}");
+                eprintln!("hint: rootless builds need user namespaces; give the user subordinate ids in /etc/subuid and /etc/subgid (and install uidmap) for a full mapping");
+                ExitCode::from(2)
+            }
+        };
+    }
     match cli::run(args) {
         Ok(code) => code,
         Err(err) => {

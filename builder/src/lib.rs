@@ -16,6 +16,6 @@ pub mod solve;
 pub mod users;
 
 pub use error::{Error, Result};
-pub use options::{BuildOptions, NamedContext};
+pub use options::{BuildOptions, NamedContext, NetworkMode, SecretSource, Snapshotter};
 pub use progress::Reporter;
 pub use solve::{BuildResult, build};

@@ -5,6 +5,27 @@ use std::path::PathBuf;
 
 use lading_oci::Platform;
 
+pub use crate::exec::NetworkMode;
+
+/// Where a `--secret` comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// A file's content.
+    File(PathBuf),
+    /// An environment variable of the build process.
+    Env(String),
+}
+
+/// How `RUN` steps get their root filesystem.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Snapshotter {
+    /// overlayfs, falling back to copies where it cannot be mounted.
+    #[default]
+    Auto,
+    /// Always copy the lower layers and compare afterwards.
+    Copy,
+}
+
 /// A named build context (`--build-context name=...`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NamedContext {
@@ -43,6 +64,17 @@ pub struct BuildOptions {
     pub named_contexts: BTreeMap<String, NamedContext>,
     /// `org.opencontainers.image.source`/`revision`, when the context is a git checkout.
     pub vcs: Option<(String, String)>,
+    /// `--network` for every `RUN` (`RUN --network` overrides it per step).
+    pub network: NetworkMode,
+    /// `--secret`s by id.
+    pub secrets: BTreeMap<String, SecretSource>,
+    /// `--ssh` agent sockets by id.
+    pub ssh: BTreeMap<String, PathBuf>,
+    /// The binary that runs RUN sandboxes (default: this process's executable, which
+    /// must call [`crate::exec::helper_main`] first thing).
+    pub sandbox_helper: Option<PathBuf>,
+    /// Snapshotter for `RUN`.
+    pub snapshotter: Snapshotter,
 }
 
 impl BuildOptions {
@@ -62,6 +94,11 @@ impl BuildOptions {
             epoch: 0,
             named_contexts: BTreeMap::new(),
             vcs: None,
+            network: NetworkMode::Host,
+            secrets: BTreeMap::new(),
+            ssh: BTreeMap::new(),
+            sandbox_helper: None,
+            snapshotter: Snapshotter::Auto,
         }
     }
 }

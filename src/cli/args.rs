@@ -90,6 +90,15 @@ pub struct BuildArgs {
     /// Write build metadata (buildx keys) to a JSON file.
     #[arg(long)]
     pub metadata_file: Option<PathBuf>,
+    /// Network for RUN steps: `default` (the host's network), `none` or `host`.
+    #[arg(long, default_value = "default")]
+    pub network: String,
+    /// Secret for `RUN --mount=type=secret` (`id=ID[,src=FILE|,env=VAR]`).
+    #[arg(long = "secret")]
+    pub secrets: Vec<String>,
+    /// SSH agent socket for `RUN --mount=type=ssh` (`default` or `ID[=SOCKET]`).
+    #[arg(long = "ssh")]
+    pub ssh: Vec<String>,
     /// Timestamp for every date in the image (seconds since the epoch; default 0).
     #[arg(long, env = "SOURCE_DATE_EPOCH")]
     pub source_date_epoch: Option<i64>,

@@ -26,7 +26,8 @@
 
 mod child;
 mod net;
-mod rootpath;
+pub(crate) mod rootpath;
+pub mod userns;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};

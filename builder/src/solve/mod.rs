@@ -5,6 +5,7 @@
 //! transitively, the stages it names in `FROM` and `COPY --from`; nothing else runs.
 
 mod metadata;
+mod run;
 mod stage;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -43,6 +44,9 @@ pub struct BuildResult {
     pub image: Image,
     /// Warnings (unused build args, ...).
     pub warnings: Vec<String>,
+    /// Output of every RUN step that ran (not cached): its history text and its lines,
+    /// secrets redacted. Kept for the build-log attestation.
+    pub logs: Vec<(String, Vec<String>)>,
 }
 
 /// Builds the Dockerfile of `opts` into `store`.
@@ -87,6 +91,7 @@ pub fn build(
         vertex: 0,
         total: 0,
         global: BTreeMap::new(),
+        logs: Vec::new(),
     };
     b.global_scope()?;
     let target = b.target_index()?;
@@ -107,7 +112,11 @@ pub fn build(
         reporter.warn(w);
     }
     let image = b.finish(state)?;
-    Ok(BuildResult { image, warnings })
+    Ok(BuildResult {
+        image,
+        warnings,
+        logs: b.logs,
+    })
 }
 
 struct Builder<'a> {
@@ -124,6 +133,8 @@ struct Builder<'a> {
     total: usize,
     /// Global ARG scope (before the first FROM), with predefined platform ARGs.
     global: BTreeMap<String, Option<String>>,
+    /// RUN output, for [`BuildResult::logs`].
+    logs: Vec<(String, Vec<String>)>,
 }
 
 /// Predefined ARGs BuildKit provides without a declaration.
@@ -424,9 +435,7 @@ impl<'a> Builder<'a> {
             Instruction::Copy(c) => self.copy(state, ins, c, false, stage_idx),
             Instruction::Add(c) => self.copy(state, ins, c, true, stage_idx),
             Instruction::Workdir(w) => self.workdir(state, ins, w),
-            Instruction::Run(_) => Err(StepError::msg(
-                "RUN is not supported yet: lading builds every other instruction natively; RUN lands with the sandbox (issue #3)",
-            )),
+            Instruction::Run(r) => self.run(state, ins, r),
             _ => metadata::apply(self, state, ins),
         }
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use lading_builder::{BuildOptions, NamedContext};
+use lading_builder::{BuildOptions, NamedContext, NetworkMode, SecretSource, Snapshotter};
 use lading_oci::source::normalize_tag;
 use lading_oci::{ImageSource, Platform, SourceRef, Store};
 
@@ -147,7 +147,77 @@ fn options(args: &BuildArgs) -> Result<BuildOptions> {
         opts.named_contexts.insert(k.to_string(), ctx);
     }
     opts.vcs = git_info(&context);
+    opts.network = match args.network.as_str() {
+        "default" | "host" => NetworkMode::Host,
+        "none" => NetworkMode::None,
+        other => bail!("invalid --network {other:?}: expected default, none or host"),
+    };
+    for s in &args.secrets {
+        let (id, source) = parse_secret(s)?;
+        opts.secrets.insert(id, source);
+    }
+    for s in &args.ssh {
+        let (id, sock) = parse_ssh(s)?;
+        opts.ssh.insert(id, sock);
+    }
+    if std::env::var("LADING_SNAPSHOTTER").as_deref() == Ok("copy") {
+        opts.snapshotter = Snapshotter::Copy;
+    }
     Ok(opts)
+}
+
+/// `--secret id=ID[,src=FILE|,source=FILE|,env=VAR][,type=file|env]` as buildx takes it;
+/// with neither source nor env, the variable named ID, else the file named ID.
+pub fn parse_secret(value: &str) -> Result<(String, SecretSource)> {
+    let mut id = None;
+    let mut src = None;
+    let mut env = None;
+    let mut kind = None;
+    for field in value.split(',') {
+        let (k, v) = field
+            .split_once('=')
+            .with_context(|| format!("invalid --secret {value:?}: expected key=value fields"))?;
+        match k {
+            "id" => id = Some(v.to_string()),
+            "src" | "source" => src = Some(v.to_string()),
+            "env" => env = Some(v.to_string()),
+            "type" => kind = Some(v.to_string()),
+            other => bail!("invalid --secret {value:?}: unknown field {other:?}"),
+        }
+    }
+    let id = id
+        .or_else(|| env.clone())
+        .or_else(|| src.as_deref().and_then(|s| Path::new(s).file_name()).map(|n| n.to_string_lossy().into_owned()))
+        .with_context(|| format!("invalid --secret {value:?}: no id"))?;
+    let source = match (kind.as_deref(), src, env) {
+        (Some("env"), src, env) => SecretSource::Env(env.or(src).unwrap_or_else(|| id.clone())),
+        (_, Some(src), _) => SecretSource::File(PathBuf::from(src)),
+        (_, None, Some(env)) => SecretSource::Env(env),
+        (_, None, None) if std::env::var_os(&id).is_some() => SecretSource::Env(id.clone()),
+        (_, None, None) => SecretSource::File(PathBuf::from(&id)),
+    };
+    if let SecretSource::File(p) = &source
+        && !p.is_file()
+    {
+        bail!("--secret {id}: {} is not a file", p.display());
+    }
+    Ok((id, source))
+}
+
+/// `--ssh default` (the agent of `$SSH_AUTH_SOCK`) or `--ssh ID=SOCKET`.
+pub fn parse_ssh(value: &str) -> Result<(String, PathBuf)> {
+    let (id, path) = match value.split_once('=') {
+        Some((id, p)) => (id.to_string(), PathBuf::from(p.split(',').next().unwrap_or(p))),
+        None => {
+            let sock = std::env::var_os("SSH_AUTH_SOCK")
+                .with_context(|| format!("--ssh {value}: SSH_AUTH_SOCK is not set"))?;
+            (value.to_string(), PathBuf::from(sock))
+        }
+    };
+    if !path.exists() {
+        bail!("--ssh {id}: {} does not exist", path.display());
+    }
+    Ok((id, path))
 }
 
 fn key_values(items: &[String], flag: &str) -> Result<BTreeMap<String, String>> {
