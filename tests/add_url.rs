@@ -37,7 +37,7 @@ struct HttpServer {
 }
 
 impl HttpServer {
-    fn start(routes: BTreeMap<&'static str, Reply>) -> HttpServer {
+    fn start(routes: BTreeMap<String, Reply>) -> HttpServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let routes = Arc::new(routes);
@@ -55,7 +55,7 @@ impl HttpServer {
     }
 }
 
-fn serve_one(mut stream: TcpStream, routes: &BTreeMap<&'static str, Reply>) {
+fn serve_one(mut stream: TcpStream, routes: &BTreeMap<String, Reply>) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let mut request = Vec::new();
     let mut buf = [0u8; 1024];
@@ -115,7 +115,7 @@ const HELLO: &str = "hello over http\n";
 const TOOL: &str = "#!/bin/sh\necho tool\n";
 
 /// `lading --store S build --progress plain -t probe --iidfile F EXTRA CTX`, with no
-/// proxy or CA settings inherited from the caller's environment.
+/// proxy or CA settings inherited from the caller's environment; `env` adds some.
 fn build(sb: &Sandbox, ctx: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Output {
     let mut cmd = sb.lading(&["build", "--progress", "plain", "-t", "probe"]);
     cmd.arg("--iidfile")
@@ -129,12 +129,13 @@ fn build(sb: &Sandbox, ctx: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Out
         "http_proxy",
         "https_proxy",
         "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
         "SSL_CERT_FILE",
         "SSL_CERT_DIR",
     ] {
         cmd.env_remove(var);
     }
-    cmd.env("NO_PROXY", "127.0.0.1,localhost");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -237,10 +238,10 @@ fn small_tar(sb: &Sandbox) -> Vec<u8> {
     std::fs::read(tar).expect("tar")
 }
 
-fn standard_routes(tar: Vec<u8>) -> BTreeMap<&'static str, Reply> {
+fn standard_routes(tar: Vec<u8>) -> BTreeMap<String, Reply> {
     let mut routes = BTreeMap::new();
     routes.insert(
-        "/files/hello.txt",
+        "/files/hello.txt".to_string(),
         Reply::Ok(
             HELLO.as_bytes().to_vec(),
             // BuildKit would use this as the mtime; lading clamps to the build epoch.
@@ -248,12 +249,12 @@ fn standard_routes(tar: Vec<u8>) -> BTreeMap<&'static str, Reply> {
         ),
     );
     routes.insert(
-        "/files/tool.sh",
+        "/files/tool.sh".to_string(),
         Reply::Ok(TOOL.as_bytes().to_vec(), vec![]),
     );
-    routes.insert("/redirect", Reply::Redirect("/files/hello.txt"));
+    routes.insert("/redirect".to_string(), Reply::Redirect("/files/hello.txt"));
     routes.insert(
-        "/disposition/named.txt",
+        "/disposition/named.txt".to_string(),
         Reply::Ok(
             HELLO.as_bytes().to_vec(),
             vec![(
@@ -262,8 +263,14 @@ fn standard_routes(tar: Vec<u8>) -> BTreeMap<&'static str, Reply> {
             )],
         ),
     );
-    routes.insert("/files/archive.tar", Reply::Ok(tar, vec![]));
+    routes.insert("/files/archive.tar".to_string(), Reply::Ok(tar, vec![]));
     routes
+}
+
+/// A port on 127.0.0.1 nobody listens on: bound, noted, closed.
+fn closed_port() -> std::net::SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
 }
 
 // ---- the tests ---------------------------------------------------------------------------
@@ -466,20 +473,15 @@ fn add_url_checksum_is_validated() {
 fn add_url_http_failures_are_clear_errors() {
     let mut routes = BTreeMap::new();
     routes.insert(
-        "/short",
+        "/short".to_string(),
         Reply::Truncated {
             claimed: 100,
             body: b"only ten b".to_vec(),
         },
     );
-    routes.insert("/teapot", Reply::Status(418, "I'm a teapot"));
+    routes.insert("/teapot".to_string(), Reply::Status(418, "I'm a teapot"));
     let server = HttpServer::start(routes);
-    // A port nobody listens on: bind, note it, close.
-    let closed = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
-    let refused_url = format!("http://{closed}/file");
+    let refused_url = format!("http://{}/file", closed_port());
     let cases = [
         (
             server.url("/missing.txt"),
@@ -531,6 +533,36 @@ fn add_url_same_dockerfile_gives_the_same_digest() {
         (&stores[0].store(), &digests[0]),
         (&stores[1].store(), &digests[1]),
     );
+}
+
+#[test]
+fn add_url_goes_through_http_proxy_unless_no_proxy() {
+    // The URL names a port nobody listens on: only the proxy can answer it.
+    let url = format!("http://localhost:{}/files/hello.txt", closed_port().port());
+    let mut routes = BTreeMap::new();
+    // A proxy gets the absolute URL as the request target.
+    routes.insert(url.clone(), Reply::Ok(HELLO.as_bytes().to_vec(), vec![]));
+    let proxy = HttpServer::start(routes);
+    let proxy_url = PathBuf::from(&proxy.base);
+
+    let sb = Sandbox::new();
+    let ctx = context(&sb, &format!("FROM scratch\nADD {url} /p\n"));
+    assert_success(&build(&sb, &ctx, &[], &[("HTTP_PROXY", &proxy_url)]));
+    let layers = layers(&sb, &iid(&sb));
+    assert_eq!(layers[0]["p"].data, HELLO.as_bytes());
+
+    let sb = Sandbox::new();
+    let ctx = context(&sb, &format!("FROM scratch\nADD {url} /p\n"));
+    let out = build(
+        &sb,
+        &ctx,
+        &[],
+        &[
+            ("http_proxy", &proxy_url),
+            ("NO_PROXY", Path::new("localhost")),
+        ],
+    );
+    assert_refused(&sb, &out, &[&url, "cannot connect"]);
 }
 
 // ---- HTTPS ---------------------------------------------------------------------------------

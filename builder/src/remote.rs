@@ -424,6 +424,12 @@ fn request_failure(e: &reqwest::Error) -> &'static str {
     let chain = error_chain(e).to_ascii_lowercase();
     if chain.contains("certificate") {
         "TLS certificate verification failed"
+    } else if chain.contains("corrupt message")
+        || chain.contains("alert")
+        || chain.contains("handshake")
+        || chain.contains("peer is incompatible")
+    {
+        "TLS handshake failed"
     } else if chain.contains("dns error") || chain.contains("failed to lookup address") {
         "cannot resolve host"
     } else if e.is_connect() {

@@ -712,13 +712,10 @@ impl<'a> Builder<'a> {
         url: &str,
         checksum: Option<&lading_oci::Digest>,
     ) -> StepResult<(tempfile::TempDir, remote::Download)> {
-        if self.fetcher.is_none() {
-            self.fetcher = Some(remote::Fetcher::from_env()?);
-        }
-        let fetcher = self
-            .fetcher
-            .as_ref()
-            .ok_or_else(|| StepError::msg("HTTP client is not set up"))?;
+        let fetcher = match self.fetcher {
+            Some(ref f) => f,
+            None => self.fetcher.insert(remote::Fetcher::from_env()?),
+        };
         let dir = tempfile::Builder::new()
             .prefix("add-url-")
             .tempdir_in(self.tmp)
