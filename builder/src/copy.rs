@@ -9,6 +9,10 @@
 //! * symlinks inside copied trees are copied as symlinks; a source path that is itself
 //!   a symlink is followed (inside its root only).
 //!
+//! A file downloaded by `ADD <url>` is named after the URL (see [`crate::remote`]) and
+//! gets mode `0600`, as BuildKit's HTTP source writes it; it follows the same
+//! destination rules as a single file.
+//!
 //! Context files get normalised permissions (`0644`, or `0755` when any execute bit is
 //! set; directories `0755`) and root ownership, so the host umask and file owners never
 //! reach a layer. Files copied from a stage keep the stage's metadata.
@@ -48,7 +52,21 @@ pub enum Src {
         /// Content.
         content: Vec<u8>,
     },
+    /// A file downloaded for `ADD <url>`, waiting on the host.
+    Remote {
+        /// File name (from the URL).
+        name: String,
+        /// Where the content is.
+        path: PathBuf,
+        /// Size in bytes.
+        size: u64,
+        /// `ADD --unpack=true`: extract it when it is a tar archive.
+        unpack: bool,
+    },
 }
+
+/// Mode of a downloaded file before `--chmod` (BuildKit's HTTP source uses `0600`).
+pub const REMOTE_FILE_MODE: u32 = 0o600;
 
 /// One `COPY`/`ADD` after expansion.
 pub struct CopyRequest<'a> {
@@ -99,6 +117,27 @@ pub fn plan(
                     content.len() as u64,
                     0o644,
                 )),
+            }),
+            Src::Remote {
+                name,
+                path,
+                size,
+                unpack,
+            } => items.push(Item {
+                rel: name.clone(),
+                kind: if *unpack
+                    && req.unpack_archives.is_some()
+                    && crate::archive::is_archive(path)
+                {
+                    ItemKind::Archive(path.clone())
+                } else {
+                    ItemKind::File(file_entry(
+                        name,
+                        FileData::Path(path.clone()),
+                        *size,
+                        REMOTE_FILE_MODE,
+                    ))
+                },
             }),
             Src::Path(p) => resolve_items(p, from, req, &mut items)?,
         }
@@ -550,6 +589,84 @@ mod tests {
             err.message.contains("must be a directory"),
             "{}",
             err.message
+        );
+    }
+
+    fn plan_remote(dest: &str, dest_fs: &Rootfs, chmod: Option<&str>) -> Vec<(String, u32)> {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("tool.bin");
+        std::fs::write(&path, "binary").unwrap();
+        let context = LocalContext::new(d.path(), IgnoreMatcher::default()).unwrap();
+        let req = CopyRequest {
+            sources: vec![Src::Remote {
+                name: "tool.bin".into(),
+                path,
+                size: 6,
+                unpack: false,
+            }],
+            dest: dest.to_string(),
+            owner: None,
+            chmod: chmod.map(|c| Chmod::parse(c).unwrap()),
+            parents: false,
+            exclude: None,
+            unpack_archives: None,
+        };
+        let mut v: Vec<(String, u32)> = plan(&req, &CopyFrom::Context(&context), dest_fs)
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.path, e.mode))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn remote_file_into_a_slash_destination_keeps_the_url_name_with_mode_0600() {
+        assert_eq!(
+            plan_remote("/dl/", &Rootfs::default(), None),
+            vec![("dl".into(), 0o755), ("dl/tool.bin".into(), 0o600)]
+        );
+    }
+
+    #[test]
+    fn remote_file_to_a_file_destination_is_renamed() {
+        assert_eq!(
+            plan_remote("/opt/bin/tool", &Rootfs::default(), None),
+            vec![
+                ("opt".into(), 0o755),
+                ("opt/bin".into(), 0o755),
+                ("opt/bin/tool".into(), 0o600)
+            ]
+        );
+    }
+
+    #[test]
+    fn remote_file_into_an_existing_directory_goes_inside() {
+        let mut fs = Rootfs::default();
+        fs.nodes.insert(
+            "opt".into(),
+            lading_oci::unpack::Node {
+                kind: NodeKind::Dir,
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+            },
+        );
+        assert_eq!(
+            plan_remote("/opt", &fs, None),
+            vec![("opt/tool.bin".into(), 0o600)]
+        );
+    }
+
+    #[test]
+    fn remote_file_mode_follows_chmod() {
+        assert_eq!(
+            plan_remote("/t", &Rootfs::default(), Some("755")),
+            vec![("t".into(), 0o755)]
+        );
+        assert_eq!(
+            plan_remote("/t", &Rootfs::default(), Some("u+x")),
+            vec![("t".into(), 0o700)]
         );
     }
 }

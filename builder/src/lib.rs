@@ -12,6 +12,7 @@ pub mod options;
 pub mod pathmatch;
 pub mod progress;
 pub mod run_mount;
+pub mod remote;
 pub mod solve;
 pub mod users;
 

@@ -53,5 +53,11 @@ pub fn hints(err: &anyhow::Error) -> Vec<String> {
             "copy the file into the context directory first; lading never reads outside it".into(),
         );
     }
+    if text.contains("TLS certificate verification failed") {
+        hints.push(
+            "if the server's certificate comes from a private CA, set SSL_CERT_FILE to a PEM bundle that includes it"
+                .into(),
+        );
+    }
     hints
 }

@@ -30,6 +30,7 @@ use crate::dockerfile::{expand_heredoc, expand_word, parse, parse_instruction};
 use crate::error::{Error, Result, StepError, StepResult};
 use crate::options::{BuildOptions, NamedContext};
 use crate::progress::Reporter;
+use crate::remote;
 
 /// Resolves an image reference (from `FROM` or `COPY --from`) to a source.
 pub type Resolver<'a> = &'a dyn Fn(&str) -> Box<dyn ImageSource>;
@@ -92,6 +93,7 @@ pub fn build(
         total: 0,
         global: BTreeMap::new(),
         logs: Vec::new(),
+        fetcher: None,
     };
     b.global_scope()?;
     let target = b.target_index()?;
@@ -135,6 +137,21 @@ struct Builder<'a> {
     global: BTreeMap<String, Option<String>>,
     /// RUN output, for [`BuildResult::logs`].
     logs: Vec<(String, Vec<String>)>,
+    /// HTTP client for `ADD <url>`, set up on first use.
+    fetcher: Option<remote::Fetcher>,
+}
+
+/// Bytes between two progress lines of a download.
+const PROGRESS_EVERY: u64 = 64 << 20;
+
+/// Whether an `ADD` source is a git repository (BuildKit's git sources, which lading
+/// does not fetch): `git@host:...`, `git://`, `ssh://`, or a URL ending in `.git`.
+fn is_git_source(src: &str) -> bool {
+    let no_fragment = src.split('#').next().unwrap_or(src);
+    src.starts_with("git@")
+        || src.starts_with("git://")
+        || src.starts_with("ssh://")
+        || no_fragment.ends_with(".git")
 }
 
 /// Predefined ARGs BuildKit provides without a declaration.
@@ -540,16 +557,24 @@ impl<'a> Builder<'a> {
         add: bool,
         stage_idx: usize,
     ) -> StepResult<()> {
+        // Sources as written, expanded; URLs are downloaded below, once the other
+        // flags are known to be valid.
         let mut sources = Vec::new();
         for s in &c.sources {
             sources.push(match s {
                 CopySource::Path(p) => {
                     let p = self.expand(state, p)?;
-                    if add && (p.starts_with("http://") || p.starts_with("https://")) {
-                        return Err(StepError::msg(format!("ADD {p}: remote URLs are not supported yet (they come with the registry client)")));
-                    }
-                    if add && (p.starts_with("git@") || p.ends_with(".git")) {
-                        return Err(StepError::msg(format!("ADD {p}: git sources are not supported")));
+                    if is_git_source(&p) {
+                        if add {
+                            return Err(StepError::msg(format!(
+                                "ADD {p}: git sources are not supported"
+                            )));
+                        }
+                    } else if remote::is_url(&p) && !add {
+                        return Err(StepError::msg(format!(
+                            "COPY {}: source can't be a URL for COPY (use ADD)",
+                            remote::redact(&p)
+                        )));
                     }
                     Src::Path(p)
                 }
@@ -559,10 +584,28 @@ impl<'a> Builder<'a> {
                     } else {
                         h.content.clone()
                     };
-                    Src::Inline { name: h.name.clone(), content: content.into_bytes() }
+                    Src::Inline {
+                        name: h.name.clone(),
+                        content: content.into_bytes(),
+                    }
                 }
             });
         }
+        let checksum = match &c.checksum {
+            None => None,
+            Some(v) => {
+                // BuildKit: "checksum can't be specified for non-HTTP(S) sources".
+                if !sources
+                    .iter()
+                    .all(|s| matches!(s, Src::Path(p) if remote::is_url(p)))
+                {
+                    return Err(StepError::msg(
+                        "ADD --checksum is only supported for HTTP(S) sources",
+                    ));
+                }
+                Some(remote::parse_checksum(&self.expand(state, v)?)?)
+            }
+        };
         let raw_dest = self.expand(state, &c.dest)?;
         let mut dest = self.workdir_path(state, &raw_dest);
         if (raw_dest.ends_with('/') || raw_dest.ends_with("/.") || raw_dest == ".")
@@ -588,10 +631,24 @@ impl<'a> Builder<'a> {
                 .collect::<StepResult<_>>()?;
             Some(IgnoreMatcher::parse(&pats.join("\n")).map_err(StepError::from)?)
         };
-        if add && c.checksum.is_some() {
-            return Err(StepError::msg(
-                "ADD --checksum is only supported for http(s) sources",
-            ));
+        let unpack_archives =
+            (add && c.unpack != Some(false) && c.from.is_none()).then_some(self.tmp);
+        // Downloads live in their own temp dirs until the layer is written.
+        let mut downloads = Vec::new();
+        for src in &mut sources {
+            if let Src::Path(p) = src
+                && remote::is_url(p)
+            {
+                let (dir, d) = self.download(p, checksum.as_ref())?;
+                downloads.push(dir);
+                *src = Src::Remote {
+                    name: d.name,
+                    path: d.path,
+                    size: d.size,
+                    // Remote archives are extracted only when asked (BuildKit).
+                    unpack: c.unpack == Some(true),
+                };
+            }
         }
         let req = CopyRequest {
             sources,
@@ -600,8 +657,7 @@ impl<'a> Builder<'a> {
             chmod,
             parents: c.parents,
             exclude,
-            unpack_archives: (add && c.unpack != Some(false) && c.from.is_none())
-                .then_some(self.tmp),
+            unpack_archives,
         };
         // Where sources come from.
         let mut from_state: Option<StageState> = None;
@@ -652,9 +708,42 @@ impl<'a> Builder<'a> {
             }
         };
         let blob = self.cached_layer(entries)?;
+        drop(downloads);
         let h = self.history(ins, false);
         state.push_layer(blob.descriptor, blob.diff_id, h);
         Ok(())
+    }
+
+    /// Downloads an `ADD` URL into a fresh temp dir under the build's, reporting it on
+    /// the current step. The dir must outlive the layer that reads the file.
+    fn download(
+        &mut self,
+        url: &str,
+        checksum: Option<&lading_oci::Digest>,
+    ) -> StepResult<(tempfile::TempDir, remote::Download)> {
+        let fetcher = match self.fetcher {
+            Some(ref f) => f,
+            None => self.fetcher.insert(remote::Fetcher::from_env()?),
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("add-url-")
+            .tempdir_in(self.tmp)
+            .map_err(|e| StepError::msg(format!("creating temp dir: {e}")))?;
+        let shown = remote::redact(url);
+        let (reporter, vertex) = (self.reporter, self.vertex);
+        reporter.log(vertex, &format!("downloading {shown}"));
+        let mut next_report = PROGRESS_EVERY;
+        let d = fetcher.fetch(url, dir.path(), checksum, &mut |n| {
+            if n >= next_report {
+                reporter.log(vertex, &format!("{shown}: {} MiB", n >> 20));
+                next_report = n + PROGRESS_EVERY;
+            }
+        })?;
+        reporter.log(
+            vertex,
+            &format!("downloaded {shown}: {} bytes, {}", d.size, d.digest),
+        );
+        Ok((dir, d))
     }
 
     /// Writes a layer, or reuses the one a previous build wrote from identical entries.
