@@ -10,6 +10,7 @@ pub mod error;
 pub mod options;
 pub mod pathmatch;
 pub mod progress;
+pub mod snapshot;
 pub mod solve;
 pub mod users;
 
