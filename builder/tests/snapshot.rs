@@ -972,3 +972,55 @@ fn a_damaged_blob_is_not_unpacked() {
     assert!(err.to_string().contains("digest mismatch"), "{err}");
     assert!(!env.snaps.path(&layer).exists());
 }
+
+#[test]
+fn without_root_devices_and_owners_are_recorded_as_warnings() {
+    let env = Env::new();
+    let mut owned = file("ro/owned", "o\n", 0o444);
+    owned.uid = 1000;
+    let entries = vec![
+        dir("ro", 0o555),
+        owned,
+        Entry {
+            kind: EntryKind::CharDevice(1, 3),
+            ..file("null", "", 0o666)
+        },
+        Entry {
+            kind: EntryKind::Fifo,
+            ..file("pipe", "", 0o600)
+        },
+        Entry::whiteout("gone"),
+    ];
+    let layer = write_layer(&env.store, entries, 0).unwrap().descriptor;
+    let fs_dir = env.snaps.ensure(&env.store, &layer).unwrap();
+    let warnings = env.snaps.warnings(&layer);
+    assert_eq!(fs::read_to_string(fs_dir.join("ro/owned")).unwrap(), "o\n");
+    assert_eq!(
+        fs::metadata(fs_dir.join("ro")).unwrap().mode() & 0o7777,
+        0o555
+    );
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        fs::metadata(fs_dir.join("pipe"))
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    let gone = fs::symlink_metadata(fs_dir.join("gone")).unwrap();
+    assert!(gone.file_type().is_char_device() && gone.rdev() == 0);
+    if is_root() {
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(fs::metadata(fs_dir.join("ro/owned")).unwrap().uid(), 1000);
+    } else {
+        eprintln!("not root: checking the unprivileged unpack");
+        assert!(!fs_dir.join("null").exists());
+        assert!(
+            warnings.iter().any(|w| w.contains("\"null\"")),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings.iter().any(|w| w.contains("owners not applied")),
+            "{warnings:?}"
+        );
+    }
+}

@@ -83,7 +83,8 @@ pub(super) enum Below {
 }
 
 /// The entries of the layer that an overlay `upper` dir (mounted over `lowers`,
-/// top-most first) amounts to. See the module docs for the rules.
+/// top-most first) amounts to. See the module docs for the rules. File contents are
+/// referenced by path ([`FileData::Path`]): write the layer before the upper dir goes.
 pub fn diff_upper(upper: &Path, lowers: &[PathBuf], opts: &DiffOptions<'_>) -> Result<Vec<Entry>> {
     let mut changes = Vec::new();
     for item in walkdir::WalkDir::new(upper)
@@ -294,7 +295,8 @@ fn clean_ignore(ignore: &[String]) -> Vec<String> {
         .collect()
 }
 
-fn under(path: &str, dir: &str) -> bool {
+/// Whether `path` is `dir` or below it.
+pub(super) fn under(path: &str, dir: &str) -> bool {
     path == dir || (path.starts_with(dir) && path.as_bytes().get(dir.len()) == Some(&b'/'))
 }
 

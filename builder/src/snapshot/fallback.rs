@@ -14,7 +14,7 @@ use nix::sys::time::TimeSpec;
 
 use super::diff::{
     Below, Change, ChangeKind, DiffOptions, allowed_xattrs, finish, link_target, list_xattrs,
-    rel_string, walk_error,
+    rel_string, under, walk_error,
 };
 use super::{Error, OVERLAY_OPAQUE_XATTR, Result, remove_tree, xattr_allowed};
 
@@ -331,11 +331,7 @@ pub fn diff_dirs(before: &TreeSnapshot, dir: &Path, opts: &DiffOptions<'_>) -> R
             emit.insert(p.clone());
         }
     }
-    let in_recreated = |p: &str| {
-        recreated.iter().any(|r| {
-            p.len() > r.len() && p.starts_with(r.as_str()) && p.as_bytes()[r.len()] == b'/'
-        })
-    };
+    let in_recreated = |p: &str| recreated.iter().any(|r| p != r && under(p, r));
     for (p, a) in &after.paths {
         if a.kind != FileKind::Socket && in_recreated(p) {
             emit.insert(p.clone());
@@ -344,8 +340,8 @@ pub fn diff_dirs(before: &TreeSnapshot, dir: &Path, opts: &DiffOptions<'_>) -> R
     // A deleted path gets a whiteout unless a parent is gone, no longer a
     // directory or made anew (those hide it already).
     let mut whiteouts = Vec::new();
-    for p in before.paths.keys() {
-        if after.paths.contains_key(p) {
+    for (p, b) in &before.paths {
+        if after.paths.contains_key(p) || b.kind == FileKind::Socket {
             continue;
         }
         let mut hidden = false;

@@ -60,10 +60,17 @@
 //!   reports every changed path together with its parent directories (overlayfs
 //!   copies those up), one whiteout per deleted subtree, and a directory whose inode
 //!   changed (removed and made again) as an opaque directory with its whole new
-//!   content. Exceptions: a file that was only opened for writing is copied up by
-//!   overlayfs but unchanged here, and a directory removed and re-created that gets
-//!   the same inode number back is reported as whiteouts of its old children instead
+//!   content (a new inode number or, where the file system records one, a new birth
+//!   time: ext4 readily hands a removed directory's inode number to the next `mkdir`).
+//!   Exceptions: a file that was only opened for writing is copied up by overlayfs but
+//!   unchanged here; on a file system without birth times, a directory re-created
+//!   with its old inode number is reported as whiteouts of its old children instead
 //!   of an opaque marker (same tree, other layer bytes).
+//! - **Known limit:** a parent directory that a layer omits is made root-owned 0755 in
+//!   its snapshot (like tar does), and overlayfs shows the top-most lower's directory
+//!   metadata, so such a layer hides the mode of the directory below (containerd
+//!   applies layers onto the merged tree instead). Layers from `docker`, BuildKit and
+//!   [`diff_upper`] always carry their parent directories.
 //! - **Not representable:** a changed root directory (layers do not carry `/`), and
 //!   names that are not UTF-8 ([`Entry`] paths are strings) are errors in a diff.
 
