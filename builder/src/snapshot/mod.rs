@@ -8,6 +8,10 @@
 //! [`materialize`] copies the merged tree into a plain directory and [`diff_dirs`]
 //! compares it with its recorded [`TreeSnapshot`] afterwards.
 //!
+//! Formats followed: <https://docs.kernel.org/filesystems/overlayfs.html> ("whiteouts
+//! and opaque directories") and
+//! <https://github.com/opencontainers/image-spec/blob/main/layer.md#whiteouts>.
+//!
 //! Rules, and why each exists:
 //!
 //! - **Snapshots are keyed by the layer's blob digest and appear atomically.** A layer is
