@@ -34,6 +34,9 @@ pub enum Error {
     /// Reading or writing OCI content failed.
     #[error(transparent)]
     Oci(#[from] lading_oci::Error),
+    /// Unpacking a layer snapshot or diffing a changed tree failed.
+    #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::Error),
     /// A file-system operation failed.
     #[error("{op} {path}")]
     Io {

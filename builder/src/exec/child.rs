@@ -206,37 +206,13 @@ fn mount_root(spec: &RootSpec, root: &Path) -> Result<()> {
             upper,
             work,
         } => {
-            let lower: Vec<String> = lowers.iter().map(|p| escape_overlay(p)).collect();
-            let data = format!(
-                "lowerdir={},upperdir={},workdir={}",
-                lower.join(":"),
-                escape_overlay(upper),
-                escape_overlay(work)
-            );
-            mount(
-                Some("overlay"),
-                root,
-                Some("overlay"),
-                MsFlags::empty(),
-                Some(data.as_str()),
-            )
-            .ctx(mount_err("overlayfs", root))
+            let data = crate::snapshot::overlay_mount_data(lowers, upper, work)
+                .map_err(|e| format!("overlayfs: {e}"))?;
+            mount(Some("overlay"), root, Some("overlay"), MsFlags::empty(), Some(data.as_str()))
+                .ctx(mount_err("overlayfs", root))
         }
         RootSpec::Dir(dir) => bind_flags(dir, root, MsFlags::MS_REC),
     }
-}
-
-/// overlayfs splits its options on `,` and lower dirs on `:`; both are escaped with `\`.
-fn escape_overlay(p: &Path) -> String {
-    let s = p.to_string_lossy();
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, ',' | ':' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn bind_flags(src: &Path, target: &Path, extra: MsFlags) -> Result<()> {

@@ -14,7 +14,6 @@
 //! - a step that writes nothing adds no layer (history `empty_layer`), as BuildKit's
 //!   exporter drops empty layers.
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};

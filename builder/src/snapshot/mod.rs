@@ -1,0 +1,371 @@
+//! Layer snapshots for `RUN`: each image layer unpacked once into a directory in
+//! overlayfs "lower" format, and the way back from a changed tree to a layer.
+//!
+//! A `RUN` step's root is an overlay mount (kernel `Documentation/filesystems/overlayfs.rst`)
+//! of one snapshot per image layer (top-most first) plus a fresh upper and work dir.
+//! Afterwards [`diff_upper`] turns the upper dir into the entries of the step's layer
+//! (image-spec `layer.md`, "Representing Changes"). When overlayfs cannot be mounted,
+//! [`materialize`] copies the merged tree into a plain directory and [`diff_dirs`]
+//! compares it with its recorded [`TreeSnapshot`] afterwards.
+//!
+//! Formats followed: <https://docs.kernel.org/filesystems/overlayfs.html> ("whiteouts
+//! and opaque directories") and
+//! <https://github.com/opencontainers/image-spec/blob/main/layer.md#whiteouts>.
+//!
+//! Rules, and why each exists:
+//!
+//! - **Snapshots are keyed by the layer's blob digest and appear atomically.** A layer is
+//!   unpacked into a temp dir under `snapshots/` and renamed to `snapshots/<hex>`, so a
+//!   snapshot dir that exists is complete. Two builds unpacking the same layer both
+//!   succeed: whoever loses the rename uses the winner's copy. The blob is re-hashed
+//!   before unpacking, because a snapshot outlives the read that made it.
+//! - **Unpacking never leaves the snapshot dir.** Layers come from registries, i.e.
+//!   from strangers. Names are resolved lexically (`..` that climbs above the root is
+//!   refused; an absolute name is taken relative to the root, as containerd and
+//!   [`lading_oci::unpack`] do); every parent is opened component by component with
+//!   `O_NOFOLLOW` relative to the snapshot root and must be a directory this layer
+//!   made (a symlink parent is an error, not a redirection); files are created with
+//!   `O_EXCL | O_NOFOLLOW`; a hard link must name an earlier non-directory,
+//!   non-symlink entry of the same layer.
+//! - **Lower format.** overlayfs reads a whiteout as a character device 0/0 and an
+//!   opaque directory as one with `trusted.overlay.opaque=y`, so `.wh.NAME` and
+//!   `.wh..wh..opq` are turned into exactly that. Other `.wh..wh.` names (aufs
+//!   metadata) are skipped.
+//! - **Metadata is exact** (mode incl. setuid/setgid/sticky, owner, mtime, allow-listed
+//!   xattrs), because the merged tree is what `RUN` commands see, and an upper dir that
+//!   overlayfs copied up from it is compared with it. Owners are set before modes
+//!   (`chown` clears setuid bits) and capabilities after owners (`chown` clears
+//!   `security.capability`); directory modes and mtimes are set last, because creating
+//!   children changes a directory's mtime. Devices need root: without it they are
+//!   skipped with a recorded warning.
+//! - **xattrs: an allow-list** ([`xattr_allowed`]: `security.capability` so that
+//!   setcap'd binaries work, `user.*`), never `trusted.*` or `security.selinux`: those
+//!   describe the machine that built the layer, and `trusted.overlay.*` /
+//!   `user.overlay.*` in a layer could steer the kernel's overlay code.
+//! - **Upper → layer.** A 0/0 character device is a whiteout; an opaque dir gives the
+//!   dir plus its `.wh..wh..opq` marker (only when a lower has a directory there:
+//!   overlayfs also marks a directory made over a deleted *file* opaque, which hides
+//!   nothing). Hard links inside the upper dir are written as tar hard links to the
+//!   first name in canonical order (tar needs the target earlier in the stream).
+//!   Sockets are skipped (tar cannot hold them). A metacopy or redirect xattr is an
+//!   error: it means the overlay was mounted with features whose upper dir is not a
+//!   plain change set (see [`overlay_mount_data`]).
+//! - **Sandbox artifacts must not leak.** The sandbox creates mount points (`proc`,
+//!   `etc/hosts`, `run/secrets`, ...) that make overlayfs create files and copy up
+//!   their parents. Callers pass those paths as `ignore`: they are dropped with their
+//!   subtrees, and then every directory that is empty in the layer, not opaque, and
+//!   either identical (mode, owner, xattrs) to the directory the lowers already have or
+//!   absent below and a parent of an ignored path, is dropped too: it is only there
+//!   because overlayfs copied it up or the sandbox made it.
+//! - **Owners go through an id map** ([`DiffOptions::map_ids`]) so a rootless build can
+//!   turn host ids back into container ids; rootful builds use the identity.
+//! - **The fallback gives the same layer** as the overlay for the same operations: it
+//!   copies files without sharing inodes (an overlay copy-up breaks hard links too),
+//!   reports every changed path together with its parent directories (overlayfs
+//!   copies those up), one whiteout per deleted subtree, and a directory whose inode
+//!   changed (removed and made again) as an opaque directory with its whole new
+//!   content (a new inode number or, where the file system records one, a new birth
+//!   time: ext4 readily hands a removed directory's inode number to the next `mkdir`).
+//!   Exceptions: a file that was only opened for writing is copied up by overlayfs but
+//!   unchanged here; on a file system without birth times, a directory re-created
+//!   with its old inode number is reported as whiteouts of its old children instead
+//!   of an opaque marker (same tree, other layer bytes).
+//! - **Known limit:** a parent directory that a layer omits is made root-owned 0755 in
+//!   its snapshot (like tar does), and overlayfs shows the top-most lower's directory
+//!   metadata, so such a layer hides the mode of the directory below (containerd
+//!   applies layers onto the merged tree instead). Layers from `docker`, BuildKit and
+//!   [`diff_upper`] always carry their parent directories.
+//! - **Not representable:** a changed root directory (layers do not carry `/`), and
+//!   names that are not UTF-8 ([`Entry`] paths are strings) are errors in a diff.
+
+mod diff;
+mod fallback;
+mod unpack;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use lading_oci::layer::Entry;
+use lading_oci::spec::Descriptor;
+use lading_oci::store::Store;
+
+pub use diff::{DiffOptions, IdMap, diff_upper};
+pub use fallback::{FileKind, PathMeta, TreeSnapshot, diff_dirs, materialize};
+pub use unpack::unpack_lower;
+
+/// Name of the snapshot store under the store's private dir.
+pub const SNAPSHOTS_DIR: &str = "snapshots";
+/// Inside one snapshot: the directory used as an overlay lower dir.
+pub const FS_DIR: &str = "fs";
+/// Inside one snapshot: warnings from unpacking, one per line (absent when none).
+pub const WARNINGS_FILE: &str = "warnings";
+/// The xattr overlayfs reads to see an opaque directory (rootful mounts).
+pub const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+
+/// Errors of the snapshot module.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file-system operation failed.
+    #[error("{op} {path}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading the layer stream failed.
+    #[error("reading {what}")]
+    Stream {
+        /// The layer.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A layer entry would write outside the snapshot or through a symlink.
+    #[error("unsafe entry {path:?} in {what}: {reason}")]
+    UnsafePath {
+        /// The entry's name (and link target, if any).
+        path: String,
+        /// The layer.
+        what: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The upper or materialized dir holds something a layer cannot express.
+    #[error("cannot turn {path} into a layer entry: {reason}")]
+    Unsupported {
+        /// The offending path.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Reading the layer blob from the store failed.
+    #[error(transparent)]
+    Oci(#[from] lading_oci::Error),
+}
+
+type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { op, path, source }
+    }
+
+    fn nix(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(nix::Error) -> Error {
+        let path = path.into();
+        move |errno| Error::Io {
+            op,
+            path,
+            source: std::io::Error::from(errno),
+        }
+    }
+}
+
+/// Whether an xattr may travel in a layer: `security.capability` (file capabilities)
+/// and `user.*`, except overlayfs' own `user.overlay.*`.
+pub fn xattr_allowed(name: &str) -> bool {
+    name == "security.capability"
+        || (name.starts_with("user.") && !name.starts_with("user.overlay."))
+}
+
+/// The mount data for an overlay of `lowers` (top-most first) with `upper` and `work`:
+/// `lowerdir=…,upperdir=…,workdir=…` plus the options [`diff_upper`] relies on
+/// (`redirect_dir=off`, `metacopy=off`, `index=off`: with them the upper dir is a
+/// plain change set). Paths holding `,`, `:` or `\` are refused (they would need
+/// escaping). The legacy `mount(2)` takes at most a page of data; many lowers may need
+/// the new mount API (`fsconfig` with `lowerdir+`).
+pub fn overlay_mount_data(lowers: &[PathBuf], upper: &Path, work: &Path) -> Result<String> {
+    let check = |p: &Path| -> Result<String> {
+        let s = p.to_str().filter(|s| !s.contains([',', ':', '\\']));
+        s.map(str::to_string).ok_or_else(|| Error::Unsupported {
+            path: p.to_path_buf(),
+            reason: "overlay mount options cannot hold this path (',', ':', '\\' or not UTF-8)"
+                .into(),
+        })
+    };
+    if lowers.is_empty() {
+        return Err(Error::Unsupported {
+            path: upper.to_path_buf(),
+            reason: "an overlay needs at least one lower dir".into(),
+        });
+    }
+    let lower = lowers
+        .iter()
+        .map(|l| check(l))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(format!(
+        "lowerdir={},upperdir={},workdir={},redirect_dir=off,metacopy=off,index=off",
+        lower.join(":"),
+        check(upper)?,
+        check(work)?
+    ))
+}
+
+/// The snapshot store: `<store>/.lading/snapshots/<layer-digest-hex>/fs`.
+#[derive(Debug, Clone)]
+pub struct Snapshots {
+    dir: PathBuf,
+}
+
+impl Snapshots {
+    /// The snapshot store of `store` (created if missing).
+    pub fn new(store: &Store) -> Result<Snapshots> {
+        let dir = store.private_dir().join(SNAPSHOTS_DIR);
+        fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
+        Ok(Snapshots { dir })
+    }
+
+    /// The directory holding all snapshots.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where the snapshot of `layer` lives (whether or not it exists).
+    pub fn path(&self, layer: &Descriptor) -> PathBuf {
+        self.dir.join(layer.digest.hex())
+    }
+
+    /// The lower dir of `layer`, unpacking the layer first if no complete snapshot
+    /// exists. Safe to call from several threads or processes at once.
+    pub fn ensure(&self, store: &Store, layer: &Descriptor) -> Result<PathBuf> {
+        let done = self.path(layer);
+        let fs_dir = done.join(FS_DIR);
+        if fs_dir.is_dir() {
+            return Ok(fs_dir);
+        }
+        let size = store.verify_blob(&layer.digest)?;
+        if size != layer.size {
+            return Err(lading_oci::Error::SizeMismatch {
+                digest: layer.digest.clone(),
+                expected: layer.size,
+                actual: size,
+            }
+            .into());
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".tmp-{}-", layer.digest.hex()))
+            .tempdir_in(&self.dir)
+            .map_err(Error::io("creating temp dir in", &self.dir))?;
+        let tmp_fs = tmp.path().join(FS_DIR);
+        fs::create_dir(&tmp_fs).map_err(Error::io("creating", &tmp_fs))?;
+        let what = format!("layer {}", layer.digest);
+        let reader = lading_oci::unpack::open_layer(store, layer)?;
+        let warnings = unpack_lower(reader, &tmp_fs, &what)?;
+        if !warnings.is_empty() {
+            let w = tmp.path().join(WARNINGS_FILE);
+            fs::write(&w, warnings.join("\n") + "\n").map_err(Error::io("writing", &w))?;
+        }
+        let tmp = tmp.keep();
+        match fs::rename(&tmp, &done) {
+            Ok(()) => Ok(fs_dir),
+            Err(e) => {
+                // Lost a race: another builder renamed its copy into place first.
+                let _ = remove_tree(&tmp);
+                if fs_dir.is_dir() {
+                    Ok(fs_dir)
+                } else {
+                    Err(Error::Io {
+                        op: "renaming snapshot into place at",
+                        path: done,
+                        source: e,
+                    })
+                }
+            }
+        }
+    }
+
+    /// Lower dirs for an image's `layers` (given bottom-first, as in a manifest),
+    /// returned top-most first, as overlayfs' `lowerdir` wants them.
+    pub fn lowers(&self, store: &Store, layers: &[Descriptor]) -> Result<Vec<PathBuf>> {
+        let mut out = layers
+            .iter()
+            .map(|l| self.ensure(store, l))
+            .collect::<Result<Vec<_>>>()?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Warnings recorded when `layer` was unpacked (e.g. devices skipped without root).
+    pub fn warnings(&self, layer: &Descriptor) -> Vec<String> {
+        fs::read_to_string(self.path(layer).join(WARNINGS_FILE))
+            .map(|s| s.lines().map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Removes a tree even where a directory is read-only (unprivileged builds).
+fn remove_tree(path: &Path) -> Result<()> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io("inspecting", path)(e)),
+    };
+    if !meta.is_dir() {
+        return fs::remove_file(path).map_err(Error::io("removing", path));
+    }
+    if fs::remove_dir_all(path).is_ok() {
+        return Ok(());
+    }
+    for e in walkdir::WalkDir::new(path)
+        .follow_links(false)
+        .into_iter()
+        .flatten()
+    {
+        if e.file_type().is_dir() {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = fs::set_permissions(e.path(), fs::Permissions::from_mode(0o700));
+        }
+    }
+    fs::remove_dir_all(path).map_err(Error::io("removing", path))
+}
+
+/// The marker entry that makes `dir` opaque in a layer.
+fn opaque_entry(dir: &str) -> Entry {
+    let mut e = Entry::whiteout(&format!("{dir}/x"));
+    e.path = if dir.is_empty() {
+        lading_oci::layer::OPAQUE_MARKER.to_string()
+    } else {
+        format!("{dir}/{}", lading_oci::layer::OPAQUE_MARKER)
+    };
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allow_list_keeps_capabilities_and_user_xattrs_only() {
+        assert!(xattr_allowed("security.capability"));
+        assert!(xattr_allowed("user.mime_type"));
+        assert!(!xattr_allowed("user.overlay.opaque"));
+        assert!(!xattr_allowed("trusted.overlay.opaque"));
+        assert!(!xattr_allowed("security.selinux"));
+        assert!(!xattr_allowed("system.posix_acl_access"));
+    }
+
+    #[test]
+    fn opaque_marker_sits_inside_its_directory() {
+        assert_eq!(opaque_entry("a/b").path, "a/b/.wh..wh..opq");
+        assert_eq!(opaque_entry("").path, ".wh..wh..opq");
+        assert!(opaque_entry("a").is_whiteout());
+    }
+
+    #[test]
+    fn mount_data_refuses_paths_that_need_escaping() {
+        let l = vec![PathBuf::from("/s/a/fs"), PathBuf::from("/s/b/fs")];
+        let d = overlay_mount_data(&l, Path::new("/u"), Path::new("/w")).unwrap();
+        assert_eq!(
+            d,
+            "lowerdir=/s/a/fs:/s/b/fs,upperdir=/u,workdir=/w,redirect_dir=off,metacopy=off,index=off"
+        );
+        let bad = vec![PathBuf::from("/s/a,b")];
+        assert!(overlay_mount_data(&bad, Path::new("/u"), Path::new("/w")).is_err());
+    }
+}
