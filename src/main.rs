@@ -14,11 +14,11 @@ fn main() -> ExitCode {
         lading_builder::exec::helper_main(&args);
     }
     use lading_builder::exec::userns;
-    if std::env::var_os(userns::USERNS_ENV).is_some() {
-        if let Err(e) = userns::enter() {
-            eprintln!("error: rootless mode: {e}");
-            return ExitCode::from(2);
-        }
+    if std::env::var_os(userns::USERNS_ENV).is_some()
+        && let Err(e) = userns::enter()
+    {
+        eprintln!("error: rootless mode: {e}");
+        return ExitCode::from(2);
     }
     let args = cli::args::Cli::parse();
     // Rootless: builds run as root of a user namespace of their own (see exec::userns).
@@ -29,7 +29,9 @@ fn main() -> ExitCode {
             Ok(status) => ExitCode::from(status.code().unwrap_or(2).clamp(0, 255) as u8),
             Err(e) => {
                 eprintln!("error: rootless mode: {e}");
-                eprintln!("hint: rootless builds need user namespaces; give the user subordinate ids in /etc/subuid and /etc/subgid (and install uidmap) for a full mapping");
+                eprintln!(
+                    "hint: rootless builds need user namespaces; give the user subordinate ids in /etc/subuid and /etc/subgid (and install uidmap) for a full mapping"
+                );
                 ExitCode::from(2)
             }
         };

@@ -103,10 +103,10 @@ fn unknown_instruction_exits_2_with_location() {
 }
 
 #[test]
-fn run_is_refused_for_now() {
+fn run_without_a_shell_in_the_image_names_the_line_and_the_program() {
     refused(
         "FROM scratch\nCOPY a /a\nRUN true\n",
-        &["Dockerfile:3:1:", "RUN is not supported yet"],
+        &["Dockerfile:3:1:", "/bin/sh", "No such file or directory"],
     );
 }
 

@@ -39,11 +39,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 pub fn hints(err: &anyhow::Error) -> Vec<String> {
     let text = format!("{err:#}");
     let mut hints = Vec::new();
-    if text.contains("RUN is not supported yet") {
-        hints.push(
-            "build the RUN steps' results elsewhere and COPY them in, or wait for the RUN sandbox"
-                .into(),
-        );
+    if text.contains("creating namespaces") || text.contains("mounting overlayfs") {
+        hints.push("RUN needs Linux namespaces: run as root, or rootless with user namespaces enabled (sysctl kernel.unprivileged_userns_clone=1) and subordinate ids in /etc/subuid".into());
     }
     if text.contains("not found in the local store") {
         hints.push("pulling from registries is not available yet; use oci:DIR[:tag], oci-archive:FILE or docker-archive:FILE".into());

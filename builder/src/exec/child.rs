@@ -208,8 +208,14 @@ fn mount_root(spec: &RootSpec, root: &Path) -> Result<()> {
         } => {
             let data = crate::snapshot::overlay_mount_data(lowers, upper, work)
                 .map_err(|e| format!("overlayfs: {e}"))?;
-            mount(Some("overlay"), root, Some("overlay"), MsFlags::empty(), Some(data.as_str()))
-                .ctx(mount_err("overlayfs", root))
+            mount(
+                Some("overlay"),
+                root,
+                Some("overlay"),
+                MsFlags::empty(),
+                Some(data.as_str()),
+            )
+            .ctx(mount_err("overlayfs", root))
         }
         RootSpec::Dir(dir) => bind_flags(dir, root, MsFlags::MS_REC),
     }

@@ -176,11 +176,17 @@ mod tests {
         let text = "alice:100000:65536\n1001:200000:1000\n";
         assert_eq!(
             parse_subids(text, "alice", 1000),
-            Some(SubIds { start: 100000, count: 65536 })
+            Some(SubIds {
+                start: 100000,
+                count: 65536
+            })
         );
         assert_eq!(
             parse_subids(text, "bob", 1001),
-            Some(SubIds { start: 200000, count: 1000 })
+            Some(SubIds {
+                start: 200000,
+                count: 1000
+            })
         );
         assert_eq!(parse_subids(text, "carol", 1002), None);
     }

@@ -129,16 +129,13 @@ impl Builder<'_> {
             h.update(&serde_json::to_vec(&key).map_err(StepError::from)?);
             h.finish()
         };
-        let cache_path = self
-            .store
-            .private_dir()
-            .join("cache/run")
-            .join(key.hex());
+        let cache_path = self.store.private_dir().join("cache/run").join(key.hex());
         if !self.opts.no_cache
             && let Ok(bytes) = fs::read(&cache_path)
-            && let Ok(layer) =
-                serde_json::from_slice::<Option<(Descriptor, Digest)>>(&bytes)
-            && layer.as_ref().is_none_or(|(d, _)| self.store.has(&d.digest))
+            && let Ok(layer) = serde_json::from_slice::<Option<(Descriptor, Digest)>>(&bytes)
+            && layer
+                .as_ref()
+                .is_none_or(|(d, _)| self.store.has(&d.digest))
         {
             self.reporter.log(self.vertex, "CACHED");
             self.push_run_result(state, ins, layer, created_by);
@@ -206,7 +203,10 @@ impl Builder<'_> {
                     && msg.contains("overlayfs") =>
             {
                 // No overlayfs here: copy the lowers and compare afterwards.
-                reporter.log(vertex, &format!("overlayfs unavailable ({msg}); using the copy snapshotter"));
+                reporter.log(
+                    vertex,
+                    &format!("overlayfs unavailable ({msg}); using the copy snapshotter"),
+                );
                 let dir = step_dir.join("root");
                 let before = snapshot::materialize(&lowers, &dir)?;
                 spec.root = RootSpec::Dir(dir.clone());
@@ -306,9 +306,7 @@ impl Builder<'_> {
         };
         match &r.command {
             Command::Exec(v) if r.heredocs.is_empty() => Ok(v.clone()),
-            Command::Exec(_) => Err(StepError::msg(
-                "here-documents need the shell form of RUN",
-            )),
+            Command::Exec(_) => Err(StepError::msg("here-documents need the shell form of RUN")),
             Command::Shell(s) if r.heredocs.is_empty() => Ok([shell, vec![s.clone()]].concat()),
             Command::Shell(s) => {
                 if let [h] = r.heredocs.as_slice()
@@ -418,7 +416,10 @@ impl Builder<'_> {
                 if fs::symlink_metadata(&source).is_err() {
                     return Err(StepError::msg(format!(
                         "--mount=type=bind: source {source_rel:?} not found{}",
-                        m.from.as_deref().map(|f| format!(" in {f}")).unwrap_or_default()
+                        m.from
+                            .as_deref()
+                            .map(|f| format!(" in {f}"))
+                            .unwrap_or_default()
                     )));
                 }
                 key_mounts.push((target.clone(), format!("bind:{}", tree_digest(&source)?)));
@@ -426,7 +427,9 @@ impl Builder<'_> {
                     source
                 } else {
                     // Writes to a rw bind mount are discarded: give the step a copy.
-                    let copy = self.tmp.join(format!("bind-{}-{}", self.vertex, mounts.len()));
+                    let copy = self
+                        .tmp
+                        .join(format!("bind-{}-{}", self.vertex, mounts.len()));
                     copy_tree(&source, &copy)?;
                     copy
                 };
@@ -440,9 +443,7 @@ impl Builder<'_> {
             }
             MountType::Cache => {
                 if m.from.is_some() {
-                    return Err(StepError::msg(
-                        "--mount=type=cache,from= is not supported",
-                    ));
+                    return Err(StepError::msg("--mount=type=cache,from= is not supported"));
                 }
                 let id = m.id.clone().unwrap_or_else(|| target.clone());
                 let mut h = Sha256::new();
@@ -460,7 +461,9 @@ impl Builder<'_> {
                     Sharing::Private => match try_lock(&lock_path)? {
                         Some(l) => resources._locks.push(l),
                         None => {
-                            use_dir = self.tmp.join(format!("cache-{}-{}", self.vertex, mounts.len()));
+                            use_dir =
+                                self.tmp
+                                    .join(format!("cache-{}-{}", self.vertex, mounts.len()));
                             fresh = true;
                         }
                     },
@@ -469,10 +472,17 @@ impl Builder<'_> {
                     fs::create_dir_all(&use_dir).map_err(|e| {
                         StepError::msg(format!("creating {}: {e}", use_dir.display()))
                     })?;
-                    fs::set_permissions(&use_dir, fs::Permissions::from_mode(m.mode.unwrap_or(0o755)))
-                        .map_err(|e| StepError::msg(format!("chmod {}: {e}", use_dir.display())))?;
-                    std::os::unix::fs::chown(&use_dir, Some(m.uid.unwrap_or(0)), Some(m.gid.unwrap_or(0)))
-                        .map_err(|e| StepError::msg(format!("chown {}: {e}", use_dir.display())))?;
+                    fs::set_permissions(
+                        &use_dir,
+                        fs::Permissions::from_mode(m.mode.unwrap_or(0o755)),
+                    )
+                    .map_err(|e| StepError::msg(format!("chmod {}: {e}", use_dir.display())))?;
+                    std::os::unix::fs::chown(
+                        &use_dir,
+                        Some(m.uid.unwrap_or(0)),
+                        Some(m.gid.unwrap_or(0)),
+                    )
+                    .map_err(|e| StepError::msg(format!("chown {}: {e}", use_dir.display())))?;
                 }
                 key_mounts.push((target.clone(), format!("cache:{id}")));
                 mounts.push(MountSpec {
@@ -496,8 +506,9 @@ impl Builder<'_> {
                     Some(SecretSource::File(p)) => Some(fs::read(p).map_err(|e| {
                         StepError::msg(format!("reading secret {id} from {}: {e}", p.display()))
                     })?),
-                    Some(SecretSource::Env(var)) => std::env::var_os(var)
-                        .map(|v| std::os::unix::ffi::OsStringExt::into_vec(v)),
+                    Some(SecretSource::Env(var)) => {
+                        std::env::var_os(var).map(std::os::unix::ffi::OsStringExt::into_vec)
+                    }
                     None => None,
                 };
                 let Some(value) = value else {
@@ -559,11 +570,11 @@ impl Builder<'_> {
             return Ok(self.opts.context_dir.clone());
         };
         if let Some(j) = self.stage_index(from) {
-            let mut st = self
-                .done
-                .get(&j)
-                .cloned()
-                .ok_or_else(|| StepError::msg(format!("stage {from} was not built (mounts must name an earlier stage)")))?;
+            let mut st = self.done.get(&j).cloned().ok_or_else(|| {
+                StepError::msg(format!(
+                    "stage {from} was not built (mounts must name an earlier stage)"
+                ))
+            })?;
             let fs = st.rootfs(self.store).map_err(StepError::from)?;
             let dir = fs.dir.clone();
             self.done.insert(j, st);
@@ -673,7 +684,9 @@ fn try_lock(path: &Path) -> StepResult<Option<nix::fcntl::Flock<fs::File>>> {
 /// A digest of a file tree's names, kinds, modes, owners, link targets and contents.
 fn tree_digest(root: &Path) -> StepResult<String> {
     let mut h = Sha256::new();
-    let walker = walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name();
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name();
     for e in walker {
         let e = e.map_err(|e| StepError::msg(format!("reading {}: {e}", root.display())))?;
         let rel = e.path().strip_prefix(root).unwrap_or(e.path());
@@ -682,7 +695,16 @@ fn tree_digest(root: &Path) -> StepResult<String> {
             .symlink_metadata()
             .map_err(|err| StepError::msg(format!("reading {}: {err}", e.path().display())))?;
         h.update(rel.as_os_str().as_encoded_bytes());
-        h.update(format!("\0{}:{}:{}:{}\0", meta.mode(), meta.uid(), meta.gid(), meta.len()).as_bytes());
+        h.update(
+            format!(
+                "\0{}:{}:{}:{}\0",
+                meta.mode(),
+                meta.uid(),
+                meta.gid(),
+                meta.len()
+            )
+            .as_bytes(),
+        );
         if meta.file_type().is_symlink() {
             let t = fs::read_link(e.path()).unwrap_or_default();
             h.update(t.as_os_str().as_encoded_bytes());

@@ -187,7 +187,11 @@ pub fn parse_secret(value: &str) -> Result<(String, SecretSource)> {
     }
     let id = id
         .or_else(|| env.clone())
-        .or_else(|| src.as_deref().and_then(|s| Path::new(s).file_name()).map(|n| n.to_string_lossy().into_owned()))
+        .or_else(|| {
+            src.as_deref()
+                .and_then(|s| Path::new(s).file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+        })
         .with_context(|| format!("invalid --secret {value:?}: no id"))?;
     let source = match (kind.as_deref(), src, env) {
         (Some("env"), src, env) => SecretSource::Env(env.or(src).unwrap_or_else(|| id.clone())),
@@ -207,7 +211,10 @@ pub fn parse_secret(value: &str) -> Result<(String, SecretSource)> {
 /// `--ssh default` (the agent of `$SSH_AUTH_SOCK`) or `--ssh ID=SOCKET`.
 pub fn parse_ssh(value: &str) -> Result<(String, PathBuf)> {
     let (id, path) = match value.split_once('=') {
-        Some((id, p)) => (id.to_string(), PathBuf::from(p.split(',').next().unwrap_or(p))),
+        Some((id, p)) => (
+            id.to_string(),
+            PathBuf::from(p.split(',').next().unwrap_or(p)),
+        ),
         None => {
             let sock = std::env::var_os("SSH_AUTH_SOCK")
                 .with_context(|| format!("--ssh {value}: SSH_AUTH_SOCK is not set"))?;
