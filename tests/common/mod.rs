@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod bases;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;

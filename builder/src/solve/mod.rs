@@ -290,17 +290,29 @@ impl<'a> Builder<'a> {
             deps.push(j);
         }
         for ins in &stage.instructions {
-            if let Instruction::Copy(c) | Instruction::Add(c) = &ins.node
-                && let Some(from) = &c.from
-                && let Some(j) = self.stage_index(from)
-            {
-                if j == i {
-                    return Err(self.err_at(
-                        ins.span,
-                        StepError::msg(format!("COPY --from={from} refers to its own stage")),
-                    ));
+            let mut froms: Vec<String> = Vec::new();
+            match &ins.node {
+                Instruction::Copy(c) | Instruction::Add(c) => froms.extend(c.from.clone()),
+                // `RUN --mount=...,from=stage` needs that stage too.
+                Instruction::Run(r) => froms.extend(r.mounts.iter().filter_map(|m| {
+                    m.split(',').find_map(|f| {
+                        f.trim()
+                            .strip_prefix("from=")
+                            .map(|v| self.expand_global(v).unwrap_or_else(|_| v.to_string()))
+                    })
+                })),
+                _ => {}
+            }
+            for from in &froms {
+                if let Some(j) = self.stage_index(from) {
+                    if j == i {
+                        return Err(self.err_at(
+                            ins.span,
+                            StepError::msg(format!("COPY --from={from} refers to its own stage")),
+                        ));
+                    }
+                    deps.push(j);
                 }
-                deps.push(j);
             }
         }
         for j in deps {
