@@ -585,3 +585,33 @@ fn ssh_mounts_forward_the_agent_socket() {
     let err = build_fails(&sb, &ctx, &[]);
     assert!(err.contains("no SSH key \"default\" forwarded"), "{err}");
 }
+
+#[test]
+fn the_copy_snapshotter_gives_the_overlay_layers() {
+    let Some(base) = base() else { return };
+    let sb = Sandbox::new();
+    let ctx = context(
+        &sb,
+        "FROM {BASE}\n\
+         RUN mkdir -p /app/d && echo a > /app/d/f && ln -s d/f /app/link && ln /app/d/f /app/hard && chmod 4755 /app/d/f\n\
+         RUN rm -rf /usr/share/doc /etc/motd && echo new > /app/d/g\n\
+         RUN rm /app/link && mkdir /app/link && rm -rf /app/d && echo file > /app/d && chown 65534:65534 /app/d\n",
+        &base,
+        &[],
+    );
+    let (overlay, _) = build(&sb, &ctx, &[]);
+    let other = Sandbox::new();
+    let ctx2 = context(&other, &fs::read_to_string(ctx.join("Dockerfile")).unwrap(), &base, &[]);
+    let iid = other.path("iid");
+    let mut cmd = other.lading(&["build", "--progress", "plain", "--iidfile"]);
+    cmd.arg(&iid).arg(&ctx2).env("LADING_SNAPSHOTTER", "copy");
+    let out = common::run(&mut cmd);
+    common::assert_success(&out);
+    assert_eq!(fs::read_to_string(&iid).unwrap(), overlay, "copy and overlay snapshotters differ");
+    let top = layers(&sb, &overlay);
+    let whiteouts: Vec<String> = layer_entries(&sb, &top[top.len() - 2])
+        .into_iter()
+        .filter(|e| e.contains(".wh."))
+        .collect();
+    assert_eq!(whiteouts, vec!["etc/.wh.motd", "usr/share/.wh.doc"]);
+}
