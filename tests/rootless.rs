@@ -399,6 +399,24 @@ fn rootless_without_subordinate_ids_maps_root_only() {
         "{text}"
     );
     assert!(text.contains("hint: "), "{text}");
+
+    // A base file of another owner: unpacked as root, and said so.
+    let env = Env::with_base(|root| {
+        fs::create_dir_all(root.join("home/app")).expect("mkdir");
+        fs::write(root.join("home/app/f"), "app's\n").expect("write");
+        common::sh(&format!(
+            "chown -R 1000:1000 {}",
+            common::q(&root.join("home/app"))
+        ));
+    });
+    let ctx = env.context("ctx", "FROM BASE\nRUN echo new > /new\n");
+    let store = env.home(single).join("store");
+    let (out, text) = env.build_plain(Some(single), &store, &ctx);
+    assert_success(&out);
+    assert!(
+        text.contains("owners the user namespace does not map (no subordinate ids?) are kept as root, e.g. 1000:1000 of \"home/app\""),
+        "{text}"
+    );
 }
 
 #[test]

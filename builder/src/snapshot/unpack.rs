@@ -50,6 +50,7 @@ struct Unpacker<'a> {
     opaque_xattr: &'static str,
     warnings: Vec<String>,
     warned_owners: bool,
+    warned_unmapped: bool,
 }
 
 /// Unpacks the uncompressed tar stream `reader` into `dest` (an existing, empty
@@ -78,6 +79,7 @@ pub fn unpack_lower(
         opaque_xattr: xattrs.opaque(),
         warnings: Vec::new(),
         warned_owners: false,
+        warned_unmapped: false,
     };
     let stream = |source| Error::Stream {
         what: what.to_string(),
@@ -307,11 +309,15 @@ impl Unpacker<'_> {
             // In a user namespace, an id it does not map (a rootless build without
             // subordinate ids, or an id above the subordinate range).
             Err(Errno::EINVAL) => {
-                self.warn(format!(
-                    "{}: owner {uid}:{gid} of {} is not mapped in this user namespace (no subordinate ids?), kept as root",
-                    self.what,
-                    full.display()
-                ));
+                if !self.warned_unmapped {
+                    self.warned_unmapped = true;
+                    let rel = full.strip_prefix(&self.root_path).unwrap_or(full);
+                    self.warn(format!(
+                        "{}: owners the user namespace does not map (no subordinate ids?) are kept as root, e.g. {uid}:{gid} of {:?}",
+                        self.what,
+                        rel.display().to_string()
+                    ));
+                }
                 Ok(())
             }
             Err(e) => Err(Error::nix("chown", full)(e)),

@@ -53,6 +53,10 @@ struct CacheKey<'a> {
     network: NetworkMode,
     mounts: Vec<(String, String)>,
     epoch: i64,
+    /// Rootless: the user namespace's id mapping (owners the mapping cannot hold make
+    /// other layers). Absent rootful, so rootful keys stay as they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    userns: Option<String>,
 }
 
 impl Builder<'_> {
@@ -133,6 +137,12 @@ impl Builder<'_> {
             network,
             mounts: key_mounts,
             epoch: self.opts.epoch,
+            userns: exec::userns::in_user_namespace()
+                .then(exec::userns::mapping_id)
+                .transpose()
+                .map_err(|e| {
+                    StepError::msg(format!("reading the user namespace's id maps: {e}"))
+                })?,
         };
         let key = {
             let mut h = Sha256::new();
