@@ -52,6 +52,7 @@ fn step(script: &str) -> Step {
             lowers: vec![lower],
             upper,
             work,
+            xattrs: Default::default(),
         },
         state_dir: dir.path().join("state"),
         argv: vec!["/bin/sh".into(), "-c".into(), script.into()],

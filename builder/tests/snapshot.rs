@@ -145,7 +145,7 @@ impl Overlay {
         for d in [upper, work, merged] {
             fs::create_dir_all(d).unwrap();
         }
-        let data = overlay_mount_data(lowers, upper, work).unwrap();
+        let data = overlay_mount_data(lowers, upper, work, Default::default()).unwrap();
         nix::mount::mount(
             Some("overlay"),
             merged,

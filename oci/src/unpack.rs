@@ -69,7 +69,8 @@ impl Rootfs {
 /// Options for [`apply_layers`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct UnpackOptions {
-    /// Apply owners with `lchown` (needs root). Metadata is recorded either way.
+    /// Apply owners with `lchown` (needs root). Metadata is recorded either way; ids
+    /// that a user namespace does not map are left as they are.
     pub chown: bool,
 }
 
@@ -269,8 +270,14 @@ fn apply_one(
             _ => NodeKind::Special,
         };
         if opts.chown && node_kind != NodeKind::Special {
-            std::os::unix::fs::lchown(&dest, Some(uid), Some(gid))
-                .map_err(Error::io("chown", &dest))?;
+            match std::os::unix::fs::lchown(&dest, Some(uid), Some(gid)) {
+                Ok(()) => {}
+                // An id the user namespace does not map (rootless without subordinate
+                // ids): the owner stays recorded in `nodes`, which is what counts.
+                // (`EINVAL`, which std reports as `InvalidInput`.)
+                Err(e) if e.kind() == io::ErrorKind::InvalidInput => {}
+                Err(e) => return Err(Error::io("chown", &dest)(e)),
+            }
         }
         root.nodes.insert(
             rel.clone(),

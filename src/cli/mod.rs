@@ -42,6 +42,10 @@ pub fn hints(err: &anyhow::Error) -> Vec<String> {
     if text.contains("creating namespaces") || text.contains("mounting overlayfs") {
         hints.push("RUN needs Linux namespaces: run as root, or rootless with user namespaces enabled (sysctl kernel.unprivileged_userns_clone=1) and subordinate ids in /etc/subuid".into());
     }
+    let rootless = lading_builder::exec::userns::in_user_namespace();
+    if text.contains("subordinate ids") || (rootless && text.contains("Invalid argument")) {
+        hints.push("a rootless build maps only your own uid unless /etc/subuid and /etc/subgid give you a range (e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER`, with newuidmap/newgidmap from the uidmap package installed)".into());
+    }
     if text.contains("not found in the local store") {
         hints.push("pulling from registries is not available yet; use oci:DIR[:tag], oci-archive:FILE or docker-archive:FILE".into());
     }

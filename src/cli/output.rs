@@ -92,7 +92,10 @@ pub fn write(
                 image.layers(),
                 dest,
                 UnpackOptions {
-                    chown: lading_oci::unpack::running_as_root(),
+                    // Rootless, the files stay the invoking user's: owners from the
+                    // image would be subordinate ids the user cannot remove.
+                    chown: lading_oci::unpack::running_as_root()
+                        && !lading_builder::exec::userns::in_user_namespace(),
                 },
             )
             .with_context(|| format!("writing root filesystem to {}", dest.display()))?;

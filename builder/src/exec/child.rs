@@ -14,6 +14,7 @@ use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::signal::Signal;
 use nix::sys::stat::{Mode, umask};
+use nix::sys::statvfs::FsFlags;
 use nix::sys::wait::{WaitStatus, wait, waitpid};
 use nix::unistd::{
     ForkResult, Gid, Uid, chdir, execve, fork, pivot_root, setgid, setgroups, sethostname, setuid,
@@ -205,8 +206,9 @@ fn mount_root(spec: &RootSpec, root: &Path) -> Result<()> {
             lowers,
             upper,
             work,
+            xattrs,
         } => {
-            let data = crate::snapshot::overlay_mount_data(lowers, upper, work)
+            let data = crate::snapshot::overlay_mount_data(lowers, upper, work, *xattrs)
                 .map_err(|e| format!("overlayfs: {e}"))?;
             mount(
                 Some("overlay"),
@@ -235,14 +237,27 @@ fn bind_flags(src: &Path, target: &Path, extra: MsFlags) -> Result<()> {
 fn bind(src: &Path, target: &Path, readonly: bool) -> Result<()> {
     bind_flags(src, target, MsFlags::MS_REC)?;
     if readonly {
-        mount(
-            None::<&str>,
-            target,
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC,
-            None::<&str>,
-        )
-        .ctx(|| format!("making {} read-only", target.display()))?;
+        // A remount must repeat the flags the kernel locked on a mount that came from
+        // a more privileged mount namespace (rootless: every host mount), or it fails
+        // with EPERM; repeating them is harmless everywhere else.
+        let mut flags =
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC;
+        let st =
+            nix::sys::statvfs::statvfs(target).ctx(|| format!("statvfs {}", target.display()))?;
+        for (st_flag, ms_flag) in [
+            (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+            (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+            (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+            (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+            (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+            (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+        ] {
+            if st.flags().contains(st_flag) {
+                flags |= ms_flag;
+            }
+        }
+        mount(None::<&str>, target, None::<&str>, flags, None::<&str>)
+            .ctx(|| format!("making {} read-only", target.display()))?;
     }
     Ok(())
 }
@@ -404,9 +419,37 @@ fn prepare_and_exec(spec: &RunSpec) -> Result<std::convert::Infallible> {
     caps::set(None, CapSet::Permitted, &keep).ctx(|| "setting capabilities".into())?;
 
     let groups: Vec<Gid> = spec.groups.iter().map(|g| Gid::from_raw(*g)).collect();
-    setgroups(&groups).ctx(|| "setgroups".into())?;
-    setgid(Gid::from_raw(spec.gid)).ctx(|| format!("setgid {}", spec.gid))?;
-    setuid(Uid::from_raw(spec.uid)).ctx(|| format!("setuid {}", spec.uid))?;
+    let setgroups_denied =
+        fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
+    if setgroups_denied {
+        // A single-id user namespace (rootless without subordinate ids): setgroups(2)
+        // is not allowed. Keeping the groups we have is right when the step asks for
+        // none besides its primary group (the build drops unmappable ones).
+        if let Some(g) = spec.groups.iter().find(|g| **g != spec.gid) {
+            return Err(format!(
+                "group {g} needs subordinate ids in /etc/subgid for rootless builds (setgroups is denied in this user namespace)"
+            ));
+        }
+    } else {
+        setgroups(&groups).ctx(|| "setgroups".into())?;
+    }
+    fn unmapped(
+        what: &'static str,
+        id: u32,
+        file: &'static str,
+    ) -> impl FnOnce(nix::Error) -> String {
+        move |e: nix::Error| {
+            if e == nix::errno::Errno::EINVAL {
+                format!(
+                    "{what} {id} needs subordinate ids in {file} for rootless builds (it is not mapped in this user namespace)"
+                )
+            } else {
+                format!("set{what} {id}: {e}")
+            }
+        }
+    }
+    setgid(Gid::from_raw(spec.gid)).map_err(unmapped("gid", spec.gid, "/etc/subgid"))?;
+    setuid(Uid::from_raw(spec.uid)).map_err(unmapped("uid", spec.uid, "/etc/subuid"))?;
     chdir(spec.cwd.as_str()).ctx(|| format!("chdir to working directory {}", spec.cwd))?;
 
     let Some(arg0) = spec.argv.first() else {

@@ -18,6 +18,15 @@
 //! 4. init reaps every process until the command exits, and exits with its status.
 //!    When init exits the kernel kills whatever the step left running.
 //!
+//! Rootless builds run all of this inside the user namespace [`userns`] made, where
+//! the build is root. The differences: overlayfs is mounted with `userxattr`; a fresh
+//! sysfs needs the network namespace to belong to the user namespace, so with the
+//! host's network `/sys` is a read-only bind of the host's; devpts may not get
+//! `gid=5` (unmapped without subordinate ids); read-only remounts keep the flags the
+//! kernel locked on mounts inherited from the host (`nosuid`, `nodev`, `noexec`); and
+//! with a single-id mapping (`setgroups` denied) supplementary groups are not set, as
+//! runc does, while a user or group outside the mapping is an error.
+//!
 //! Every mount lives in the helper's private mount namespace: the host never sees them
 //! and nothing needs unmounting. Mount points the sandbox had to create inside the root
 //! (a missing `/proc`, `/etc/hosts`, a `--mount` target) are reported back so the
@@ -75,6 +84,10 @@ pub enum RootSpec {
         upper: PathBuf,
         /// overlayfs' work dir, on the same file system as `upper`.
         work: PathBuf,
+        /// The xattrs the lowers mark opaque directories with (`User`: mounted with
+        /// `userxattr`, as a user namespace needs).
+        #[serde(default)]
+        xattrs: crate::snapshot::OverlayXattrs,
     },
     /// A plain directory, changed in place (the copy-and-compare snapshotter).
     Dir(PathBuf),

@@ -58,6 +58,74 @@ pub fn in_user_namespace() -> bool {
         .unwrap_or(false)
 }
 
+/// One user namespace's id maps (`/proc/self/uid_map`, `gid_map`, `setgroups`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdMapping {
+    uids: Vec<(u32, u32, u32)>,
+    gids: Vec<(u32, u32, u32)>,
+    setgroups: bool,
+}
+
+fn parse_map(text: &str) -> Vec<(u32, u32, u32)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace().map(str::parse::<u32>);
+            Some((f.next()?.ok()?, f.next()?.ok()?, f.next()?.ok()?))
+        })
+        .collect()
+}
+
+fn in_map(map: &[(u32, u32, u32)], id: u32) -> bool {
+    map.iter().any(|(inside, _, count)| {
+        id >= *inside && u64::from(id) < u64::from(*inside) + u64::from(*count)
+    })
+}
+
+impl IdMapping {
+    /// Parses the texts of `uid_map`, `gid_map` and `setgroups`.
+    pub fn parse(uid_map: &str, gid_map: &str, setgroups: &str) -> IdMapping {
+        IdMapping {
+            uids: parse_map(uid_map),
+            gids: parse_map(gid_map),
+            setgroups: setgroups.trim() != "deny",
+        }
+    }
+
+    /// The mapping of this process's user namespace.
+    pub fn current() -> io::Result<IdMapping> {
+        Ok(IdMapping::parse(
+            &fs::read_to_string("/proc/self/uid_map")?,
+            &fs::read_to_string("/proc/self/gid_map")?,
+            &fs::read_to_string("/proc/self/setgroups").unwrap_or_default(),
+        ))
+    }
+
+    /// Whether user `id` (as seen inside) exists in the namespace.
+    pub fn maps_uid(&self, id: u32) -> bool {
+        in_map(&self.uids, id)
+    }
+
+    /// Whether group `id` (as seen inside) exists in the namespace.
+    pub fn maps_gid(&self, id: u32) -> bool {
+        in_map(&self.gids, id)
+    }
+
+    /// Whether `setgroups(2)` is allowed (it is denied with a single-id mapping).
+    pub fn setgroups_allowed(&self) -> bool {
+        self.setgroups
+    }
+}
+
+/// A short name for this process's id mapping (a hash of `uid_map` and `gid_map`):
+/// files written under one mapping show other owners under another.
+pub fn mapping_id() -> io::Result<String> {
+    let mut h = lading_oci::hash::Sha256::new();
+    h.update(fs::read_to_string("/proc/self/uid_map")?.as_bytes());
+    h.update(b"\n");
+    h.update(fs::read_to_string("/proc/self/gid_map")?.as_bytes());
+    Ok(h.finish().hex()[..16].to_string())
+}
+
 fn user_name(uid: u32) -> Option<String> {
     let passwd = fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|l| {
@@ -189,5 +257,22 @@ mod tests {
             })
         );
         assert_eq!(parse_subids(text, "carol", 1002), None);
+    }
+
+    #[test]
+    fn mapping_knows_which_ids_exist() {
+        let full = IdMapping::parse(
+            "         0       1001          1\n         1     100000      65536\n",
+            "         0       1001          1\n         1     100000      65536\n",
+            "allow\n",
+        );
+        assert!(full.maps_uid(0) && full.maps_uid(1000) && full.maps_uid(65536));
+        assert!(!full.maps_uid(65537));
+        assert!(full.maps_gid(5) && full.setgroups_allowed());
+        let single = IdMapping::parse("0 1002 1\n", "0 1002 1\n", "deny\n");
+        assert!(single.maps_uid(0) && !single.maps_uid(1000) && !single.maps_gid(5));
+        assert!(!single.setgroups_allowed());
+        let host = IdMapping::parse("0 0 4294967295\n", "0 0 4294967295\n", "allow\n");
+        assert!(host.maps_uid(u32::MAX - 1));
     }
 }

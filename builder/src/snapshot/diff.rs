@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use lading_oci::layer::{Entry, EntryKind, FileData, compare_paths, split_parent};
 
-use super::{Error, OVERLAY_OPAQUE_XATTR, Result, opaque_entry, xattr_allowed};
+use super::{Error, Result, has_opaque_xattr, opaque_entry, xattr_allowed};
 
 /// Turns host ids into the ids recorded in a layer.
 pub type IdMap = dyn Fn(u32, u32) -> (u32, u32) + Sync;
@@ -282,7 +282,7 @@ pub(super) fn below_lowers(lowers: &[PathBuf], rel: &str) -> Result<Below> {
 }
 
 fn is_opaque(dir: &Path) -> bool {
-    get_xattr(dir, OVERLAY_OPAQUE_XATTR).as_deref() == Some(b"y")
+    has_opaque_xattr(dir)
 }
 
 /// Normalizes container paths: no leading or trailing `/`, `.` and `..` resolved.

@@ -16,7 +16,7 @@ use super::diff::{
     Below, Change, ChangeKind, DiffOptions, allowed_xattrs, finish, link_target, list_xattrs,
     rel_string, under, walk_error,
 };
-use super::{Error, OVERLAY_OPAQUE_XATTR, Result, remove_tree, xattr_allowed};
+use super::{Error, Result, has_opaque_xattr, remove_tree, xattr_allowed};
 
 /// What kind of object a path is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -186,12 +186,7 @@ pub fn materialize(lowers: &[PathBuf], dest: &Path) -> Result<TreeSnapshot> {
             if ft.is_dir() {
                 match existing {
                     Some(e) if e.is_dir() => {
-                        if xattr::get(src, OVERLAY_OPAQUE_XATTR)
-                            .ok()
-                            .flatten()
-                            .as_deref()
-                            == Some(b"y")
-                        {
+                        if has_opaque_xattr(src) {
                             clear_dir(&dst)?;
                             dirs.retain(|k, _| !k.starts_with(&format!("{rel}/")));
                         }

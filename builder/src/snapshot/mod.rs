@@ -30,14 +30,23 @@
 //! - **Lower format.** overlayfs reads a whiteout as a character device 0/0 and an
 //!   opaque directory as one with `trusted.overlay.opaque=y`, so `.wh.NAME` and
 //!   `.wh..wh..opq` are turned into exactly that. Other `.wh..wh.` names (aufs
-//!   metadata) are skipped.
+//!   metadata) are skipped. Rootless builds run in a user namespace, where `trusted.*`
+//!   xattrs cannot be written and overlayfs must be mounted with `userxattr`: there
+//!   the marker is `user.overlay.opaque=y` ([`OverlayXattrs`]), and the 0/0 whiteout
+//!   device is still allowed (unprivileged whiteouts exist since Linux 5.8).
+//! - **Rootless snapshots live apart**: `snapshots/userns-<map>/<hex>`, where `<map>`
+//!   names the user namespace's id mapping. Their opaque markers differ, and their
+//!   files are owned by the host ids that mapping gives (a snapshot unpacked under
+//!   another mapping would show other owners).
 //! - **Metadata is exact** (mode incl. setuid/setgid/sticky, owner, mtime, allow-listed
 //!   xattrs), because the merged tree is what `RUN` commands see, and an upper dir that
 //!   overlayfs copied up from it is compared with it. Owners are set before modes
 //!   (`chown` clears setuid bits) and capabilities after owners (`chown` clears
 //!   `security.capability`); directory modes and mtimes are set last, because creating
-//!   children changes a directory's mtime. Devices need root: without it they are
-//!   skipped with a recorded warning.
+//!   children changes a directory's mtime. Devices need root: without it (or in a
+//!   user namespace, where `mknod` of a device fails with `EPERM` although we are
+//!   uid 0 there) they are skipped with a recorded warning; so are owners that the
+//!   user namespace does not map (`EINVAL`: a rootless build without subordinate ids).
 //! - **xattrs: an allow-list** ([`xattr_allowed`]: `security.capability` so that
 //!   setcap'd binaries work, `user.*`), never `trusted.*` or `security.selinux`: those
 //!   describe the machine that built the layer, and `trusted.overlay.*` /
@@ -101,6 +110,46 @@ pub const FS_DIR: &str = "fs";
 pub const WARNINGS_FILE: &str = "warnings";
 /// The xattr overlayfs reads to see an opaque directory (rootful mounts).
 pub const OVERLAY_OPAQUE_XATTR: &str = "trusted.overlay.opaque";
+/// The xattr overlayfs reads to see an opaque directory when mounted with `userxattr`.
+pub const OVERLAY_OPAQUE_USER_XATTR: &str = "user.overlay.opaque";
+
+/// Which xattrs overlayfs keeps its own markers in, i.e. how it is mounted and what
+/// lower format snapshots use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum OverlayXattrs {
+    /// `trusted.overlay.*`: needs `CAP_SYS_ADMIN` in the initial user namespace.
+    #[default]
+    Trusted,
+    /// `user.overlay.*`: the overlay is mounted with `userxattr` (inside a user
+    /// namespace: rootless builds).
+    User,
+}
+
+impl OverlayXattrs {
+    /// What this process can use: [`OverlayXattrs::User`] inside a user namespace.
+    pub fn current() -> OverlayXattrs {
+        if crate::exec::userns::in_user_namespace() {
+            OverlayXattrs::User
+        } else {
+            OverlayXattrs::Trusted
+        }
+    }
+
+    /// The xattr that marks a directory opaque.
+    pub fn opaque(self) -> &'static str {
+        match self {
+            OverlayXattrs::Trusted => OVERLAY_OPAQUE_XATTR,
+            OverlayXattrs::User => OVERLAY_OPAQUE_USER_XATTR,
+        }
+    }
+}
+
+/// Whether `dir` carries either opaque marker (snapshots and upper dirs of both kinds).
+fn has_opaque_xattr(dir: &Path) -> bool {
+    [OVERLAY_OPAQUE_XATTR, OVERLAY_OPAQUE_USER_XATTR]
+        .iter()
+        .any(|k| xattr::get(dir, k).ok().flatten().as_deref() == Some(b"y"))
+}
 
 /// Errors of the snapshot module.
 #[derive(Debug, thiserror::Error)]
@@ -177,10 +226,17 @@ pub fn xattr_allowed(name: &str) -> bool {
 /// The mount data for an overlay of `lowers` (top-most first) with `upper` and `work`:
 /// `lowerdir=…,upperdir=…,workdir=…` plus the options [`diff_upper`] relies on
 /// (`redirect_dir=off`, `metacopy=off`, `index=off`: with them the upper dir is a
-/// plain change set). Paths holding `,`, `:` or `\` are refused (they would need
-/// escaping). The legacy `mount(2)` takes at most a page of data; many lowers may need
-/// the new mount API (`fsconfig` with `lowerdir+`).
-pub fn overlay_mount_data(lowers: &[PathBuf], upper: &Path, work: &Path) -> Result<String> {
+/// plain change set). With [`OverlayXattrs::User`] it adds `userxattr` and leaves
+/// `redirect_dir` out: the kernel refuses `userxattr,redirect_dir=off` and turns
+/// redirects off by itself (`nofollow`: none are created). Paths holding `,`, `:` or
+/// `\` are refused (they would need escaping). The legacy `mount(2)` takes at most a
+/// page of data; many lowers may need the new mount API (`fsconfig` with `lowerdir+`).
+pub fn overlay_mount_data(
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    xattrs: OverlayXattrs,
+) -> Result<String> {
     let check = |p: &Path| -> Result<String> {
         let s = p.to_str().filter(|s| !s.contains([',', ':', '\\']));
         s.map(str::to_string).ok_or_else(|| Error::Unsupported {
@@ -199,31 +255,49 @@ pub fn overlay_mount_data(lowers: &[PathBuf], upper: &Path, work: &Path) -> Resu
         .iter()
         .map(|l| check(l))
         .collect::<Result<Vec<_>>>()?;
+    let features = match xattrs {
+        OverlayXattrs::Trusted => "redirect_dir=off,metacopy=off,index=off",
+        OverlayXattrs::User => "userxattr,metacopy=off,index=off",
+    };
     Ok(format!(
-        "lowerdir={},upperdir={},workdir={},redirect_dir=off,metacopy=off,index=off",
+        "lowerdir={},upperdir={},workdir={},{features}",
         lower.join(":"),
         check(upper)?,
         check(work)?
     ))
 }
 
-/// The snapshot store: `<store>/.lading/snapshots/<layer-digest-hex>/fs`.
+/// The snapshot store: `<store>/.lading/snapshots/<layer-digest-hex>/fs`, or
+/// `<store>/.lading/snapshots/userns-<map>/<layer-digest-hex>/fs` in a user namespace.
 #[derive(Debug, Clone)]
 pub struct Snapshots {
     dir: PathBuf,
+    xattrs: OverlayXattrs,
 }
 
 impl Snapshots {
-    /// The snapshot store of `store` (created if missing).
+    /// The snapshot store of `store` (created if missing) for this process: rootful, or
+    /// the one of this user namespace's id mapping.
     pub fn new(store: &Store) -> Result<Snapshots> {
-        let dir = store.private_dir().join(SNAPSHOTS_DIR);
+        let mut dir = store.private_dir().join(SNAPSHOTS_DIR);
+        let xattrs = OverlayXattrs::current();
+        if xattrs == OverlayXattrs::User {
+            let id = crate::exec::userns::mapping_id()
+                .map_err(Error::io("reading the id maps of", "/proc/self"))?;
+            dir.push(format!("userns-{id}"));
+        }
         fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
-        Ok(Snapshots { dir })
+        Ok(Snapshots { dir, xattrs })
     }
 
     /// The directory holding all snapshots.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// How overlays over these snapshots must be mounted.
+    pub fn xattrs(&self) -> OverlayXattrs {
+        self.xattrs
     }
 
     /// Where the snapshot of `layer` lives (whether or not it exists).
@@ -256,7 +330,7 @@ impl Snapshots {
         fs::create_dir(&tmp_fs).map_err(Error::io("creating", &tmp_fs))?;
         let what = format!("layer {}", layer.digest);
         let reader = lading_oci::unpack::open_layer(store, layer)?;
-        let warnings = unpack_lower(reader, &tmp_fs, &what)?;
+        let warnings = unpack_lower(reader, &tmp_fs, &what, self.xattrs)?;
         if !warnings.is_empty() {
             let w = tmp.path().join(WARNINGS_FILE);
             fs::write(&w, warnings.join("\n") + "\n").map_err(Error::io("writing", &w))?;
@@ -360,12 +434,26 @@ mod tests {
     #[test]
     fn mount_data_refuses_paths_that_need_escaping() {
         let l = vec![PathBuf::from("/s/a/fs"), PathBuf::from("/s/b/fs")];
-        let d = overlay_mount_data(&l, Path::new("/u"), Path::new("/w")).unwrap();
+        let (u, w) = (Path::new("/u"), Path::new("/w"));
+        let d = overlay_mount_data(&l, u, w, OverlayXattrs::Trusted).unwrap();
         assert_eq!(
             d,
             "lowerdir=/s/a/fs:/s/b/fs,upperdir=/u,workdir=/w,redirect_dir=off,metacopy=off,index=off"
         );
         let bad = vec![PathBuf::from("/s/a,b")];
-        assert!(overlay_mount_data(&bad, Path::new("/u"), Path::new("/w")).is_err());
+        assert!(overlay_mount_data(&bad, u, w, OverlayXattrs::Trusted).is_err());
+    }
+
+    #[test]
+    fn rootless_mount_data_uses_userxattr_without_redirect_dir() {
+        let l = vec![PathBuf::from("/s/a/fs")];
+        let d =
+            overlay_mount_data(&l, Path::new("/u"), Path::new("/w"), OverlayXattrs::User).unwrap();
+        assert_eq!(
+            d,
+            "lowerdir=/s/a/fs,upperdir=/u,workdir=/w,userxattr,metacopy=off,index=off"
+        );
+        assert_eq!(OverlayXattrs::User.opaque(), "user.overlay.opaque");
+        assert_eq!(OverlayXattrs::Trusted.opaque(), "trusted.overlay.opaque");
     }
 }

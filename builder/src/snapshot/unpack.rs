@@ -16,7 +16,7 @@ use nix::sys::stat::{Mode, SFlag, fchmod, futimens, makedev, mkdirat, mknodat, u
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, UnlinkatFlags, fchown, fchownat, linkat, symlinkat, unlinkat};
 
-use super::{Error, OVERLAY_OPAQUE_XATTR, Result, remove_tree, xattr_allowed};
+use super::{Error, OverlayXattrs, Result, remove_tree, xattr_allowed};
 
 /// What this layer put at a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +28,8 @@ enum Kind {
     Special,
     /// A whiteout device.
     Whiteout,
+    /// A device that could not be created (no permission): nothing on disk.
+    Skipped,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -44,14 +46,23 @@ struct Unpacker<'a> {
     dirs: BTreeMap<PathBuf, DirMeta>,
     cache: Option<(PathBuf, OwnedFd)>,
     is_root: bool,
+    /// Where opaque markers go.
+    opaque_xattr: &'static str,
     warnings: Vec<String>,
     warned_owners: bool,
+    warned_unmapped: bool,
 }
 
 /// Unpacks the uncompressed tar stream `reader` into `dest` (an existing, empty
-/// directory) in overlayfs lower format. `what` names the layer in errors. Returns
-/// warnings about what could not be reproduced (devices and owners without root).
-pub fn unpack_lower(reader: impl Read, dest: &Path, what: &str) -> Result<Vec<String>> {
+/// directory) in overlayfs lower format, opaque markers in the xattrs of `xattrs`.
+/// `what` names the layer in errors. Returns warnings about what could not be
+/// reproduced (devices and owners without root or outside the user namespace's map).
+pub fn unpack_lower(
+    reader: impl Read,
+    dest: &Path,
+    what: &str,
+    xattrs: OverlayXattrs,
+) -> Result<Vec<String>> {
     let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let root = openat(AT_FDCWD, dest, flags, Mode::empty()).map_err(Error::nix("opening", dest))?;
     // The root's own metadata does not come from layers: fixed, whatever the umask.
@@ -65,8 +76,10 @@ pub fn unpack_lower(reader: impl Read, dest: &Path, what: &str) -> Result<Vec<St
         dirs: BTreeMap::new(),
         cache: None,
         is_root: lading_oci::unpack::running_as_root(),
+        opaque_xattr: xattrs.opaque(),
         warnings: Vec::new(),
         warned_owners: false,
+        warned_unmapped: false,
     };
     let stream = |source| Error::Stream {
         what: what.to_string(),
@@ -89,9 +102,8 @@ fn reopen_dir(fd: &OwnedFd, path: &Path) -> Result<File> {
         .map_err(Error::nix("opening", path))
 }
 
-fn mark_opaque(dir: &File, full: &Path) -> Result<()> {
-    xattr::FileExt::set_xattr(dir, OVERLAY_OPAQUE_XATTR, b"y")
-        .map_err(Error::io("marking opaque", full))
+fn mark_opaque(dir: &File, full: &Path, xattr: &str) -> Result<()> {
+    xattr::FileExt::set_xattr(dir, xattr, b"y").map_err(Error::io("marking opaque", full))
 }
 
 /// Resolves `..` and `.` lexically; an absolute name is taken relative to the root.
@@ -250,7 +262,7 @@ impl Unpacker<'_> {
             })?;
             if opaque {
                 let full = self.root_path.join(&sofar);
-                mark_opaque(&reopen_dir(&cur, &full)?, &full)?;
+                mark_opaque(&reopen_dir(&cur, &full)?, &full, self.opaque_xattr)?;
             }
         }
         let keep = cur
@@ -289,11 +301,27 @@ impl Unpacker<'_> {
             (Ok(u), Ok(g)) => (Uid::from_raw(u), Gid::from_raw(g)),
             _ => return Err(self.unsafe_path(&full.display().to_string(), "owner id out of range")),
         };
-        match name {
+        match match name {
             Some(n) => fchownat(fd, n, Some(uid), Some(gid), AtFlags::AT_SYMLINK_NOFOLLOW),
             None => fchown(fd, Some(uid), Some(gid)),
+        } {
+            Ok(()) => Ok(()),
+            // In a user namespace, an id it does not map (a rootless build without
+            // subordinate ids, or an id above the subordinate range).
+            Err(Errno::EINVAL) => {
+                if !self.warned_unmapped {
+                    self.warned_unmapped = true;
+                    let rel = full.strip_prefix(&self.root_path).unwrap_or(full);
+                    self.warn(format!(
+                        "{}: owners the user namespace does not map (no subordinate ids?) are kept as root, e.g. {uid}:{gid} of {:?}",
+                        self.what,
+                        rel.display().to_string()
+                    ));
+                }
+                Ok(())
+            }
+            Err(e) => Err(Error::nix("chown", full)(e)),
         }
-        .map_err(Error::nix("chown", full))
     }
 
     fn set_xattrs(
@@ -341,7 +369,7 @@ impl Unpacker<'_> {
             let dfd = self.dir_fd(&parent, &raw)?;
             let full = self.root_path.join(&parent);
             let dir = reopen_dir(&dfd, &full)?;
-            return mark_opaque(&dir, &full);
+            return mark_opaque(&dir, &full, self.opaque_xattr);
         }
         if name_bytes.starts_with(b".wh..wh.") {
             self.warn(format!("{}: skipped whiteout metadata {raw:?}", self.what));
@@ -415,6 +443,13 @@ impl Unpacker<'_> {
                 Some(Kind::Symlink) => {
                     return Err(self.unsafe_path(&shown, "hard link to a symlink"));
                 }
+                Some(Kind::Skipped) => {
+                    self.warn(format!(
+                        "{}: hard link {raw:?} to a skipped device, skipped",
+                        self.what
+                    ));
+                    return Ok(());
+                }
                 Some(Kind::Dir) => return Err(self.unsafe_path(&shown, "hard link to a directory")),
                 _ => {
                     return Err(self.unsafe_path(
@@ -451,7 +486,7 @@ impl Unpacker<'_> {
                 if existing == Some(Kind::Whiteout) {
                     // A directory replacing this layer's own whiteout still hides what
                     // the lower layers have there.
-                    mark_opaque(&dir, &full)?;
+                    mark_opaque(&dir, &full, self.opaque_xattr)?;
                 }
                 self.chown(&dir, None, uid, gid, &full)?;
                 self.set_xattrs(&dir, &pax.xattrs, &full)?;
@@ -539,11 +574,14 @@ impl Unpacker<'_> {
                     dev,
                 ) {
                     Ok(()) => {}
+                    // Decided by the error, not by our uid: in a user namespace we are
+                    // uid 0 and still may not make devices.
                     Err(Errno::EPERM) if sflag != SFlag::S_IFIFO => {
                         self.warn(format!(
                             "{}: no permission to create device {raw:?}, skipped",
                             self.what
                         ));
+                        self.nodes.insert(rel, Kind::Skipped);
                         return Ok(());
                     }
                     Err(e) => return Err(Error::nix("creating", &full)(e)),

@@ -94,6 +94,7 @@ pub fn build(
         global: BTreeMap::new(),
         logs: Vec::new(),
         fetcher: None,
+        snapshot_warned: BTreeSet::new(),
     };
     b.global_scope()?;
     let target = b.target_index()?;
@@ -139,6 +140,8 @@ struct Builder<'a> {
     logs: Vec<(String, Vec<String>)>,
     /// HTTP client for `ADD <url>`, set up on first use.
     fetcher: Option<remote::Fetcher>,
+    /// Layers whose snapshot warnings were shown already.
+    snapshot_warned: BTreeSet<String>,
 }
 
 /// Bytes between two progress lines of a download.

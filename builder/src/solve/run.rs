@@ -53,6 +53,10 @@ struct CacheKey<'a> {
     network: NetworkMode,
     mounts: Vec<(String, String)>,
     epoch: i64,
+    /// Rootless: the user namespace's id mapping (owners the mapping cannot hold make
+    /// other layers). Absent rootful, so rootful keys stay as they were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    userns: Option<String>,
 }
 
 impl Builder<'_> {
@@ -72,10 +76,20 @@ impl Builder<'_> {
         }
         let snapshots = Snapshots::new(self.store)?;
         let mut lowers = snapshots.lowers(self.store, &state.layers)?;
+        for layer in &state.layers {
+            if self.snapshot_warned.insert(layer.digest.to_string()) {
+                for w in snapshots.warnings(layer) {
+                    self.reporter.warn(&w);
+                }
+            }
+        }
         let (passwd, group) = read_user_files(&lowers);
         let user_spec = state.config.config.user.clone().unwrap_or_default();
-        let user = crate::users::exec_user(&user_spec, passwd.as_deref(), group.as_deref())
+        let mut user = crate::users::exec_user(&user_spec, passwd.as_deref(), group.as_deref())
             .map_err(StepError::msg)?;
+        if exec::userns::in_user_namespace() {
+            self.rootless_user(&user_spec, &mut user)?;
+        }
 
         let mut mounts = Vec::new();
         let mut key_mounts = Vec::new();
@@ -123,6 +137,12 @@ impl Builder<'_> {
             network,
             mounts: key_mounts,
             epoch: self.opts.epoch,
+            userns: exec::userns::in_user_namespace()
+                .then(exec::userns::mapping_id)
+                .transpose()
+                .map_err(|e| {
+                    StepError::msg(format!("reading the user namespace's id maps: {e}"))
+                })?,
         };
         let key = {
             let mut h = Sha256::new();
@@ -162,6 +182,7 @@ impl Builder<'_> {
                 lowers: lowers.clone(),
                 upper: upper.clone(),
                 work,
+                xattrs: snapshots.xattrs(),
             },
             state_dir: step_dir.join("state"),
             argv: argv.clone(),
@@ -258,6 +279,46 @@ impl Builder<'_> {
         }
         let _ = remove_step_dir(&step_dir);
         self.push_run_result(state, ins, layer, created_by);
+        Ok(())
+    }
+
+    /// Rootless: the step's user and group must exist in the user namespace; the
+    /// supplementary groups that cannot be set there are dropped (as runc does) and
+    /// said so.
+    fn rootless_user(&self, spec: &str, user: &mut crate::users::ExecUser) -> StepResult<()> {
+        let map = exec::userns::IdMapping::current()
+            .map_err(|e| StepError::msg(format!("reading the user namespace's id maps: {e}")))?;
+        let spec = if spec.is_empty() { "root" } else { spec };
+        if !map.maps_uid(user.uid) {
+            return Err(StepError::msg(format!(
+                "USER {spec} needs subordinate ids in /etc/subuid for rootless builds (uid {} is not mapped in the user namespace)",
+                user.uid
+            )));
+        }
+        if !map.maps_gid(user.gid) {
+            return Err(StepError::msg(format!(
+                "USER {spec} needs subordinate ids in /etc/subgid for rootless builds (gid {} is not mapped in the user namespace)",
+                user.gid
+            )));
+        }
+        let (keep, dropped): (Vec<u32>, Vec<u32>) = user.groups.iter().partition(|g| {
+            if map.setgroups_allowed() {
+                map.maps_gid(**g)
+            } else {
+                **g == user.gid
+            }
+        });
+        if !dropped.is_empty() {
+            let list: Vec<String> = dropped.iter().map(u32::to_string).collect();
+            self.reporter.log(
+                self.vertex,
+                &format!(
+                    "supplementary groups {} not set: the rootless user namespace has no subordinate ids for them",
+                    list.join(",")
+                ),
+            );
+        }
+        user.groups = keep;
         Ok(())
     }
 
