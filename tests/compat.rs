@@ -216,7 +216,7 @@ const QUIRKS: &[Quirk] = &[
         buildah: "1.28 has no heredocs (it reads the heredoc's lines as instructions)",
         buildkit: "runs the heredoc's text as the script (a file run by its interpreter \
                    when it starts with #!)",
-        why: "dockerfile:1.4 syntax newer than buildah 1.28 (heredocs came in buildah 1.33)",
+        why: "dockerfile:1.4 syntax newer than buildah 1.28",
         fix: Fix::OracleDockerfile,
     },
     Quirk {
@@ -249,7 +249,7 @@ const QUIRKS: &[Quirk] = &[
         case: "run-mount-tmpfs",
         what: "/srv/existing (a directory of the base, target of a tmpfs mount)",
         buildah: "deletes the mount target after the RUN, with the base's files in it \
-                  (containers/buildah#4739, fixed after 1.29)",
+                  (reported against 1.29 as containers/buildah#4739)",
         buildkit: "leaves the directory and its files as the base has them",
         why: "a tmpfs mount hides a directory for one RUN, it does not delete it",
         fix: Fix::RewriteKnowingBase(restore_tmpfs_targets),
