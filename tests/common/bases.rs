@@ -168,8 +168,14 @@ fn cached_layout(name: &str, tag: &str, make_rootfs: impl FnOnce(&Path)) -> Path
     if layout.join("index.json").is_file() {
         return layout;
     }
+    // Leftovers of builds that died (we hold the lock: nobody else is building).
+    let leftover = format!("{name}.tmp-");
+    for entry in fs::read_dir(&cache).expect("read cache dir").flatten() {
+        if entry.file_name().to_string_lossy().starts_with(&leftover) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
     let work = cache.join(format!("{name}.tmp-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&work);
     fs::create_dir_all(&work).expect("mkdir work");
     let rootfs = work.join("rootfs");
     fs::create_dir(&rootfs).expect("mkdir rootfs");

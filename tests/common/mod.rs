@@ -3,8 +3,6 @@
 
 #![allow(dead_code)]
 
-pub mod bases;
-
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
@@ -12,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
+
+pub mod bases;
 
 /// The `lading` binary under test.
 pub fn lading() -> Command {
