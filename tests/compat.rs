@@ -26,9 +26,7 @@
 //! with umoci (users `app` 1000 and others in `/etc/passwd` and `/etc/group`; the host's
 //! busybox-static as the shell for RUN; see [`make_base`]).
 //!
-//! `run-*` cases use RUN. Until lading runs RUN ([`RUN_SUPPORTED`] is false), buildah
-//! still builds them (so the corpus is proven) and lading must fail on each with "RUN is
-//! not supported yet" and nothing else.
+//! `run-*` cases use RUN (buildah runs them with `--runtime runc`).
 //!
 //! Environment: `COMPAT_CASES=a,b` runs only those cases (and what they need);
 //! `COMPAT_ORACLE_ONLY=1` builds with buildah only; `COMPAT_JOBS=N` (default 2) cases at
@@ -49,20 +47,6 @@ use sha2::{Digest, Sha256};
 
 const CASES_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/compat/cases");
 const LADING: &str = env!("CARGO_BIN_EXE_lading");
-
-/// Whether `lading build` runs RUN instructions. While `false` (until the RUN sandbox
-/// lands), every `run-*` case is still built by buildah, and lading must refuse it with
-/// [`RUN_UNSUPPORTED`] and nothing else; set it to `true` (and drop
-/// [`LADING_PENDING_FLAGS`]) to compare the images. Same switch in `tests/run_debian.rs`.
-const RUN_SUPPORTED: bool = false;
-
-/// lading's answer to a RUN instruction while [`RUN_SUPPORTED`] is false.
-const RUN_UNSUPPORTED: &str = "RUN is not supported yet";
-
-/// Build flags in case `args` files that lading does not parse until RUN lands: left out
-/// of lading's command line while [`RUN_SUPPORTED`] is false, so that the only failure is
-/// the RUN one.
-const LADING_PENDING_FLAGS: &[&str] = &["--secret", "--ssh"];
 
 /// Whether a case runs RUN (its name says so; [`corpus_is_well_formed`] checks it).
 fn is_run_case(name: &str) -> bool {
@@ -253,6 +237,19 @@ const QUIRKS: &[Quirk] = &[
         buildkit: "leaves the directory and its files as the base has them",
         why: "a tmpfs mount hides a directory for one RUN, it does not delete it",
         fix: Fix::RewriteKnowingBase(restore_tmpfs_targets),
+    },
+    Quirk {
+        case: "run-hardlinks",
+        what: "/links/* (hard links of files changed or linked in a later RUN)",
+        buildah: "(vfs storage) keeps hard links across RUN steps: changing one name of a \
+                  linked file changes all of them, and linking a base file adds only the new name",
+        buildkit: "runs steps on overlayfs (index=off): the first write to one name of a \
+                   lower file copies that name up alone, so the other names keep the old \
+                   content and mode; linking a base file copies it up, so the layer holds both \
+                   names as one hard link",
+        why: "overlayfs copy-up semantics (kernel Documentation/filesystems/overlayfs.rst); \
+              checked against docker 20.10's BuildKit with this very Dockerfile",
+        fix: Fix::Rewrite(overlay_copy_up_breaks_hard_links),
     },
     Quirk {
         case: "run-mount-ssh",
@@ -617,6 +614,26 @@ fn text_file(text: &str) -> Kind {
 
 /// run-mount-ssh writes `stat -c '%a %u:%g %F'` of the default agent socket to
 /// `/ssh-default.txt`: buildah's socket is 0620, BuildKit's 0600.
+fn overlay_copy_up_breaks_hard_links(image: &mut Image) {
+    let tree = &mut image.tree;
+    for (path, content, mode) in [
+        ("/links/a/original", Some("shared\n"), 0o644),
+        ("/links/b/second", None, 0o644),
+        ("/links/third", Some("shared\n"), 0o600),
+    ] {
+        if let Some(entry) = tree.get_mut(path) {
+            if let Some(c) = content {
+                entry.kind = text_file(c);
+            }
+            entry.mode = mode;
+            entry.hardlink_to = None;
+        }
+    }
+    if let Some(entry) = tree.get_mut("/links/motd-hardlink") {
+        entry.hardlink_to = Some("/etc/motd".into());
+    }
+}
+
 fn ssh_socket_default_mode(image: &mut Image) {
     if let Some(entry) = image.tree.get_mut("/ssh-default.txt")
         && entry.kind == text_file("620 0:0 socket\n")
@@ -1381,7 +1398,7 @@ fn build_with_lading(
         .args(["--progress=plain", "--source-date-epoch", "0"])
         .arg("--build-arg")
         .arg(format!("BASE={}", work.base))
-        .args(lading_args(expand_args(&case.args, refs, context)))
+        .args(expand_args(&case.args, refs, context))
         .arg("-o")
         .arg(format!("type=oci,dest={},tar=false", layout.display()))
         .arg(context))?;
@@ -1393,21 +1410,6 @@ fn build_with_lading(
         config: pick_config(&config),
     };
     Ok((image, format!("oci:{}:{reference}", layout.display())))
-}
-
-/// The arguments lading gets: all of them, or (while [`RUN_SUPPORTED`] is false) all but
-/// [`LADING_PENDING_FLAGS`].
-fn lading_args(args: Vec<String>) -> Vec<String> {
-    if RUN_SUPPORTED {
-        return args;
-    }
-    args.into_iter()
-        .filter(|a| {
-            !LADING_PENDING_FLAGS
-                .iter()
-                .any(|f| a == f || a.starts_with(&format!("{f}=")))
-        })
-        .collect()
 }
 
 /// The single image in an OCI layout: its ref name (added to index.json when absent, so
@@ -1529,23 +1531,6 @@ fn run_case(
     }
     if oracle_only {
         return Ok("ok");
-    }
-    if !RUN_SUPPORTED && is_run_case(&case.name) {
-        let lading_refs = refs.lock().unwrap().lading.clone();
-        return match build_with_lading(work, case, &context, &lading_refs) {
-            Ok(_) => Err(format!(
-                "lading built a RUN case although RUN_SUPPORTED is false: set RUN_SUPPORTED \
-                 to true in {}",
-                file!()
-            )),
-            Err(e) if e.contains(RUN_UNSUPPORTED) => {
-                Ok("ok (lading refused RUN as expected: RUN_SUPPORTED is false)")
-            }
-            Err(e) => Err(format!(
-                "lading failed, and not only because {RUN_UNSUPPORTED:?} (RUN_SUPPORTED is \
-                 false):\n{e}"
-            )),
-        };
     }
     let lading_refs = refs.lock().unwrap().lading.clone();
     let (mut lading, lading_ref) = build_with_lading(work, case, &context, &lading_refs)

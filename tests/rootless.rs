@@ -513,3 +513,45 @@ fn rootless_network_none_has_only_loopback_and_default_is_the_hosts() {
     host.sort();
     assert_eq!(line("default-links:"), host, "{text}");
 }
+
+/// `apt-get install` with its logs and lists removed: deterministic output.
+const APT_DOCKERFILE: &str = "FROM BASE
+RUN apt-get update && apt-get install -y --no-install-recommends hello \\
+ && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log /var/cache/apt/*.bin /var/cache/ldconfig/aux-cache
+RUN hello > /greeting
+";
+
+#[test]
+fn apt_get_install_on_debian_gives_one_digest_rootful_twice_and_rootless() {
+    if !can_run() {
+        return;
+    }
+    if let Err(why) = common::bases::bases_available() {
+        assert!(!common::on_ci(), "{why}");
+        eprintln!("skipping: {why}");
+        return;
+    }
+    let (full, _) = users();
+    let env = Env::new();
+    // The cached Debian layout is root's (0600 blobs): give the users a readable copy.
+    let layout = env.path("debian");
+    common::copy_tree(&common::bases::debian_base(), &layout);
+    common::sh(&format!("chmod -R a+rX {}", common::q(&layout)));
+    let base = common::bases::oci_ref(&layout, common::bases::DEBIAN_TAG);
+    let ctx = env.path("apt-ctx");
+    fs::create_dir_all(&ctx).expect("mkdir");
+    fs::write(
+        ctx.join("Dockerfile"),
+        APT_DOCKERFILE.replace("BASE", &base),
+    )
+    .expect("write");
+    common::sh(&format!("chmod -R a+rX {}", common::q(&ctx)));
+    let first = env.build_q(None, &env.path("apt-root-1"), &ctx);
+    let second = env.build_q(None, &env.path("apt-root-2"), &ctx);
+    assert_eq!(first, second, "two rootful apt-get builds differ");
+    let rootless = env.build_q(Some(full), &env.home(full).join("apt-store"), &ctx);
+    assert_eq!(
+        first, rootless,
+        "rootless apt-get build differs from the rootful one"
+    );
+}

@@ -601,13 +601,22 @@ fn the_copy_snapshotter_gives_the_overlay_layers() {
     );
     let (overlay, _) = build(&sb, &ctx, &[]);
     let other = Sandbox::new();
-    let ctx2 = context(&other, &fs::read_to_string(ctx.join("Dockerfile")).unwrap(), &base, &[]);
+    let ctx2 = context(
+        &other,
+        &fs::read_to_string(ctx.join("Dockerfile")).unwrap(),
+        &base,
+        &[],
+    );
     let iid = other.path("iid");
     let mut cmd = other.lading(&["build", "--progress", "plain", "--iidfile"]);
     cmd.arg(&iid).arg(&ctx2).env("LADING_SNAPSHOTTER", "copy");
     let out = common::run(&mut cmd);
     common::assert_success(&out);
-    assert_eq!(fs::read_to_string(&iid).unwrap(), overlay, "copy and overlay snapshotters differ");
+    assert_eq!(
+        fs::read_to_string(&iid).unwrap(),
+        overlay,
+        "copy and overlay snapshotters differ"
+    );
     let top = layers(&sb, &overlay);
     let whiteouts: Vec<String> = layer_entries(&sb, &top[top.len() - 2])
         .into_iter()

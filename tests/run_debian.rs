@@ -1,9 +1,5 @@
 //! RUN on real bases made by peer tools (see `common::bases`): a Debian bookworm
 //! minbase from debootstrap, with real apt and dpkg, and a busybox-static image.
-//!
-//! Until RUN lands these tests check that `lading build` refuses RUN with "RUN is not
-//! supported yet" (the bases are still built, so the fixtures are proven); set
-//! [`RUN_SUPPORTED`] to `true` and they test the real thing.
 
 mod common;
 
@@ -12,15 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::bases::{self, BUSYBOX_TAG, DEBIAN_TAG};
-use common::{Sandbox, assert_success, run, stderr, stdout};
-
-/// Whether `lading build` runs RUN instructions. `false` until the RUN sandbox lands:
-/// each test then asserts the "RUN is not supported yet" error instead. Flip it (the
-/// same switch as in `tests/compat.rs`) when RUN lands.
-const RUN_SUPPORTED: bool = false;
-
-/// What lading answers a RUN with while [`RUN_SUPPORTED`] is false.
-const RUN_UNSUPPORTED: &str = "RUN is not supported yet";
+use common::{Sandbox, assert_success, run, stdout};
 
 /// Whether the test may go on here: needs root and the peer tools that make the bases
 /// (fails on CI when they are missing, skips locally).
@@ -43,21 +31,6 @@ fn build(sb: &Sandbox, dockerfile: &str, base: &str) -> (PathBuf, Output) {
         .arg(format!("type=oci,dest={},tar=false", layout.display()))
         .arg(&context);
     (layout, run(&mut cmd))
-}
-
-/// While RUN is not supported: the build failed, and for that reason only.
-fn assert_run_refused(out: &Output) {
-    assert!(
-        !out.status.success(),
-        "RUN_SUPPORTED is false but the build succeeded: flip RUN_SUPPORTED\nstderr:\n{}",
-        stderr(out)
-    );
-    assert!(
-        stderr(out).contains(RUN_UNSUPPORTED),
-        "the build failed for another reason than RUN:\nstdout:\n{}\nstderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
 }
 
 /// `umoci unpack` (not raw: a full runtime bundle, as a consumer would) of `layout`'s
@@ -121,10 +94,6 @@ fn apt_get_installs_hello_on_debian_and_dpkg_records_it() {
          RUN hello > /hello.txt && hello --version | head -n 1 > /hello-version.txt\n",
         &base,
     );
-    if !RUN_SUPPORTED {
-        assert_run_refused(&out);
-        return;
-    }
     assert_success(&out);
     let rootfs = umoci_unpack(&sb, &layout);
     assert_eq!(
@@ -172,10 +141,6 @@ fn rm_rf_on_debian_writes_whiteouts_and_leaves_no_trace() {
         "ARG BASE\nFROM ${BASE}\nRUN rm -rf /etc/motd /usr/share/doc\n",
         &bases::oci_ref(&base_layout, DEBIAN_TAG),
     );
-    if !RUN_SUPPORTED {
-        assert_run_refused(&out);
-        return;
-    }
     assert_success(&out);
     let entries = last_layer_entries(&layout);
     for whiteout in ["etc/.wh.motd", "usr/share/.wh.doc"] {
@@ -216,10 +181,6 @@ fn run_replaces_a_dir_by_a_file_and_a_file_by_a_dir_on_busybox() {
          RUN test -f /usr/share/doc && test -d /etc/motd && cat /etc/motd/inside > /seen\n",
         &base,
     );
-    if !RUN_SUPPORTED {
-        assert_run_refused(&out);
-        return;
-    }
     assert_success(&out);
     let rootfs = umoci_unpack(&sb, &layout);
     assert_eq!(

@@ -152,12 +152,14 @@ pub fn exec_user(
             groups.push(gid);
         }
         None => {
+            // The primary group is a supplementary group too (runc and containerd put
+            // it in the list: `id` shows `groups=0(root),...`).
+            groups.push(gid);
             if let Some(name) = name {
                 for f in &group_entries {
                     let members = f.get(3).copied().unwrap_or("");
                     if members.split(',').any(|m| m == name)
                         && let Ok(g) = f[2].parse::<u32>()
-                        && !groups.contains(&g)
                     {
                         groups.push(g);
                     }
@@ -165,6 +167,9 @@ pub fn exec_user(
             }
         }
     }
+    // The kernel keeps supplementary groups sorted; so do we (stable cache keys).
+    groups.sort_unstable();
+    groups.dedup();
     Ok(ExecUser {
         uid,
         gid,
@@ -212,10 +217,13 @@ mod tests {
         let u = exec_user("app", Some(passwd), Some(group)).unwrap();
         assert_eq!(
             (u.uid, u.gid, u.groups.clone(), u.home.as_str()),
-            (1000, 1001, vec![50, 10], "/home/app")
+            (1000, 1001, vec![10, 50, 1001], "/home/app")
         );
         let u = exec_user("4242", Some(passwd), Some(group)).unwrap();
-        assert_eq!((u.uid, u.gid, u.home.as_str()), (4242, 0, "/"));
+        assert_eq!(
+            (u.uid, u.gid, u.groups.clone(), u.home.as_str()),
+            (4242, 0, vec![0], "/")
+        );
         let u = exec_user("app:staff", Some(passwd), Some(group)).unwrap();
         assert_eq!((u.gid, u.groups), (50, vec![50]));
         let u = exec_user("", None, None).unwrap();

@@ -17,6 +17,7 @@ pub(crate) use out;
 pub mod args;
 pub mod commands;
 pub mod output;
+pub mod ssh_agent;
 
 use std::process::ExitCode;
 

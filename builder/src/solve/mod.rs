@@ -6,6 +6,7 @@
 
 mod metadata;
 mod run;
+mod ssh_proxy;
 mod stage;
 
 use std::collections::{BTreeMap, BTreeSet};

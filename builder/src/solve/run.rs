@@ -37,6 +37,7 @@ const HEREDOC_SCRIPT_MODE: u32 = 0o755;
 #[derive(Default)]
 struct StepResources {
     _locks: Vec<nix::fcntl::Flock<fs::File>>,
+    _ssh: Vec<(super::ssh_proxy::SshProxy, tempfile::TempDir)>,
 }
 
 /// Everything that decides a step's result, hashed into its cache key.
@@ -612,13 +613,28 @@ impl Builder<'_> {
                 if !extra_env.iter().any(|e| e.starts_with("SSH_AUTH_SOCK=")) {
                     extra_env.push(format!("SSH_AUTH_SOCK={target}"));
                 }
+                // Socket paths are limited to 108 bytes: keep it short, outside the store.
+                let dir = tempfile::Builder::new()
+                    .prefix("lading-ssh-")
+                    .tempdir()
+                    .map_err(|e| StepError::msg(format!("creating a socket dir: {e}")))?;
+                let path = dir.path().join(format!("{}.sock", mounts.len()));
+                let proxy = super::ssh_proxy::SshProxy::start(
+                    &path,
+                    sock,
+                    m.mode.unwrap_or(0o600),
+                    m.uid.unwrap_or(0),
+                    m.gid.unwrap_or(0),
+                )
+                .map_err(|e| StepError::msg(format!("--mount=type=ssh,id={id}: {e}")))?;
                 mounts.push(MountSpec {
                     target,
                     kind: MountKind::Bind {
-                        source: sock.clone(),
+                        source: proxy.path().to_path_buf(),
                         readonly: false,
                     },
                 });
+                resources._ssh.push((proxy, dir));
             }
         }
         Ok(())

@@ -12,6 +12,7 @@ use lading_oci::{ImageSource, Platform, SourceRef, Store};
 
 use crate::cli::args::{BuildArgs, Progress};
 use crate::cli::output;
+use crate::cli::ssh_agent::Agent;
 use crate::progress::Printer;
 
 /// Runs a build, tags and exports the result.
@@ -23,7 +24,9 @@ pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
         .collect::<Result<_>>()?;
     let store =
         Store::open(store_dir).with_context(|| format!("opening store {}", store_dir.display()))?;
-    let opts = options(&args)?;
+    // ssh agents started for --ssh key files live until the build ends.
+    let mut agents = Vec::new();
+    let opts = options(&args, &mut agents)?;
     let mode = match (args.quiet, args.progress) {
         (true, _) => Progress::Quiet,
         (false, Progress::Auto) if std::io::stderr().is_terminal() => Progress::Tty,
@@ -73,7 +76,7 @@ pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn options(args: &BuildArgs) -> Result<BuildOptions> {
+fn options(args: &BuildArgs, agents: &mut Vec<Agent>) -> Result<BuildOptions> {
     let context = args.context.clone();
     if !context.is_dir() {
         bail!("build context {} is not a directory", context.display());
@@ -157,7 +160,7 @@ fn options(args: &BuildArgs) -> Result<BuildOptions> {
         opts.secrets.insert(id, source);
     }
     for s in &args.ssh {
-        let (id, sock) = parse_ssh(s)?;
+        let (id, sock) = parse_ssh(s, agents)?;
         opts.ssh.insert(id, sock);
     }
     if std::env::var("LADING_SNAPSHOTTER").as_deref() == Ok("copy") {
@@ -208,23 +211,35 @@ pub fn parse_secret(value: &str) -> Result<(String, SecretSource)> {
     Ok((id, source))
 }
 
-/// `--ssh default` (the agent of `$SSH_AUTH_SOCK`) or `--ssh ID=SOCKET`.
-pub fn parse_ssh(value: &str) -> Result<(String, PathBuf)> {
-    let (id, path) = match value.split_once('=') {
+/// `--ssh default` (the agent of `$SSH_AUTH_SOCK`), `--ssh ID=SOCKET`, or, as docker
+/// allows, `--ssh ID=KEYFILE[,KEYFILE...]` (served by a private agent).
+pub fn parse_ssh(value: &str, agents: &mut Vec<Agent>) -> Result<(String, PathBuf)> {
+    let (id, paths) = match value.split_once('=') {
         Some((id, p)) => (
             id.to_string(),
-            PathBuf::from(p.split(',').next().unwrap_or(p)),
+            p.split(',').map(PathBuf::from).collect::<Vec<_>>(),
         ),
         None => {
             let sock = std::env::var_os("SSH_AUTH_SOCK")
                 .with_context(|| format!("--ssh {value}: SSH_AUTH_SOCK is not set"))?;
-            (value.to_string(), PathBuf::from(sock))
+            (value.to_string(), vec![PathBuf::from(sock)])
         }
     };
-    if !path.exists() {
-        bail!("--ssh {id}: {} does not exist", path.display());
+    for p in &paths {
+        if !p.exists() {
+            bail!("--ssh {id}: {} does not exist", p.display());
+        }
     }
-    Ok((id, path))
+    if let [p] = paths.as_slice()
+        && std::fs::metadata(p)
+            .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+    {
+        return Ok((id, p.clone()));
+    }
+    let agent = Agent::start(&id, &paths)?;
+    let sock = agent.socket().to_path_buf();
+    agents.push(agent);
+    Ok((id, sock))
 }
 
 fn key_values(items: &[String], flag: &str) -> Result<BTreeMap<String, String>> {
