@@ -9,10 +9,12 @@ pub mod gzip;
 pub mod hash;
 pub mod image;
 pub mod layer;
+pub mod repository;
 pub mod source;
 pub mod spec;
 pub mod store;
 pub mod unpack;
+pub mod upload;
 
 pub use digest::Digest;
 pub use error::{Error, Result};
