@@ -1,6 +1,7 @@
 //! OCI types, the content store, the image model and deterministic layers.
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod constants;
 pub mod digest;
 pub mod error;

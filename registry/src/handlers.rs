@@ -537,6 +537,21 @@ async fn get_manifest(reg: &Registry, name: &str, reference: &str, head: bool) -
     }
 }
 
+/// How much of a refused (too large) body is read and thrown away so that the client,
+/// still sending, gets to read the `413` instead of a reset connection.
+const DRAIN_CAP: u64 = 64 << 20;
+
+/// Reads and discards what is left of a body, at most [`DRAIN_CAP`] bytes.
+async fn drain(mut stream: axum::body::BodyDataStream) {
+    let mut n = 0u64;
+    while let Some(Ok(chunk)) = stream.next().await {
+        n += chunk.len() as u64;
+        if n > DRAIN_CAP {
+            break;
+        }
+    }
+}
+
 /// Reads a whole request body up to `limit` bytes; `Ok(None)` when it is longer.
 async fn read_limited(body: Body, limit: u64) -> ApiResult<Option<Vec<u8>>> {
     let mut stream = body.into_data_stream();
@@ -550,6 +565,7 @@ async fn read_limited(body: Body, limit: u64) -> ApiResult<Option<Vec<u8>>> {
             )
         })?;
         if out.len() as u64 + chunk.len() as u64 > limit {
+            drain(stream).await;
             return Ok(None);
         }
         out.extend_from_slice(&chunk);
@@ -626,6 +642,7 @@ async fn put_manifest(
     };
     let limit = reg.inner.limits.max_manifest;
     if content_length(headers).is_some_and(|n| n > limit) {
+        drain(body.into_data_stream()).await;
         return Err(too_large("manifest", limit));
     }
     let Some(bytes) = read_limited(body, limit).await? else {
@@ -796,6 +813,7 @@ async fn receive(body: Body, path: PathBuf, limit: u64) -> ApiResult<Result<u64,
         };
         if n + chunk.len() as u64 > limit {
             outcome = Err(Received::TooLarge);
+            drain(stream).await;
             break;
         }
         file.write_all(&chunk).await.map_err(ApiError::internal)?;
@@ -907,6 +925,7 @@ async fn append_chunk(
     }
     let max = reg.inner.limits.max_blob;
     if declared.is_some_and(|n| start.saturating_add(n) > max) {
+        drain(body.into_data_stream()).await;
         return Err(too_large("blob", max));
     }
     match receive(body, up.data_path(), max.saturating_sub(start)).await? {
