@@ -588,20 +588,19 @@ fn validate_manifest(media_type: &str, bytes: &[u8]) -> ApiResult<(Vec<Digest>, 
     if obj.get("schemaVersion").and_then(Value::as_u64) != Some(2) {
         return Err(manifest_invalid("schemaVersion must be 2"));
     }
-    if let Some(m) = obj.get("mediaType") {
-        if m.as_str() != Some(media_type) {
-            return Err(manifest_invalid(format!(
-                "mediaType {m} does not match Content-Type {media_type:?}"
-            )));
-        }
+    if let Some(m) = obj.get("mediaType")
+        && m.as_str() != Some(media_type)
+    {
+        return Err(manifest_invalid(format!(
+            "mediaType {m} does not match Content-Type {media_type:?}"
+        )));
     }
     let mut refs = Vec::new();
-    let subject;
-    if is_index_type(media_type) {
+    let subject = if is_index_type(media_type) {
         let index: Index = serde_json::from_value(v.clone())
             .map_err(|e| manifest_invalid(format!("invalid index: {e}")))?;
         refs.extend(index.manifests.iter().map(|d| d.digest.clone()));
-        subject = index.subject.map(|s| s.digest);
+        index.subject.map(|s| s.digest)
     } else {
         if obj.contains_key("manifests") {
             return Err(manifest_invalid("an image manifest has no \"manifests\""));
@@ -621,8 +620,8 @@ fn validate_manifest(media_type: &str, bytes: &[u8]) -> ApiResult<(Vec<Digest>, 
                 refs.push(l.digest.clone());
             }
         }
-        subject = manifest.subject.map(|s| s.digest);
-    }
+        manifest.subject.map(|s| s.digest)
+    };
     Ok((refs, subject))
 }
 
@@ -1125,14 +1124,14 @@ async fn list_tags(reg: &Registry, name: &str, query: &[(String, String)]) -> Ap
         tags.retain(|t| t > last);
     }
     let mut link = None;
-    if let Some(n) = n {
-        if tags.len() > n {
-            tags.truncate(n);
-            if let Some(l) = tags.last() {
-                link = Some(format!(
-                    "</v2/{name}/tags/list?n={n}&last={l}>; rel=\"next\""
-                ));
-            }
+    if let Some(n) = n
+        && tags.len() > n
+    {
+        tags.truncate(n);
+        if let Some(l) = tags.last() {
+            link = Some(format!(
+                "</v2/{name}/tags/list?n={n}&last={l}>; rel=\"next\""
+            ));
         }
     }
     let mut reply = Reply::new(StatusCode::OK)
