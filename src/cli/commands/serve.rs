@@ -14,11 +14,7 @@ use crate::cli::args::ServeArgs;
 pub fn run(store_dir: &Path, args: ServeArgs) -> Result<ExitCode> {
     init_logging();
     let auth = Auth {
-        htpasswd: args
-            .htpasswd
-            .as_deref()
-            .map(Htpasswd::load)
-            .transpose()?,
+        htpasswd: args.htpasswd.as_deref().map(Htpasswd::load).transpose()?,
         token: args
             .token_file
             .as_deref()
