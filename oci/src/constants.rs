@@ -31,6 +31,9 @@ pub const MEDIA_TYPE_DOCKER_LAYER_TAR: &str = "application/vnd.docker.image.root
 
 /// Tag of a manifest inside an image layout's `index.json`.
 pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// lading's own annotation on an untagged `index.json` entry: the registry repository the
+/// manifest was pushed to by digest (see [`crate::repository`]).
+pub const ANNOTATION_REPOSITORY: &str = "dev.lading.repository";
 /// Creation time (RFC 3339).
 pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
 /// Base image reference.

@@ -108,6 +108,26 @@ pub enum Error {
         /// The archive.
         what: String,
     },
+    /// Not a valid repository name (distribution-spec "Pulling manifests").
+    #[error("invalid repository name {name:?}: {reason}")]
+    InvalidName {
+        /// The offending name.
+        name: String,
+        /// Why it is invalid.
+        reason: &'static str,
+    },
+    /// Not a valid tag (`[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}`).
+    #[error("invalid tag {tag:?}")]
+    InvalidTag {
+        /// The offending tag.
+        tag: String,
+    },
+    /// No upload session with this id.
+    #[error("upload {id:?} not found")]
+    UploadNotFound {
+        /// The session id.
+        id: String,
+    },
     /// A blob or document was larger than allowed.
     #[error("{what} is too large ({size} bytes, limit {limit})")]
     TooLarge {

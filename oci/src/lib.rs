@@ -1,6 +1,7 @@
 //! OCI types, the content store, the image model and deterministic layers.
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod constants;
 pub mod digest;
 pub mod error;
@@ -9,10 +10,12 @@ pub mod gzip;
 pub mod hash;
 pub mod image;
 pub mod layer;
+pub mod repository;
 pub mod source;
 pub mod spec;
 pub mod store;
 pub mod unpack;
+pub mod upload;
 
 pub use digest::Digest;
 pub use error::{Error, Result};

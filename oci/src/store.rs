@@ -11,7 +11,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::constants::{ANNOTATION_REF_NAME, MAX_JSON_BLOB, MEDIA_TYPE_INDEX, OCI_LAYOUT_CONTENT};
+use crate::constants::{
+    ANNOTATION_REF_NAME, ANNOTATION_REPOSITORY, MAX_JSON_BLOB, MEDIA_TYPE_INDEX, OCI_LAYOUT_CONTENT,
+};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::hash::Sha256;
@@ -269,17 +271,53 @@ impl Store {
         self.root.join("index.json")
     }
 
-    fn update_index(&self, change: impl FnOnce(&mut Index)) -> Result<()> {
+    /// Removes a blob from the store. Returns whether it was there. Nothing checks that no
+    /// manifest still references it: that is the caller's business.
+    pub fn delete_blob(&self, digest: &Digest) -> Result<bool> {
+        let path = self.blob_path(digest);
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                if let Some(dir) = path.parent() {
+                    sync_dir(dir);
+                }
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(Error::io("removing", &path)(e)),
+        }
+    }
+
+    /// Changes `index.json` under the lock and replaces it atomically; `change` returns a
+    /// value and whether anything changed (the file is not rewritten otherwise).
+    pub(crate) fn update_index_with<T>(
+        &self,
+        change: impl FnOnce(&mut Index) -> (T, bool),
+    ) -> Result<T> {
         let _lock = self.lock()?;
         let mut index = self.index()?;
-        change(&mut index);
-        // Stable order whatever order builds finished in.
-        index.manifests.sort_by(|a, b| {
-            let ka = (a.annotations.get(ANNOTATION_REF_NAME), &a.digest);
-            let kb = (b.annotations.get(ANNOTATION_REF_NAME), &b.digest);
-            ka.cmp(&kb)
-        });
-        self.write_index(&index)
+        let (value, changed) = change(&mut index);
+        if changed {
+            // Stable order whatever order builds finished in.
+            index.manifests.sort_by(|a, b| {
+                let key = |d: &Descriptor| {
+                    (
+                        d.annotations.get(ANNOTATION_REF_NAME).cloned(),
+                        d.annotations.get(ANNOTATION_REPOSITORY).cloned(),
+                        d.digest.clone(),
+                    )
+                };
+                key(a).cmp(&key(b))
+            });
+            self.write_index(&index)?;
+        }
+        Ok(value)
+    }
+
+    fn update_index(&self, change: impl FnOnce(&mut Index)) -> Result<()> {
+        self.update_index_with(|index| {
+            change(index);
+            ((), true)
+        })
     }
 
     fn write_index(&self, index: &Index) -> Result<()> {

@@ -1,5 +1,6 @@
 //! Command-line arguments, docker-compatible where docker has the flag.
 
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -25,6 +26,53 @@ pub enum Command {
     Images(ImagesArgs),
     /// Show an image's manifest and config.
     Inspect(InspectArgs),
+    /// Serve the store as an OCI registry (distribution-spec v1.1) until Ctrl-C.
+    ///
+    /// Tag `T` of repository `R` is the store's image `R:T` (`lading build -t foo:1` is
+    /// `ADDR/foo:1`). Loopback addresses are served as they are; any other address needs
+    /// authentication (`--htpasswd` or `--token-file`) and TLS (`--tls-cert`, `--tls-key`).
+    /// Request logs: `LADING_LOG=debug`.
+    Serve(ServeArgs),
+}
+
+/// Parses `HOST:PORT` (an IP address, or `localhost`).
+pub fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    match s.rsplit_once(':') {
+        Some(("localhost", port)) => format!("127.0.0.1:{port}")
+            .parse()
+            .map_err(|e| format!("{s:?}: {e}")),
+        _ => s
+            .to_socket_addrs()
+            .map_err(|e| format!("{s:?}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{s:?} resolves to no address")),
+    }
+}
+
+/// `lading serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (`HOST:PORT`; port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:5000", value_parser = parse_addr)]
+    pub addr: SocketAddr,
+    /// htpasswd file of bcrypt hashes (`htpasswd -B`): clients must log in (HTTP Basic).
+    #[arg(long, value_name = "FILE")]
+    pub htpasswd: Option<PathBuf>,
+    /// File holding a token clients must send as `Authorization: Bearer <token>`.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// TLS certificate chain (PEM); serves HTTPS.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Largest blob accepted, in bytes (manifests are limited to 4 MiB).
+    #[arg(long, value_name = "BYTES", default_value_t = lading_registry::constants::DEFAULT_MAX_BLOB_SIZE)]
+    pub max_blob_size: u64,
 }
 
 /// How progress is shown.
@@ -102,6 +150,11 @@ pub struct BuildArgs {
     /// Timestamp for every date in the image (seconds since the epoch; default 0).
     #[arg(long, env = "SOURCE_DATE_EPOCH")]
     pub source_date_epoch: Option<i64>,
+    /// Serve the store as a registry on ADDR (a loopback address, e.g. 127.0.0.1:5000)
+    /// from before the build starts; after the build, keep serving until Ctrl-C or
+    /// SIGTERM, so the result can be pulled at ADDR/<name>:<tag>.
+    #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
+    pub serve: Option<SocketAddr>,
 }
 
 /// `lading images`.

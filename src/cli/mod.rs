@@ -33,6 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(args) => commands::build::run(&store_dir, *args),
         Command::Images(args) => commands::images::run(&store_dir, args),
         Command::Inspect(args) => commands::inspect::run(&store_dir, args),
+        Command::Serve(args) => commands::serve::run(&store_dir, args),
     }
 }
 
@@ -60,6 +61,15 @@ pub fn hints(err: &anyhow::Error) -> Vec<String> {
             "if the server's certificate comes from a private CA, set SSL_CERT_FILE to a PEM bundle that includes it"
                 .into(),
         );
+    }
+    if text.contains("refusing to serve on") {
+        hints.push(
+            "serve on 127.0.0.1 (the default), or protect the registry: lading serve --addr ADDR --htpasswd FILE --tls-cert CERT --tls-key KEY"
+                .into(),
+        );
+    }
+    if text.contains("Address already in use") {
+        hints.push("another server uses that port; pick another with --addr".into());
     }
     hints
 }

@@ -27,6 +27,20 @@ pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
     // ssh agents started for --ssh key files live until the build ends.
     let mut agents = Vec::new();
     let opts = options(&args, &mut agents)?;
+    // The registry serves the store the build writes, from before the build on.
+    let server = match args.serve {
+        Some(addr) => {
+            crate::cli::commands::serve::init_logging();
+            Some(crate::cli::commands::serve::start(
+                store_dir,
+                addr,
+                lading_registry::Auth::default(),
+                None,
+                lading_registry::Limits::default(),
+            )?)
+        }
+        None => None,
+    };
     let mode = match (args.quiet, args.progress) {
         (true, _) => Progress::Quiet,
         (false, Progress::Auto) if std::io::stderr().is_terminal() => Progress::Tty,
@@ -72,6 +86,14 @@ pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
         for n in &names {
             eprintln!("naming to {n}");
         }
+    }
+    if let Some(server) = server {
+        eprintln!(
+            "lading: build done; still serving at {} (Ctrl-C to stop)",
+            server.url()
+        );
+        server.wait_for_signal()?;
+        server.shutdown();
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,221 @@
+//! Authentication: HTTP Basic against an htpasswd file of bcrypt hashes (what
+//! `htpasswd -B` and Docker's registry use), or a static bearer token. Credentials are
+//! never logged; a password that verified once is remembered only as its SHA-256, so
+//! bcrypt's deliberate slowness is paid once per user, not once per request.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Mutex;
+
+use base64::Engine as _;
+
+use crate::constants::REALM;
+use crate::error::{Error, Result};
+
+/// Users and their bcrypt hashes.
+#[derive(Default)]
+pub struct Htpasswd {
+    users: HashMap<String, String>,
+    verified: Mutex<HashMap<String, lading_oci::Digest>>,
+}
+
+impl std::fmt::Debug for Htpasswd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Htpasswd")
+            .field("users", &self.users.len())
+            .finish()
+    }
+}
+
+impl Htpasswd {
+    /// Reads an htpasswd file (`user:$2y$...` lines; blank lines and `#` comments skipped).
+    pub fn load(path: &Path) -> Result<Htpasswd> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Htpasswd::parse(&text).map_err(|(line, reason)| Error::Htpasswd {
+            path: path.to_path_buf(),
+            line,
+            reason,
+        })
+    }
+
+    /// Parses htpasswd text; the error is the 1-based line and why.
+    pub fn parse(text: &str) -> std::result::Result<Htpasswd, (usize, String)> {
+        let mut users = HashMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((user, hash)) = line.split_once(':') else {
+                return Err((i + 1, "expected user:hash".into()));
+            };
+            if user.is_empty() {
+                return Err((i + 1, "empty user name".into()));
+            }
+            if !["$2y$", "$2a$", "$2b$"].iter().any(|p| hash.starts_with(p)) {
+                return Err((
+                    i + 1,
+                    format!("user {user:?}: only bcrypt hashes are supported (htpasswd -B)"),
+                ));
+            }
+            users.insert(user.to_string(), hash.to_string());
+        }
+        if users.is_empty() {
+            return Err((0, "no users".into()));
+        }
+        Ok(Htpasswd {
+            users,
+            verified: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Whether `password` is `user`'s (bcrypt; slow on the first success per user).
+    pub fn verify(&self, user: &str, password: &str) -> bool {
+        let Some(hash) = self.users.get(user) else {
+            return false;
+        };
+        let fingerprint = lading_oci::Digest::of(format!("{user}\0{password}").as_bytes());
+        if let Ok(cache) = self.verified.lock()
+            && cache.get(user) == Some(&fingerprint)
+        {
+            return true;
+        }
+        let ok = bcrypt::verify(password, hash).unwrap_or(false);
+        if ok && let Ok(mut cache) = self.verified.lock() {
+            cache.insert(user.to_string(), fingerprint);
+        }
+        ok
+    }
+}
+
+/// How clients must authenticate.
+#[derive(Debug, Default)]
+pub struct Auth {
+    /// HTTP Basic against these users.
+    pub htpasswd: Option<Htpasswd>,
+    /// `Authorization: Bearer <token>` with this token.
+    pub token: Option<String>,
+}
+
+impl Auth {
+    /// Reads a token file (surrounding white space ignored).
+    pub fn load_token(path: &Path) -> Result<String> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let token = text.trim().to_string();
+        if token.is_empty() {
+            return Err(Error::EmptyToken {
+                path: path.to_path_buf(),
+            });
+        }
+        Ok(token)
+    }
+
+    /// Whether any method is configured.
+    pub fn is_enabled(&self) -> bool {
+        self.htpasswd.is_some() || self.token.is_some()
+    }
+
+    /// Whether an `Authorization` header value is acceptable.
+    pub fn check(&self, authorization: Option<&str>) -> bool {
+        if !self.is_enabled() {
+            return true;
+        }
+        let Some(value) = authorization else {
+            return false;
+        };
+        let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value, ""));
+        let rest = rest.trim();
+        if scheme.eq_ignore_ascii_case("basic")
+            && let Some(users) = &self.htpasswd
+        {
+            let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(rest) else {
+                return false;
+            };
+            let Ok(text) = String::from_utf8(bytes) else {
+                return false;
+            };
+            let Some((user, password)) = text.split_once(':') else {
+                return false;
+            };
+            return users.verify(user, password);
+        }
+        if scheme.eq_ignore_ascii_case("bearer")
+            && let Some(token) = &self.token
+        {
+            return constant_time_eq(rest.as_bytes(), token.as_bytes());
+        }
+        false
+    }
+
+    /// The `WWW-Authenticate` challenge for a 401.
+    pub fn challenge(&self) -> String {
+        if self.htpasswd.is_some() {
+            format!("Basic realm=\"{REALM}\"")
+        } else {
+            format!("Bearer realm=\"{REALM}\"")
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(user: &str, password: &str) -> String {
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        )
+    }
+
+    #[test]
+    fn basic_auth_against_bcrypt() {
+        let hash = bcrypt::hash("s3cret", 4).unwrap();
+        let users = Htpasswd::parse(&format!("# comment\n\nalice:{hash}\n")).unwrap();
+        let auth = Auth {
+            htpasswd: Some(users),
+            token: None,
+        };
+        assert!(auth.check(Some(&basic("alice", "s3cret"))));
+        assert!(auth.check(Some(&basic("alice", "s3cret"))), "cached path");
+        assert!(!auth.check(Some(&basic("alice", "wrong"))));
+        assert!(!auth.check(Some(&basic("bob", "s3cret"))));
+        assert!(!auth.check(Some("Basic !!!")));
+        assert!(!auth.check(Some("Bearer s3cret")));
+        assert!(!auth.check(None));
+        assert_eq!(auth.challenge(), "Basic realm=\"lading\"");
+    }
+
+    #[test]
+    fn htpasswd_refuses_what_it_cannot_verify() {
+        assert!(Htpasswd::parse("alice:{SHA}abc").is_err());
+        assert!(Htpasswd::parse("alice:$apr1$x$y").is_err());
+        assert!(Htpasswd::parse("no colon").is_err());
+        assert!(Htpasswd::parse("").is_err());
+    }
+
+    #[test]
+    fn bearer_token() {
+        let auth = Auth {
+            htpasswd: None,
+            token: Some("tok".into()),
+        };
+        assert!(auth.check(Some("Bearer tok")));
+        assert!(!auth.check(Some("Bearer toke")));
+        assert!(!auth.check(Some(&basic("u", "tok"))));
+        assert!(Auth::default().check(None));
+    }
+}
