@@ -637,6 +637,9 @@ fn non_loopback_addresses_need_auth_and_tls() {
     }
 }
 
+/// A password no log line could contain by chance (temp paths are random letters).
+const PASSWORD: &str = "pw-7Qx!f2Lz";
+
 #[test]
 fn htpasswd_and_tls_with_skopeo_creds() {
     if !require_tool("skopeo") || !require_tool("openssl") {
@@ -644,7 +647,7 @@ fn htpasswd_and_tls_with_skopeo_creds() {
     }
     let sb = Sandbox::new();
     build_hello(&sb, "hello:1", &[]);
-    let hash = bcrypt::hash("pw", 4).expect("bcrypt");
+    let hash = bcrypt::hash(PASSWORD, 4).expect("bcrypt");
     let htpasswd = sb.write("htpasswd", &format!("alice:{hash}\n"));
     let (cert, key) = (sb.path("cert.pem"), sb.path("key.pem"));
     let out = run(Command::new("openssl").args([
@@ -688,7 +691,7 @@ fn htpasswd_and_tls_with_skopeo_creds() {
         .danger_accept_invalid_certs(true)
         .build()
         .expect("client");
-    for auth in [None, Some(("alice", "wrong")), Some(("bob", "pw"))] {
+    for auth in [None, Some(("alice", "wrong")), Some(("bob", PASSWORD))] {
         let mut req = client.get(format!("https://{h}/v2/"));
         if let Some((u, p)) = auth {
             req = req.basic_auth(u, Some(p));
@@ -714,13 +717,13 @@ fn htpasswd_and_tls_with_skopeo_creds() {
         .status
         .success()
     );
-    let built = raw_digest(&image, &["--creds", "alice:pw"]);
+    let built = raw_digest(&image, &["--creds", &format!("alice:{PASSWORD}")]);
     let out = sb.path("out");
     skopeo(&[
         "copy",
         "--src-tls-verify=false",
         "--src-creds",
-        "alice:pw",
+        &format!("alice:{PASSWORD}"),
         &image,
         &format!("oci:{}:x", out.display()),
     ]);
@@ -728,15 +731,18 @@ fn htpasswd_and_tls_with_skopeo_creds() {
         "copy",
         "--dest-tls-verify=false",
         "--dest-creds",
-        "alice:pw",
+        &format!("alice:{PASSWORD}"),
         &format!("oci:{}:x", out.display()),
         &format!("docker://{h}/pushed:1"),
     ]);
     assert_eq!(
-        raw_digest(&format!("docker://{h}/pushed:1"), &["--creds", "alice:pw"]),
+        raw_digest(
+            &format!("docker://{h}/pushed:1"),
+            &["--creds", &format!("alice:{PASSWORD}")]
+        ),
         built
     );
-    assert!(!srv.log().contains("pw"), "credentials never logged");
+    assert!(!srv.log().contains(PASSWORD), "credentials never logged");
 }
 
 #[test]
