@@ -211,7 +211,7 @@ enum Report {
 /// How many trailing output lines [`RunOutcome::tail`] keeps.
 pub const TAIL_LINES: usize = 10;
 
-/// Runs `spec` through the helper binary `helper` (normally `std::env::current_exe()`),
+/// Runs `spec` through the helper binary `helper` (normally `/proc/self/exe`),
 /// calling `on_line` with every line the command prints (stdout and stderr, interleaved
 /// as they come).
 pub fn run(

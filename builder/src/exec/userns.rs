@@ -139,7 +139,8 @@ fn user_name(uid: u32) -> Option<String> {
 pub fn reexec() -> io::Result<ExitStatus> {
     let (ready_r, ready_w) = std::io::pipe()?;
     let (done_r, done_w) = std::io::pipe()?;
-    let exe = std::env::current_exe()?;
+    // /proc/self/exe: the running binary even if its file was replaced meanwhile.
+    let exe = std::path::PathBuf::from("/proc/self/exe");
     let mut cmd = Command::new(exe);
     cmd.args(std::env::args_os().skip(1)).env(USERNS_ENV, "1");
     let ready_fd = OwnedFd::from(ready_w);

@@ -30,6 +30,9 @@ use crate::options::{SecretSource, Snapshotter};
 use crate::run_mount::{self, MountType, RunMount, Sharing};
 use crate::snapshot::{self, Snapshots};
 
+/// How a process names its own executable file.
+const SELF_EXE: &str = "/proc/self/exe";
+
 /// Mode BuildKit gives the script of `RUN <<EOF`.
 const HEREDOC_SCRIPT_MODE: u32 = 0o755;
 
@@ -199,8 +202,9 @@ impl Builder<'_> {
         };
         let helper = match &self.opts.sandbox_helper {
             Some(h) => h.clone(),
-            None => std::env::current_exe()
-                .map_err(|e| StepError::msg(format!("finding the sandbox helper: {e}")))?,
+            // The running binary itself, even if its file was replaced since it started
+            // (an upgrade mid-build): /proc/self/exe names the inode, not the path.
+            None => PathBuf::from(SELF_EXE),
         };
         let use_copy = self.opts.snapshotter == Snapshotter::Copy;
         let mut fallback: Option<(PathBuf, snapshot::TreeSnapshot)> = None;
