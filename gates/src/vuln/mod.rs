@@ -1,0 +1,3 @@
+//! The vulnerability gate: OSV advisories matched against an image's packages.
+
+pub mod version;
