@@ -55,7 +55,13 @@ fn tokens(v: &str) -> Vec<(Kind, i128)> {
                 while i < b.len() && b[i] == b'0' {
                     i += 1;
                 }
-                next_kind = Some(Kind::Number);
+                // Digits after the zeros are a number of their own (1.05 = 1, -1, 5), and
+                // so is the empty number before a further dot (apk-tools: 1.0.1 < 1.06);
+                // a suffix, letter or revision follows the component as usual, so that
+                // 1.0_rc1 < 1.0.
+                if b.get(i).is_some_and(|c| c.is_ascii_digit() || *c == b'.') {
+                    next_kind = Some(Kind::Number);
+                }
                 -((i - start) as i128)
             }
             // No digits at all reads as 0, as apk-tools does (`1.0.1`: the `0` run
