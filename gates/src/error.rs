@@ -19,6 +19,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The vulnerability database.
+    #[error(transparent)]
+    VulnDb(#[from] crate::vuln::db::DbError),
     /// Input the gate cannot use.
     #[error("{what}: {reason}")]
     Invalid {

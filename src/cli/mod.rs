@@ -32,6 +32,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(args) => commands::build::run(&store_dir, *args),
         Command::Images(args) => commands::images::run(&store_dir, args),
         Command::Inspect(args) => commands::inspect::run(&store_dir, args),
+        Command::Db(args) => commands::db::run(args),
+        Command::Scan(args) => commands::scan::run(&store_dir, *args),
     }
 }
 
@@ -58,6 +60,9 @@ pub fn hints(err: &anyhow::Error) -> Vec<String> {
             "if the server's certificate comes from a private CA, set SSL_CERT_FILE to a PEM bundle that includes it"
                 .into(),
         );
+    }
+    if text.contains("no vulnerability database at") {
+        hints.push("`lading db update` downloads OSV's data; `lading db import DIR|ZIP` loads records you have".into());
     }
     hints
 }

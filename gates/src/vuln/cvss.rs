@@ -128,7 +128,12 @@ pub fn score(vector: &str) -> Result<Score, CvssError> {
             reason: "CVSS v4.0 base scores are not computed".into(),
         })
     } else {
-        v2(v, v.strip_prefix("(").and_then(|s| s.strip_suffix(")")).unwrap_or(v))
+        v2(
+            v,
+            v.strip_prefix("(")
+                .and_then(|s| s.strip_suffix(")"))
+                .unwrap_or(v),
+        )
     }
 }
 

@@ -164,10 +164,7 @@ fn file_name(id: &str) -> String {
 
 /// Reads the JSON documents of an input: a directory (recursively) or a zip archive.
 /// Calls `f(name, bytes)` for each `.json` file.
-fn read_input(
-    path: &Path,
-    f: &mut dyn FnMut(&str, Vec<u8>) -> Result<()>,
-) -> Result<()> {
+fn read_input(path: &Path, f: &mut dyn FnMut(&str, Vec<u8>) -> Result<()>) -> Result<()> {
     let meta = std::fs::metadata(path).map_err(io(path))?;
     if meta.is_dir() {
         let mut files = Vec::new();
@@ -356,7 +353,11 @@ pub fn import(db: &Path, input: &Path, source: &str, now: i64) -> Result<ImportS
     let stamp = staging
         .path()
         .file_name()
-        .map(|n| n.to_string_lossy().trim_start_matches(".import-").to_string())
+        .map(|n| {
+            n.to_string_lossy()
+                .trim_start_matches(".import-")
+                .to_string()
+        })
         .unwrap_or_default();
     for (base, eco) in ecos {
         let staged = staging.path().join(file_name(&base));
@@ -385,7 +386,11 @@ pub fn import(db: &Path, input: &Path, source: &str, now: i64) -> Result<ImportS
     write_manifest(db, &manifest)?;
     // The old directories of replaced ecosystems are no longer referenced.
     for (base, info) in &old.ecosystems {
-        if manifest.ecosystems.get(base).is_some_and(|n| n.dir != info.dir) {
+        if manifest
+            .ecosystems
+            .get(base)
+            .is_some_and(|n| n.dir != info.dir)
+        {
             let _ = std::fs::remove_dir_all(db.join(&info.dir));
         }
     }
@@ -472,8 +477,8 @@ impl Database {
             if !indexes.contains_key(base) {
                 let path = dir.join("index.json");
                 let bytes = std::fs::read(&path).map_err(io(&path))?;
-                let index: BTreeMap<String, Vec<String>> = serde_json::from_slice(&bytes)
-                    .map_err(|e| DbError::Corrupt {
+                let index: BTreeMap<String, Vec<String>> =
+                    serde_json::from_slice(&bytes).map_err(|e| DbError::Corrupt {
                         path: path.clone(),
                         reason: e.to_string(),
                     })?;

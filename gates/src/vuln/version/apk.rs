@@ -38,7 +38,9 @@ fn tokens(v: &str) -> Vec<(Kind, i128)> {
     let digits = |i: &mut usize| -> i128 {
         let mut n: i128 = 0;
         while *i < b.len() && b[*i].is_ascii_digit() {
-            n = n.saturating_mul(10).saturating_add(i128::from(b[*i] - b'0'));
+            n = n
+                .saturating_mul(10)
+                .saturating_add(i128::from(b[*i] - b'0'));
             *i += 1;
         }
         n

@@ -89,9 +89,7 @@ fn parse(v: &str) -> Item {
     let mut after_dot = false;
     let text = |a: usize, b: usize| chars[a..b].iter().collect::<String>();
     let add = |stack: &mut Vec<Vec<Item>>, item: Item, after_dot: bool| {
-        if after_dot
-            && matches!(item, Item::Str(_))
-            && stack.last().is_some_and(|l| !l.is_empty())
+        if after_dot && matches!(item, Item::Str(_)) && stack.last().is_some_and(|l| !l.is_empty())
         {
             stack.push(Vec::new());
         }

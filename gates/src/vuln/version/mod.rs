@@ -170,7 +170,10 @@ mod tests {
         assert_eq!(cmp_digits("010", "9"), Ordering::Greater);
         assert_eq!(cmp_digits("000", ""), Ordering::Equal);
         assert_eq!(
-            cmp_digits("123456789012345678901234567890", "123456789012345678901234567891"),
+            cmp_digits(
+                "123456789012345678901234567890",
+                "123456789012345678901234567891"
+            ),
             Ordering::Less
         );
     }

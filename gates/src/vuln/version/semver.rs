@@ -73,7 +73,9 @@ fn parse(v: &str, flavor: Flavor) -> Result<Parsed<'_>, VersionError> {
     }
     if flavor == Flavor::Go {
         if n < 3 && (!rest.is_empty() || build.is_some()) {
-            return Err(err("a shorthand version cannot have a pre-release or build"));
+            return Err(err(
+                "a shorthand version cannot have a pre-release or build",
+            ));
         }
         if core.iter().any(|c| c.len() > 1 && c.starts_with('0')) {
             return Err(err("leading zeros"));
@@ -145,7 +147,10 @@ mod tests {
 
     #[test]
     fn go_shorthands_and_errors() {
-        assert_eq!(compare("v1", "v1.0.0", Flavor::Go).ok(), Some(Ordering::Equal));
+        assert_eq!(
+            compare("v1", "v1.0.0", Flavor::Go).ok(),
+            Some(Ordering::Equal)
+        );
         assert!(compare("v1.2-pre", "v1.2.0", Flavor::Go).is_err());
         assert!(compare("1.2", "1.2.0", Flavor::Loose).is_err());
         assert!(compare("1.2.3-", "1.2.3", Flavor::Loose).is_err());
