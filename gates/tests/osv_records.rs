@@ -52,7 +52,12 @@ fn the_shared_records_read_cleanly() {
         let (record, warnings) = osv::parse(&bytes, &name).unwrap();
         assert!(warnings.is_empty(), "{name}: {warnings:?}");
         assert!(record.withdrawn.is_none());
-        assert!(record.affected.iter().all(|a| a.ranges.iter().all(|r| r.usable)));
+        assert!(
+            record
+                .affected
+                .iter()
+                .all(|a| a.ranges.iter().all(|r| r.usable))
+        );
     }
 }
 
@@ -136,8 +141,18 @@ const CASES: &[(&str, &str, &str, &[&str])] = &[
     // node-fetch: a stable and a pre-release range (SemVer pre-release order).
     ("npm", "node-fetch", "2.6.0", &["GHSA-w7rc-rwvf-8q5r"]),
     ("npm", "node-fetch", "2.6.1", &[]),
-    ("npm", "node-fetch", "3.0.0-beta.1", &["GHSA-w7rc-rwvf-8q5r"]),
-    ("npm", "node-fetch", "3.0.0-beta.8", &["GHSA-w7rc-rwvf-8q5r"]),
+    (
+        "npm",
+        "node-fetch",
+        "3.0.0-beta.1",
+        &["GHSA-w7rc-rwvf-8q5r"],
+    ),
+    (
+        "npm",
+        "node-fetch",
+        "3.0.0-beta.8",
+        &["GHSA-w7rc-rwvf-8q5r"],
+    ),
     ("npm", "node-fetch", "3.0.0-beta.9", &[]),
     ("npm", "node-fetch", "3.0.0", &[]),
     ("npm", "axios", "0.21.0", &["GHSA-4w2v-q235-vp99"]),
@@ -154,11 +169,26 @@ const CASES: &[(&str, &str, &str, &[&str])] = &[
     ("npm", "jquery", "3.4.1", &["GHSA-gxr4-xjj5-5px2"]),
     ("npm", "jquery", "3.5.0", &[]),
     // The same records' other ecosystems.
-    ("Maven", "org.webjars.npm:jquery", "3.4.1", &["GHSA-gxr4-xjj5-5px2"]),
+    (
+        "Maven",
+        "org.webjars.npm:jquery",
+        "3.4.1",
+        &["GHSA-gxr4-xjj5-5px2"],
+    ),
     ("Maven", "org.webjars.npm:jquery", "3.5.0", &[]),
-    ("Maven", "org.webjars:handlebars", "4.7.6", &["GHSA-f2jv-r9rf-7988"]),
+    (
+        "Maven",
+        "org.webjars:handlebars",
+        "4.7.6",
+        &["GHSA-f2jv-r9rf-7988"],
+    ),
     ("Maven", "org.webjars:handlebars", "4.7.7", &[]),
-    ("RubyGems", "jquery-rails", "4.3.5", &["GHSA-gxr4-xjj5-5px2"]),
+    (
+        "RubyGems",
+        "jquery-rails",
+        "4.3.5",
+        &["GHSA-gxr4-xjj5-5px2"],
+    ),
     ("RubyGems", "jquery-rails", "4.4.0", &[]),
     ("NuGet", "jquery", "3.4.1", &["GHSA-gxr4-xjj5-5px2"]),
     ("NuGet", "jquery", "3.5.0", &[]),
@@ -176,7 +206,9 @@ fn exactly_the_advisories_that_apply_match() {
         let got: BTreeSet<&str> = found.iter().map(|f| f.id.as_str()).collect();
         let want: BTreeSet<&str> = want.iter().copied().collect();
         if got != want {
-            failures.push(format!("{eco} {name} {version}: got {got:?}, want {want:?}"));
+            failures.push(format!(
+                "{eco} {name} {version}: got {got:?}, want {want:?}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

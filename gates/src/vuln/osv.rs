@@ -255,12 +255,16 @@ pub fn parse(bytes: &[u8], source: &str) -> Result<(Record, Vec<Warning>), Recor
         path: "$".into(),
         reason: format!("not JSON: {e}"),
     })?;
-    let top = ctx.object(&doc, "$", TOP)?.clone();
+    if !doc.is_object() {
+        return Err(ctx.err("$", "expected an object"));
+    }
+    // The id first, so that every later message names the record.
     let id = ctx
-        .string(top.get("id"), "$.id")?
+        .string(doc.get("id"), "$.id")?
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| ctx.err("$.id", "missing id"))?;
     ctx.id = id.clone();
+    let top = ctx.object(&doc, "$", TOP)?.clone();
     let modified = ctx.string(top.get("modified"), "$.modified")?;
     if modified.is_none() {
         ctx.warn("no modified date");
@@ -344,7 +348,6 @@ fn parse_affected(ctx: &mut Ctx<'_>, a: &Value, p: &str) -> Result<Affected, Rec
     };
     let severity = ctx.severities(obj.get("severity"), &format!("{p}.severity"))?;
     let versions = ctx.strings(obj.get("versions"), &format!("{p}.versions"))?;
-    let scheme = Scheme::for_ecosystem(&ecosystem);
     let mut ranges = Vec::new();
     for (j, r) in ctx
         .array(obj.get("ranges"), &format!("{p}.ranges"))?
@@ -390,7 +393,7 @@ fn parse_affected(ctx: &mut Ctx<'_>, a: &Value, p: &str) -> Result<Affected, Rec
                 }
             });
         }
-        let usable = check_range(ctx, &ecosystem, &name, &kind, &events, scheme, &rp);
+        let usable = check_range(ctx, &ecosystem, &name, &kind, &events, &rp);
         ranges.push(Range {
             kind,
             events,
@@ -426,7 +429,6 @@ fn check_range(
     name: &str,
     kind: &str,
     events: &[Event],
-    _scheme: Option<Scheme>,
     path: &str,
 ) -> bool {
     match kind {
