@@ -113,7 +113,8 @@ pub struct Record {
     pub affected: Vec<Affected>,
     /// `database_specific.severity` (GitHub: `LOW`, `MODERATE`, `HIGH`, `CRITICAL`).
     pub database_severity: Option<String>,
-    /// Advisory URL: the first `ADVISORY` reference, else the first reference.
+    /// Advisory URL: the `ADVISORY` reference that names the id, else the first
+    /// `ADVISORY` reference, else the first reference.
     pub url: Option<String>,
 }
 
@@ -282,7 +283,7 @@ pub fn parse(bytes: &[u8], source: &str) -> Result<(Record, Vec<Warning>), Recor
             .map(str::to_string),
         _ => None,
     };
-    let (mut first_url, mut advisory_url) = (None, None);
+    let (mut first_url, mut advisory_url): (Option<String>, Option<String>) = (None, None);
     for (i, r) in ctx
         .array(top.get("references"), "$.references")?
         .iter()
@@ -294,7 +295,12 @@ pub fn parse(bytes: &[u8], source: &str) -> Result<(Record, Vec<Warning>), Recor
             .ok_or_else(|| ctx.err(&p, "expected an object"))?;
         let u = ctx.string(obj.get("url"), &format!("{p}.url"))?;
         let kind = ctx.string(obj.get("type"), &format!("{p}.type"))?;
-        if advisory_url.is_none() && kind.as_deref() == Some("ADVISORY") {
+        // The advisory's own page (its URL names the id) beats other advisories.
+        let own = u.as_deref().is_some_and(|u| u.ends_with(&id));
+        let have_own = advisory_url
+            .as_deref()
+            .is_some_and(|a: &str| a.ends_with(&id));
+        if kind.as_deref() == Some("ADVISORY") && !have_own && (advisory_url.is_none() || own) {
             advisory_url.clone_from(&u);
         }
         if first_url.is_none() {

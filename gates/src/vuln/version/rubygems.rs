@@ -58,11 +58,10 @@ fn segments(v: &str) -> Vec<Seg> {
     let mut cur_digit = false;
     for c in v.chars() {
         let (alpha, digit) = (c.is_ascii_alphabetic(), c.is_ascii_digit());
-        if !(alpha || digit) || (!cur.is_empty() && digit != cur_digit) {
-            if !cur.is_empty() {
-                let s = std::mem::take(&mut cur);
-                out.push(if cur_digit { Seg::Num(s) } else { Seg::Str(s) });
-            }
+        let boundary = !(alpha || digit) || digit != cur_digit;
+        if boundary && !cur.is_empty() {
+            let s = std::mem::take(&mut cur);
+            out.push(if cur_digit { Seg::Num(s) } else { Seg::Str(s) });
         }
         if alpha || digit {
             cur.push(c);
