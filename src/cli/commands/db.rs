@@ -48,12 +48,21 @@ pub fn run(args: DbArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// At most this many warnings are printed per import; the rest are counted.
+const MAX_WARNINGS: usize = 50;
+
 fn report(summary: &ImportSummary) {
-    for w in &summary.warnings {
-        eprintln!("warning: {w}");
+    let lines: Vec<String> = summary
+        .errors
+        .iter()
+        .map(|e| format!("warning: record skipped: {e}"))
+        .chain(summary.warnings.iter().map(|w| format!("warning: {w}")))
+        .collect();
+    for l in lines.iter().take(MAX_WARNINGS) {
+        eprintln!("{l}");
     }
-    for e in &summary.errors {
-        eprintln!("warning: record skipped: {e}");
+    if lines.len() > MAX_WARNINGS {
+        eprintln!("warning: … and {} more", lines.len() - MAX_WARNINGS);
     }
     for (eco, info) in &summary.ecosystems {
         eprintln!(
