@@ -294,3 +294,68 @@ fn debian_matches_by_source_package_and_release() {
     bin_only.source_name = None;
     assert_eq!(hits(bin_only), 0);
 }
+
+/// Every prefix of every shared record, and every record with one byte changed at a
+/// stride, gives a record or an error: never a panic.
+#[test]
+fn truncated_and_mutated_records_never_panic() {
+    for (name, bytes) in records() {
+        for end in (0..bytes.len()).step_by(7) {
+            let _ = osv::parse(&bytes[..end], &name);
+        }
+        for (i, b) in [b'"', b'{', b']', b'0', b'x', 0xff].iter().enumerate() {
+            for pos in (i..bytes.len()).step_by(97) {
+                let mut m = bytes.clone();
+                m[pos] = *b;
+                if let Ok((r, _)) = osv::parse(&m, &name) {
+                    let _ = matcher::rate(&r, None);
+                }
+            }
+        }
+    }
+}
+
+/// Odd version strings compare or fail, in every scheme, without panicking.
+#[test]
+fn odd_versions_never_panic() {
+    use lading_gates::vuln::version::Scheme;
+    let odd = [
+        "",
+        " ",
+        "~",
+        "^",
+        "-",
+        ":",
+        "1:",
+        ":1",
+        "v",
+        "..",
+        "1..2",
+        "ü",
+        "1.0-",
+        "-r",
+        "1_",
+        "_p",
+        "1.0_rc",
+        "0!",
+        "1!",
+        "+",
+        "1+",
+        "99999999999999999999999999999999",
+        "1.2.3-.",
+        "v1.2.3-",
+        "1.a.b.c.d.e.f",
+        "1--1",
+        "1.0-r1-r2",
+        "\u{0}",
+        "1.0~~~^^",
+    ];
+    for s in Scheme::ALL {
+        for a in odd {
+            for b in odd {
+                let _ = s.compare(a, b);
+            }
+            let _ = s.compare(a, "1.0");
+        }
+    }
+}
