@@ -26,6 +26,10 @@ pub enum Command {
     Images(ImagesArgs),
     /// Show an image's manifest and config.
     Inspect(InspectArgs),
+    /// Manage the vulnerability database (OSV advisories).
+    Db(DbArgs),
+    /// Scan an image for known vulnerabilities.
+    Scan(Box<ScanArgs>),
     /// Serve the store as an OCI registry (distribution-spec v1.1) until Ctrl-C.
     ///
     /// Tag `T` of repository `R` is the store's image `R:T` (`lading build -t foo:1` is
@@ -171,6 +175,108 @@ pub struct InspectArgs {
     /// Image: a tag or digest in the store, `oci:DIR[:tag]`, `oci-archive:FILE[:tag]`,
     /// `docker-archive:FILE`.
     pub reference: String,
+    /// Platform to pick from an index.
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+/// `lading db`.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// Database directory [default: $LADING_VULN_DB, else $XDG_CACHE_HOME/lading/osv].
+    #[arg(long, global = true, env = "LADING_VULN_DB")]
+    pub db: Option<PathBuf>,
+    /// The operation.
+    #[command(subcommand)]
+    pub command: DbCommand,
+}
+
+/// `lading db` operations.
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Import OSV records from a directory or a zip (as OSV publishes per ecosystem).
+    Import {
+        /// Directory of OSV JSON files, or a zip of them.
+        path: PathBuf,
+    },
+    /// Download OSV's per-ecosystem `all.zip` files and import them; on any failure the
+    /// previous database is kept.
+    Update {
+        /// Ecosystems to download (repeatable) [default: Debian, Alpine, PyPI, npm].
+        #[arg(long = "ecosystem", value_name = "ECOSYSTEM")]
+        ecosystems: Vec<String>,
+        /// Base URL of the data (`<URL>/<ECOSYSTEM>/all.zip`).
+        #[arg(
+            long,
+            env = "LADING_OSV_URL",
+            default_value = "https://osv-vulnerabilities.storage.googleapis.com"
+        )]
+        url: String,
+    },
+    /// Show what the database holds.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Output format of `lading scan`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScanFormat {
+    /// A table.
+    Table,
+    /// lading's JSON report.
+    Json,
+    /// SARIF 2.1.0 (GitHub code scanning).
+    Sarif,
+    /// The cosign vulnerability attestation predicate.
+    CosignVuln,
+}
+
+/// `--fail-on` levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOnArg {
+    /// Low or worse.
+    Low,
+    /// Medium or worse.
+    Medium,
+    /// High or worse.
+    High,
+    /// Critical only.
+    Critical,
+    /// Any finding.
+    Any,
+}
+
+/// `lading scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Image: a tag or digest in the store, `oci:DIR[:tag]`, `oci-archive:FILE[:tag]`,
+    /// `docker-archive:FILE`.
+    pub reference: String,
+    /// Database directory [default: $LADING_VULN_DB, else $XDG_CACHE_HOME/lading/osv].
+    #[arg(long, env = "LADING_VULN_DB")]
+    pub db: Option<PathBuf>,
+    /// Exit 1 when a finding of this severity or worse remains.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<FailOnArg>,
+    /// Ignore file (lading JSON or OpenVEX); repeatable.
+    #[arg(long = "ignore", value_name = "FILE")]
+    pub ignore: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: ScanFormat,
+    /// Write the report to a file instead of stdout.
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// Also run this scanner (`trivy`, `grype`, or a path to one); repeatable. Without
+    /// it, trivy and grype run when they are on PATH.
+    #[arg(long = "external", value_name = "SCANNER")]
+    pub external: Vec<String>,
+    /// Do not run external scanners.
+    #[arg(long, conflicts_with = "external")]
+    pub no_external: bool,
     /// Platform to pick from an index.
     #[arg(long)]
     pub platform: Option<String>,

@@ -34,6 +34,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Images(args) => commands::images::run(&store_dir, args),
         Command::Inspect(args) => commands::inspect::run(&store_dir, args),
         Command::Serve(args) => commands::serve::run(&store_dir, args),
+        Command::Db(args) => commands::db::run(args),
+        Command::Scan(args) => commands::scan::run(&store_dir, *args),
     }
 }
 
@@ -70,6 +72,9 @@ pub fn hints(err: &anyhow::Error) -> Vec<String> {
     }
     if text.contains("Address already in use") {
         hints.push("another server uses that port; pick another with --addr".into());
+    }
+    if text.contains("no vulnerability database at") {
+        hints.push("`lading db update` downloads OSV's data; `lading db import DIR|ZIP` loads records you have".into());
     }
     hints
 }

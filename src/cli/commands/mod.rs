@@ -1,6 +1,8 @@
 //! One module per command: parse, call the library, render.
 
 pub mod build;
+pub mod db;
 pub mod images;
 pub mod inspect;
+pub mod scan;
 pub mod serve;
