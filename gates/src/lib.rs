@@ -3,9 +3,11 @@
 //!
 //! - [`layers`]: reading an image's layers as a stream, in order, honouring whiteouts,
 //!   without unpacking them (every gate reads images this way).
+//! - [`sbom`]: catalogers, CycloneDX 1.6 and SPDX 2.3 documents.
 #![deny(missing_docs)]
 
 pub mod error;
 pub mod layers;
+pub mod sbom;
 
 pub use error::{Error, Result};
