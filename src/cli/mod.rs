@@ -32,6 +32,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(args) => commands::build::run(&store_dir, *args),
         Command::Images(args) => commands::images::run(&store_dir, args),
         Command::Inspect(args) => commands::inspect::run(&store_dir, args),
+        Command::Sbom(args) => commands::sbom::run(&store_dir, args),
     }
 }
 

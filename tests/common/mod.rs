@@ -11,6 +11,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+pub mod bases;
+
 /// The `lading` binary under test.
 pub fn lading() -> Command {
     Command::new(env!("CARGO_BIN_EXE_lading"))

@@ -65,7 +65,8 @@ fn package(
         .version(version)
         .qualifier_opt("arch", arch)
         .qualifier_opt("distro", distro)
-        .qualifier_opt("upstream", origin)
+        // As syft and trivy write it: no `upstream` when the origin is the package itself.
+        .qualifier_opt("upstream", origin.filter(|o| *o != name))
         .to_string();
     let mut p = Package::new(Ecosystem::Apk, name, version, purl);
     p.arch = arch.map(str::to_string);
@@ -104,7 +105,7 @@ mod tests {
         assert_eq!(f.packages.len(), 3);
         assert_eq!(
             f.packages[0].purl,
-            "pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64&distro=alpine-3.20.3&upstream=musl"
+            "pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64&distro=alpine-3.20.3"
         );
         assert_eq!(
             f.packages[2].licenses,

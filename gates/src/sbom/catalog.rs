@@ -342,6 +342,121 @@ pub fn counts(sbom: &Sbom) -> Vec<(Ecosystem, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lading_oci::Platform;
+    use lading_oci::constants::{MEDIA_TYPE_CONFIG, MEDIA_TYPE_MANIFEST};
+    use lading_oci::layer::{Entry as LayerEntry, EntryKind, FileData, write_layer};
+    use lading_oci::spec::{ImageConfig, Manifest, to_canonical_json};
+
+    fn file(path: &str, content: &str) -> LayerEntry {
+        LayerEntry {
+            path: path.into(),
+            kind: EntryKind::File {
+                data: FileData::Bytes(Arc::from(content.as_bytes())),
+                size: content.len() as u64,
+            },
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            xattrs: BTreeMap::new(),
+        }
+    }
+
+    fn dirs(path: &str) -> Vec<LayerEntry> {
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        for part in path.split('/') {
+            if !cur.is_empty() {
+                cur.push('/');
+            }
+            cur.push_str(part);
+            out.push(LayerEntry::dir(&cur, 0o755, 0, 0));
+        }
+        out
+    }
+
+    fn image(store: &Store, layers: Vec<Vec<LayerEntry>>) -> Image {
+        let mut config = ImageConfig {
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            created: Some("2024-05-01T12:00:00.5+02:00".into()),
+            ..ImageConfig::default()
+        };
+        let mut descs = Vec::new();
+        for mut entries in layers {
+            entries.sort_by(|a, b| lading_oci::layer::compare_paths(&a.path, &b.path));
+            entries.dedup_by(|a, b| a.path == b.path);
+            let blob = write_layer(store, entries, 0).unwrap();
+            config.rootfs.diff_ids.push(blob.diff_id);
+            descs.push(blob.descriptor);
+        }
+        let config = store
+            .put_bytes(&to_canonical_json(&config).unwrap(), MEDIA_TYPE_CONFIG)
+            .unwrap();
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: Some(MEDIA_TYPE_MANIFEST.into()),
+            artifact_type: None,
+            config,
+            layers: descs,
+            subject: None,
+            annotations: BTreeMap::new(),
+        };
+        let desc = store
+            .put_bytes(&to_canonical_json(&manifest).unwrap(), MEDIA_TYPE_MANIFEST)
+            .unwrap();
+        Image::load(store, &desc, &Platform::host()).unwrap()
+    }
+
+    #[test]
+    fn final_view_honours_whiteouts_and_replacements() {
+        let t = tempfile::tempdir().unwrap();
+        let store = Store::open(t.path()).unwrap();
+        let status1 = "Package: a\nVersion: 1\nArchitecture: all\n\nPackage: b\nVersion: 1\n";
+        let status2 = "Package: a\nVersion: 2\nArchitecture: all\n";
+        let mut l1 = Vec::new();
+        l1.extend(dirs("var/lib/dpkg"));
+        l1.push(file("var/lib/dpkg/status", status1));
+        l1.extend(dirs("etc"));
+        l1.push(file("etc/os-release", "ID=debian\nVERSION_ID=12\n"));
+        l1.extend(dirs("app/node_modules/gone"));
+        l1.push(file(
+            "app/node_modules/gone/package.json",
+            r#"{"name":"gone","version":"1.0.0"}"#,
+        ));
+        l1.extend(dirs("app/node_modules/kept"));
+        l1.push(file(
+            "app/node_modules/kept/package.json",
+            r#"{"name":"kept","version":"1.0.0"}"#,
+        ));
+        let mut l2 = Vec::new();
+        l2.extend(dirs("var/lib/dpkg"));
+        l2.push(file("var/lib/dpkg/status", status2));
+        l2.extend(dirs("app/node_modules"));
+        l2.push(LayerEntry::whiteout("app/node_modules/gone"));
+        let img = image(&store, vec![l1, l2]);
+        let sbom = catalog(&store, &img, "test").unwrap();
+        let got: Vec<(&str, &str, usize)> = sbom
+            .packages
+            .iter()
+            .map(|p| (p.name.as_str(), p.version.as_str(), p.location.layer))
+            .collect();
+        assert_eq!(got, vec![("a", "2", 1), ("kept", "1.0.0", 0)]);
+        assert_eq!(
+            sbom.packages[0].purl,
+            "pkg:deb/debian/a@2?arch=all&distro=debian-12"
+        );
+        assert_eq!(sbom.image.created.as_deref(), Some("2024-05-01T10:00:00Z"));
+        assert_eq!(
+            sbom.packages[0].location.layer_digest,
+            img.layers()[1].digest.to_string()
+        );
+        // Deterministic ids: same image, same serial number.
+        assert_eq!(
+            sbom.uuid("x"),
+            catalog(&store, &img, "other").unwrap().uuid("x")
+        );
+        assert_eq!(sbom.uuid("x").len(), 36);
+    }
 
     #[test]
     fn classifies_paths() {

@@ -166,10 +166,11 @@ impl Package {
         }
     }
 
-    fn sort_key(&self) -> (bool, Ecosystem, &str, &str, &str, &str) {
+    fn sort_key(&self) -> (bool, Ecosystem, &str, &str, &str, &str, &str) {
         (
             !self.ecosystem.is_os(),
             self.ecosystem,
+            self.group.as_deref().unwrap_or(""),
             &self.name,
             &self.version,
             &self.location.path,

@@ -3,3 +3,4 @@
 pub mod build;
 pub mod images;
 pub mod inspect;
+pub mod sbom;
