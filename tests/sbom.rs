@@ -218,11 +218,11 @@ fn debian_base_os_packages_match_syft_and_documents_validate() {
 /// ordinary clients, pinned, cached beside the bases): `site-packages/` holds the
 /// unpacked wheels with their `.dist-info`, `node_modules/` the unpacked npm tarballs.
 fn langs_context() -> PathBuf {
-    let dir = bases::cache_dir().join("sbom-langs-v1");
+    let dir = bases::cache_dir().join("sbom-langs-v2");
     if dir.join("Dockerfile").is_file() {
         return dir;
     }
-    let tmp = bases::cache_dir().join(format!("sbom-langs-v1.tmp-{}", std::process::id()));
+    let tmp = bases::cache_dir().join(format!("sbom-langs-v2.tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(tmp.join("dl")).expect("mkdir");
     let pip = venv().join("pip");
@@ -234,9 +234,11 @@ fn langs_context() -> PathBuf {
          && for w in dl/*.whl; do {python} -m zipfile -e \"$w\" site-packages/; done \
          && cd dl && npm pack -q lodash@4.17.21 minimist@1.2.8 @types/node@20.11.30 >/dev/null && cd .. \
          && for t in dl/*.tgz; do \
-              n=$(tar xzf \"$t\" -O package/package.json | {python} -c 'import json,sys; print(json.load(sys.stdin)[\"name\"])'); \
-              mkdir -p \"node_modules/$n\" && tar xzf \"$t\" -C \"node_modules/$n\" --strip-components=1; \
+              rm -rf x && mkdir x && tar xzf \"$t\" -C x && top=$(ls x) \
+              && n=$({python} -c 'import json,sys; print(json.load(open(sys.argv[1]))[\"name\"])' \"x/$top/package.json\") \
+              && mkdir -p \"node_modules/$n\" && cp -a \"x/$top/.\" \"node_modules/$n/\" || exit 1; \
             done \
+         && rm -rf x \
          && rm -rf dl",
         tmp = common::q(&tmp),
         pip = common::q(&pip),
@@ -641,4 +643,57 @@ fn sbom_errors_exit_2_with_a_message() {
     assert!(stderr(&out).contains("no-such-image"), "{}", stderr(&out));
     let out = sb.run(&["sbom", "x", "--format", "xml"]);
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// A real Go binary from a Debian package (`/usr/bin/docker-registry`, built by Debian in
+/// GOPATH mode, so its build info has the main package's path and the Go version but no
+/// module list): lading and syft agree on the standard library's version; syft guesses
+/// the main package's version from strings in the binary, lading leaves it empty.
+#[test]
+fn real_go_binary_matches_syft() {
+    let bin = Path::new("/usr/bin/docker-registry");
+    if !require_peers()
+        || !common::require(
+            bin.is_file(),
+            "/usr/bin/docker-registry (apt docker-registry)",
+        )
+    {
+        return;
+    }
+    let sb = Sandbox::new();
+    let ctx = sb.path("ctx");
+    std::fs::create_dir_all(ctx.join("root/usr/bin")).expect("mkdir");
+    std::fs::copy(bin, ctx.join("root/usr/bin/docker-registry")).expect("copy");
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY root/ /\n").expect("Dockerfile");
+    sb.build_ok(&ctx, &["-t", "go:1"]);
+    let cdx: Value = serde_json::from_str(&sbom_stdout(&sb, "go:1", "cyclonedx")).expect("json");
+    let out = run(Command::new(peer("syft").expect("syft"))
+        .arg("scan")
+        .arg(format!("dir:{}", ctx.join("root").display()))
+        .args(["-o", "cyclonedx-json", "-q"])
+        .env("SYFT_CHECK_FOR_APP_UPDATE", "false"));
+    assert_success(&out);
+    let theirs: Value = serde_json::from_slice(&out.stdout).expect("syft json");
+    let ours = packages_by_type(&cdx, "golang");
+    let theirs = packages_by_type(&theirs, "golang");
+    assert_eq!(ours.get("stdlib"), theirs.get("stdlib"));
+    assert!(
+        ours["stdlib"].iter().all(|v| v.starts_with("go1.")),
+        "{ours:?}"
+    );
+    let main = "github.com/docker/distribution/cmd/registry";
+    assert_eq!(
+        ours.get(main),
+        Some(&BTreeSet::from([String::new()])),
+        "{ours:?}"
+    );
+    // syft writes the main package as module `github.com/docker/distribution` with
+    // subpath `cmd/registry` (`pkg:golang/...distribution@v2.8.2%2Bds1#cmd/registry`),
+    // guessing where the module ends; lading names the package path it was given.
+    assert!(
+        theirs.contains_key("github.com/docker/distribution"),
+        "{theirs:?}"
+    );
+    assert_eq!(ours.len(), 2, "{ours:?}");
+    assert_eq!(theirs.len(), 2, "{theirs:?}");
 }

@@ -4,6 +4,8 @@
 //! 1.18 it holds the Go version and the module info inline; before, pointers to them.
 //! The module info lists the main module (`mod`), its dependencies (`dep`, with `=>`
 //! replacements) and build settings; the standard library becomes a `stdlib` package.
+//! Binaries built outside module mode record only the main package's path (`path`),
+//! which is listed without a version (syft guesses one from strings in the binary).
 
 use memchr::memmem;
 use object::{Object, ObjectSection};
@@ -144,11 +146,15 @@ pub(crate) fn parse(data: &[u8]) -> Found {
     };
     let mut found = Found::default();
     let mut last_dep: Option<usize> = None;
+    let mut main_path = None;
+    let mut have_mod = false;
     for line in modinfo.lines() {
         let f: Vec<&str> = line.split('\t').collect();
         match f.as_slice() {
+            ["path", path, ..] => main_path = Some(path.to_string()),
             ["mod", path, version, ..] => {
                 found.packages.push(module(path, version));
+                have_mod = true;
                 last_dep = None;
             }
             ["dep", path, version, ..] => {
@@ -162,6 +168,11 @@ pub(crate) fn parse(data: &[u8]) -> Found {
             }
             _ => {}
         }
+    }
+    // Built outside module mode (GOPATH, as Debian builds Go): only the main package's
+    // import path is recorded, without a version.
+    if !have_mod && let Some(p) = main_path {
+        found.packages.insert(0, module(&p, ""));
     }
     if let Some(v) = vers.strip_prefix("go") {
         let v = v.split([' ', '-']).next().unwrap_or(v);
