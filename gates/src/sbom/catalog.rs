@@ -124,7 +124,8 @@ fn classify(path: &str) -> Option<Target> {
 }
 
 fn read_all(entry: &Entry, reader: &mut dyn Read, prefix: &[u8]) -> Result<Vec<u8>> {
-    let mut data = Vec::with_capacity(entry.size.min(MAX_BINARY) as usize);
+    // A corrupt header may claim a size the stream does not have: reserve a bounded part.
+    let mut data = Vec::with_capacity(entry.size.min(64 << 20) as usize);
     data.extend_from_slice(prefix);
     reader
         .read_to_end(&mut data)
@@ -405,6 +406,78 @@ mod tests {
             .put_bytes(&to_canonical_json(&manifest).unwrap(), MEDIA_TYPE_MANIFEST)
             .unwrap();
         Image::load(store, &desc, &Platform::host()).unwrap()
+    }
+
+    /// Every cataloger on truncated and bit-flipped copies of the real fixtures: warnings
+    /// or nothing, never a panic.
+    #[test]
+    fn corrupt_inputs_never_panic() {
+        let fixtures: &[(&str, &[u8])] = &[
+            (
+                "usr/lib/sysimage/rpm/rpmdb.sqlite",
+                include_bytes!(
+                    "../../../tests/fixtures/sbom/fedora/rootfs/usr/lib/sysimage/rpm/rpmdb.sqlite"
+                ),
+            ),
+            (
+                "opt/app/app.jar",
+                include_bytes!("../../../tests/fixtures/sbom/alpine/rootfs/opt/app/app.jar"),
+            ),
+            (
+                "usr/local/bin/hello-go",
+                include_bytes!("../../../tests/fixtures/sbom/alpine/rootfs/usr/local/bin/hello-go"),
+            ),
+            (
+                "usr/local/bin/hello-rust",
+                include_bytes!(
+                    "../../../tests/fixtures/sbom/alpine/rootfs/usr/local/bin/hello-rust"
+                ),
+            ),
+            (
+                "lib/apk/db/installed",
+                include_bytes!("../../../tests/fixtures/sbom/alpine/rootfs/lib/apk/db/installed"),
+            ),
+            (
+                "var/lib/dpkg/status",
+                include_bytes!("../../../tests/fixtures/sbom/debian/rootfs/var/lib/dpkg/status"),
+            ),
+        ];
+        let parse = |path: &str, data: &[u8]| -> Found {
+            match path {
+                p if p.ends_with("rpmdb.sqlite") => rpm::parse(data, None),
+                p if p.ends_with(".jar") => java::parse(p, data),
+                p if p.ends_with("installed") => apk::parse(data, None),
+                p if p.ends_with("status") => dpkg::parse(data, None, &BTreeMap::new()),
+                _ => {
+                    let mut f = golang::parse(data);
+                    f.packages.extend(rustaudit::parse(data).packages);
+                    f
+                }
+            }
+        };
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for (path, data) in fixtures {
+            let whole = parse(path, data);
+            assert!(!whole.packages.is_empty(), "{path}: {:?}", whole.warnings);
+            let step = (data.len() / 97).max(1);
+            for cut in (0..data.len()).step_by(step) {
+                let _ = parse(path, &data[..cut]);
+            }
+            for _ in 0..300 {
+                let mut d = data.to_vec();
+                for _ in 0..1 + next() % 8 {
+                    let i = (next() as usize) % d.len();
+                    d[i] ^= 1 << (next() % 8);
+                }
+                let _ = parse(path, &d);
+            }
+        }
     }
 
     #[test]

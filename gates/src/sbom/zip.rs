@@ -122,7 +122,10 @@ impl<'a> Zip<'a> {
         match m.method {
             0 => Ok(raw.to_vec()),
             8 => {
-                let mut out = Vec::with_capacity(m.size as usize);
+                // The declared size may lie: reserve no more than the data can inflate
+                // to in a well-formed archive.
+                let cap = m.size.min(raw.len() as u64 * 4 + 1024);
+                let mut out = Vec::with_capacity(cap as usize);
                 flate2::read::DeflateDecoder::new(raw)
                     .take(max + 1)
                     .read_to_end(&mut out)
