@@ -434,6 +434,12 @@ mod tests {
                 ),
             ),
             (
+                "usr/local/bin/hello-auditable",
+                include_bytes!(
+                    "../../../tests/fixtures/sbom/alpine/rootfs/usr/local/bin/hello-auditable"
+                ),
+            ),
+            (
                 "lib/apk/db/installed",
                 include_bytes!("../../../tests/fixtures/sbom/alpine/rootfs/lib/apk/db/installed"),
             ),
