@@ -11,7 +11,7 @@ pub enum Error {
     #[error(transparent)]
     Oci(#[from] lading_oci::Error),
     /// A layer's tar stream is corrupt or truncated.
-    #[error("layer {layer}: {source}")]
+    #[error("layer {layer} is corrupt or truncated")]
     Layer {
         /// The layer's digest.
         layer: String,

@@ -168,6 +168,94 @@ pub struct File {
     pub data: Vec<u8>,
 }
 
+/// What [`scan`] kept for one path of the final image.
+#[derive(Debug, Clone)]
+pub struct Found<T> {
+    /// The entry that wrote the path last.
+    pub entry: Entry,
+    /// What the callback made of it.
+    pub value: T,
+}
+
+/// The callback of [`scan`]: an entry, its content, and for a hard link the value kept
+/// for its target.
+pub type ScanFn<'a, T> = dyn FnMut(&Entry, &mut dyn Read, Option<&T>) -> Result<Option<T>> + 'a;
+
+/// Streams every layer once and keeps, for each path of the *final* image, what `f`
+/// made of the entry that wrote it last: later layers replace earlier values, whiteouts
+/// and opaque directories remove them, and a non-directory entry replacing a directory
+/// removes what was kept below it.
+///
+/// `f` sees regular files (with a reader for their content) and hard links (with an
+/// empty reader and, as `linked`, the value kept for the link's target, if any); it
+/// returns `Some(value)` to keep something for the path. Catalogers use this to parse
+/// files as they stream past instead of holding their bytes.
+pub fn scan<T: Clone>(
+    store: &Store,
+    image: &Image,
+    f: &mut ScanFn<'_, T>,
+) -> Result<BTreeMap<String, Found<T>>> {
+    let mut kept: BTreeMap<String, Found<T>> = BTreeMap::new();
+    walk(store, image, &mut |entry, reader| {
+        match &entry.kind {
+            Kind::Whiteout => remove_tree(&mut kept, &entry.path),
+            Kind::Opaque => remove_tree_below(&mut kept, &entry.path, entry.layer),
+            Kind::Dir => {
+                kept.remove(&entry.path);
+            }
+            Kind::File => {
+                remove_tree(&mut kept, &entry.path);
+                if let Some(value) = f(entry, reader, None)? {
+                    kept.insert(
+                        entry.path.clone(),
+                        Found {
+                            entry: entry.clone(),
+                            value,
+                        },
+                    );
+                }
+            }
+            Kind::Hardlink(target) => {
+                let linked = kept.get(target).map(|t| t.value.clone());
+                remove_tree(&mut kept, &entry.path);
+                if let Some(value) = f(entry, &mut std::io::empty(), linked.as_ref())? {
+                    kept.insert(
+                        entry.path.clone(),
+                        Found {
+                            entry: entry.clone(),
+                            value,
+                        },
+                    );
+                }
+            }
+            Kind::Symlink(_) | Kind::Other => remove_tree(&mut kept, &entry.path),
+        }
+        Ok(Flow::Continue)
+    })?;
+    Ok(kept)
+}
+
+/// Removes `path` and everything below it.
+fn remove_tree<T>(kept: &mut BTreeMap<String, Found<T>>, path: &str) {
+    kept.remove(path);
+    remove_tree_below(kept, path, usize::MAX);
+}
+
+/// Removes what is below `dir`, except what `layer` itself wrote (an opaque marker
+/// hides lower layers only).
+fn remove_tree_below<T>(kept: &mut BTreeMap<String, Found<T>>, dir: &str, layer: usize) {
+    let prefix = format!("{dir}/");
+    let below: Vec<String> = kept
+        .range(prefix.clone()..)
+        .take_while(|(p, _)| p.starts_with(&prefix))
+        .filter(|(_, f)| f.entry.layer != layer)
+        .map(|(p, _)| p.clone())
+        .collect();
+    for p in below {
+        kept.remove(&p);
+    }
+}
+
 /// The content of every file of the final image for which `select(path, size)` is true,
 /// keyed by path. Files larger than `max_size` are skipped (their metadata is not
 /// returned either). Hard links to a selected file get its content.
@@ -177,17 +265,10 @@ pub fn collect(
     select: &dyn Fn(&str, u64) -> bool,
     max_size: u64,
 ) -> Result<BTreeMap<String, File>> {
-    let mut files: BTreeMap<String, File> = BTreeMap::new();
-    walk(store, image, &mut |entry, reader| {
-        match &entry.kind {
-            Kind::Whiteout => {
-                let prefix = format!("{}/", entry.path);
-                files.retain(|p, _| p != &entry.path && !p.starts_with(&prefix));
-            }
-            Kind::Opaque => {
-                let prefix = format!("{}/", entry.path);
-                files.retain(|p, f| !p.starts_with(&prefix) || f.entry.layer == entry.layer);
-            }
+    let kept = scan(
+        store,
+        image,
+        &mut |entry, reader, linked: Option<&Vec<u8>>| match &entry.kind {
             Kind::File if entry.size <= max_size && select(&entry.path, entry.size) => {
                 let mut data = Vec::with_capacity(entry.size as usize);
                 reader
@@ -196,36 +277,27 @@ pub fn collect(
                         layer: entry.layer_digest.clone(),
                         source,
                     })?;
-                files.insert(
-                    entry.path.clone(),
-                    File {
-                        entry: entry.clone(),
-                        data,
-                    },
-                );
+                Ok(Some(data))
             }
-            Kind::Hardlink(target) if select(&entry.path, 0) => {
-                if let Some(f) = files.get(target).cloned() {
-                    let mut e = entry.clone();
-                    e.kind = Kind::File;
-                    e.size = f.data.len() as u64;
-                    files.insert(
-                        entry.path.clone(),
-                        File {
-                            entry: e,
-                            data: f.data,
-                        },
-                    );
-                }
-            }
-            _ => {
-                // Anything else replacing a selected path removes it.
-                files.remove(&entry.path);
-            }
-        }
-        Ok(Flow::Continue)
-    })?;
-    Ok(files)
+            Kind::Hardlink(_) if select(&entry.path, 0) => Ok(linked.cloned()),
+            _ => Ok(None),
+        },
+    )?;
+    Ok(kept
+        .into_iter()
+        .map(|(path, found)| {
+            let mut entry = found.entry;
+            entry.kind = Kind::File;
+            entry.size = found.value.len() as u64;
+            (
+                path,
+                File {
+                    entry,
+                    data: found.value,
+                },
+            )
+        })
+        .collect())
 }
 
 #[cfg(test)]

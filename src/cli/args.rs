@@ -26,6 +26,8 @@ pub enum Command {
     Images(ImagesArgs),
     /// Show an image's manifest and config.
     Inspect(InspectArgs),
+    /// List the packages in an image (CycloneDX, SPDX, JSON or a table).
+    Sbom(SbomArgs),
     /// Manage the vulnerability database (OSV advisories).
     Db(DbArgs),
     /// Scan an image for known vulnerabilities.
@@ -175,6 +177,36 @@ pub struct InspectArgs {
     /// Image: a tag or digest in the store, `oci:DIR[:tag]`, `oci-archive:FILE[:tag]`,
     /// `docker-archive:FILE`.
     pub reference: String,
+    /// Platform to pick from an index.
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+/// `lading sbom` output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SbomFormat {
+    /// A readable table.
+    Table,
+    /// lading's own JSON: packages with locations and layers, warnings.
+    Json,
+    /// CycloneDX 1.6 JSON.
+    Cyclonedx,
+    /// SPDX 2.3 JSON.
+    Spdx,
+}
+
+/// `lading sbom`.
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    /// Image: a tag or digest in the store, `oci:DIR[:tag]`, `oci-archive:FILE[:tag]`,
+    /// `docker-archive:FILE`.
+    pub reference: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SbomFormat,
+    /// Write to this file instead of stdout.
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
     /// Platform to pick from an index.
     #[arg(long)]
     pub platform: Option<String>,

@@ -36,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => commands::serve::run(&store_dir, args),
         Command::Db(args) => commands::db::run(args),
         Command::Scan(args) => commands::scan::run(&store_dir, *args),
+        Command::Sbom(args) => commands::sbom::run(&store_dir, args),
     }
 }
 

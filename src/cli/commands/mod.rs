@@ -4,5 +4,6 @@ pub mod build;
 pub mod db;
 pub mod images;
 pub mod inspect;
+pub mod sbom;
 pub mod scan;
 pub mod serve;
