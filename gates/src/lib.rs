@@ -3,9 +3,15 @@
 //!
 //! - [`layers`]: reading an image's layers as a stream, in order, honouring whiteouts,
 //!   without unpacking them (every gate reads images this way).
+//! - [`secrets`]: credentials in every layer (deleted files too) and in the config.
+//! - [`cis`]: CIS Docker Benchmark section 4 (image and build file checks).
+//! - [`gate`]: what every report shares (image, verdict).
 #![deny(missing_docs)]
 
+pub mod cis;
 pub mod error;
+pub mod gate;
 pub mod layers;
+pub mod secrets;
 
 pub use error::{Error, Result};
