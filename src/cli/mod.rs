@@ -16,6 +16,7 @@ pub(crate) use out;
 
 pub mod args;
 pub mod commands;
+pub mod gate;
 pub mod output;
 
 use std::process::ExitCode;
@@ -32,6 +33,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(args) => commands::build::run(&store_dir, *args),
         Command::Images(args) => commands::images::run(&store_dir, args),
         Command::Inspect(args) => commands::inspect::run(&store_dir, args),
+        Command::Secrets(args) => commands::secrets::run(&store_dir, args),
+        Command::Cis(args) => commands::cis::run(&store_dir, args),
     }
 }
 
