@@ -226,17 +226,29 @@ impl Detector {
         }
         hits.sort_by_key(|a| (a.start, a.rule, a.end));
         hits.dedup_by(|b, a| a.rule == b.rule && a.start == b.start && a.end == b.end);
-        // A catch-all rule's hit on a secret a specific rule found says nothing new.
-        let specific: Vec<(usize, usize)> = hits
+        // One secret, one finding: a catch-all rule's hit overlapping a specific rule's
+        // says nothing new, nor does a hit inside another's secret (the earlier rule in
+        // the set wins a tie).
+        let spans: Vec<(usize, usize, usize, bool)> = hits
             .iter()
-            .filter(|h| !self.ruleset.rules[h.rule].is_generic())
-            .map(|h| (h.secret_start, h.secret_end))
+            .map(|h| {
+                let generic = self.ruleset.rules[h.rule].is_generic();
+                (h.secret_start, h.secret_end, h.rule, generic)
+            })
             .collect();
         hits.retain(|h| {
-            !self.ruleset.rules[h.rule].is_generic()
-                || !specific
-                    .iter()
-                    .any(|&(s, e)| s < h.secret_end && h.secret_start < e)
+            let generic = self.ruleset.rules[h.rule].is_generic();
+            !spans.iter().any(|&(s, e, rule, other_generic)| {
+                if rule == h.rule && s == h.secret_start && e == h.secret_end {
+                    return false;
+                }
+                let overlaps = s < h.secret_end && h.secret_start < e;
+                let contains = s <= h.secret_start && h.secret_end <= e;
+                let same = s == h.secret_start && e == h.secret_end;
+                (generic && !other_generic && overlaps)
+                    || (contains && !same && generic == other_generic)
+                    || (same && rule < h.rule)
+            })
         });
         hits
     }
@@ -333,10 +345,17 @@ pub fn redact(secret: &[u8]) -> String {
 /// characters escaped.
 pub fn display(buf: &[u8], hit: &Hit) -> String {
     let before = escape(&buf[hit.start..hit.secret_start]);
-    let before = match before.rfind(',') {
-        Some(i) => before[i + 1..].trim_start().to_string(),
+    let mut before = match before.rfind(',') {
+        Some(i) => before[i + 1..].to_string(),
         None => before,
     };
+    while let Some(rest) = before
+        .strip_prefix("\\n")
+        .or_else(|| before.strip_prefix(' '))
+        .or_else(|| before.strip_prefix("\\t"))
+    {
+        before = rest.to_string();
+    }
     let before: String = {
         let chars: Vec<char> = before.chars().collect();
         chars[chars.len().saturating_sub(40)..].iter().collect()

@@ -198,11 +198,15 @@ fn worker(rx: &Mutex<Receiver<Job>>, detector: &Detector) -> Vec<Raw> {
         };
         let Ok(job) = job else { break };
         let hits = detector.scan(Some(&job.file.path), &job.data, &mut scratch);
+        // Lines are counted up to each secret (not the match: a JSON key file's match
+        // starts at `"type"`, its secret lines later).
+        let mut mine: Vec<&Hit> = hits.iter().filter(|h| h.start < job.accept).collect();
+        mine.sort_by_key(|h| h.secret_start);
         let mut line = job.first_line;
         let mut counted = 0;
-        for hit in hits.iter().filter(|h| h.start < job.accept) {
-            line += count_lines(&job.data[counted..hit.start]);
-            counted = hit.start;
+        for hit in mine {
+            line += count_lines(&job.data[counted..hit.secret_start]);
+            counted = hit.secret_start;
             out.push(Raw {
                 file: job.file.clone(),
                 rule: hit.rule,
@@ -276,29 +280,31 @@ pub fn scan(
 
     let (tx, rx) = sync_channel::<Job>(QUEUE);
     let rx = Mutex::new(rx);
-    let (walked, raws) = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| s.spawn(|| worker(&rx, detector)))
-            .collect();
-        let walked = read_layers(
-            store,
-            image,
-            detector,
-            tx,
-            &mut summary,
-            &mut changes,
-            &mut direct,
-        );
-        let mut raws = Vec::new();
-        let mut crashed = false;
-        for h in handles {
-            match h.join() {
-                Ok(r) => raws.extend(r),
-                Err(_) => crashed = true,
+    let (walked, raws) = crate::gate::verified(store, image, || {
+        Ok(std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| s.spawn(|| worker(&rx, detector)))
+                .collect();
+            let walked = read_layers(
+                store,
+                image,
+                detector,
+                tx,
+                &mut summary,
+                &mut changes,
+                &mut direct,
+            );
+            let mut raws = Vec::new();
+            let mut crashed = false;
+            for h in handles {
+                match h.join() {
+                    Ok(r) => raws.extend(r),
+                    Err(_) => crashed = true,
+                }
             }
-        }
-        (walked, if crashed { None } else { Some(raws) })
-    });
+            (walked, if crashed { None } else { Some(raws) })
+        }))
+    })?;
     walked?;
     let raws = raws.ok_or_else(|| Error::Invalid {
         what: format!("secret scan of {name}"),
@@ -520,7 +526,7 @@ fn scan_config(
         for hit in hits {
             let mut location = location.clone();
             if let Location::History { line, .. } = &mut location {
-                *line = 1 + count_lines(&bytes[..hit.start]);
+                *line = 1 + count_lines(&bytes[..hit.secret_start]);
             }
             findings.push(Finding {
                 rule: detector.rule(hit.rule).id.clone(),
@@ -631,6 +637,160 @@ pub fn render_table(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lading_oci::Platform;
+    use lading_oci::constants::{MEDIA_TYPE_CONFIG, MEDIA_TYPE_MANIFEST};
+    use lading_oci::layer::{Entry as LayerEntry, EntryKind, FileData, write_layer};
+    use lading_oci::spec::{ImageConfig, Manifest, to_canonical_json};
+    use std::collections::BTreeMap;
+
+    fn file(path: &str, content: Vec<u8>) -> LayerEntry {
+        LayerEntry {
+            path: path.into(),
+            kind: EntryKind::File {
+                size: content.len() as u64,
+                data: FileData::Bytes(Arc::from(content)),
+            },
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            xattrs: BTreeMap::new(),
+        }
+    }
+
+    fn image(store: &Store, layers: Vec<Vec<LayerEntry>>) -> Image {
+        let mut config = ImageConfig::default();
+        let mut descs = Vec::new();
+        for entries in layers {
+            let blob = write_layer(store, entries, 0).unwrap();
+            config.rootfs.diff_ids.push(blob.diff_id);
+            descs.push(blob.descriptor);
+        }
+        let config = store
+            .put_bytes(&to_canonical_json(&config).unwrap(), MEDIA_TYPE_CONFIG)
+            .unwrap();
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: Some(MEDIA_TYPE_MANIFEST.into()),
+            artifact_type: None,
+            config,
+            layers: descs,
+            subject: None,
+            annotations: BTreeMap::new(),
+        };
+        let desc = store
+            .put_bytes(&to_canonical_json(&manifest).unwrap(), MEDIA_TYPE_MANIFEST)
+            .unwrap();
+        Image::load(store, &desc, &Platform::host()).unwrap()
+    }
+
+    const TOKEN: &str = "ghp_aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY2z4A";
+
+    /// A text file with TOKEN starting at each of `offsets` (on its own line).
+    fn text_with_tokens(len: usize, offsets: &[usize]) -> (Vec<u8>, Vec<usize>) {
+        let mut data = Vec::with_capacity(len);
+        let mut lines = Vec::new();
+        let mut line = 1;
+        let mut next = offsets.iter().peekable();
+        while data.len() < len {
+            if next.peek().is_some_and(|&&o| data.len() >= o) {
+                next.next();
+                data.extend_from_slice(TOKEN.as_bytes());
+                data.push(b'\n');
+                lines.push(line);
+            } else {
+                data.extend_from_slice(b"lorem ipsum dolor sit amet\n");
+            }
+            line += 1;
+        }
+        (data, lines)
+    }
+
+    #[test]
+    fn chunk_boundaries_find_each_secret_once_with_its_line() {
+        let t = tempfile::tempdir().unwrap();
+        let store = Store::open(t.path()).unwrap();
+        let accept = CHUNK - OVERLAP;
+        let offsets = [
+            10,
+            accept - 20,
+            accept - 2,
+            accept + 5,
+            CHUNK - 10,
+            CHUNK + 3,
+            2 * accept + 7,
+            3 * CHUNK,
+        ];
+        let (big, lines) = text_with_tokens(3 * CHUNK + 100, &offsets);
+        // A file ending exactly at a chunk boundary, its token in the overlap.
+        let mut exact = vec![b'x'; CHUNK - 100];
+        exact.push(b'\n');
+        exact.extend_from_slice(TOKEN.as_bytes());
+        exact.resize(CHUNK, b'\n');
+        let img = image(
+            &store,
+            vec![vec![file("big.txt", big), file("exact.txt", exact)]],
+        );
+        let detector = Detector::new(Ruleset::builtin().unwrap()).unwrap();
+        for threads in [1, 3] {
+            let r = scan(&store, &img, "t", &detector, &Options { threads }).unwrap();
+            let got: Vec<(String, Option<usize>)> = r
+                .findings
+                .iter()
+                .map(|f| match &f.location {
+                    Location::File { path, line, .. } => (path.clone(), *line),
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            let mut want: Vec<(String, Option<usize>)> = lines
+                .iter()
+                .map(|l| ("big.txt".to_string(), Some(*l)))
+                .collect();
+            want.push(("exact.txt".into(), Some(2)));
+            assert_eq!(got, want, "threads {threads}");
+        }
+    }
+
+    #[test]
+    fn deleted_and_replaced_files_are_still_scanned() {
+        let t = tempfile::tempdir().unwrap();
+        let store = Store::open(t.path()).unwrap();
+        let secret = format!("token: {TOKEN}\n").into_bytes();
+        let img = image(
+            &store,
+            vec![
+                vec![
+                    file("a/gone", secret.clone()),
+                    file("a/swapped", secret.clone()),
+                ],
+                vec![
+                    LayerEntry::whiteout("a/gone"),
+                    file("a/swapped", b"clean\n".to_vec()),
+                ],
+                vec![file("a/kept", secret)],
+            ],
+        );
+        let detector = Detector::new(Ruleset::builtin().unwrap()).unwrap();
+        let r = scan(&store, &img, "t", &detector, &Options::default()).unwrap();
+        let got: Vec<(String, usize, FileState)> = r
+            .findings
+            .iter()
+            .map(|f| match &f.location {
+                Location::File {
+                    path, layer, state, ..
+                } => (path.clone(), *layer, *state),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a/gone".into(), 0, FileState::Deleted),
+                ("a/swapped".into(), 0, FileState::Replaced),
+                ("a/kept".into(), 2, FileState::Present),
+            ]
+        );
+        assert!(r.findings.iter().all(|f| f.matched == "ghp_*****"));
+    }
 
     #[test]
     fn states_follow_later_layers() {
