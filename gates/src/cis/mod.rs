@@ -512,7 +512,7 @@ impl Ctx<'_> {
 
     fn steps_source(&self) -> String {
         match (self.input.dockerfile, self.inherited) {
-            (Some(df), _) => format!("the instructions of {}", df.file),
+            (Some(df), _) => df.file.clone(),
             (None, Some(n)) if n > 0 => {
                 format!("the image history after the {n} entries inherited from its base image")
             }
@@ -1167,7 +1167,7 @@ fn package_action(cmd: &shell::Command) -> (bool, bool) {
 
 fn check_4_7(ctx: &Ctx<'_>) -> Check {
     let checked = format!(
-        "every RUN of {}: a package index update (apt-get update, apk update, yum makecache, ...) must come with an install in the same RUN",
+        "every RUN in {}: a package index update (apt-get update, apk update, yum makecache, ...) must come with an install in the same RUN",
         ctx.steps_source()
     );
     let mut evidence = Vec::new();
@@ -1251,7 +1251,7 @@ fn check_4_8(ctx: &Ctx<'_>) -> Check {
 }
 
 fn check_4_9(ctx: &Ctx<'_>) -> Check {
-    let checked = format!("the ADD instructions of {}", ctx.steps_source());
+    let checked = format!("the ADD instructions in {}", ctx.steps_source());
     let evidence: Vec<Evidence> = ctx
         .steps()
         .into_iter()
@@ -1514,7 +1514,7 @@ fn insecure_setting(name: &str, value: &str) -> Option<String> {
 
 fn check_4_11(ctx: &Ctx<'_>) -> Check {
     let checked = format!(
-        "every RUN of {} and the image's ENV: package installs and downloads without signature or certificate checks (--allow-unauthenticated, --force-yes, --no-check-certificate, curl -k, pip --trusted-host, apk --allow-untrusted, npm strict-ssl false, --nogpgcheck, ...)",
+        "every RUN in {} and the image's ENV: package installs and downloads without signature or certificate checks (--allow-unauthenticated, --force-yes, --no-check-certificate, curl -k, pip --trusted-host, apk --allow-untrusted, npm strict-ssl false, --nogpgcheck, ...)",
         ctx.steps_source()
     );
     let mut evidence = Vec::new();
