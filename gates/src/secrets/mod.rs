@@ -198,15 +198,12 @@ fn worker(rx: &Mutex<Receiver<Job>>, detector: &Detector) -> Vec<Raw> {
         };
         let Ok(job) = job else { break };
         let hits = detector.scan(Some(&job.file.path), &job.data, &mut scratch);
-        // Lines are counted up to each secret (not the match: a JSON key file's match
-        // starts at `"type"`, its secret lines later).
-        let mut mine: Vec<&Hit> = hits.iter().filter(|h| h.start < job.accept).collect();
-        mine.sort_by_key(|h| h.secret_start);
+        // The line where the match starts (as gitleaks and trivy count).
         let mut line = job.first_line;
         let mut counted = 0;
-        for hit in mine {
-            line += count_lines(&job.data[counted..hit.secret_start]);
-            counted = hit.secret_start;
+        for hit in hits.iter().filter(|h| h.start < job.accept) {
+            line += count_lines(&job.data[counted..hit.start]);
+            counted = hit.start;
             out.push(Raw {
                 file: job.file.clone(),
                 rule: hit.rule,
@@ -526,7 +523,7 @@ fn scan_config(
         for hit in hits {
             let mut location = location.clone();
             if let Location::History { line, .. } = &mut location {
-                *line = 1 + count_lines(&bytes[..hit.secret_start]);
+                *line = 1 + count_lines(&bytes[..hit.start]);
             }
             findings.push(Finding {
                 rule: detector.rule(hit.rule).id.clone(),
