@@ -6,11 +6,17 @@
 //! - [`vuln`]: the vulnerability scan (OSV database, version order per ecosystem,
 //!   matcher, CVSS, reports).
 //! - [`sbom`]: catalogers, CycloneDX 1.6 and SPDX 2.3 documents.
+//! - [`secrets`]: credentials in every layer (deleted files too) and in the config.
+//! - [`cis`]: CIS Docker Benchmark section 4 (image and build file checks).
+//! - [`gate`]: what every report shares (image, verdict).
 #![deny(missing_docs)]
 
+pub mod cis;
 pub mod error;
+pub mod gate;
 pub mod layers;
 pub mod sbom;
+pub mod secrets;
 pub mod vuln;
 
 pub use error::{Error, Result};

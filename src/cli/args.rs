@@ -26,6 +26,10 @@ pub enum Command {
     Images(ImagesArgs),
     /// Show an image's manifest and config.
     Inspect(InspectArgs),
+    /// Find credentials in every layer and the config of an image (gate: exit 1 on findings).
+    Secrets(SecretsArgs),
+    /// Check an image (and its Dockerfile) against CIS Docker Benchmark section 4 (gate).
+    Cis(CisArgs),
     /// List the packages in an image (CycloneDX, SPDX, JSON or a table).
     Sbom(SbomArgs),
     /// Manage the vulnerability database (OSV advisories).
@@ -312,4 +316,48 @@ pub struct ScanArgs {
     /// Platform to pick from an index.
     #[arg(long)]
     pub platform: Option<String>,
+}
+
+/// `lading secrets`.
+#[derive(Debug, Args)]
+pub struct SecretsArgs {
+    /// Image: a tag or digest in the store, `oci:DIR[:tag]`, `oci-archive:FILE[:tag]`,
+    /// `docker-archive:FILE`.
+    pub reference: String,
+    /// Extra rules in gitleaks' TOML shape (added to the built-in set; a rule with the
+    /// same id replaces the built-in one; `[extend] useDefault = false` drops them).
+    #[arg(long, visible_alias = "config", value_name = "FILE")]
+    pub rules: Option<PathBuf>,
+    /// Platform to pick from an index.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Scanner threads (0: one per core, minus the reading thread).
+    #[arg(long, default_value_t = 0, hide = true)]
+    pub threads: usize,
+    /// Output.
+    #[command(flatten)]
+    pub output: crate::cli::gate::OutputArgs,
+}
+
+/// `lading cis`.
+#[derive(Debug, Args)]
+pub struct CisArgs {
+    /// Image: a tag or digest in the store, `oci:DIR[:tag]`, `oci-archive:FILE[:tag]`,
+    /// `docker-archive:FILE`.
+    pub reference: String,
+    /// The Dockerfile the image was built from (evidence then points at its lines).
+    #[arg(long, value_name = "FILE")]
+    pub dockerfile: Option<PathBuf>,
+    /// Policy (TOML): `allowed_registries` and `[[exemption]]`s with a reason and expiry.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Platform to pick from an index.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// The date exemptions are judged against (`YYYY-MM-DD`; default: today, UTC).
+    #[arg(long, env = "LADING_TODAY", hide = true)]
+    pub today: Option<String>,
+    /// Output.
+    #[command(flatten)]
+    pub output: crate::cli::gate::OutputArgs,
 }

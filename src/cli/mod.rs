@@ -16,6 +16,7 @@ pub(crate) use out;
 
 pub mod args;
 pub mod commands;
+pub mod gate;
 pub mod output;
 pub mod ssh_agent;
 
@@ -37,6 +38,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Db(args) => commands::db::run(args),
         Command::Scan(args) => commands::scan::run(&store_dir, *args),
         Command::Sbom(args) => commands::sbom::run(&store_dir, args),
+        Command::Secrets(args) => commands::secrets::run(&store_dir, args),
+        Command::Cis(args) => commands::cis::run(&store_dir, args),
     }
 }
 

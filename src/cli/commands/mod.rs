@@ -1,9 +1,11 @@
 //! One module per command: parse, call the library, render.
 
 pub mod build;
+pub mod cis;
 pub mod db;
 pub mod images;
 pub mod inspect;
 pub mod sbom;
 pub mod scan;
+pub mod secrets;
 pub mod serve;
