@@ -16,9 +16,9 @@ use crate::store::Store;
 #[derive(Debug, Clone)]
 pub enum Node {
     /// An image index or Docker manifest list.
-    Index(Index),
+    Index(Box<Index>),
     /// An image or artifact manifest.
-    Manifest(Manifest),
+    Manifest(Box<Manifest>),
 }
 
 impl Node {
@@ -33,7 +33,7 @@ impl Node {
             });
         }
         if is_index(media_type, bytes) {
-            Ok(Node::Index(from_json(bytes, "image index")?))
+            Ok(Node::Index(Box::new(from_json(bytes, "image index")?)))
         } else {
             let m: Manifest = from_json(bytes, "image manifest")?;
             if m.schema_version != 2 {
@@ -42,7 +42,7 @@ impl Node {
                     reason: format!("schemaVersion {} (only 2 is supported)", m.schema_version),
                 });
             }
-            Ok(Node::Manifest(m))
+            Ok(Node::Manifest(Box::new(m)))
         }
     }
 

@@ -17,6 +17,7 @@ pub(crate) use out;
 pub mod args;
 pub mod commands;
 pub mod output;
+pub mod registry;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Images(args) => commands::images::run(&store_dir, args),
         Command::Inspect(args) => commands::inspect::run(&store_dir, args),
         Command::Serve(args) => commands::serve::run(&store_dir, args),
+        Command::Pull(args) => commands::pull::run(&store_dir, args),
+        Command::Push(args) => commands::cp::push(&store_dir, args),
+        Command::Cp(args) => commands::cp::run(&store_dir, args),
+        Command::Tags(args) => commands::remote::tags(args),
+        Command::Referrers(args) => commands::remote::referrers(args),
     }
 }
 
@@ -47,14 +53,29 @@ pub fn hints(err: &anyhow::Error) -> Vec<String> {
         );
     }
     if text.contains("not found in the local store") {
-        hints.push("pulling from registries is not available yet; use oci:DIR[:tag], oci-archive:FILE or docker-archive:FILE".into());
+        hints.push("images in registries are named docker://REF (or a plain reference such as alpine:3.20 in FROM); local files as oci:DIR[:tag], oci-archive:FILE or docker-archive:FILE".into());
+    }
+    if text.contains("TLS certificate verification failed") && !text.contains("fetching http") {
+        hints.push(
+            "trust the registry's CA with --cert-dir DIR (a directory of *.crt files) or /etc/containers/certs.d/HOST/ca.crt; or skip verification with --insecure-registry HOST or --tls-verify=false"
+                .into(),
+        );
+    }
+    if text.contains("authentication required") {
+        hints.push(
+            "credentials come from --creds USER:PASSWORD, --authfile FILE, or the docker config ($DOCKER_CONFIG/config.json, ~/.docker/config.json: auths, credHelpers, credsStore); GITHUB_TOKEN for ghcr.io"
+                .into(),
+        );
+    }
+    if text.contains("was pulled for some platforms only") {
+        hints.push("lading pull --all-platforms REF pulls every platform of an index".into());
     }
     if text.contains("outside the build context") {
         hints.push(
             "copy the file into the context directory first; lading never reads outside it".into(),
         );
     }
-    if text.contains("TLS certificate verification failed") {
+    if text.contains("TLS certificate verification failed") && text.contains("fetching http") {
         hints.push(
             "if the server's certificate comes from a private CA, set SSL_CERT_FILE to a PEM bundle that includes it"
                 .into(),
