@@ -325,24 +325,29 @@ impl Inner {
         let digest = &desc.digest;
         let chunk = self.opts.chunk_size.max(1);
         let mut attempt: u32 = 1;
-        let retry = |attempt: &mut u32, offset: u64, e: ClientError| -> Result<()> {
-            if *attempt > self.opts.retries || !(e.is_transient() || is_session_gone(&e)) {
-                return Err(if *attempt > self.opts.retries {
-                    ClientError::Exhausted {
-                        what: format!("uploading blob {digest}"),
-                        attempts: *attempt,
-                        source: Box::new(e),
-                    }
-                } else {
-                    e
+        // Counts an attempt; an error that retrying cannot fix, or the last allowed
+        // attempt, ends the upload. Returns the failure's description.
+        let budget = |attempt: &mut u32, e: ClientError| -> Result<String> {
+            if !(e.is_transient() || is_session_gone(&e)) {
+                return Err(e);
+            }
+            if *attempt > self.opts.retries {
+                return Err(ClientError::Exhausted {
+                    what: format!("uploading blob {digest}"),
+                    attempts: *attempt,
+                    source: Box::new(e),
                 });
             }
             *attempt += 1;
+            Ok(error_chain(&e))
+        };
+        let retry = |attempt: &mut u32, offset: u64, e: ClientError| -> Result<()> {
+            let reason = budget(attempt, e)?;
             self.reporter.event(Event::Retry {
                 digest,
                 attempt: *attempt,
                 offset,
-                reason: error_chain(&e),
+                reason,
             });
             Ok(())
         };
@@ -406,17 +411,17 @@ impl Inner {
                         offset = end;
                     }
                     Err(e) => {
-                        retry(&mut attempt, offset, e)?;
+                        let reason = budget(&mut attempt, e)?;
                         backoff(attempt - 1).await;
-                        // Where is the session now?
+                        // Where is the session now? Resume there, or start over.
                         match self.upload_status(host, &loc, scopes).await {
-                            Ok((next, received)) if received <= desc.size => {
-                                if received != offset {
-                                    self.reporter.event(Event::Progress {
-                                        digest,
-                                        bytes: received.saturating_sub(offset),
-                                    });
-                                }
+                            Ok((next, received)) if received <= end => {
+                                self.reporter.event(Event::Retry {
+                                    digest,
+                                    attempt,
+                                    offset: received,
+                                    reason: format!("{reason}; resuming the upload session"),
+                                });
                                 loc = next;
                                 offset = received;
                             }
@@ -425,7 +430,9 @@ impl Inner {
                                     digest,
                                     attempt,
                                     offset: 0,
-                                    reason: "the upload session is gone; starting over".into(),
+                                    reason: format!(
+                                        "{reason}; the registry dropped the upload session, starting over"
+                                    ),
                                 });
                                 continue 'session;
                             }

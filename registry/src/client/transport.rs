@@ -40,8 +40,9 @@ pub(crate) struct Host {
     pub challenge: Mutex<Challenge>,
     /// Credentials, when any were found.
     pub credentials: Option<Credentials>,
-    /// `Authorization` values by scope set.
-    tokens: Mutex<HashMap<String, String>>,
+    /// `Authorization` values by scope set (held while a token is fetched, so parallel
+    /// requests wait for one token instead of each asking for their own).
+    tokens: tokio::sync::Mutex<HashMap<String, String>>,
 }
 
 /// A request that can be sent again (its body is shared bytes).
@@ -154,7 +155,8 @@ fn build_http(opts: &ClientOptions, registry: &str, insecure: bool) -> Result<re
 fn transport(req_method: &Method, url: &str, e: reqwest::Error) -> ClientError {
     ClientError::Transport {
         method: req_method.to_string(),
-        url: url.to_string(),
+        // Upload locations carry long opaque state in their query: not worth showing.
+        url: url.split('?').next().unwrap_or(url).to_string(),
         what: transport_what(&e),
         source: e.without_url(),
     }
@@ -217,7 +219,7 @@ impl Host {
             http,
             challenge: Mutex::new(challenge),
             credentials,
-            tokens: Mutex::new(HashMap::new()),
+            tokens: tokio::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -251,16 +253,13 @@ impl Host {
                 all.sort();
                 all.dedup();
                 let key = all.join(" ");
-                if !fresh
-                    && let Some(v) = self.tokens.lock().ok().and_then(|t| t.get(&key).cloned())
-                {
-                    return Ok(Some(v));
+                let mut tokens = self.tokens.lock().await;
+                if !fresh && let Some(v) = tokens.get(&key) {
+                    return Ok(Some(v.clone()));
                 }
                 let token = self.fetch_token(&realm, service.as_deref(), &all).await?;
                 let value = format!("Bearer {token}");
-                if let Ok(mut t) = self.tokens.lock() {
-                    t.insert(key, value.clone());
-                }
+                tokens.insert(key, value.clone());
                 Ok(Some(value))
             }
         }
