@@ -238,19 +238,26 @@ pub fn lookup(registry: &str, config: Option<&Path>) -> Result<Option<Credential
             return Ok(Some(c));
         }
     }
-    if registry == "ghcr.io"
-        && let Some(token) = std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty())
-    {
-        let username = std::env::var("GITHUB_ACTOR")
-            .ok()
+    Ok(github_token(
+        registry,
+        std::env::var("GITHUB_TOKEN").ok(),
+        std::env::var("GITHUB_ACTOR").ok(),
+    ))
+}
+
+/// `GITHUB_TOKEN` (user `GITHUB_ACTOR`, else `lading`: ghcr.io accepts any) for ghcr.io.
+fn github_token(
+    registry: &str,
+    token: Option<String>,
+    actor: Option<String>,
+) -> Option<Credentials> {
+    let token = token.filter(|t| !t.is_empty())?;
+    (registry == "ghcr.io").then(|| Credentials::Basic {
+        username: actor
             .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "lading".into());
-        return Ok(Some(Credentials::Basic {
-            username,
-            password: token,
-        }));
-    }
-    Ok(None)
+            .unwrap_or_else(|| "lading".into()),
+        password: token,
+    })
 }
 
 fn from_config(cfg: &DockerConfig, registry: &str, path: &Path) -> Result<Option<Credentials>> {
@@ -436,6 +443,24 @@ mod tests {
             lookup("x", Some(&dir.path().join("missing.json"))).unwrap(),
             None
         );
+    }
+
+    #[test]
+    fn github_token_is_for_ghcr_only() {
+        let tok = || Some("ghp_x".to_string());
+        assert_eq!(
+            github_token("ghcr.io", tok(), Some("me".into())),
+            Some(Credentials::Basic {
+                username: "me".into(),
+                password: "ghp_x".into()
+            })
+        );
+        assert!(matches!(
+            github_token("ghcr.io", tok(), None),
+            Some(Credentials::Basic { username, .. }) if username == "lading"
+        ));
+        assert_eq!(github_token("docker.io", tok(), None), None);
+        assert_eq!(github_token("ghcr.io", Some(String::new()), None), None);
     }
 
     #[test]
