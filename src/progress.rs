@@ -119,7 +119,7 @@ impl Transfers {
 
     fn style() -> indicatif::ProgressStyle {
         indicatif::ProgressStyle::with_template(
-            "{prefix} {msg:<9} [{bar:30}] {bytes:>10}/{total_bytes:<10} {binary_bytes_per_sec:>12} {eta:>4}",
+            "{prefix} {msg:<9} [{bar:30}] {decimal_bytes:>10}/{decimal_total_bytes:<10} {decimal_bytes_per_sec:>12} {eta:>4}",
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
         .progress_chars("=> ")

@@ -786,7 +786,7 @@ fn bearer_token_flow_anonymous_pull_and_credentialed_push() {
 }
 
 #[test]
-fn a_dropped_chunk_is_retried_against_distribution_and_resumed_against_lading_serve() {
+fn dropped_connections_restart_or_resume_uploads_and_resume_downloads() {
     if !need_peers(&["docker-registry", "skopeo", "python3"]) {
         return;
     }
@@ -837,9 +837,21 @@ fn a_dropped_chunk_is_retried_against_distribution_and_resumed_against_lading_se
         ),
         built
     );
+    // A download cut short resumes with Range where it broke.
+    let cutter = Proxy::start(&reg.host, &["--cut-blob-get-after", "300000"]);
     let sb2 = Sandbox::new();
-    let (out, _) = ok(&sb2, &["pull", &format!("{}/big:1", reg.host)]);
+    let (out, err) = ok(&sb2, &["pull", &format!("{}/big:1", cutter.host)]);
     assert_eq!(out.trim(), built);
+    assert!(
+        err.contains("retrying (attempt 2) from byte 300000"),
+        "{err}"
+    );
+    assert!(
+        cutter.log().contains("-> CUT after 300000 bytes")
+            && cutter.log().contains("range=bytes=300000- -> 206"),
+        "{}",
+        cutter.log()
+    );
     store_is_sound(&sb2.store());
 
     // lading serve keeps what arrived: the upload resumes where the cut left it.

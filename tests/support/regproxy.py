@@ -18,6 +18,9 @@ can add two things the upstream cannot do by itself:
     the first N PATCH requests (default 1) are cut: BYTES bytes of the body are passed
     on, then both connections are closed without an answer, as when a network drops.
 
+--cut-blob-get-after BYTES
+    the first answer to a blob GET longer than BYTES is cut after BYTES bytes.
+
 Every request is logged on stderr as `METHOD PATH -> STATUS` (`-> CUT` when cut),
 token requests as `TOKEN scope=… user=… granted=…`. The first line on stdout is
 `listening on 127.0.0.1:PORT`.
@@ -51,6 +54,7 @@ class State:
             self.user = tuple(args.token_auth.split(":", 1))
         self.cut_after = args.cut_patch_after
         self.cuts_left = args.cut_count if args.cut_patch_after is not None else 0
+        self.get_cut = args.cut_blob_get_after
         self.tokens = {}  # token -> set of (name, action)
         self.lock = threading.Lock()
         self.port = None
@@ -210,6 +214,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             return
         resp = up.getresponse()
+        cut_get = None
+        if self.command == "GET" and "/blobs/sha256:" in self.path and resp.status == 200:
+            with st.lock:
+                if st.get_cut is not None and int(resp.getheader("Content-Length") or 0) > st.get_cut:
+                    cut_get, st.get_cut = st.get_cut, None
         self.send_response(resp.status)
         length = resp.getheader("Content-Length")
         body = None
@@ -233,6 +242,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(body)
             else:
                 left = int(length or 0)
+                if cut_get is not None:
+                    left = min(left, cut_get)
                 while left > 0:
                     chunk = resp.read(min(left, 1 << 16))
                     if not chunk:
@@ -240,7 +251,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     self.wfile.write(chunk)
                     left -= len(chunk)
         up.close()
-        log(f"{self.command} {self.path} -> {resp.status}")
+        if cut_get is not None:
+            self.wfile.flush()
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.close_connection = True
+            log(f"{self.command} {self.path} -> CUT after {cut_get} bytes")
+            return
+        rng = self.headers.get("Range")
+        log(f"{self.command} {self.path}{' range=' + rng if rng else ''} -> {resp.status}")
 
     do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = forward
 
@@ -261,6 +282,7 @@ def main():
     ap.add_argument("--token-auth", metavar="USER:PASSWORD")
     ap.add_argument("--cut-patch-after", type=int, metavar="BYTES")
     ap.add_argument("--cut-count", type=int, default=1)
+    ap.add_argument("--cut-blob-get-after", type=int, metavar="BYTES")
     args = ap.parse_args()
     st = State(args)
     Handler.state = st
