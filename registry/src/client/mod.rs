@@ -10,8 +10,8 @@
 //!   with `Range` where the registry allows it, and starts over where it does not.
 //! - **Push** ([`Client::push`]): every blob the remote lacks (`HEAD`) is mounted from
 //!   another repository of the same registry that has it (the store remembers where blobs
-//!   came from and went to) or uploaded: in one `PUT` when small, in `PATCH` chunks when
-//!   large. A chunk whose connection broke is resumed from the offset the registry
+//!   came from and went to) or uploaded, streamed from the store: in one `PUT` when small,
+//!   in `PATCH` chunks when large. A chunk whose connection broke is resumed from the offset the registry
 //!   reports, or the upload starts over in a new session. Manifests go up by digest,
 //!   children first; then the tag; then the tag's digest is read back and must be what was
 //!   pushed.
@@ -55,7 +55,10 @@ pub use source::{PullPolicy, RemoteImage};
 use transport::{Host, HostRef, Req, header_str, pull_scope};
 
 /// Default size of one upload chunk; blobs up to this size go up in a single `PUT`.
-pub const DEFAULT_CHUNK_SIZE: u64 = 32 << 20;
+/// Chunks stream from the blob file, so their size costs no memory; each chunk is a
+/// request, which distribution 2.8 makes measurably slower than fewer, larger ones
+/// (`scripts/bench-registry`), and a unit of retry.
+pub const DEFAULT_CHUNK_SIZE: u64 = 128 << 20;
 /// Default number of blobs transferred at once.
 pub const DEFAULT_PARALLEL: usize = 4;
 

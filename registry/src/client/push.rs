@@ -2,7 +2,6 @@
 //! mounted or uploaded, manifests go up by digest, children first, then the tag, and the
 //! tag's digest is read back.
 
-use std::io::{Read as _, Seek as _, SeekFrom};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -14,7 +13,8 @@ use reqwest::{Method, StatusCode};
 use super::error::{ClientError, Result, error_chain};
 use super::progress::{Direction, Event, Outcome};
 use super::transport::{
-    HostRef, Req, backoff, header_str, location, pull_scope, push_scope, status_error, with_query,
+    FileProgress, HostRef, Req, ReqBody, backoff, header_str, location, pull_scope, push_scope,
+    status_error, with_query,
 };
 use super::{Client, Inner, hname, origins};
 
@@ -324,6 +324,17 @@ impl Inner {
     ) -> Result<()> {
         let digest = &desc.digest;
         let chunk = self.opts.chunk_size.max(1);
+        // Bodies stream from the blob file, reporting progress as they go.
+        let path = store.blob_path(digest);
+        let file_body = |offset: u64, len: u64| ReqBody::File {
+            path: path.clone(),
+            offset,
+            len,
+            progress: Some(FileProgress {
+                reporter: self.reporter.clone(),
+                digest: digest.clone(),
+            }),
+        };
         let mut attempt: u32 = 1;
         // Counts an attempt; an error that retrying cannot fix, or the last allowed
         // attempt, ends the upload. Returns the failure's description.
@@ -364,19 +375,12 @@ impl Inner {
                 },
             };
             if desc.size <= chunk {
-                let body = read_range(store, digest, 0, desc.size)?;
                 let url = with_query(&loc, "digest", &digest.to_string())?;
                 let req = Req::new(Method::PUT, url)
                     .header(header::CONTENT_TYPE, "application/octet-stream")
-                    .body(body);
+                    .file_body(file_body(0, desc.size));
                 match self.finish_upload(host, repo, &req, desc, scopes).await {
-                    Ok(()) => {
-                        self.reporter.event(Event::Progress {
-                            digest,
-                            bytes: desc.size,
-                        });
-                        return Ok(());
-                    }
+                    Ok(()) => return Ok(()),
                     Err(e) => {
                         retry(&mut attempt, 0, e)?;
                         backoff(attempt - 1).await;
@@ -387,11 +391,10 @@ impl Inner {
             let mut offset = 0u64;
             while offset < desc.size {
                 let end = (offset + chunk).min(desc.size);
-                let body = read_range(store, digest, offset, end - offset)?;
                 let req = Req::new(Method::PATCH, loc.clone())
                     .header(header::CONTENT_TYPE, "application/octet-stream")
                     .header(hname("content-range"), &format!("{offset}-{}", end - 1))
-                    .body(body);
+                    .file_body(file_body(offset, end - offset));
                 let sent: Result<String> = async {
                     let resp = host.send(scopes, &req, 0).await?;
                     if resp.status() != StatusCode::ACCEPTED {
@@ -403,10 +406,6 @@ impl Inner {
                 .await;
                 match sent {
                     Ok(next) => {
-                        self.reporter.event(Event::Progress {
-                            digest,
-                            bytes: end - offset,
-                        });
                         loc = next;
                         offset = end;
                     }
@@ -534,19 +533,6 @@ fn is_session_gone(e: &ClientError) -> bool {
         }
         _ => false,
     }
-}
-
-/// Bytes `[offset, offset+len)` of a stored blob.
-fn read_range(store: &Store, digest: &Digest, offset: u64, len: u64) -> Result<Bytes> {
-    tokio::task::block_in_place(|| {
-        let path = store.blob_path(digest);
-        let mut f = store.open_blob(digest)?;
-        let io = |e| ClientError::Oci(lading_oci::Error::io("reading", path.clone())(e));
-        f.seek(SeekFrom::Start(offset)).map_err(io)?;
-        let mut buf = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
-        f.read_exact(&mut buf).map_err(io)?;
-        Ok(Bytes::from(buf))
-    })
 }
 
 /// Why content may be missing: the root is an index pulled for some platforms only.

@@ -45,13 +45,72 @@ pub(crate) struct Host {
     tokens: tokio::sync::Mutex<HashMap<String, String>>,
 }
 
-/// A request that can be sent again (its body is shared bytes).
+/// A request body that can be made again for another attempt.
+#[derive(Clone)]
+pub(crate) enum ReqBody {
+    /// Bytes in memory.
+    Bytes(Bytes),
+    /// `len` bytes of a file from `offset`, streamed (progress reported as they go).
+    File {
+        path: PathBuf,
+        offset: u64,
+        len: u64,
+        progress: Option<FileProgress>,
+    },
+}
+
+/// Where a streamed file body reports the bytes it hands to the connection.
+#[derive(Clone)]
+pub(crate) struct FileProgress {
+    pub reporter: Arc<dyn super::Reporter>,
+    pub digest: lading_oci::Digest,
+}
+
+impl ReqBody {
+    fn len(&self) -> u64 {
+        match self {
+            ReqBody::Bytes(b) => b.len() as u64,
+            ReqBody::File { len, .. } => *len,
+        }
+    }
+
+    async fn make(&self) -> std::io::Result<reqwest::Body> {
+        match self {
+            ReqBody::Bytes(b) => Ok(reqwest::Body::from(b.clone())),
+            ReqBody::File {
+                path,
+                offset,
+                len,
+                progress,
+            } => {
+                use futures_util::StreamExt as _;
+                use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
+                let mut f = tokio::fs::File::open(path).await?;
+                f.seek(std::io::SeekFrom::Start(*offset)).await?;
+                let progress = progress.clone();
+                let stream = tokio_util::io::ReaderStream::with_capacity(f.take(*len), 1 << 20)
+                    .map(move |chunk| {
+                        if let (Ok(c), Some(p)) = (&chunk, &progress) {
+                            p.reporter.event(super::Event::Progress {
+                                digest: &p.digest,
+                                bytes: c.len() as u64,
+                            });
+                        }
+                        chunk
+                    });
+                Ok(reqwest::Body::wrap_stream(stream))
+            }
+        }
+    }
+}
+
+/// A request that can be sent again.
 #[derive(Clone)]
 pub(crate) struct Req {
     pub method: Method,
     pub url: String,
     pub headers: HeaderMap,
-    pub body: Option<Bytes>,
+    pub body: Option<ReqBody>,
 }
 
 impl Req {
@@ -70,6 +129,10 @@ impl Req {
         self
     }
     pub fn body(mut self, body: Bytes) -> Req {
+        self.body = Some(ReqBody::Bytes(body));
+        self
+    }
+    pub fn file_body(mut self, body: ReqBody) -> Req {
         self.body = Some(body);
         self
     }
@@ -405,9 +468,13 @@ impl Host {
                 b = b.header(header::AUTHORIZATION, a);
             }
             if let Some(body) = &req.body {
-                b = b
-                    .header(header::CONTENT_LENGTH, body.len())
-                    .body(body.clone());
+                let made = body.make().await.map_err(|source| {
+                    ClientError::Oci(lading_oci::Error::Stream {
+                        what: format!("reading the body of {} {}", req.method, req.url),
+                        source,
+                    })
+                })?;
+                b = b.header(header::CONTENT_LENGTH, body.len()).body(made);
             } else if req.method == Method::PUT
                 || req.method == Method::POST
                 || req.method == Method::PATCH
