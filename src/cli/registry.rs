@@ -93,3 +93,52 @@ pub fn from_source(name: &str, client: &Arc<Client>, policy: PullPolicy) -> Box<
         other => Box::new(other),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_names_local_places_stay_local_references_go_remote() {
+        let args = RegistryArgs {
+            tls_verify: true,
+            insecure_registries: Vec::new(),
+            cert_dirs: Vec::new(),
+            authfile: None,
+            creds: None,
+            chunk_size: 1,
+        };
+        let c = client(&args, Progress::Quiet).unwrap();
+        let name = |s: &str| from_source(s, &c, PullPolicy::Missing).name();
+        assert_eq!(name("alpine"), "docker.io/library/alpine:latest");
+        assert_eq!(name("hello:1"), "docker.io/library/hello:1");
+        assert_eq!(name("docker://127.0.0.1:5000/a:1"), "127.0.0.1:5000/a:1");
+        assert_eq!(name("scratch"), "scratch");
+        assert_eq!(name("oci:dir:t"), "oci:dir:t");
+        let d = format!("sha256:{}", "a".repeat(64));
+        assert_eq!(name(&d), d, "a bare digest is a store lookup");
+        assert_eq!(name("Not/A/Reference"), "Not/A/Reference");
+    }
+
+    #[test]
+    fn places() {
+        assert!(matches!(
+            place("docker://alpine").unwrap(),
+            Place::Registry(_)
+        ));
+        assert!(matches!(
+            place("oci:x:y").unwrap(),
+            Place::Local(SourceRef::OciDir { .. })
+        ));
+        assert!(matches!(
+            place("app:1").unwrap(),
+            Place::Local(SourceRef::Store(_))
+        ));
+        assert!(place("docker://UPPER").is_err());
+        assert!(reference("oci:dir").is_err());
+        assert_eq!(
+            reference("docker://alpine").unwrap().familiar(),
+            "alpine:latest"
+        );
+    }
+}

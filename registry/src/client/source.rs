@@ -97,21 +97,42 @@ impl ImageSource for RemoteImage {
         store: &Store,
         platform: &Platform,
     ) -> lading_oci::Result<Option<(Image, Digest)>> {
-        if self.policy == PullPolicy::Missing
-            && let Some(desc) = self.local(store)?
-        {
-            // Present for this platform: used as it is (docker's "missing" policy).
-            if let Ok(image) = Image::load(store, &desc, platform) {
-                return Ok(Some((image, desc.digest)));
+        let mut why = "";
+        if self.policy == PullPolicy::Missing {
+            why = " (not in the local store)";
+            if let Some(desc) = self.local(store)? {
+                // Present for this platform: used as it is (docker's "missing" policy).
+                if let Ok(image) = Image::load(store, &desc, platform) {
+                    return Ok(Some((image, desc.digest)));
+                }
+                why = " (the local store lacks this platform)";
             }
         }
         let desc = self
             .pull(store, platform)
             .map_err(|e| lading_oci::Error::Source {
-                what: format!("pulling {}", self.reference),
+                what: format!("pulling {}{why}", self.reference),
                 source: Box::new(e),
             })?;
         let image = Image::load(store, &desc, platform)?;
         Ok(Some((image, desc.digest)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_names_are_docker_short_names() {
+        let n = |s: &str| RemoteImage::store_name(&Reference::parse(s).unwrap());
+        assert_eq!(n("alpine").as_deref(), Some("alpine:latest"));
+        assert_eq!(n("docker.io/library/alpine:3").as_deref(), Some("alpine:3"));
+        assert_eq!(
+            n("127.0.0.1:5000/a/b:1").as_deref(),
+            Some("127.0.0.1:5000/a/b:1")
+        );
+        let d = format!("alpine@sha256:{}", "0".repeat(64));
+        assert_eq!(n(&d), None, "digest-only references are not tagged");
     }
 }

@@ -32,12 +32,11 @@ pub fn run(store_dir: &Path, args: PullArgs) -> Result<ExitCode> {
         .pull(&store, &reference, platforms.as_deref())
         .with_context(|| format!("pulling {reference}"))?;
     let name = RemoteImage::store_name(&reference);
+    let partial = pulled.partial && !is_complete(&store, &pulled.descriptor);
+    let desc = mark_partial(&pulled.descriptor, partial);
     match &name {
-        Some(n) => {
-            let partial = pulled.partial && !is_complete(&store, &pulled.descriptor);
-            store.tag(n, &mark_partial(&pulled.descriptor, partial))?;
-        }
-        None => store.add_untagged(&pulled.descriptor)?,
+        Some(n) => store.tag(n, &desc)?,
+        None => store.add_untagged(&desc)?,
     }
     let digest = pulled.descriptor.digest.to_string();
     if !args.quiet {
