@@ -2,11 +2,12 @@
 //! authentication challenge and the tokens obtained for it; and sending requests with
 //! authentication, retrying what can be retried.
 //!
-//! Reaching a host: HTTPS first. A host in `--insecure-registry`, every host under
+//! Reaching a host: HTTPS. A host in `--insecure-registry`, every host under
 //! `--tls-verify=false`, and loopback hosts (docker's default insecure range
-//! `127.0.0.0/8`, plus `localhost` and `::1`) may fall back to plain HTTP when HTTPS
-//! fails and `/v2/` answers over HTTP like a registry (200 or 401). Only the first two
-//! skip certificate verification: a loopback registry that speaks TLS is verified.
+//! `127.0.0.0/8`, plus `localhost` and `::1`) may use plain HTTP instead when HTTPS
+//! fails and `/v2/` answers over HTTP like a registry (200 or 401); both are asked at
+//! once. Only the first two skip certificate verification: a loopback registry that
+//! speaks TLS is verified.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -225,6 +226,51 @@ fn transport(req_method: &Method, url: &str, e: reqwest::Error) -> ClientError {
     }
 }
 
+/// How long HTTPS may still take once plain HTTP answered like a registry.
+const HTTPS_GRACE: Duration = Duration::from_secs(1);
+
+/// Whether a `/v2/` answer is a registry's.
+fn registry_like(r: &reqwest::Response) -> bool {
+    r.status() == StatusCode::OK || r.status() == StatusCode::UNAUTHORIZED
+}
+
+/// Asks `/v2/` over HTTPS and plain HTTP at once, for a host that may use either.
+/// HTTPS wins whenever it works. A TLS hello sent to a plain-HTTP server can stall until
+/// the server gives up (it waits for the end of a "request line" that may never come),
+/// so once plain HTTP has answered like a registry, HTTPS gets [`HTTPS_GRACE`] more.
+async fn probe_both(http: &reqwest::Client, api: &str) -> Result<(String, reqwest::Response)> {
+    let https_url = format!("https://{api}/v2/");
+    let http_url = format!("http://{api}/v2/");
+    let https = http.get(&https_url).send();
+    let plain = http.get(&http_url).send();
+    tokio::pin!(https, plain);
+    let https_err = tokio::select! {
+        r = &mut https => match r {
+            Ok(resp) => return Ok((format!("https://{api}"), resp)),
+            Err(e) => e,
+        },
+        r = &mut plain => match r {
+            Ok(resp) if registry_like(&resp) => {
+                return match tokio::time::timeout(HTTPS_GRACE, &mut https).await {
+                    Ok(Ok(secure)) => Ok((format!("https://{api}"), secure)),
+                    _ => Ok((format!("http://{api}"), resp)),
+                };
+            }
+            // Not a registry over HTTP (a TLS server answering 400): HTTPS decides.
+            _ => {
+                return match https.await {
+                    Ok(resp) => Ok((format!("https://{api}"), resp)),
+                    Err(e) => Err(transport(&Method::GET, &https_url, e)),
+                };
+            }
+        },
+    };
+    match plain.await {
+        Ok(resp) if registry_like(&resp) => Ok((format!("http://{api}"), resp)),
+        _ => Err(transport(&Method::GET, &https_url, https_err)),
+    }
+}
+
 /// The challenge a response carries (`None` when it has no usable one).
 fn challenge_of(resp: &reqwest::Response) -> Option<Challenge> {
     resp.headers()
@@ -246,21 +292,13 @@ impl Host {
         let allow_http = insecure || is_loopback(api);
         let http = build_http(opts, registry, insecure)?;
         let https_url = format!("https://{api}/v2/");
-        let (base, resp) = match http.get(&https_url).send().await {
-            Ok(resp) => (format!("https://{api}"), resp),
-            Err(e) if allow_http => {
-                let http_url = format!("http://{api}/v2/");
-                match http.get(&http_url).send().await {
-                    Ok(r)
-                        if r.status() == StatusCode::OK
-                            || r.status() == StatusCode::UNAUTHORIZED =>
-                    {
-                        (format!("http://{api}"), r)
-                    }
-                    _ => return Err(transport(&Method::GET, &https_url, e)),
-                }
+        let (base, resp) = if allow_http {
+            probe_both(&http, api).await?
+        } else {
+            match http.get(&https_url).send().await {
+                Ok(resp) => (format!("https://{api}"), resp),
+                Err(e) => return Err(transport(&Method::GET, &https_url, e)),
             }
-            Err(e) => return Err(transport(&Method::GET, &https_url, e)),
         };
         let challenge = match resp.status() {
             StatusCode::UNAUTHORIZED => {
