@@ -371,6 +371,19 @@ fn plain_http_push_by_digest_mounts_pull_cache_and_from() {
     assert!(err.contains("4 already in the store"), "{err}");
     assert_eq!(blob_gets(&reg), before, "a blob was downloaded again");
 
+    // A registry that names another digest for the tag than was pushed: an error.
+    let liar = Proxy::start(&h, &["--lie-about-tags"]);
+    let err = fails(
+        &sb,
+        &["push", "hello:1", &format!("docker://{}/app:1", liar.host)],
+    );
+    assert!(
+        err.contains(&format!("pushed {}/app:1 as {built}", liar.host))
+            && err.contains("the registry changed the manifest"),
+        "{err}"
+    );
+    drop(liar);
+
     // Tags, inspect without downloading layers.
     let (out, _) = ok(&sb2, &["tags", &format!("docker://{h}/app")]);
     assert_eq!(out, "1\n");

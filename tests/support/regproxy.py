@@ -18,6 +18,10 @@ can add two things the upstream cannot do by itself:
     the first N PATCH requests (default 1) are cut: BYTES bytes of the body are passed
     on, then both connections are closed without an answer, as when a network drops.
 
+--lie-about-tags
+    answers to HEAD/GET of a manifest by tag carry a wrong Docker-Content-Digest (a
+    registry that changed what was pushed, as far as the client can tell).
+
 --cut-blob-get-after BYTES
     the first answer to a blob GET longer than BYTES is cut after BYTES bytes.
 
@@ -28,6 +32,7 @@ token requests as `TOKEN scope=… user=… granted=…`. The first line on stdo
 
 import argparse
 import base64
+import hashlib
 import http.client
 import http.server
 import secrets
@@ -55,6 +60,7 @@ class State:
         self.cut_after = args.cut_patch_after
         self.cuts_left = args.cut_count if args.cut_patch_after is not None else 0
         self.get_cut = args.cut_blob_get_after
+        self.lie = args.lie_about_tags
         self.tokens = {}  # token -> set of (name, action)
         self.lock = threading.Lock()
         self.port = None
@@ -229,6 +235,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             lk = k.lower()
             if lk in HOP:
                 continue
+            if (lk == "docker-content-digest" and st.lie and "/manifests/" in self.path
+                    and ":" not in self.path.rsplit("/", 1)[-1]):
+                v = "sha256:" + hashlib.sha256(v.encode()).hexdigest()
             if lk == "location":
                 u = urllib.parse.urlsplit(v)
                 if u.netloc == st.upstream.netloc:
@@ -283,6 +292,7 @@ def main():
     ap.add_argument("--cut-patch-after", type=int, metavar="BYTES")
     ap.add_argument("--cut-count", type=int, default=1)
     ap.add_argument("--cut-blob-get-after", type=int, metavar="BYTES")
+    ap.add_argument("--lie-about-tags", action="store_true")
     args = ap.parse_args()
     st = State(args)
     Handler.state = st
