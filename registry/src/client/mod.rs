@@ -41,6 +41,8 @@ use lading_oci::constants::{
     MEDIA_TYPE_MANIFEST,
 };
 use lading_oci::{Descriptor, Digest, Reference};
+
+use crate::constants::DOCKER_CONTENT_DIGEST;
 use reqwest::header::{self, HeaderName};
 use reqwest::{Method, StatusCode};
 
@@ -370,7 +372,7 @@ impl Inner {
                 return Err(transport::status_error(&req, resp, reference, &repository).await);
             }
         }
-        let digest = header_str(&resp, "docker-content-digest").and_then(|d| d.parse().ok());
+        let digest = header_str(&resp, DOCKER_CONTENT_DIGEST).and_then(|d| d.parse().ok());
         let size = resp
             .headers()
             .get(header::CONTENT_LENGTH)

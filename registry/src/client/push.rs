@@ -17,6 +17,7 @@ use super::transport::{
     status_error, with_query,
 };
 use super::{Client, Inner, hname, origins};
+use crate::constants::{DOCKER_CONTENT_DIGEST, OCI_SUBJECT};
 
 /// At most this many other repositories are asked to lend a blob (each costs a scope).
 const MAX_MOUNT_SOURCES: usize = 8;
@@ -226,7 +227,7 @@ impl Inner {
             )
             .await?;
         if let Some(d) =
-            header_str(&resp, "docker-content-digest").and_then(|d| d.parse::<Digest>().ok())
+            header_str(&resp, DOCKER_CONTENT_DIGEST).and_then(|d| d.parse::<Digest>().ok())
             && d != desc.digest
         {
             return Err(ClientError::PushedDigestMismatch {
@@ -235,7 +236,7 @@ impl Inner {
                 actual: d,
             });
         }
-        Ok(resp.headers().contains_key(hname("oci-subject")))
+        Ok(resp.headers().contains_key(hname(OCI_SUBJECT)))
     }
 
     /// One blob: present already, mounted, or uploaded.
@@ -474,7 +475,7 @@ impl Inner {
             return Err(status_error(req, resp, "upload", &repository).await);
         }
         if let Some(d) =
-            header_str(&resp, "docker-content-digest").and_then(|d| d.parse::<Digest>().ok())
+            header_str(&resp, DOCKER_CONTENT_DIGEST).and_then(|d| d.parse::<Digest>().ok())
             && d != desc.digest
         {
             return Err(ClientError::DigestMismatch {

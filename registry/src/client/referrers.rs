@@ -12,6 +12,7 @@ use reqwest::{Method, StatusCode};
 use super::error::{ClientError, Result};
 use super::transport::{HostRef, Req, header_str, pull_scope, status_error, with_query};
 use super::{Client, Inner, read_limited};
+use crate::constants::OCI_FILTERS_APPLIED;
 
 /// Referrers of a manifest, and how they were found.
 #[derive(Debug, Clone)]
@@ -72,7 +73,7 @@ impl Inner {
         let is_index =
             header_str(&resp, "content-type").is_some_and(|c| c.starts_with(MEDIA_TYPE_INDEX));
         if resp.status() == StatusCode::OK && is_index {
-            let filtered = header_str(&resp, "oci-filters-applied")
+            let filtered = header_str(&resp, OCI_FILTERS_APPLIED)
                 .is_some_and(|f| f.split(',').any(|x| x.trim() == "artifactType"));
             let body = read_limited(resp, &req, lading_oci::constants::MAX_JSON_BLOB).await?;
             let mut index: Index = from_json(&body, "referrers index")?;
