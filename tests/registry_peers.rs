@@ -545,6 +545,9 @@ fn sigkill_mid_push_leaves_a_valid_store_and_uploads_resume() {
                 if r.is_err() {
                     return;
                 }
+                // Paced (32 chunks take at least 0.8 s), so the kill at 0.3 s always
+                // lands mid-upload however fast the machine is.
+                std::thread::sleep(Duration::from_millis(25));
             }
         })
     };

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 
+use crate::constants::ANNOTATION_PARTIAL;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -32,13 +33,24 @@ impl Store {
             }
         }
         let mut seen = BTreeSet::new();
-        let mut stack: Vec<Digest> = self
+        // (digest, may be absent): the manifests a partial index lists may be absent.
+        let mut stack: Vec<(Digest, bool)> = self
             .index()?
             .manifests
             .into_iter()
+            .map(|d| (d.digest, false))
+            .collect();
+        let partial: BTreeSet<Digest> = self
+            .index()?
+            .manifests
+            .into_iter()
+            .filter(|d| d.annotations.get(ANNOTATION_PARTIAL).map(String::as_str) == Some("true"))
             .map(|d| d.digest)
             .collect();
-        while let Some(d) = stack.pop() {
+        while let Some((d, optional)) = stack.pop() {
+            if optional && !self.has(&d) {
+                continue;
+            }
             if !seen.insert(d.clone()) {
                 continue;
             }
@@ -66,7 +78,7 @@ impl Store {
             };
             for child in digests("manifests") {
                 match child.parse::<Digest>() {
-                    Ok(c) => stack.push(c),
+                    Ok(c) => stack.push((c, partial.contains(&d))),
                     Err(_) => problems.push(format!("manifest {d}: invalid digest {child:?}")),
                 }
             }
@@ -116,5 +128,24 @@ mod tests {
         let problems = store.check().unwrap();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("digest mismatch"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_partial_index_may_lack_other_platforms() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let absent = Digest::of(b"other platform");
+        let index = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"{MEDIA_TYPE_MANIFEST}","digest":"{absent}","size":5}}]}}"#
+        );
+        let i = store
+            .put_bytes(index.as_bytes(), crate::constants::MEDIA_TYPE_INDEX)
+            .unwrap();
+        store.tag("x:1", &i).unwrap();
+        assert_eq!(store.check().unwrap().len(), 1, "missing child");
+        store
+            .tag("x:1", &crate::graph::mark_partial(&i, true))
+            .unwrap();
+        assert!(store.check().unwrap().is_empty());
     }
 }

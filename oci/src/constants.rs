@@ -34,6 +34,11 @@ pub const ANNOTATION_REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// lading's own annotation on an untagged `index.json` entry: the registry repository the
 /// manifest was pushed to by digest (see [`crate::repository`]).
 pub const ANNOTATION_REPOSITORY: &str = "dev.lading.repository";
+/// lading's own annotation on an `index.json` entry whose target is an image index pulled
+/// for some of its platforms only (`"true"`): manifests it lists that are not in the store
+/// are not missing content, as in containerd's store. Manifests that are present are
+/// complete.
+pub const ANNOTATION_PARTIAL: &str = "dev.lading.partial";
 /// Creation time (RFC 3339).
 pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
 /// Base image reference.

@@ -128,6 +128,23 @@ pub enum Error {
         /// The session id.
         id: String,
     },
+    /// Not a valid image reference (`[host[:port]/]path[:tag][@digest]`).
+    #[error("invalid image reference {reference:?}: {reason}")]
+    InvalidReference {
+        /// The offending text.
+        reference: String,
+        /// Why.
+        reason: String,
+    },
+    /// A source outside this crate (a remote registry) failed.
+    #[error("{what}")]
+    Source {
+        /// What was being done (`pulling docker.io/library/alpine:latest`).
+        what: String,
+        /// The source's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A blob or document was larger than allowed.
     #[error("{what} is too large ({size} bytes, limit {limit})")]
     TooLarge {

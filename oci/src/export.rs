@@ -78,7 +78,88 @@ fn bytes(b: &[u8]) -> FileData {
 
 /// Writes an OCI image layout directory at `dest`.
 pub fn write_oci_dir(store: &Store, image: &Image, dest: &Path, names: &[String]) -> Result<()> {
-    for (path, data, _) in layout_files(store, image, names)? {
+    write_files(dest, layout_files(store, image, names)?)
+}
+
+/// Files of an OCI layout holding the whole graph under `root` (every platform of an
+/// index), `root` tagged `tag` in `index.json`; `existing` entries are kept unless they
+/// carry the same tag.
+fn graph_files(
+    store: &Store,
+    root: &Descriptor,
+    tag: Option<&str>,
+    existing: Vec<Descriptor>,
+) -> Result<Vec<(String, FileData, u64)>> {
+    let mut files = Vec::new();
+    for item in crate::graph::walk(store, root, None)? {
+        let d = item.descriptor();
+        files.push((
+            format!("blobs/{}/{}", d.digest.algorithm().name(), d.digest.hex()),
+            FileData::Path(store.blob_path(&d.digest)),
+            d.size,
+        ));
+    }
+    let mut manifests: Vec<Descriptor> = existing
+        .into_iter()
+        .filter(|d| match tag {
+            Some(t) => d.annotations.get(ANNOTATION_REF_NAME).map(String::as_str) != Some(t),
+            None => d.digest != root.digest || d.annotations.contains_key(ANNOTATION_REF_NAME),
+        })
+        .collect();
+    let mut d = root.clone();
+    d.annotations.clear();
+    d.platform = None;
+    if let Some(t) = tag {
+        d.annotations
+            .insert(ANNOTATION_REF_NAME.into(), t.to_string());
+    }
+    manifests.push(d);
+    let index = Index {
+        schema_version: 2,
+        media_type: Some(MEDIA_TYPE_INDEX.into()),
+        manifests,
+        ..Index::default()
+    };
+    let index = to_canonical_json(&index)?;
+    files.push(("index.json".into(), bytes(&index), index.len() as u64));
+    files.push((
+        "oci-layout".into(),
+        bytes(OCI_LAYOUT_CONTENT.as_bytes()),
+        OCI_LAYOUT_CONTENT.len() as u64,
+    ));
+    Ok(files)
+}
+
+/// Writes the graph under `root` into the OCI layout directory `dest` (created when
+/// missing; other images already in it are kept), tagged `tag`. Digests are unchanged.
+pub fn write_oci_dir_graph(
+    store: &Store,
+    root: &Descriptor,
+    dest: &Path,
+    tag: Option<&str>,
+) -> Result<()> {
+    let index_path = dest.join("index.json");
+    let existing = match fs::read(&index_path) {
+        Ok(b) => crate::spec::from_json::<Index>(&b, "index.json")?.manifests,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(Error::io("reading", index_path)(e)),
+    };
+    write_files(dest, graph_files(store, root, tag, existing)?)
+}
+
+/// Writes an OCI archive holding the graph under `root`, tagged `tag`, to `out`.
+pub fn write_oci_archive_graph<W: Write + ?Sized>(
+    store: &Store,
+    root: &Descriptor,
+    out: &mut W,
+    tag: Option<&str>,
+) -> Result<()> {
+    let files = graph_files(store, root, tag, Vec::new())?;
+    write_tar(out, &archive_entries(files), 0)
+}
+
+fn write_files(dest: &Path, files: Vec<(String, FileData, u64)>) -> Result<()> {
+    for (path, data, _) in files {
         let target = dest.join(&path);
         if let Some(p) = target.parent() {
             fs::create_dir_all(p).map_err(Error::io("creating", p))?;

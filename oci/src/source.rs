@@ -27,6 +27,20 @@ pub trait ImageSource {
     fn name(&self) -> String;
     /// Copies the image for `platform` into `store` and returns it; `None` for scratch.
     fn fetch(&self, store: &Store, platform: &Platform) -> Result<Option<Image>>;
+
+    /// Like [`ImageSource::fetch`], with the digest the reference resolved to: the index's
+    /// when it names a multi-platform image (what BuildKit records as
+    /// `org.opencontainers.image.base.digest`), else the manifest's.
+    fn fetch_resolved(
+        &self,
+        store: &Store,
+        platform: &Platform,
+    ) -> Result<Option<(Image, Digest)>> {
+        Ok(self.fetch(store, platform)?.map(|i| {
+            let d = i.descriptor.digest.clone();
+            (i, d)
+        }))
+    }
 }
 
 /// A parsed local image reference.
@@ -171,6 +185,85 @@ pub fn import_layout(
     platform: &Platform,
 ) -> Result<Image> {
     let what = dir.display().to_string();
+    let desc = layout_descriptor(dir, tag)?;
+    copy_image(store, &desc, platform, &what, &layout_opener(dir))
+}
+
+/// Copies the whole graph of `tag` (or the layout's only image) of an OCI layout into
+/// the store, every platform of an index included, and returns its descriptor: the
+/// digest stays what it is in the layout.
+pub fn import_layout_all(store: &Store, dir: &Path, tag: Option<&str>) -> Result<Descriptor> {
+    let mut desc = layout_descriptor(dir, tag)?;
+    copy_graph(store, &desc, &layout_opener(dir), 0)?;
+    desc.annotations.clear();
+    Ok(desc)
+}
+
+/// Copies the whole graph of `tag` of an OCI archive into the store (see
+/// [`import_layout_all`]).
+pub fn import_oci_archive_all(store: &Store, file: &Path, tag: Option<&str>) -> Result<Descriptor> {
+    let tmp = extract_to_temp(store, file)?;
+    import_layout_all(store, tmp.path(), tag)
+}
+
+/// Imports a `docker save` archive into the store (as an OCI manifest) and returns it.
+pub fn import_docker_archive_file(store: &Store, file: &Path, tag: Option<&str>) -> Result<Image> {
+    let tmp = extract_to_temp(store, file)?;
+    import_docker_archive(store, tmp.path(), tag)
+}
+
+/// Copies the graph under `desc` from `open` into the store, verifying every blob.
+fn copy_graph(
+    store: &Store,
+    desc: &Descriptor,
+    open: &dyn Fn(&Descriptor) -> Result<File>,
+    depth: usize,
+) -> Result<()> {
+    if depth > 8 {
+        return Err(Error::Invalid {
+            what: format!("index {}", desc.digest),
+            reason: "indexes nested more than 8 deep".into(),
+        });
+    }
+    if desc.size > MAX_JSON_BLOB {
+        return Err(Error::TooLarge {
+            what: format!("manifest {}", desc.digest),
+            size: desc.size,
+            limit: MAX_JSON_BLOB,
+        });
+    }
+    store.put_reader(open(desc)?, Some((&desc.digest, desc.size)))?;
+    let bytes = store.read_blob(&desc.digest)?;
+    match crate::graph::Node::parse(&desc.media_type, &bytes)? {
+        crate::graph::Node::Index(index) => {
+            for child in &index.manifests {
+                copy_graph(store, child, open, depth + 1)?;
+            }
+        }
+        crate::graph::Node::Manifest(m) => {
+            for blob in std::iter::once(&m.config).chain(&m.layers) {
+                if !store.has(&blob.digest) {
+                    store.put_reader(open(blob)?, Some((&blob.digest, blob.size)))?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn layout_opener(dir: &Path) -> impl Fn(&Descriptor) -> Result<File> + '_ {
+    move |d: &Descriptor| -> Result<File> {
+        let p = dir
+            .join("blobs")
+            .join(d.digest.algorithm().name())
+            .join(d.digest.hex());
+        File::open(&p).map_err(Error::io("opening", p))
+    }
+}
+
+/// The descriptor `tag` names in a layout's `index.json` (the only entry without a tag).
+fn layout_descriptor(dir: &Path, tag: Option<&str>) -> Result<Descriptor> {
+    let what = dir.display().to_string();
     let index: Index = from_json(&read_small(&dir.join("index.json"))?, "index.json")?;
     let desc = match tag {
         Some(t) => index
@@ -201,14 +294,7 @@ pub fn import_layout(
             }
         },
     };
-    let layout = |d: &Descriptor| -> Result<File> {
-        let p = dir
-            .join("blobs")
-            .join(d.digest.algorithm().name())
-            .join(d.digest.hex());
-        File::open(&p).map_err(Error::io("opening", p))
-    };
-    copy_image(store, &desc, platform, &what, &layout)
+    Ok(desc)
 }
 
 fn layout_tags(index: &Index) -> Vec<String> {

@@ -1,5 +1,6 @@
 //! An OCI distribution-spec v1.1 registry over lading's content store
-//! (<https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md>).
+//! (<https://github.com/opencontainers/distribution-spec/blob/v1.1.0/spec.md>), and a
+//! client for remote registries ([`client`]).
 //!
 //! The server serves the very OCI image layout `lading build` writes: no copy, no second
 //! store. Every endpoint of the spec's table is implemented (end-1 … end-14), with the
@@ -43,6 +44,7 @@
 #![deny(missing_docs)]
 
 pub mod auth;
+pub mod client;
 pub mod constants;
 pub mod error;
 mod handlers;

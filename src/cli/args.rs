@@ -36,6 +36,24 @@ pub enum Command {
     Db(DbArgs),
     /// Scan an image for known vulnerabilities.
     Scan(Box<ScanArgs>),
+    /// Pull an image from a registry into the store (like `docker pull`).
+    ///
+    /// The image is tagged in the store with docker's short name (`alpine:latest`,
+    /// `127.0.0.1:5000/app:1`); blobs the store has are not downloaded again.
+    Pull(PullArgs),
+    /// Push an image to a registry, by digest, then tagged (like `docker push`).
+    Push(PushArgs),
+    /// Copy an image between any two places, digests unchanged (like `crane copy`).
+    ///
+    /// Places: `docker://REF`, `oci:DIR[:tag]`, `oci-archive:FILE[:tag]`,
+    /// `docker-archive:FILE[:name:tag]`, or a name or digest in the store. An index is
+    /// copied with every platform unless `--platform` picks one.
+    Cp(CpArgs),
+    /// List the tags of a repository (`docker://REGISTRY/REPO`).
+    Tags(TagsArgs),
+    /// List the referrers of a manifest (`docker://REPO@DIGEST`), through the registry's
+    /// referrers API or, when it has none, the referrers tag schema (`sha256-<hex>`).
+    Referrers(ReferrersArgs),
     /// Serve the store as an OCI registry (distribution-spec v1.1) until Ctrl-C.
     ///
     /// Tag `T` of repository `R` is the store's image `R:T` (`lading build -t foo:1` is
@@ -83,6 +101,113 @@ pub struct ServeArgs {
     /// Largest blob accepted, in bytes (manifests are limited to 4 MiB).
     #[arg(long, value_name = "BYTES", default_value_t = lading_registry::constants::DEFAULT_MAX_BLOB_SIZE)]
     pub max_blob_size: u64,
+}
+
+/// How to reach registries and log in (shared by every command that talks to one).
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    /// Verify registries' TLS certificates; `--tls-verify=false` skips verification and
+    /// allows plain HTTP for every registry.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true")]
+    pub tls_verify: bool,
+    /// A registry (`HOST[:PORT]`) reached without certificate verification, or over plain
+    /// HTTP; repeatable. Loopback registries may always use plain HTTP.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registries: Vec<String>,
+    /// A directory of CA certificates (`*.crt`, PEM) to trust; repeatable.
+    /// `/etc/containers/certs.d/HOST/` and `/etc/docker/certs.d/HOST/` are always read.
+    #[arg(long = "cert-dir", value_name = "DIR")]
+    pub cert_dirs: Vec<PathBuf>,
+    /// docker config file with `auths`, `credHelpers`, `credsStore`
+    /// [default: $DOCKER_CONFIG/config.json, else ~/.docker/config.json].
+    #[arg(long, value_name = "FILE", env = "REGISTRY_AUTH_FILE")]
+    pub authfile: Option<PathBuf>,
+    /// Credentials for every registry, before any config file (`USER:PASSWORD`).
+    #[arg(long, value_name = "USER:PASSWORD")]
+    pub creds: Option<String>,
+    /// Upload chunk size in bytes; larger blobs go up in chunks of this size.
+    #[arg(long, value_name = "BYTES", default_value_t = lading_registry::client::DEFAULT_CHUNK_SIZE)]
+    pub chunk_size: u64,
+}
+
+/// `lading pull`.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Image reference (`alpine`, `ghcr.io/o/r:1`, `HOST:PORT/repo@sha256:…`; a
+    /// `docker://` prefix is allowed).
+    pub reference: String,
+    /// Platform to pull from an index [default: this machine's].
+    #[arg(long, conflicts_with = "all_platforms")]
+    pub platform: Option<String>,
+    /// Pull every platform of an index.
+    #[arg(long, short = 'a')]
+    pub all_platforms: bool,
+    /// Print only the digest.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `lading push`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// What to push: a name or digest in the store, or any place `lading cp` reads.
+    pub source: String,
+    /// Where: `docker://REGISTRY/REPO[:TAG|@DIGEST]`.
+    pub destination: String,
+    /// Push only this platform of an index (the pushed digest is then the platform's).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Print only the digest.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `lading cp`.
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Source.
+    pub source: String,
+    /// Destination.
+    pub destination: String,
+    /// Copy only this platform of an index (the digest is then the platform's).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Print only the digest.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `lading tags`.
+#[derive(Debug, Args)]
+pub struct TagsArgs {
+    /// Repository (`docker://REGISTRY/REPO`).
+    pub repository: String,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `lading referrers`.
+#[derive(Debug, Args)]
+pub struct ReferrersArgs {
+    /// The manifest (`docker://REGISTRY/REPO@sha256:…`).
+    pub reference: String,
+    /// Only referrers of this artifact type.
+    #[arg(long)]
+    pub artifact_type: Option<String>,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// How progress is shown.
@@ -165,6 +290,12 @@ pub struct BuildArgs {
     /// SIGTERM, so the result can be pulled at ADDR/<name>:<tag>.
     #[arg(long, value_name = "ADDR", value_parser = parse_addr)]
     pub serve: Option<SocketAddr>,
+    /// Pull base images even when the store has them (the tag is resolved again).
+    #[arg(long)]
+    pub pull: bool,
+    /// Registry access for `FROM` images.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// `lading images`.
@@ -179,11 +310,18 @@ pub struct ImagesArgs {
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// Image: a tag or digest in the store, `oci:DIR[:tag]`, `oci-archive:FILE[:tag]`,
-    /// `docker-archive:FILE`.
+    /// `docker-archive:FILE`, or `docker://REF` (read from the registry; layers are not
+    /// downloaded).
     pub reference: String,
     /// Platform to pick from an index.
     #[arg(long)]
     pub platform: Option<String>,
+    /// Print the manifest (or index) exactly as stored or served.
+    #[arg(long)]
+    pub raw: bool,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// `lading sbom` output formats.

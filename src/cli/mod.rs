@@ -18,6 +18,7 @@ pub mod args;
 pub mod commands;
 pub mod gate;
 pub mod output;
+pub mod registry;
 pub mod ssh_agent;
 
 use std::process::ExitCode;
@@ -40,6 +41,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sbom(args) => commands::sbom::run(&store_dir, args),
         Command::Secrets(args) => commands::secrets::run(&store_dir, args),
         Command::Cis(args) => commands::cis::run(&store_dir, args),
+        Command::Pull(args) => commands::pull::run(&store_dir, args),
+        Command::Push(args) => commands::cp::push(&store_dir, args),
+        Command::Cp(args) => commands::cp::run(&store_dir, args),
+        Command::Tags(args) => commands::remote::tags(args),
+        Command::Referrers(args) => commands::remote::referrers(args),
     }
 }
 
@@ -55,14 +61,29 @@ pub fn hints(err: &anyhow::Error) -> Vec<String> {
         hints.push("a rootless build maps only your own uid unless /etc/subuid and /etc/subgid give you a range (e.g. `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER`, with newuidmap/newgidmap from the uidmap package installed)".into());
     }
     if text.contains("not found in the local store") {
-        hints.push("pulling from registries is not available yet; use oci:DIR[:tag], oci-archive:FILE or docker-archive:FILE".into());
+        hints.push("images in registries are named docker://REF (or a plain reference such as alpine:3.20 in FROM); local files as oci:DIR[:tag], oci-archive:FILE or docker-archive:FILE".into());
+    }
+    if text.contains("TLS certificate verification failed") && !text.contains("fetching http") {
+        hints.push(
+            "trust the registry's CA with --cert-dir DIR (a directory of *.crt files) or /etc/containers/certs.d/HOST/ca.crt; or skip verification with --insecure-registry HOST or --tls-verify=false"
+                .into(),
+        );
+    }
+    if text.contains("authentication required") {
+        hints.push(
+            "credentials come from --creds USER:PASSWORD, --authfile FILE, or the docker config ($DOCKER_CONFIG/config.json, ~/.docker/config.json: auths, credHelpers, credsStore); GITHUB_TOKEN for ghcr.io"
+                .into(),
+        );
+    }
+    if text.contains("was pulled for some platforms only") {
+        hints.push("lading pull --all-platforms REF pulls every platform of an index".into());
     }
     if text.contains("outside the build context") {
         hints.push(
             "copy the file into the context directory first; lading never reads outside it".into(),
         );
     }
-    if text.contains("TLS certificate verification failed") {
+    if text.contains("TLS certificate verification failed") && text.contains("fetching http") {
         hints.push(
             "if the server's certificate comes from a private CA, set SSL_CERT_FILE to a PEM bundle that includes it"
                 .into(),

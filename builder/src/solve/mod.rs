@@ -400,7 +400,7 @@ impl<'a> Builder<'a> {
             None => image.clone(),
         };
         let source = (self.resolve)(&source_name);
-        let fetched = source.fetch(self.store, &platform)?;
+        let fetched = source.fetch_resolved(self.store, &platform)?;
         let mut st = match fetched {
             None => {
                 let mut config = ImageConfig {
@@ -415,10 +415,10 @@ impl<'a> Builder<'a> {
                 config.config.working_dir = Some("/".into());
                 StageState::new(config, Vec::new(), fs_dir)
             }
-            Some(img) => {
+            Some((img, resolved)) => {
                 let mut st =
                     StageState::new(img.config.clone(), img.manifest.layers.clone(), fs_dir);
-                st.base = Some((source.name(), img.descriptor.digest.clone()));
+                st.base = Some((source.name(), resolved));
                 if !st.config.config.env.iter().any(|e| e.starts_with("PATH=")) {
                     st.config
                         .config

@@ -8,10 +8,12 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use lading_builder::{BuildOptions, NamedContext, NetworkMode, SecretSource, Snapshotter};
 use lading_oci::source::normalize_tag;
-use lading_oci::{ImageSource, Platform, SourceRef, Store};
+use lading_oci::{ImageSource, Platform, Store};
+use lading_registry::client::PullPolicy;
 
 use crate::cli::args::{BuildArgs, Progress};
 use crate::cli::output;
+use crate::cli::registry;
 use crate::cli::ssh_agent::Agent;
 use crate::progress::Printer;
 
@@ -48,7 +50,14 @@ pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
         (false, p) => p,
     };
     let printer = Printer::new(mode);
-    let resolver = |name: &str| -> Box<dyn ImageSource> { Box::new(SourceRef::parse(name)) };
+    let client = registry::client(&args.registry, mode)?;
+    let policy = if args.pull {
+        PullPolicy::Always
+    } else {
+        PullPolicy::Missing
+    };
+    let resolver =
+        |name: &str| -> Box<dyn ImageSource> { registry::from_source(name, &client, policy) };
     let result = lading_builder::build(&store, &opts, &resolver, &printer)?;
     let image = result.image;
     let names: Vec<String> = args.tags.iter().map(|t| normalize_tag(t)).collect();
@@ -162,10 +171,8 @@ fn options(args: &BuildArgs, agents: &mut Vec<Agent>) -> Result<BuildOptions> {
             .with_context(|| format!("invalid --build-context {c:?}: expected name=value"))?;
         let ctx = if let Some(layout) = v.strip_prefix("oci-layout://") {
             NamedContext::Image(format!("oci:{layout}"))
-        } else if v.starts_with("docker-image://") {
-            bail!(
-                "--build-context {k}={v}: registry images are not supported yet; use oci-layout://DIR[:tag]"
-            );
+        } else if let Some(r) = v.strip_prefix("docker-image://") {
+            NamedContext::Image(format!("docker://{r}"))
         } else {
             NamedContext::Dir(PathBuf::from(v))
         };

@@ -2,9 +2,12 @@
 
 pub mod build;
 pub mod cis;
+pub mod cp;
 pub mod db;
 pub mod images;
 pub mod inspect;
+pub mod pull;
+pub mod remote;
 pub mod sbom;
 pub mod scan;
 pub mod secrets;
