@@ -212,8 +212,7 @@ pub fn latest(store: &Store, manifest: &Digest) -> Result<Option<GateRecord>> {
         what: format!("gate record {}", path.display()),
         reason,
     };
-    let record: GateRecord =
-        serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+    let record: GateRecord = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
     if record.schema != SCHEMA {
         return Err(invalid(format!("unknown schema {}", record.schema)));
     }
@@ -253,9 +252,9 @@ pub fn passing_record(store: &Store, manifest: &Digest) -> Result<Option<GateRec
         match (g.status, &g.report) {
             (Status::Ran, Some(r)) => {
                 let digest: Digest = r.digest.parse()?;
-                let size = store.verify_blob(&digest).map_err(|e| {
-                    invalid(format!("the {} report {}: {e}", g.name, r.digest))
-                })?;
+                let size = store
+                    .verify_blob(&digest)
+                    .map_err(|e| invalid(format!("the {} report {}: {e}", g.name, r.digest)))?;
                 if size != r.size {
                     return Err(invalid(format!(
                         "the {} report {} is {size} bytes, not {}",
@@ -264,7 +263,10 @@ pub fn passing_record(store: &Store, manifest: &Digest) -> Result<Option<GateRec
                 }
             }
             (Status::Ran, None) => {
-                return Err(invalid(format!("the {} gate ran but has no report", g.name)));
+                return Err(invalid(format!(
+                    "the {} gate ran but has no report",
+                    g.name
+                )));
             }
             (Status::Skipped, _) => {}
             (Status::Unavailable, _) => {

@@ -40,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sbom(args) => commands::sbom::run(&store_dir, args),
         Command::Secrets(args) => commands::secrets::run(&store_dir, args),
         Command::Cis(args) => commands::cis::run(&store_dir, args),
+        Command::Gate(args) => commands::gate::run(&store_dir, *args),
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod cis;
 pub mod db;
+pub mod gate;
 pub mod images;
 pub mod inspect;
 pub mod sbom;
