@@ -112,7 +112,12 @@ fn passing_record_is_written_and_found() {
             .unwrap()
             .starts_with("sha256:")
     );
-    assert!(scan["database"]["ecosystems"].as_object().unwrap().len() > 0);
+    assert!(
+        !scan["database"]["ecosystems"]
+            .as_object()
+            .unwrap()
+            .is_empty()
+    );
     // The record blob is the file in .lading/gates and is what passing_record reads.
     let m = digest(&v);
     let path = sb
