@@ -1,6 +1,6 @@
 //! What every gate's report shares: the image it ran on and the verdict.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The image a report is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -22,7 +22,7 @@ impl ImageRef {
 }
 
 /// A gate's answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Verdict {

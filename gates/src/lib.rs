@@ -9,12 +9,16 @@
 //! - [`secrets`]: credentials in every layer (deleted files too) and in the config.
 //! - [`cis`]: CIS Docker Benchmark section 4 (image and build file checks).
 //! - [`gate`]: what every report shares (image, verdict).
+//! - [`policy`]: `lading gate`'s one policy file for all four gates.
+//! - [`record`]: gate records bound to a manifest digest, and [`record::passing_record`].
 #![deny(missing_docs)]
 
 pub mod cis;
 pub mod error;
 pub mod gate;
 pub mod layers;
+pub mod policy;
+pub mod record;
 pub mod sbom;
 pub mod secrets;
 pub mod vuln;

@@ -54,6 +54,15 @@ pub enum Command {
     /// List the referrers of a manifest (`docker://REPO@DIGEST`), through the registry's
     /// referrers API or, when it has none, the referrers tag schema (`sha256-<hex>`).
     Referrers(ReferrersArgs),
+    /// Run all four gates (sbom, scan, cis, secrets) on an image and record the verdict.
+    ///
+    /// REF is resolved once to a manifest digest; every gate reads that digest. The
+    /// reports are stored as blobs and a gate record (which gates ran, the vulnerability
+    /// database version, the policy's sha256, the report digests, the verdict) is
+    /// written against the digest in <store>/.lading/gates/. Without a vulnerability
+    /// database the scan gate fails closed unless the policy skips it.
+    /// Exit codes: 0 every gate passed, 1 a gate failed, 2 an error.
+    Gate(Box<GateArgs>),
     /// Serve the store as an OCI registry (distribution-spec v1.1) until Ctrl-C.
     ///
     /// Tag `T` of repository `R` is the store's image `R:T` (`lading build -t foo:1` is
@@ -477,6 +486,35 @@ pub struct SecretsArgs {
     pub output: crate::cli::gate::OutputArgs,
 }
 
+/// `lading gate`.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Image: a tag or digest in the store, `oci:DIR[:tag]`, `oci-archive:FILE[:tag]`,
+    /// `docker-archive:FILE`.
+    pub reference: String,
+    /// Policy (TOML): the CIS policy (`allowed_registries`, `[[exemption]]`) plus
+    /// optional `[gates] skip = ["scan", ...]`, `[scan] fail_on = "high"` (the default;
+    /// any, low, medium, high, critical) and `ignore = ["FILE", ...]`, and
+    /// `[secrets] rules = "FILE"` (paths relative to the policy file).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Vulnerability database [default: $LADING_VULN_DB, else $XDG_CACHE_HOME/lading/osv].
+    #[arg(long, env = "LADING_VULN_DB")]
+    pub db: Option<PathBuf>,
+    /// The Dockerfile the image was built from (for the CIS checks on it).
+    #[arg(long, value_name = "FILE")]
+    pub dockerfile: Option<PathBuf>,
+    /// Platform to pick from an index.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// The date CIS exemptions are judged against (`YYYY-MM-DD`; default: today, UTC).
+    #[arg(long, env = "LADING_TODAY", hide = true)]
+    pub today: Option<String>,
+    /// Output.
+    #[command(flatten)]
+    pub output: crate::cli::gate::OutputArgs,
+}
+
 /// `lading cis`.
 #[derive(Debug, Args)]
 pub struct CisArgs {
@@ -486,7 +524,8 @@ pub struct CisArgs {
     /// The Dockerfile the image was built from (evidence then points at its lines).
     #[arg(long, value_name = "FILE")]
     pub dockerfile: Option<PathBuf>,
-    /// Policy (TOML): `allowed_registries` and `[[exemption]]`s with a reason and expiry.
+    /// Policy (TOML): `allowed_registries` and `[[exemption]]`s with a reason and expiry
+    /// (`lading gate`'s sections are accepted and ignored).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Platform to pick from an index.

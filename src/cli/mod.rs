@@ -46,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cp(args) => commands::cp::run(&store_dir, args),
         Command::Tags(args) => commands::remote::tags(args),
         Command::Referrers(args) => commands::remote::referrers(args),
+        Command::Gate(args) => commands::gate::run(&store_dir, *args),
     }
 }
 

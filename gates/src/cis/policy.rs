@@ -12,6 +12,9 @@
 //!
 //! An exemption turns a failed check into `exempt` until (not including) its expiry
 //! date; an expired one no longer applies and the report says so.
+//!
+//! The same file is `lading gate`'s policy: its `[gates]`, `[scan]` and `[secrets]`
+//! sections (see [`crate::policy`]) are accepted here and left to that parser.
 
 use std::fmt;
 
@@ -110,6 +113,13 @@ struct PolicyFile {
     allowed_registries: Vec<String>,
     #[serde(default)]
     exemption: Vec<ExemptionFile>,
+    // `lading gate`'s sections, read by `crate::policy`.
+    #[serde(default, rename = "gates")]
+    _gates: Option<toml::Value>,
+    #[serde(default, rename = "scan")]
+    _scan: Option<toml::Value>,
+    #[serde(default, rename = "secrets")]
+    _secrets: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]

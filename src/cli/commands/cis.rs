@@ -68,7 +68,7 @@ pub fn run(store_dir: &Path, args: CisArgs) -> Result<ExitCode> {
 }
 
 /// The builder's syntax tree in the gates' neutral shape.
-fn convert(file: &str, df: &ast::Dockerfile) -> Dockerfile {
+pub(crate) fn convert(file: &str, df: &ast::Dockerfile) -> Dockerfile {
     let mut out = Dockerfile {
         file: file.to_string(),
         instructions: Vec::new(),

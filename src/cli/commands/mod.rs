@@ -4,6 +4,7 @@ pub mod build;
 pub mod cis;
 pub mod cp;
 pub mod db;
+pub mod gate;
 pub mod images;
 pub mod inspect;
 pub mod pull;

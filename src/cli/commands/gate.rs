@@ -1,0 +1,260 @@
+//! `lading gate REF`: the four gates (sbom, scan, cis, secrets) on one manifest digest,
+//! with one policy file; their reports are stored as blobs and a gate record is written
+//! against the digest (see `lading_gates::record`).
+//!
+//! Exit codes: 0 every gate passed, 1 a gate failed, 2 an error (no record written).
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use lading_gates::cis::policy::Date;
+use lading_gates::cis::{self, IDS, Input};
+use lading_gates::gate::{Verdict, verified};
+use lading_gates::policy::GatePolicy;
+use lading_gates::record::{self, DbVersion, GateRecord, GateRun, ReportRef, Status};
+use lading_gates::sbom;
+use lading_gates::secrets::detect::Detector;
+use lading_gates::secrets::{self, Options, Ruleset};
+use lading_gates::vuln::db::{Database, DbError, rfc3339};
+use lading_gates::vuln::{self, ignore};
+use lading_oci::{Descriptor, Store};
+use serde_json::json;
+
+use crate::cli::args::GateArgs;
+use crate::cli::commands::db::{default_dir, now};
+use crate::cli::gate::{emit, load_image};
+
+/// Report media types.
+const SBOM_MEDIA_TYPE: &str = "application/vnd.cyclonedx+json";
+const SCAN_MEDIA_TYPE: &str = "application/vnd.lading.report.vulnerabilities.v1+json";
+const CIS_MEDIA_TYPE: &str = "application/vnd.lading.report.cis.v1+json";
+const SECRETS_MEDIA_TYPE: &str = "application/vnd.lading.report.secrets.v1+json";
+
+fn verdict(pass: bool) -> Verdict {
+    if pass { Verdict::Pass } else { Verdict::Fail }
+}
+
+fn put_json(store: &Store, value: &impl serde::Serialize, media_type: &str) -> Result<Descriptor> {
+    let bytes = lading_oci::spec::to_canonical_json(value)?;
+    Ok(store.put_bytes(&bytes, media_type)?)
+}
+
+fn ran(name: &str, pass: bool, report: &Descriptor) -> GateRun {
+    GateRun {
+        name: name.into(),
+        status: Status::Ran,
+        reason: None,
+        verdict: verdict(pass),
+        report: Some(ReportRef::from(report)),
+        database: None,
+    }
+}
+
+fn skipped(name: &str) -> GateRun {
+    GateRun {
+        name: name.into(),
+        status: Status::Skipped,
+        reason: Some("skipped by the policy".into()),
+        verdict: Verdict::Pass,
+        report: None,
+        database: None,
+    }
+}
+
+/// Runs the gates and writes the record.
+pub fn run(store_dir: &Path, args: GateArgs) -> Result<ExitCode> {
+    let (policy, policy_digest) = match &args.policy {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let base = path.parent().unwrap_or(Path::new("."));
+            let p = GatePolicy::parse(&path.display().to_string(), &text, base, &IDS)?;
+            (p, Some(lading_oci::Digest::of(text.as_bytes()).to_string()))
+        }
+        None => (GatePolicy::default(), None),
+    };
+    let dockerfile = match &args.dockerfile {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            let name = path.display().to_string();
+            let parsed = lading_builder::dockerfile::parse(&name, &text)?;
+            Some(super::cis::convert(&name, &parsed))
+        }
+        None => None,
+    };
+    let today = match &args.today {
+        Some(d) => Date::parse(d).with_context(|| format!("--today {d:?} is not YYYY-MM-DD"))?,
+        None => Date::today(),
+    };
+    let ruleset = match &policy.secrets_rules {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading rules {}", file.display()))?;
+            Ruleset::with_user_file(&file.display().to_string(), &text)?
+        }
+        None => Ruleset::builtin()?,
+    };
+    let detector = Detector::new(ruleset)?;
+    let store = Store::open(store_dir)?;
+    // Resolved once: every gate reads this manifest digest.
+    let image = load_image(&store, &args.reference, args.platform.as_deref())?;
+    let reference = &args.reference;
+    let mut gates = Vec::new();
+
+    // sbom: a CycloneDX document; passes when the image could be cataloged.
+    if policy.skips("sbom") {
+        gates.push(skipped("sbom"));
+    } else {
+        let doc = verified(&store, &image, || sbom::catalog(&store, &image, reference))
+            .with_context(|| format!("cataloging {reference}"))?;
+        let desc = put_json(&store, &sbom::cyclonedx::document(&doc), SBOM_MEDIA_TYPE)?;
+        gates.push(ran("sbom", true, &desc));
+    }
+
+    // scan: fails closed without a database.
+    if policy.skips("scan") {
+        gates.push(skipped("scan"));
+    } else {
+        let db_dir = default_dir(args.db.as_deref());
+        match Database::open(&db_dir) {
+            Err(DbError::Missing { .. }) => gates.push(GateRun {
+                name: "scan".into(),
+                status: Status::Unavailable,
+                reason: Some("no vulnerability database".into()),
+                verdict: Verdict::Fail,
+                report: None,
+                database: Some(DbVersion::missing()),
+            }),
+            Err(e) => return Err(e.into()),
+            Ok(db) => {
+                let mut rules = Vec::new();
+                for path in &policy.ignore {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("reading ignore file {}", path.display()))?;
+                    rules.extend(ignore::parse(&text, &path.display().to_string())?);
+                }
+                let today = rfc3339(now())[..10].to_string();
+                let report = verified(&store, &image, || {
+                    vuln::scan(&store, &image, reference, &db, &rules, &today)
+                })
+                .with_context(|| format!("scanning {reference}"))?;
+                let fail_on = Some(policy.fail_on);
+                let desc = put_json(&store, &report.to_json(fail_on), SCAN_MEDIA_TYPE)?;
+                let mut run = ran("scan", report.passes(fail_on), &desc);
+                run.database = Some(DbVersion::of(db.manifest())?);
+                gates.push(run);
+            }
+        }
+    }
+
+    if policy.skips("cis") {
+        gates.push(skipped("cis"));
+    } else {
+        let report = cis::run(&Input {
+            store: &store,
+            image: &image,
+            name: reference,
+            dockerfile: dockerfile.as_ref(),
+            policy: &policy.cis,
+            today,
+            detector: &detector,
+        })
+        .with_context(|| format!("checking {reference}"))?;
+        let desc = put_json(&store, &report, CIS_MEDIA_TYPE)?;
+        gates.push(ran("cis", report.verdict == Verdict::Pass, &desc));
+    }
+
+    if policy.skips("secrets") {
+        gates.push(skipped("secrets"));
+    } else {
+        let report = secrets::scan(
+            &store,
+            &image,
+            reference,
+            &detector,
+            &Options { threads: 0 },
+        )
+        .with_context(|| format!("scanning {reference} for secrets"))?;
+        let desc = put_json(&store, &report, SECRETS_MEDIA_TYPE)?;
+        gates.push(ran("secrets", report.verdict == Verdict::Pass, &desc));
+    }
+
+    let overall = GateRecord::overall(&gates);
+    let rec = GateRecord {
+        schema: record::SCHEMA,
+        manifest: image.descriptor.digest.to_string(),
+        reference: reference.clone(),
+        lading_version: env!("CARGO_PKG_VERSION").into(),
+        created: rfc3339(now()),
+        policy: policy_digest,
+        gates,
+        verdict: overall,
+    };
+    let desc = record::write(&store, &rec)?;
+    let path = record::record_path(&store, &image.descriptor.digest);
+    let summary = format!(
+        "gate: {} for {reference} ({}), record {}",
+        if overall == Verdict::Pass {
+            "pass"
+        } else {
+            "fail"
+        },
+        rec.manifest,
+        desc.digest
+    );
+    emit(
+        &args.output,
+        overall,
+        || table(&rec, &desc, &path),
+        || {
+            Ok(serde_json::to_string_pretty(&json!({
+                "recordDigest": desc.digest.to_string(),
+                "recordPath": path.display().to_string(),
+                "record": rec,
+            }))?)
+        },
+        &summary,
+    )
+}
+
+fn word(v: Verdict) -> &'static str {
+    if v == Verdict::Pass { "pass" } else { "fail" }
+}
+
+fn table(rec: &GateRecord, desc: &Descriptor, path: &Path) -> String {
+    let mut out = format!("image:    {} ({})\n", rec.reference, rec.manifest);
+    out.push_str(&format!(
+        "{:<8} {:<11} {:<7} {}\n",
+        "GATE", "STATUS", "VERDICT", "REPORT / REASON"
+    ));
+    for g in &rec.gates {
+        let status = match g.status {
+            Status::Ran => "ran",
+            Status::Skipped => "skipped",
+            Status::Unavailable => "unavailable",
+        };
+        let detail = match (&g.report, &g.reason) {
+            (Some(r), _) => format!("{} ({} bytes)", r.digest, r.size),
+            (None, Some(reason)) => reason.clone(),
+            (None, None) => String::new(),
+        };
+        out.push_str(&format!(
+            "{:<8} {:<11} {:<7} {detail}\n",
+            g.name,
+            status,
+            word(g.verdict)
+        ));
+    }
+    if let Some(db) = rec.gates.iter().find_map(|g| g.database.as_ref()) {
+        if db.status == "ok" {
+            out.push_str(&format!("database: {}\n", db.manifest_digest));
+        } else {
+            out.push_str(&format!("database: {}\n", db.status));
+        }
+    }
+    out.push_str(&format!("verdict:  {}\n", word(rec.verdict)));
+    out.push_str(&format!("record:   {} ({})\n", desc.digest, path.display()));
+    out
+}
