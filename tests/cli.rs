@@ -408,6 +408,34 @@ FROM broken
 }
 
 #[test]
+fn copy_from_the_same_stage_twice_with_symlinks() {
+    // The second COPY --from used to unpack the stage again over its first unpacking
+    // and fail on the symlinks already there ("creating symlink ...: File exists").
+    let df = "\
+FROM scratch AS s
+COPY . /d/
+
+FROM scratch
+COPY --from=s /d/a /a
+COPY --from=s /d/link /link
+COPY --from=s /d/ /all/
+";
+    let (sb, ctx) = with_dockerfile(df);
+    std::os::unix::fs::symlink("a", ctx.join("link")).unwrap();
+    let root = build_local(&sb, &ctx, &[]);
+    assert_eq!(
+        std::fs::read_link(root.join("all/link")).unwrap(),
+        Path::new("a")
+    );
+    // A symlink named as the source is followed (as in BuildKit).
+    assert_eq!(std::fs::read_to_string(root.join("link")).unwrap(), "a\n");
+    assert_eq!(
+        files_under(&root),
+        vec!["a", "all", "all/Dockerfile", "all/a", "all/link", "link"]
+    );
+}
+
+#[test]
 fn dockerignore_at_context_root_applies() {
     let (sb, ctx) = with_dockerfile("FROM scratch\nCOPY . /c/\n");
     sb.write("ctx/b", "b\n");

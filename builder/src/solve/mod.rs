@@ -673,6 +673,8 @@ impl<'a> Builder<'a> {
         };
         // Where sources come from.
         let mut from_state: Option<StageState> = None;
+        // The earlier stage `from_state` was cloned from, to keep its unpacked rootfs.
+        let mut from_stage: Option<usize> = None;
         let named_dir: Option<LocalContext>;
         let from_ctx =
             match &c.from {
@@ -689,6 +691,7 @@ impl<'a> Builder<'a> {
                             Some(self.done.get(&j).cloned().ok_or_else(|| {
                                 StepError::msg(format!("stage {f} was not built"))
                             })?);
+                        from_stage = Some(j);
                         None
                     } else if let Some(NamedContext::Dir(d)) = self.opts.named_contexts.get(&f) {
                         named_dir = Some(LocalContext::new(d, IgnoreMatcher::default())?);
@@ -719,6 +722,12 @@ impl<'a> Builder<'a> {
                 (None, None) => copy::plan(&req, &CopyFrom::Context(&self.context), &dest_fs)?,
             }
         };
+        if let (Some(j), Some(src)) = (from_stage, from_state) {
+            // Keep the stage's rootfs as unpacked, so the next COPY --from (or RUN
+            // --mount from=) of it neither unpacks it again over itself nor fails on the
+            // symlinks already there.
+            self.done.insert(j, src);
+        }
         let blob = self.cached_layer(entries)?;
         drop(downloads);
         let h = self.history(ins, false);
