@@ -408,6 +408,84 @@ FROM broken
 }
 
 #[test]
+fn copy_from_the_same_stage_twice_with_symlinks() {
+    // The second COPY --from used to unpack the stage again over its first unpacking
+    // and fail on the symlinks already there ("creating symlink ...: File exists").
+    let df = "\
+FROM scratch AS s
+COPY . /d/
+
+FROM scratch
+COPY --from=s /d/a /a
+COPY --from=s /d/link /link
+COPY --from=s /d/ /all/
+";
+    let (sb, ctx) = with_dockerfile(df);
+    std::os::unix::fs::symlink("a", ctx.join("link")).unwrap();
+    let root = build_local(&sb, &ctx, &[]);
+    assert_eq!(
+        std::fs::read_link(root.join("all/link")).unwrap(),
+        Path::new("a")
+    );
+    // A symlink named as the source is followed (as in BuildKit).
+    assert_eq!(std::fs::read_to_string(root.join("link")).unwrap(), "a\n");
+    assert_eq!(
+        files_under(&root),
+        vec!["a", "all", "all/Dockerfile", "all/a", "all/link", "link"]
+    );
+}
+
+#[test]
+fn copy_from_a_stage_is_cached_by_its_inputs() {
+    let df = "\
+FROM scratch AS s
+COPY a /src/a
+
+FROM scratch AS dest
+COPY Dockerfile /etc/marker
+
+FROM dest
+COPY --from=s /src/ /copied/
+";
+    let (sb, ctx) = with_dockerfile(df);
+    let iid = |sb: &Sandbox| std::fs::read_to_string(sb.path("iid")).unwrap();
+    let iid_arg = sb.path("iid").display().to_string();
+    assert_success(&build(&sb, &ctx, &["--iidfile", &iid_arg]));
+    let first = iid(&sb);
+    let records = || {
+        std::fs::read_dir(sb.store().join(".lading/cache/copy"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    assert_eq!(records(), 1, "one input-keyed record for the COPY --from");
+    // Unchanged: the same image, from the record.
+    assert_success(&build(&sb, &ctx, &["--iidfile", &iid_arg]));
+    assert_eq!(iid(&sb), first);
+    assert_eq!(records(), 1);
+    // A changed source stage is a miss, and its new content is copied.
+    sb.write("ctx/a", "changed\n");
+    let root = build_local(&sb, &ctx, &[]);
+    assert_eq!(
+        std::fs::read_to_string(root.join("copied/a")).unwrap(),
+        "changed\n"
+    );
+    assert_eq!(records(), 2);
+    // So is a changed destination (the Dockerfile is in the dest stage's layer).
+    sb.write("ctx/Dockerfile", &format!("{df}# changed\n"));
+    let root = build_local(&sb, &ctx, &[]);
+    assert!(root.join("etc/marker").is_file());
+    assert_eq!(records(), 3);
+    // --no-cache neither reads nor writes records.
+    sb.write("ctx/a", "again\n");
+    let root = build_local(&sb, &ctx, &["--no-cache"]);
+    assert_eq!(
+        std::fs::read_to_string(root.join("copied/a")).unwrap(),
+        "again\n"
+    );
+    assert_eq!(records(), 3);
+}
+
+#[test]
 fn dockerignore_at_context_root_applies() {
     let (sb, ctx) = with_dockerfile("FROM scratch\nCOPY . /c/\n");
     sb.write("ctx/b", "b\n");

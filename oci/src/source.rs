@@ -322,7 +322,16 @@ pub fn copy_image(
         });
     }
     let put = |d: &Descriptor| -> Result<()> {
-        store.put_reader(open(d)?, Some((&d.digest, d.size)))?;
+        let file = open(d)?;
+        // Content-addressed and verified on the way in: a blob the store already holds
+        // (same size) need not be read again; a big base layer would be hashed or
+        // drained on every build that names the layout.
+        if store.has(&d.digest)
+            && std::fs::metadata(store.blob_path(&d.digest)).is_ok_and(|m| m.len() == d.size)
+        {
+            return Ok(());
+        }
+        store.put_reader(file, Some((&d.digest, d.size)))?;
         Ok(())
     };
     put(desc)?;
@@ -512,4 +521,58 @@ fn import_docker_archive(store: &Store, dir: &Path, tag: Option<&str>) -> Result
     };
     let desc = store.put_bytes(&to_canonical_json(&manifest)?, MEDIA_TYPE_MANIFEST)?;
     Image::load(store, &desc, &config.platform())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-layer image tagged `t` in a new store (an OCI layout) under `dir`.
+    fn layout_with_image(dir: &Path) -> (Store, Descriptor) {
+        let store = Store::open(dir).unwrap();
+        let layer_bytes: Vec<u8> = (0..64 * 1024u32).map(|i| (i % 251) as u8).collect();
+        let layer = store.put_bytes(&layer_bytes, MEDIA_TYPE_LAYER_TAR).unwrap();
+        let mut config = ImageConfig::default();
+        config.rootfs.diff_ids.push(layer.digest.clone());
+        let config = store
+            .put_bytes(&to_canonical_json(&config).unwrap(), MEDIA_TYPE_CONFIG)
+            .unwrap();
+        let manifest = Manifest {
+            schema_version: 2,
+            media_type: Some(MEDIA_TYPE_MANIFEST.to_string()),
+            artifact_type: None,
+            config,
+            layers: vec![layer.clone()],
+            subject: None,
+            annotations: BTreeMap::new(),
+        };
+        let desc = store
+            .put_bytes(&to_canonical_json(&manifest).unwrap(), MEDIA_TYPE_MANIFEST)
+            .unwrap();
+        store.tag("t", &desc).unwrap();
+        (store, layer)
+    }
+
+    #[test]
+    fn a_layout_blob_the_store_holds_is_not_read_again_but_must_exist() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (layout, layer) = layout_with_image(&tmp.path().join("layout"));
+        let store = Store::open(tmp.path().join("store")).unwrap();
+        let platform = Platform::host();
+        import_layout(&store, layout.root(), Some("t"), &platform).unwrap();
+        assert_eq!(store.verify_blob(&layer.digest).unwrap(), layer.size);
+
+        // Same size, other bytes: the store's verified copy is used, and stays intact.
+        let in_layout = layout.blob_path(&layer.digest);
+        fs::write(&in_layout, vec![0u8; layer.size as usize]).unwrap();
+        import_layout(&store, layout.root(), Some("t"), &platform).unwrap();
+        assert_eq!(store.verify_blob(&layer.digest).unwrap(), layer.size);
+        // A store without the blob still verifies it on the way in.
+        let fresh = Store::open(tmp.path().join("fresh")).unwrap();
+        assert!(import_layout(&fresh, layout.root(), Some("t"), &platform).is_err());
+
+        // The layout must still hold every blob.
+        fs::remove_file(&in_layout).unwrap();
+        assert!(import_layout(&store, layout.root(), Some("t"), &platform).is_err());
+    }
 }

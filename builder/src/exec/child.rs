@@ -210,13 +210,28 @@ fn mount_root(spec: &RootSpec, root: &Path) -> Result<()> {
         } => {
             let data = crate::snapshot::overlay_mount_data(lowers, upper, work, *xattrs)
                 .map_err(|e| format!("overlayfs: {e}"))?;
-            mount(
+            // `volatile` (Linux 5.10+): no fsync of every copied-up file and no syncfs
+            // at unmount. The upper dir is scratch: it becomes a layer blob, which the
+            // store syncs, and is then removed; after a crash it is garbage anyway.
+            // Kernels without the option refuse it with EINVAL: mount without it.
+            let volatile = format!("{data},volatile");
+            let mounted = mount(
                 Some("overlay"),
                 root,
                 Some("overlay"),
                 MsFlags::empty(),
-                Some(data.as_str()),
-            )
+                Some(volatile.as_str()),
+            );
+            match mounted {
+                Err(nix::errno::Errno::EINVAL) => mount(
+                    Some("overlay"),
+                    root,
+                    Some("overlay"),
+                    MsFlags::empty(),
+                    Some(data.as_str()),
+                ),
+                other => other,
+            }
             .ctx(mount_err("overlayfs", root))
         }
         RootSpec::Dir(dir) => bind_flags(dir, root, MsFlags::MS_REC),

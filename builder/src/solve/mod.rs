@@ -33,6 +33,32 @@ use crate::options::{BuildOptions, NamedContext};
 use crate::progress::Reporter;
 use crate::remote;
 
+/// Everything that decides the layer of a `COPY --from` a stage or an image (no
+/// context involved), hashed into its cache key: the source's and the destination's
+/// layers (which fix both file trees, `/etc/passwd` included), and the expanded
+/// instruction. A hit skips unpacking either tree.
+#[derive(serde::Serialize)]
+struct CopyInputKey<'a> {
+    version: u32,
+    add: bool,
+    source_layers: Vec<&'a lading_oci::Digest>,
+    dest_layers: Vec<&'a lading_oci::Digest>,
+    sources: Vec<&'a str>,
+    dest: &'a str,
+    owner: Option<(u32, u32)>,
+    chmod: Option<&'a str>,
+    parents: bool,
+    link: bool,
+    exclude: &'a [String],
+    epoch: i64,
+}
+
+fn copy_input_key(key: &CopyInputKey<'_>) -> StepResult<lading_oci::Digest> {
+    let mut h = lading_oci::hash::Sha256::new();
+    h.update(&serde_json::to_vec(key).map_err(StepError::from)?);
+    Ok(h.finish())
+}
+
 /// Resolves an image reference (from `FROM` or `COPY --from`) to a source.
 pub type Resolver<'a> = &'a dyn Fn(&str) -> Box<dyn ImageSource>;
 
@@ -633,19 +659,23 @@ impl<'a> Builder<'a> {
             Some(spec) => Some(self.owner(state, &self.expand(state, spec)?)?),
             None => None,
         };
-        let chmod = match &c.chmod {
-            Some(m) => Some(Chmod::parse(&self.expand(state, m)?)?),
+        let chmod_text = match &c.chmod {
+            Some(m) => Some(self.expand(state, m)?),
             None => None,
         };
-        let exclude = if c.exclude.is_empty() {
+        let chmod = match &chmod_text {
+            Some(m) => Some(Chmod::parse(m)?),
+            None => None,
+        };
+        let exclude_pats: Vec<String> = c
+            .exclude
+            .iter()
+            .map(|e| self.expand(state, e))
+            .collect::<StepResult<_>>()?;
+        let exclude = if exclude_pats.is_empty() {
             None
         } else {
-            let pats: Vec<String> = c
-                .exclude
-                .iter()
-                .map(|e| self.expand(state, e))
-                .collect::<StepResult<_>>()?;
-            Some(IgnoreMatcher::parse(&pats.join("\n")).map_err(StepError::from)?)
+            Some(IgnoreMatcher::parse(&exclude_pats.join("\n")).map_err(StepError::from)?)
         };
         let unpack_archives =
             (add && c.unpack != Some(false) && c.from.is_none()).then_some(self.tmp);
@@ -677,6 +707,8 @@ impl<'a> Builder<'a> {
         };
         // Where sources come from.
         let mut from_state: Option<StageState> = None;
+        // The earlier stage `from_state` was cloned from, to keep its unpacked rootfs.
+        let mut from_stage: Option<usize> = None;
         let named_dir: Option<LocalContext>;
         let from_ctx =
             match &c.from {
@@ -693,6 +725,7 @@ impl<'a> Builder<'a> {
                             Some(self.done.get(&j).cloned().ok_or_else(|| {
                                 StepError::msg(format!("stage {f} was not built"))
                             })?);
+                        from_stage = Some(j);
                         None
                     } else if let Some(NamedContext::Dir(d)) = self.opts.named_contexts.get(&f) {
                         named_dir = Some(LocalContext::new(d, IgnoreMatcher::default())?);
@@ -711,6 +744,53 @@ impl<'a> Builder<'a> {
                     }
                 }
             };
+        // A copy from a stage or an image is decided by its inputs alone: look it up by
+        // them before unpacking anything.
+        let input_key = match &from_state {
+            Some(src) if !self.opts.no_cache => {
+                let paths: Option<Vec<&str>> = req
+                    .sources
+                    .iter()
+                    .map(|s| match s {
+                        Src::Path(p) => Some(p.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                match paths {
+                    Some(sources) => Some(copy_input_key(&CopyInputKey {
+                        version: 1,
+                        add,
+                        source_layers: src.layers.iter().map(|l| &l.digest).collect(),
+                        dest_layers: state.layers.iter().map(|l| &l.digest).collect(),
+                        sources,
+                        dest: &req.dest,
+                        owner: req.owner.map(|o| (o.uid, o.gid)),
+                        chmod: chmod_text.as_deref(),
+                        parents: req.parents,
+                        link: c.link,
+                        exclude: &exclude_pats,
+                        epoch: self.opts.epoch,
+                    })?),
+                    None => None,
+                }
+            }
+            _ => None,
+        };
+        let input_cache = input_key
+            .as_ref()
+            .map(|k| self.store.private_dir().join("cache/copy").join(k.hex()));
+        if let Some(path) = &input_cache
+            && let Ok(bytes) = std::fs::read(path)
+            && let Ok((descriptor, diff_id)) =
+                serde_json::from_slice::<(lading_oci::Descriptor, lading_oci::Digest)>(&bytes)
+            && self.store.has(&descriptor.digest)
+        {
+            self.reporter.log(self.vertex, "CACHED");
+            drop(downloads);
+            let h = self.history(ins, false);
+            state.push_layer(descriptor, diff_id, h);
+            return Ok(());
+        }
         let entries = {
             let dest_fs = state.rootfs(self.store).map_err(StepError::from)?.clone();
             match (&mut from_state, &from_ctx) {
@@ -723,7 +803,22 @@ impl<'a> Builder<'a> {
                 (None, None) => copy::plan(&req, &CopyFrom::Context(&self.context), &dest_fs)?,
             }
         };
+        if let (Some(j), Some(src)) = (from_stage, from_state) {
+            // Keep the stage's rootfs as unpacked, so the next COPY --from (or RUN
+            // --mount from=) of it neither unpacks it again over itself nor fails on the
+            // symlinks already there.
+            self.done.insert(j, src);
+        }
         let blob = self.cached_layer(entries)?;
+        if let Some(path) = &input_cache {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StepError::msg(format!("creating {}: {e}", dir.display())))?;
+            }
+            let record =
+                serde_json::to_vec(&(&blob.descriptor, &blob.diff_id)).map_err(StepError::from)?;
+            lading_oci::store::write_atomic(path, &record)?;
+        }
         drop(downloads);
         let h = self.history(ins, false);
         state.push_layer(blob.descriptor, blob.diff_id, h);
