@@ -303,52 +303,9 @@ pub fn collect(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lading_oci::constants::{MEDIA_TYPE_CONFIG, MEDIA_TYPE_MANIFEST};
-    use lading_oci::layer::{Entry as LayerEntry, EntryKind, FileData, write_layer};
-    use lading_oci::spec::{ImageConfig, Manifest, to_canonical_json};
-    use lading_oci::{Platform, Store};
-    use std::collections::BTreeMap as Map;
-    use std::sync::Arc;
-
-    fn file(path: &str, content: &str) -> LayerEntry {
-        LayerEntry {
-            path: path.into(),
-            kind: EntryKind::File {
-                data: FileData::Bytes(Arc::from(content.as_bytes())),
-                size: content.len() as u64,
-            },
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            xattrs: Map::new(),
-        }
-    }
-
-    fn image(store: &Store, layers: Vec<Vec<LayerEntry>>) -> Image {
-        let mut config = ImageConfig::default();
-        let mut descs = Vec::new();
-        for entries in layers {
-            let blob = write_layer(store, entries, 0).unwrap();
-            config.rootfs.diff_ids.push(blob.diff_id);
-            descs.push(blob.descriptor);
-        }
-        let config = store
-            .put_bytes(&to_canonical_json(&config).unwrap(), MEDIA_TYPE_CONFIG)
-            .unwrap();
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: Some(MEDIA_TYPE_MANIFEST.into()),
-            artifact_type: None,
-            config,
-            layers: descs,
-            subject: None,
-            annotations: Map::new(),
-        };
-        let desc = store
-            .put_bytes(&to_canonical_json(&manifest).unwrap(), MEDIA_TYPE_MANIFEST)
-            .unwrap();
-        Image::load(store, &desc, &Platform::host()).unwrap()
-    }
+    use crate::testutil::{file, image};
+    use lading_oci::Store;
+    use lading_oci::layer::Entry as LayerEntry;
 
     #[test]
     fn collect_honours_whiteouts_and_opaque_dirs() {

@@ -21,6 +21,8 @@ pub mod policy;
 pub mod record;
 pub mod sbom;
 pub mod secrets;
+#[cfg(test)]
+mod testutil;
 pub mod vuln;
 
 pub use error::{Error, Result};

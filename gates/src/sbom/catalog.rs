@@ -343,24 +343,9 @@ pub fn counts(sbom: &Sbom) -> Vec<(Ecosystem, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lading_oci::Platform;
-    use lading_oci::constants::{MEDIA_TYPE_CONFIG, MEDIA_TYPE_MANIFEST};
-    use lading_oci::layer::{Entry as LayerEntry, EntryKind, FileData, write_layer};
-    use lading_oci::spec::{ImageConfig, Manifest, to_canonical_json};
-
-    fn file(path: &str, content: &str) -> LayerEntry {
-        LayerEntry {
-            path: path.into(),
-            kind: EntryKind::File {
-                data: FileData::Bytes(Arc::from(content.as_bytes())),
-                size: content.len() as u64,
-            },
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            xattrs: BTreeMap::new(),
-        }
-    }
+    use crate::testutil::file;
+    use lading_oci::layer::Entry as LayerEntry;
+    use lading_oci::spec::ImageConfig;
 
     fn dirs(path: &str) -> Vec<LayerEntry> {
         let mut out = Vec::new();
@@ -376,36 +361,21 @@ mod tests {
     }
 
     fn image(store: &Store, layers: Vec<Vec<LayerEntry>>) -> Image {
-        let mut config = ImageConfig {
+        let config = ImageConfig {
             architecture: "amd64".into(),
             os: "linux".into(),
             created: Some("2024-05-01T12:00:00.5+02:00".into()),
             ..ImageConfig::default()
         };
-        let mut descs = Vec::new();
-        for mut entries in layers {
-            entries.sort_by(|a, b| lading_oci::layer::compare_paths(&a.path, &b.path));
-            entries.dedup_by(|a, b| a.path == b.path);
-            let blob = write_layer(store, entries, 0).unwrap();
-            config.rootfs.diff_ids.push(blob.diff_id);
-            descs.push(blob.descriptor);
-        }
-        let config = store
-            .put_bytes(&to_canonical_json(&config).unwrap(), MEDIA_TYPE_CONFIG)
-            .unwrap();
-        let manifest = Manifest {
-            schema_version: 2,
-            media_type: Some(MEDIA_TYPE_MANIFEST.into()),
-            artifact_type: None,
-            config,
-            layers: descs,
-            subject: None,
-            annotations: BTreeMap::new(),
-        };
-        let desc = store
-            .put_bytes(&to_canonical_json(&manifest).unwrap(), MEDIA_TYPE_MANIFEST)
-            .unwrap();
-        Image::load(store, &desc, &Platform::host()).unwrap()
+        let layers = layers
+            .into_iter()
+            .map(|mut entries| {
+                entries.sort_by(|a, b| lading_oci::layer::compare_paths(&a.path, &b.path));
+                entries.dedup_by(|a, b| a.path == b.path);
+                entries
+            })
+            .collect();
+        crate::testutil::image_with(store, config, layers)
     }
 
     /// Every cataloger on truncated and bit-flipped copies of the real fixtures: warnings
