@@ -718,7 +718,7 @@ mod tests {
                 ],
                 vec![
                     LayerEntry::whiteout("a/gone"),
-                    file("a/swapped", b"clean\n".to_vec()),
+                    file("a/swapped", b"clean\n"),
                 ],
                 vec![file("a/kept", secret)],
             ],
