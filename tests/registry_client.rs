@@ -20,10 +20,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, assert_success, lading, require_tool, run, sha256, stderr, stdout};
+use common::{
+    Sandbox, assert_success, build_hello, lading, multi_arch, require_tool, run, sha256, stderr,
+    stdout,
+};
 use lading_oci::Store;
-use lading_oci::constants::{ANNOTATION_REF_NAME, MEDIA_TYPE_INDEX};
-use lading_oci::spec::{Descriptor, Index, Platform};
+use lading_oci::constants::MEDIA_TYPE_INDEX;
+use lading_oci::spec::{Descriptor, Index};
 
 /// A free port on 127.0.0.1 (bound, then released).
 fn free_port() -> u16 {
@@ -259,12 +262,6 @@ fn skopeo_digest(image: &str, extra: &[&str]) -> String {
     args.extend_from_slice(extra);
     args.push(image);
     sha256(&skopeo(&args).stdout)
-}
-
-fn build_hello(sb: &Sandbox, tag: &str, extra: &[&str]) -> String {
-    let mut args = vec!["-t", tag];
-    args.extend_from_slice(extra);
-    sb.build_ok(&common::hello_example(), &args)
 }
 
 /// Builds `FROM scratch` + a file of `size` random bytes (stays that large compressed).
@@ -1008,33 +1005,6 @@ fn referrers_tag_schema_on_distribution_and_the_api_on_lading_serve() {
         let none: Index = serde_json::from_str(&out).expect("json");
         assert!(none.manifests.is_empty(), "{host}: filtered");
     }
-}
-
-/// Puts an OCI index of two single-platform builds into the store as `multi:1`.
-fn multi_arch(sb: &Sandbox) -> String {
-    build_hello(sb, "hello:amd64", &["--platform", "linux/amd64"]);
-    build_hello(sb, "hello:arm64", &["--platform", "linux/arm64"]);
-    let store = Store::open(sb.store()).expect("store");
-    let mut manifests = Vec::new();
-    for (tag, platform) in [
-        ("hello:amd64", "linux/amd64"),
-        ("hello:arm64", "linux/arm64"),
-    ] {
-        let mut d: Descriptor = store.resolve_tag(tag).expect("index").expect("tag");
-        d.annotations.remove(ANNOTATION_REF_NAME);
-        d.platform = Some(Platform::parse(platform).expect("platform"));
-        manifests.push(d);
-    }
-    let index = Index {
-        schema_version: 2,
-        media_type: Some(MEDIA_TYPE_INDEX.into()),
-        manifests,
-        ..Index::default()
-    };
-    let bytes = serde_json::to_vec(&index).expect("json");
-    let desc = store.put_bytes(&bytes, MEDIA_TYPE_INDEX).expect("put");
-    store.tag("multi:1", &desc).expect("tag");
-    desc.digest.to_string()
 }
 
 #[test]

@@ -11,9 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, assert_success, lading, require, require_tool, run, sha256, stderr, stdout};
-use lading_oci::constants::{ANNOTATION_REF_NAME, MEDIA_TYPE_INDEX};
-use lading_oci::spec::{Descriptor, Index, Platform};
+use common::{
+    Sandbox, assert_success, build_hello, lading, multi_arch, require, require_tool, run, sha256,
+    stderr, stdout,
+};
 use lading_oci::{Digest, Store};
 
 /// A running `lading serve`, killed (SIGKILL) when dropped.
@@ -108,13 +109,6 @@ fn skopeo(args: &[&str]) -> String {
     let out = skopeo_out(args);
     assert_success(&out);
     stdout(&out)
-}
-
-/// Builds `examples/hello` into the sandbox's store as `tag` and returns its digest.
-fn build_hello(sb: &Sandbox, tag: &str, extra: &[&str]) -> String {
-    let mut args = vec!["-t", tag];
-    args.extend_from_slice(extra);
-    sb.build_ok(&common::hello_example(), &args)
 }
 
 fn raw_digest(image: &str, extra: &[&str]) -> String {
@@ -219,33 +213,6 @@ fn skopeo_copies_in_and_out_with_digests_unchanged() {
     );
     drop(srv);
     store_is_sound(&sb.store());
-}
-
-/// Puts an OCI index of two single-platform builds into the store as `multi:1`.
-fn multi_arch(sb: &Sandbox) -> String {
-    build_hello(sb, "hello:amd64", &["--platform", "linux/amd64"]);
-    build_hello(sb, "hello:arm64", &["--platform", "linux/arm64"]);
-    let store = Store::open(sb.store()).expect("store");
-    let mut manifests = Vec::new();
-    for (tag, platform) in [
-        ("hello:amd64", "linux/amd64"),
-        ("hello:arm64", "linux/arm64"),
-    ] {
-        let mut d: Descriptor = store.resolve_tag(tag).expect("index").expect("tag");
-        d.annotations.remove(ANNOTATION_REF_NAME);
-        d.platform = Some(Platform::parse(platform).expect("platform"));
-        manifests.push(d);
-    }
-    let index = Index {
-        schema_version: 2,
-        media_type: Some(MEDIA_TYPE_INDEX.into()),
-        manifests,
-        ..Index::default()
-    };
-    let bytes = serde_json::to_vec(&index).expect("json");
-    let desc = store.put_bytes(&bytes, MEDIA_TYPE_INDEX).expect("put");
-    store.tag("multi:1", &desc).expect("tag");
-    desc.digest.to_string()
 }
 
 #[test]

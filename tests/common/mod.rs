@@ -251,3 +251,41 @@ pub fn assert_same_image(a: (&Path, &str), b: (&Path, &str)) {
         assert!(bytes == &bb[d], "blob {d} differs between builds");
     }
 }
+
+/// Builds `examples/hello` into the sandbox's store as `tag` and returns its digest.
+pub fn build_hello(sb: &Sandbox, tag: &str, extra: &[&str]) -> String {
+    let mut args = vec!["-t", tag];
+    args.extend_from_slice(extra);
+    sb.build_ok(&hello_example(), &args)
+}
+
+/// Puts an OCI index of two single-platform builds into the store as `multi:1`.
+pub fn multi_arch(sb: &Sandbox) -> String {
+    build_hello(sb, "hello:amd64", &["--platform", "linux/amd64"]);
+    build_hello(sb, "hello:arm64", &["--platform", "linux/arm64"]);
+    let store = lading_oci::Store::open(sb.store()).expect("store");
+    let mut manifests = Vec::new();
+    for (tag, platform) in [
+        ("hello:amd64", "linux/amd64"),
+        ("hello:arm64", "linux/arm64"),
+    ] {
+        let mut d: lading_oci::spec::Descriptor =
+            store.resolve_tag(tag).expect("index").expect("tag");
+        d.annotations
+            .remove(lading_oci::constants::ANNOTATION_REF_NAME);
+        d.platform = Some(lading_oci::spec::Platform::parse(platform).expect("platform"));
+        manifests.push(d);
+    }
+    let index = lading_oci::spec::Index {
+        schema_version: 2,
+        media_type: Some(lading_oci::constants::MEDIA_TYPE_INDEX.into()),
+        manifests,
+        ..lading_oci::spec::Index::default()
+    };
+    let bytes = serde_json::to_vec(&index).expect("json");
+    let desc = store
+        .put_bytes(&bytes, lading_oci::constants::MEDIA_TYPE_INDEX)
+        .expect("put");
+    store.tag("multi:1", &desc).expect("tag");
+    desc.digest.to_string()
+}
