@@ -56,6 +56,15 @@ fn layout_files(
     if manifests.is_empty() {
         manifests.push(image.descriptor.clone());
     }
+    push_layout_metadata(&mut files, manifests)?;
+    Ok(files)
+}
+
+/// Adds `index.json` (listing `manifests`) and `oci-layout` to a layout's files.
+fn push_layout_metadata(
+    files: &mut Vec<(String, FileData, u64)>,
+    manifests: Vec<Descriptor>,
+) -> Result<()> {
     let index = Index {
         schema_version: 2,
         media_type: Some(MEDIA_TYPE_INDEX.into()),
@@ -69,7 +78,7 @@ fn layout_files(
         bytes(OCI_LAYOUT_CONTENT.as_bytes()),
         OCI_LAYOUT_CONTENT.len() as u64,
     ));
-    Ok(files)
+    Ok(())
 }
 
 fn bytes(b: &[u8]) -> FileData {
@@ -114,19 +123,7 @@ fn graph_files(
             .insert(ANNOTATION_REF_NAME.into(), t.to_string());
     }
     manifests.push(d);
-    let index = Index {
-        schema_version: 2,
-        media_type: Some(MEDIA_TYPE_INDEX.into()),
-        manifests,
-        ..Index::default()
-    };
-    let index = to_canonical_json(&index)?;
-    files.push(("index.json".into(), bytes(&index), index.len() as u64));
-    files.push((
-        "oci-layout".into(),
-        bytes(OCI_LAYOUT_CONTENT.as_bytes()),
-        OCI_LAYOUT_CONTENT.len() as u64,
-    ));
+    push_layout_metadata(&mut files, manifests)?;
     Ok(files)
 }
 
