@@ -4,7 +4,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
 use common::{Sandbox, assert_success, json_blob, run_with_stdin, stderr, stdout};
 
@@ -570,4 +570,53 @@ fn missing_context_and_bad_flags_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let out = sb.run(&["build", "--label", "novalue", "."]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+/// A git checkout's revision and remote become annotations; credentials in the remote
+/// and remotes that are only a path on this machine never reach the image.
+#[test]
+fn git_context_annotations_drop_credentials_and_local_paths() {
+    let (sb, ctx) = with_dockerfile("FROM scratch\nCOPY a /a\n");
+    let git = |args: &[&str]| {
+        let out = common::run(
+            Command::new("git")
+                .arg("-C")
+                .arg(&ctx)
+                .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+                .args(args),
+        );
+        assert_success(&out);
+        stdout(&out).trim().to_string()
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "init"]);
+    let head = git(&["rev-parse", "HEAD"]);
+    let annotations = |sb: &Sandbox| {
+        let digest = sb.build_ok(&ctx, &[]);
+        json_blob(&sb.store(), &digest)["annotations"].clone()
+    };
+
+    git(&[
+        "remote",
+        "add",
+        "origin",
+        "https://ci:ghp_secret@github.com/o/r.git",
+    ]);
+    let a = annotations(&sb);
+    assert_eq!(
+        a["org.opencontainers.image.source"],
+        "https://github.com/o/r.git"
+    );
+    assert_eq!(a["org.opencontainers.image.revision"], head.as_str());
+
+    git(&[
+        "remote",
+        "set-url",
+        "origin",
+        &sb.path("upstream").display().to_string(),
+    ]);
+    let a = annotations(&sb);
+    assert!(a.get("org.opencontainers.image.source").is_none(), "{a}");
+    assert!(a.get("org.opencontainers.image.revision").is_none(), "{a}");
 }

@@ -15,7 +15,7 @@ use serde_json::Value;
 const POLICY: &str = "[[exemption]]\nid = \"4.1\"\nreason = \"scratch test image\"\nexpires = 2099-01-01\n\n[[exemption]]\nid = \"4.6\"\nreason = \"probed by the orchestrator\"\nexpires = 2099-01-01\n\n[scan]\nfail_on = \"high\"\n";
 
 fn shared_osv() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/osv")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/osv")
 }
 
 /// A sandbox with `clean:1`, `leaky:1` (an AWS key in a file), a database and a policy.

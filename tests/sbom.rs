@@ -355,8 +355,9 @@ fn snapshot(name: &str, text: &str) {
     insta::with_settings!({filters => vec![
         (r"sha256:[0-9a-f]{64}", "sha256:[digest]"),
         (r"sha256/[0-9a-f]{64}", "sha256/[digest]"),
-        (r"\b[0-9a-f]{12}\b", "[short]"),
+        (r"\b[0-9a-f]{64}\b", "[digest]"),
         (r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", "[uuid]"),
+        (r"\b[0-9a-f]{12}\b", "[short]"),
         (r"package-id=[0-9a-f]{16}", "package-id=[id]"),
         (r"-[0-9a-f]{16}\b", "-[id]"),
         (

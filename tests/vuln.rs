@@ -2,7 +2,7 @@
 //!
 //! The main test image holds real packages: wheels `pip download`ed from PyPI (unzipped,
 //! so `*.dist-info/METADATA` exists) and tarballs `npm pack`ed from npm, at the versions
-//! the GitHub advisories in `../shared/data/osv/` name as vulnerable and as fixed.
+//! the GitHub advisories in `tests/fixtures/osv/` name as vulnerable and as fixed.
 //! Downloads are cached under `target/test-cache/vuln/`; when they fail the test fails
 //! on CI and skips locally.
 
@@ -20,7 +20,7 @@ use common::{Sandbox, assert_success, require, run, stderr, stdout};
 use serde_json::Value;
 
 fn shared_osv() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/osv")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/osv")
 }
 
 fn cache() -> PathBuf {

@@ -1,5 +1,5 @@
 //! The matcher on real advisories: the 16 GitHub Advisory Database records under
-//! `shared/data/osv/` (PyPI, npm, and the Maven, NuGet and RubyGems entries some of them
+//! `tests/fixtures/osv/` (PyPI, npm, and the Maven, NuGet and RubyGems entries some of them
 //! carry), plus a Debian case built from Debian's own changelog.
 
 use std::collections::BTreeSet;
@@ -12,12 +12,12 @@ use lading_gates::vuln::osv;
 use lading_gates::vuln::packages::Package;
 
 fn shared_osv() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/osv")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/osv")
 }
 
 fn records() -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(shared_osv())
-        .expect("shared/data/osv")
+        .expect("tests/fixtures/osv")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .map(|p| {

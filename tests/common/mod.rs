@@ -13,9 +13,13 @@ use serde_json::Value;
 
 pub mod bases;
 
-/// The `lading` binary under test.
+/// The `lading` binary under test. Contexts inside this checkout are not seen as git
+/// checkouts, so their images do not carry this repository's revision and clone URL and
+/// their digests stay the same from commit to commit and clone to clone.
 pub fn lading() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_lading"))
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lading"));
+    cmd.env("GIT_CEILING_DIRECTORIES", env!("CARGO_MANIFEST_DIR"));
+    cmd
 }
 
 /// `examples/hello` in this checkout.

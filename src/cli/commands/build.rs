@@ -298,7 +298,19 @@ fn git_info(context: &Path) -> Option<(String, String)> {
     };
     let revision = git(&["rev-parse", "HEAD"])?;
     let remote = git(&["config", "--get", "remote.origin.url"])?;
-    Some((redact_url(&remote), revision))
+    is_network_url(&remote).then(|| (redact_url(&remote), revision))
+}
+
+/// A remote that names a server (`https://…`, `ssh://…`, `git@host:path`), not a
+/// directory on this machine: a local path would leak a host path into the image and
+/// make its digest depend on where the checkout was cloned from.
+fn is_network_url(url: &str) -> bool {
+    match url.split_once("://") {
+        Some((scheme, _)) => scheme != "file",
+        None => url
+            .split_once(':')
+            .is_some_and(|(host, _)| !host.is_empty() && !host.contains('/')),
+    }
 }
 
 /// Drops credentials from `https://user:token@host/...`.
@@ -306,5 +318,36 @@ fn redact_url(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
         (Some(s), Some(at)) if at > s => format!("{}{}", &url[..s + 3], &url[at + 1..]),
         _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_network_url, redact_url};
+
+    #[test]
+    fn local_path_remotes_are_not_recorded_as_the_source() {
+        for local in ["/work/main", "../upstream", "file:///srv/repo.git", "C"] {
+            assert!(!is_network_url(local), "{local}");
+        }
+        for remote in [
+            "https://github.com/o/r.git",
+            "ssh://git@host/o/r",
+            "git@github.com:o/r.git",
+        ] {
+            assert!(is_network_url(remote), "{remote}");
+        }
+    }
+
+    #[test]
+    fn credentials_in_remote_urls_are_dropped() {
+        assert_eq!(
+            redact_url("https://x-access-token:ghp_secret@github.com/o/r.git"),
+            "https://github.com/o/r.git"
+        );
+        assert_eq!(
+            redact_url("git@github.com:o/r.git"),
+            "git@github.com:o/r.git"
+        );
     }
 }
