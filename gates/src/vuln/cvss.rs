@@ -1,15 +1,15 @@
 //! CVSS base scores from vectors, per FIRST's specifications:
 //! v3.1 (<https://www.first.org/cvss/v3.1/specification-document>, section 7.1 and
 //! Appendix A "Roundup"), v3.0 (same equations, `ceil` to one decimal) and v2
-//! (<https://www.first.org/cvss/v2/guide>, section 3.2.1).
-//!
-//! CVSS v4.0 scores come from a lookup table of macro vectors rather than equations; they
-//! are not computed here (a record with only a v4.0 vector falls back to its database
-//! severity).
+//! (<https://www.first.org/cvss/v2/guide>, section 3.2.1); and v4.0 in [`v4`], from
+//! FIRST's table of macrovector scores rather than equations.
 
 use std::collections::BTreeMap;
 
-/// Qualitative severity (CVSS v3 section 5; v2 scores use NVD's bands).
+pub mod v4;
+
+/// Qualitative severity (CVSS v3 section 5, CVSS v4.0 section 6; v2 scores use NVD's
+/// bands).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     /// Unknown: no usable score.
@@ -27,7 +27,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    /// From a v3 base score.
+    /// From a v3 or v4.0 score (both use the same bands).
     pub fn from_score(score: f64) -> Severity {
         if score <= 0.0 {
             Severity::None
@@ -92,9 +92,11 @@ pub struct CvssError {
 /// A scored vector.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Score {
-    /// `2.0`, `3.0` or `3.1`.
+    /// `2.0`, `3.0`, `3.1` or `4.0`.
     pub version: &'static str,
-    /// The base score.
+    /// The base score. For v4.0, the score of the vector as given: CVSS-B, or CVSS-BT,
+    /// -BE or -BTE when it carries threat or environmental metrics
+    /// ([`v4::Vector::nomenclature`]).
     pub base: f64,
     /// Its qualitative rating.
     pub severity: Severity,
@@ -120,8 +122,9 @@ fn metrics<'a>(
     Ok(out)
 }
 
-/// Scores a CVSS v2, v3.0 or v3.1 vector (base metrics; other metrics are allowed
-/// and ignored).
+/// Scores a CVSS v2, v3.0, v3.1 or v4.0 vector. v2 and v3 give base scores (other
+/// metrics are allowed and ignored); v4.0 applies threat and environmental metrics when
+/// present, as its specification says (see [`v4`]).
 pub fn score(vector: &str) -> Result<Score, CvssError> {
     let v = vector.trim();
     if let Some(rest) = v.strip_prefix("CVSS:3.1/") {
@@ -129,9 +132,15 @@ pub fn score(vector: &str) -> Result<Score, CvssError> {
     } else if let Some(rest) = v.strip_prefix("CVSS:3.0/") {
         v3(v, rest, false)
     } else if v.starts_with("CVSS:4.0/") {
+        v4::score(v)
+    } else if v.starts_with("CVSS:") {
+        let prefix = v.find('/').map_or(v, |i| &v[..=i]);
         Err(CvssError {
             vector: v.to_string(),
-            reason: "CVSS v4.0 base scores are not computed".into(),
+            reason: format!(
+                "unsupported prefix {prefix:?} (CVSS:3.0/, CVSS:3.1/ or CVSS:4.0/; v2 \
+                 vectors have none)"
+            ),
         })
     } else {
         v2(
@@ -383,7 +392,8 @@ mod tests {
             "CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
             "CVSS:3.1/AV:N/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
             "CVSS:3.1/garbage",
-            "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
+            "CVSS:4.0/AV:N",
+            "CVSS:4.1/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N",
             "AV:N/AC:L",
         ] {
             assert!(score(v).is_err(), "{v:?}");
