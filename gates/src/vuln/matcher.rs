@@ -27,7 +27,7 @@ pub struct Rating {
     /// The CVSS vector it was computed from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vector: Option<String>,
-    /// `cvss_v3`, `cvss_v2`, `database` (the record's own word) or `scanner`.
+    /// `cvss_v3`, `cvss_v4`, `cvss_v2`, `database` (the record's own word) or `scanner`.
     pub source: String,
 }
 
@@ -166,8 +166,17 @@ fn affects(
     None
 }
 
-/// The severity of a record for one affected entry: the highest CVSS v3 (else v2)
-/// score among the package's and the record's vectors, else the record's own word.
+/// The severity of a record for one affected entry: the highest CVSS v3 (else v4.0,
+/// else v2) score among the package's and the record's vectors, else the record's own
+/// word.
+///
+/// v3 comes before v4.0 when a record has both, as trivy and grype do: v3 scores are the
+/// ones policies and ignore rules were written against, and the ones the external
+/// scanners merged into our reports show; v4.0 scores run differently (the all-high
+/// network vector is 9.8 in v3.1 and 9.3 in v4.0), so a database that adds a v4.0 vector
+/// to an old advisory must not move its severity. Records with only a v4.0 vector (more
+/// and more new advisories) get its score; the rating's `source` (`cvss_v4`) and
+/// `vector` say which one was used.
 pub fn rate(record: &Record, affected: Option<&Affected>) -> Rating {
     let mut best: Option<(u8, cvss::Score, String)> = None;
     let entries = affected
@@ -176,7 +185,11 @@ pub fn rate(record: &Record, affected: Option<&Affected>) -> Rating {
         .chain(record.severity.iter());
     for e in entries {
         if let Ok(s) = cvss::score(&e.score) {
-            let rank = if s.version.starts_with('3') { 2 } else { 1 };
+            let rank = match s.version {
+                "3.0" | "3.1" => 3,
+                "4.0" => 2,
+                _ => 1,
+            };
             let better = match &best {
                 None => true,
                 Some((r, b, _)) => rank > *r || (rank == *r && s.base > b.base),
@@ -191,10 +204,10 @@ pub fn rate(record: &Record, affected: Option<&Affected>) -> Rating {
             level: s.severity,
             score: Some(s.base),
             vector: Some(vector),
-            source: if s.version == "2.0" {
-                "cvss_v2".into()
-            } else {
-                "cvss_v3".into()
+            source: match s.version {
+                "2.0" => "cvss_v2".into(),
+                "4.0" => "cvss_v4".into(),
+                _ => "cvss_v3".into(),
             },
         };
     }
@@ -320,6 +333,7 @@ pub fn sort(findings: &mut [Finding]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vuln::osv;
 
     fn range(events: &[(&str, &str)]) -> Range {
         Range {
@@ -359,6 +373,65 @@ mod tests {
         // Events out of order in the record are sorted first.
         let shuffled = range(&[("fixed", "2.3"), ("introduced", "2.0")]);
         assert!(in_range(Scheme::Pep440, &shuffled, "2.1").unwrap().0);
+    }
+
+    /// A synthetic record carrying `vectors` as its `severity[]` and GitHub's word.
+    fn record(vectors: &[(&str, &str)], word: Option<&str>) -> Record {
+        let severity: Vec<serde_json::Value> = vectors
+            .iter()
+            .map(|(kind, score)| serde_json::json!({"type": kind, "score": score}))
+            .collect();
+        let mut json = serde_json::json!({
+            "id": "SYNTHETIC-1",
+            "modified": "2025-01-01T00:00:00Z",
+            "severity": severity,
+        });
+        if let Some(w) = word {
+            json["database_specific"] = serde_json::json!({"severity": w});
+        }
+        osv::parse(json.to_string().as_bytes(), "synthetic.json")
+            .unwrap()
+            .0
+    }
+
+    const V2: &str = "AV:N/AC:L/Au:N/C:P/I:N/A:N";
+    const V31: &str = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H";
+    const V40: &str = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:N/VA:N/SC:N/SI:N/SA:N";
+
+    #[test]
+    fn v3_before_v4_before_v2_before_the_word() {
+        let rate = |r: &Record| {
+            let r = rate(r, None);
+            (r.level, r.score, r.vector, r.source)
+        };
+        // Only v4.0: its score (8.7, high), not the word.
+        assert_eq!(
+            rate(&record(&[("CVSS_V4", V40)], Some("LOW"))),
+            (
+                Severity::High,
+                Some(8.7),
+                Some(V40.to_string()),
+                "cvss_v4".to_string()
+            )
+        );
+        // v3.1 (9.8, critical) wins over v4.0, in either order.
+        for vectors in [
+            [("CVSS_V4", V40), ("CVSS_V3", V31)],
+            [("CVSS_V3", V31), ("CVSS_V4", V40)],
+        ] {
+            let r = rate(&record(&vectors, None));
+            assert_eq!(
+                (r.0, r.1, r.3.as_str()),
+                (Severity::Critical, Some(9.8), "cvss_v3")
+            );
+        }
+        // v4.0 wins over v2 (5.0, medium).
+        let r = rate(&record(&[("CVSS_V2", V2), ("CVSS_V4", V40)], None));
+        assert_eq!((r.0, r.3.as_str()), (Severity::High, "cvss_v4"));
+        // A broken v4.0 vector is skipped: the word decides.
+        let broken = "CVSS:4.0/AV:N/AC:L";
+        let r = rate(&record(&[("CVSS_V4", broken)], Some("MODERATE")));
+        assert_eq!((r.0, r.3.as_str()), (Severity::Medium, "database"));
     }
 
     #[test]

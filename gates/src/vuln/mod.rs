@@ -71,3 +71,68 @@ pub fn scan(
         scanners: Vec::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{file, image};
+    use cvss::Severity;
+    use report::FailOn;
+
+    /// A synthetic advisory (not a real record) whose only severity is a CVSS v4.0
+    /// vector, as GitHub publishes for new advisories: the scan report rates it from the
+    /// vector (9.3, critical) where it used to say "unknown".
+    #[test]
+    fn a_record_with_only_a_cvss_v4_vector_is_rated_from_it() {
+        let t = tempfile::tempdir().unwrap();
+        let input = t.path().join("osv");
+        std::fs::create_dir_all(&input).unwrap();
+        let vector = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N";
+        let record = serde_json::json!({
+            "schema_version": "1.6.0",
+            "id": "GHSA-synt-heti-c4v4",
+            "modified": "2025-01-01T00:00:00Z",
+            "summary": "Synthetic advisory for lading's tests",
+            "severity": [{"type": "CVSS_V4", "score": vector}],
+            "affected": [{
+                "package": {"ecosystem": "PyPI", "name": "synthetic-pkg"},
+                "ranges": [{"type": "ECOSYSTEM",
+                            "events": [{"introduced": "0"}, {"fixed": "1.1"}]}]
+            }]
+        });
+        std::fs::write(input.join("synthetic.json"), record.to_string()).unwrap();
+        let dbdir = t.path().join("db");
+        let summary = db::import(&dbdir, &input, "synthetic", 0).unwrap();
+        assert!(summary.errors.is_empty(), "{summary:?}");
+        let database = db::Database::open(&dbdir).unwrap();
+
+        let store = Store::open(&t.path().join("store")).unwrap();
+        let img = image(
+            &store,
+            vec![vec![file(
+                "usr/lib/python3/site-packages/synthetic_pkg-1.0.dist-info/METADATA",
+                "Metadata-Version: 2.1\nName: synthetic-pkg\nVersion: 1.0\n",
+            )]],
+        );
+        let report = scan(&store, &img, "synthetic:1", &database, &[], "2025-06-01").unwrap();
+        assert_eq!(report.findings.len(), 1, "{report:?}");
+        let rating = &report.findings[0].severity;
+        assert_eq!(rating.level, Severity::Critical);
+        assert_eq!(rating.score, Some(9.3));
+        assert_eq!(rating.vector.as_deref(), Some(vector));
+        assert_eq!(rating.source, "cvss_v4");
+
+        let json = report.to_json(Some(FailOn::Critical));
+        assert_eq!(json["verdict"], "fail");
+        assert_eq!(json["summary"]["critical"], 1);
+        assert_eq!(
+            json["findings"][0]["severity"],
+            serde_json::json!({
+                "level": "critical",
+                "score": 9.3,
+                "vector": vector,
+                "source": "cvss_v4"
+            })
+        );
+    }
+}
