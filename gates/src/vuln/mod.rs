@@ -106,7 +106,7 @@ mod tests {
         assert!(summary.errors.is_empty(), "{summary:?}");
         let database = db::Database::open(&dbdir).unwrap();
 
-        let store = Store::open(&t.path().join("store")).unwrap();
+        let store = Store::open(t.path().join("store")).unwrap();
         let img = image(
             &store,
             vec![vec![file(
