@@ -17,9 +17,9 @@
 //! `E`, `CR`, `IR`, `AR` and the base value for a modified metric. Supplemental metrics
 //! (`S`, `AU`, `R`, `V`, `RE`, `U`) are checked and never change the score.
 //!
-//! Metrics may come in any order (the spec asks producers for its order; FIRST's
-//! calculator and the `cvss` Python package accept any): an unknown metric, an unknown
-//! value, a metric given twice or a missing base metric is an error.
+//! Metrics may come in any order (the spec asks producers for its order; the `cvss`
+//! Python package, like our v3 parser, accepts any): an unknown metric, an unknown value,
+//! a metric given twice or a missing base metric is an error.
 
 use super::{CvssError, Score, Severity, metrics};
 
@@ -450,8 +450,9 @@ fn lookup(eq: [u8; 6]) -> Option<f64> {
 
 /// The 270 macrovector scores, in tenths, sorted by macrovector (EQ1..EQ6 levels).
 /// Specification data transcribed from FIRST's CVSS v4.0 calculator
-/// (<https://github.com/FIRSTdotorg/cvss-v4-calculator>, `cvss_lookup.js`, the
-/// `cvssLookup_global` table that the specification's section 8 refers to).
+/// (<https://github.com/FIRSTdotorg/cvss-v4-calculator>, `cvss_lookup.js`,
+/// `cvssLookup_global`); `gates/tests/cvss4.rs` checks every entry against the `cvss`
+/// package's copy by scoring every base vector.
 #[rustfmt::skip]
 const LOOKUP: [(&str, u8); 270] = [
     ("000000", 100), ("000001", 99), ("000010", 98), ("000011", 95), ("000020", 95),
