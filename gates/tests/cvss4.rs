@@ -2,9 +2,10 @@
 //! Python package (Red Hat's port of FIRST's calculator), pinned in `scripts/test` and
 //! installed into `target/peers-venv` (or the interpreter `LADING_CVSS_PYTHON` names).
 //!
-//! Every one of the 104,976 base vectors, then pseudo-random vectors with threat,
-//! environmental and supplemental metrics (some in shuffled order), then broken vectors
-//! that both must reject; all go through one Python process. On CI the peer is required;
+//! Every one of the 104,976 base vectors, one vector per macrovector (all 270 lookup
+//! table entries), then pseudo-random vectors with threat, environmental and
+//! supplemental metrics (some in shuffled order), then broken vectors that both must
+//! reject; all go through one Python process. On CI the peer is required;
 //! elsewhere the test skips without it.
 
 use std::io::Write;
@@ -135,6 +136,33 @@ fn every_base_vector() -> Vec<String> {
     out
 }
 
+/// At least one vector in each of the 270 macrovectors, so that every entry of the
+/// lookup table is used: a representative of each level of EQ1..EQ6 (EQ4 level 0 needs
+/// MSI:S, EQ5 is E, EQ6 level 1 lowers CR, IR and AR), in every combination.
+fn one_per_macrovector() -> Vec<String> {
+    let eq1 = ["AV:N/PR:N/UI:N", "AV:A/PR:N/UI:N", "AV:P/PR:N/UI:N"];
+    let eq2 = ["AC:L/AT:N", "AC:H/AT:N"];
+    let eq3 = ["VC:H/VI:H/VA:H", "VC:L/VI:H/VA:H", "VC:L/VI:L/VA:L"];
+    let eq4 = ["SC:H/SI:N/SA:N/MSI:S", "SC:H/SI:N/SA:N", "SC:L/SI:N/SA:N"];
+    let eq5 = ["E:A", "E:P", "E:U"];
+    let eq6 = ["CR:H/IR:H/AR:H", "CR:L/IR:L/AR:L"];
+    let mut out = Vec::new();
+    for a in eq1 {
+        for b in eq2 {
+            for c in eq3 {
+                for d in eq4 {
+                    for e in eq5 {
+                        for f in eq6 {
+                            out.push(format!("CVSS:4.0/{a}/{b}/{c}/{d}/{e}/{f}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Random base values plus each optional metric with probability 1/2 (with a bias
 /// towards the environmental ones that move the score); one in eight shuffled.
 fn random_vectors(rng: &mut Rng, n: usize) -> Vec<String> {
@@ -200,8 +228,11 @@ fn v4_scores_match_the_cvss_python_package() {
     let python = python.expect("checked");
 
     let mut rng = Rng(0x6c61_6469_6e67_0004);
-    let valid: Vec<String> = every_base_vector()
+    let base = every_base_vector();
+    let base_count = base.len();
+    let valid: Vec<String> = base
         .into_iter()
+        .chain(one_per_macrovector())
         .chain(random_vectors(&mut rng, 10_000))
         .collect();
     let broken = broken_vectors(&mut rng, 600);
@@ -249,8 +280,8 @@ fn v4_scores_match_the_cvss_python_package() {
         "compared {} valid vectors ({} base, {} with other metrics) and {} broken ones \
          with cvss {CVSS_VERSION}: {} differ",
         valid.len(),
-        104_976,
-        valid.len() - 104_976,
+        base_count,
+        valid.len() - base_count,
         broken.len(),
         differ.len()
     );

@@ -451,8 +451,8 @@ fn lookup(eq: [u8; 6]) -> Option<f64> {
 /// The 270 macrovector scores, in tenths, sorted by macrovector (EQ1..EQ6 levels).
 /// Specification data transcribed from FIRST's CVSS v4.0 calculator
 /// (<https://github.com/FIRSTdotorg/cvss-v4-calculator>, `cvss_lookup.js`,
-/// `cvssLookup_global`); `gates/tests/cvss4.rs` checks every entry against the `cvss`
-/// package's copy by scoring every base vector.
+/// `cvssLookup_global`); `gates/tests/cvss4.rs` scores vectors of every macrovector
+/// against the `cvss` package.
 #[rustfmt::skip]
 const LOOKUP: [(&str, u8); 270] = [
     ("000000", 100), ("000001", 99), ("000010", 98), ("000011", 95), ("000020", 95),
