@@ -52,7 +52,7 @@ mod paths;
 pub mod server;
 mod state;
 
-pub use auth::{Auth, Htpasswd};
+pub use auth::{Auth, Credentials, Htpasswd};
 pub use error::{Error, Result};
 pub use server::{Server, ServerConfig, TlsFiles};
 pub use state::{Limits, Registry};
