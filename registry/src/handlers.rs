@@ -227,6 +227,13 @@ async fn handle(reg: Registry, req: Request) -> ApiResult {
         ));
     };
     let method = req.method().clone();
+    if reg.inner.read_only() && !matches!(method, Method::GET | Method::HEAD) {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            Code::Unsupported,
+            "this registry is read-only",
+        ));
+    }
     let query = query_pairs(req.uri().query());
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
@@ -1114,7 +1121,7 @@ async fn list_tags(reg: &Registry, name: &str, query: &[(String, String)]) -> Ap
     let store = reg.store().clone();
     let repo = name.to_string();
     let entries = blocking(move || store.repository_entries(&repo)).await??;
-    if entries.is_empty() {
+    if entries.is_empty() && reg.inner.exposed(name).is_empty() {
         return Err(name_unknown(name));
     }
     let mut tags: Vec<String> = entries.into_iter().filter_map(|(t, _)| t).collect();

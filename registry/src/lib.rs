@@ -20,6 +20,11 @@
 //!   manifest is visible in `R` when an entry of `R` is it, or is an index that (directly
 //!   or through nested indexes) lists it. A repository exists while it has entries;
 //!   `lading build -t foo:1` therefore publishes `foo:1`.
+//! - **Exposed manifests** ([`Registry::expose`]) are visible in a repository by digest
+//!   for the life of one server, with no entry in `index.json`: `lading scan` serves the
+//!   manifest it scanned, tagged or not, to external scanners as `lading/scan@DIGEST`
+//!   from a read-only ([`Registry::set_read_only`]) server behind generated credentials
+//!   ([`Htpasswd::generate`]).
 //! - **Referrers** of a digest in `R` are the manifests of `R` whose `subject` is that
 //!   digest, found by scanning `R`'s entries (manifests are immutable, so what was parsed
 //!   once is cached by digest).
@@ -52,7 +57,7 @@ mod paths;
 pub mod server;
 mod state;
 
-pub use auth::{Auth, Htpasswd};
+pub use auth::{Auth, Credentials, Htpasswd};
 pub use error::{Error, Result};
 pub use server::{Server, ServerConfig, TlsFiles};
 pub use state::{Limits, Registry};

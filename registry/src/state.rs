@@ -4,6 +4,7 @@
 //! blocking pool.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use lading_oci::spec::Descriptor;
@@ -59,6 +60,11 @@ pub(crate) struct Inner {
     /// Manifest pushes hold it shared between checking their blobs and recording the
     /// manifest; a blob deletion holds it exclusively.
     pub blob_gc: tokio::sync::RwLock<()>,
+    /// Manifests served by digest in a repository without an entry in `index.json`
+    /// (see [`Registry::expose`]).
+    exposed: Mutex<BTreeMap<String, BTreeSet<Digest>>>,
+    /// Whether requests that would change the store are refused.
+    read_only: AtomicBool,
 }
 
 const MAX_CACHED_INFOS: usize = 100_000;
@@ -74,8 +80,36 @@ impl Registry {
                 sessions: Mutex::new(HashMap::new()),
                 infos: Mutex::new(HashMap::new()),
                 blob_gc: tokio::sync::RwLock::new(()),
+                exposed: Mutex::new(BTreeMap::new()),
+                read_only: AtomicBool::new(false),
             }),
         }
+    }
+
+    /// Serves manifest `digest` of the store (and, when it is an index, the manifests it
+    /// lists) in repository `repo`, by digest only, for as long as this registry runs.
+    /// Nothing is written to the store: no entry, no tag, nothing to clean up. This is
+    /// how `lading scan` lets an external scanner pull exactly the manifest it scanned,
+    /// tagged or not, as `HOST/REPO@DIGEST`.
+    pub fn expose(&self, repo: &str, digest: &Digest) -> crate::Result<()> {
+        lading_oci::repository::validate_name(repo).map_err(|e| crate::Error::Name {
+            name: repo.to_string(),
+            reason: e.to_string(),
+        })?;
+        self.inner
+            .exposed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(repo.to_string())
+            .or_default()
+            .insert(digest.clone());
+        Ok(())
+    }
+
+    /// Refuses (`405 UNSUPPORTED`) every request that would change the store: pushes,
+    /// uploads, deletions. Reads are answered as usual.
+    pub fn set_read_only(&self, read_only: bool) {
+        self.inner.read_only.store(read_only, Ordering::Relaxed);
     }
 
     /// The store served.
@@ -198,6 +232,21 @@ pub(crate) enum Reference {
 const MAX_INDEX_DEPTH: usize = 4;
 
 impl Inner {
+    /// Whether requests that would change the store are refused.
+    pub fn read_only(&self) -> bool {
+        self.read_only.load(Ordering::Relaxed)
+    }
+
+    /// The manifests exposed in `repo` (see [`Registry::expose`]).
+    pub fn exposed(&self, repo: &str) -> BTreeSet<Digest> {
+        self.exposed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(repo)
+            .cloned()
+            .unwrap_or_default()
+    }
+
     pub fn session_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut map = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(id.to_string()).or_default().clone()
@@ -240,7 +289,8 @@ impl Inner {
     /// Resolves a tag or digest in `repo`.
     pub fn lookup(&self, repo: &str, reference: &Reference) -> lading_oci::Result<Lookup> {
         let entries = self.store.repository_entries(repo)?;
-        if entries.is_empty() {
+        let exposed = self.exposed(repo);
+        if entries.is_empty() && exposed.is_empty() {
             return Ok(Lookup::NameUnknown);
         }
         match reference {
@@ -258,12 +308,20 @@ impl Inner {
                         media_type: Some(d.media_type.clone()),
                     });
                 }
-                // A child of an index in the repository (a platform manifest).
+                if exposed.contains(want) {
+                    return Ok(Lookup::Found {
+                        digest: want.clone(),
+                        media_type: None,
+                    });
+                }
+                // A child of an index in the repository (a platform manifest). Exposed
+                // manifests that are no index have no children and end here.
                 let mut seen = BTreeSet::new();
                 let mut level: Vec<Digest> = entries
                     .into_iter()
                     .filter(|(_, d)| is_index_type(&d.media_type))
                     .map(|(_, d)| d.digest)
+                    .chain(exposed)
                     .collect();
                 for _ in 0..MAX_INDEX_DEPTH {
                     let mut next = Vec::new();
@@ -331,6 +389,15 @@ impl Inner {
             .into_iter()
             .map(|d| (d.digest.clone(), d.digest))
             .collect();
+        let exposed: Vec<Digest> = self
+            .exposed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .flatten()
+            .cloned()
+            .collect();
+        stack.extend(exposed.into_iter().map(|d| (d.clone(), d)));
         while let Some((root, d)) = stack.pop() {
             if &d == blob {
                 return Ok(Some(root));

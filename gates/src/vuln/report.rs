@@ -88,6 +88,10 @@ pub struct ScannerRun {
     pub status: String,
     /// Findings it reported.
     pub findings: usize,
+    /// The image reference it was given (`HOST:PORT/REPO@sha256:…`, the manifest lading
+    /// scanned, served by lading's in-process registry); absent when it did not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
 }
 
 /// A vulnerability scan's result.

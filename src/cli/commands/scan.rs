@@ -3,6 +3,7 @@
 //! Exit codes: 0 the gate passed (or no `--fail-on`), 1 a finding at or above
 //! `--fail-on` remains, 2 an error.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -11,10 +12,10 @@ use lading_gates::vuln::db::{Database, rfc3339};
 use lading_gates::vuln::report::{FailOn, Report, ScannerRun};
 use lading_gates::vuln::{self, external, ignore, matcher};
 use lading_oci::{Image, ImageSource, Platform, SourceRef, Store};
+use lading_registry::{Auth, Credentials, Htpasswd, Limits, Registry, Server, ServerConfig};
 
 use crate::cli::args::{FailOnArg, ScanArgs, ScanFormat};
 use crate::cli::commands::db::{default_dir, now};
-use crate::cli::output;
 
 /// Runs the scan and renders the report.
 pub fn run(store_dir: &Path, args: ScanArgs) -> Result<ExitCode> {
@@ -116,28 +117,60 @@ fn on_path(tool: &str) -> Option<PathBuf> {
     })
 }
 
-/// Runs the external scanners on an OCI archive of the image (the same bytes: written
-/// from the store, digests verified) and merges what they find. A scanner that fails
+/// The repository the scanned manifest is served under, by digest only.
+const SCAN_REPOSITORY: &str = "lading/scan";
+/// The user external scanners authenticate as.
+const SCAN_USER: &str = "lading-scan";
+
+/// The store served to external scanners: a read-only registry on a loopback port,
+/// behind HTTP Basic credentials made up for this run, that answers the scanned manifest
+/// by digest. It stops when dropped.
+struct Served {
+    server: Server,
+    credentials: Credentials,
+    /// `127.0.0.1:PORT/lading/scan@sha256:…`.
+    reference: String,
+}
+
+fn serve_for_scanners(store: &Store, image: &Image) -> Result<Served> {
+    let (users, credentials) = Htpasswd::generate(SCAN_USER)?;
+    let auth = Auth {
+        htpasswd: Some(users),
+        token: None,
+    };
+    let registry = Registry::new(store.clone(), Limits::default(), auth);
+    registry.set_read_only(true);
+    registry.expose(SCAN_REPOSITORY, &image.descriptor.digest)?;
+    let server = Server::start(
+        registry,
+        ServerConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: None,
+        },
+    )
+    .context("starting the registry for external scanners")?;
+    let reference = format!(
+        "{}/{SCAN_REPOSITORY}@{}",
+        server.local_addr(),
+        image.descriptor.digest
+    );
+    Ok(Served {
+        server,
+        credentials,
+        reference,
+    })
+}
+
+/// Runs the external scanners against the image served by an in-process registry (the
+/// very manifest lading scanned, by digest, from the store) and merges what they find.
+/// Credentials reach the scanners through their environment only. A scanner that fails
 /// is reported, not fatal.
 fn run_external(store: &Store, image: &Image, args: &ScanArgs, report: &mut Report) -> Result<()> {
     let tools = scanners(args);
     if tools.is_empty() {
         return Ok(());
     }
-    let tmp = tempfile::Builder::new()
-        .prefix("scan-")
-        .tempdir_in(store.private_dir())?;
-    let archive = tmp.path().join("image.tar");
-    output::write(
-        store,
-        image,
-        &output::Output::Oci {
-            dest: archive.clone(),
-            tar: true,
-        },
-        &[],
-        0,
-    )?;
+    let served = serve_for_scanners(store, image)?;
     for tool in tools {
         let name = Path::new(&tool)
             .file_name()
@@ -152,6 +185,7 @@ fn run_external(store: &Store, image: &Image, args: &ScanArgs, report: &mut Repo
                 name: name.clone(),
                 status: "unknown scanner (trivy or grype expected)".into(),
                 findings: 0,
+                reference: None,
             });
             continue;
         };
@@ -160,24 +194,35 @@ fn run_external(store: &Store, image: &Image, args: &ScanArgs, report: &mut Repo
                 name: kind.into(),
                 status: format!("{tool} not found"),
                 findings: 0,
+                reference: None,
             });
             continue;
         };
         let mut cmd = Command::new(&exe);
+        let creds = &served.credentials;
         if kind == "trivy" {
             cmd.args([
                 "image",
+                "--image-src",
+                "remote",
+                "--insecure",
                 "--quiet",
                 "--format",
                 "json",
                 "--scanners",
                 "vuln",
-                "--input",
             ])
-            .arg(&archive);
+            .arg(&served.reference)
+            .env("TRIVY_USERNAME", creds.username())
+            .env("TRIVY_PASSWORD", creds.password());
         } else {
-            cmd.arg(format!("oci-archive:{}", archive.display()))
-                .args(["-o", "json", "-q"]);
+            let authority = served.server.local_addr().to_string();
+            cmd.arg(format!("registry:{}", served.reference))
+                .args(["-o", "json", "-q"])
+                .env("GRYPE_REGISTRY_INSECURE_USE_HTTP", "true")
+                .env("GRYPE_REGISTRY_AUTH_AUTHORITY", authority)
+                .env("GRYPE_REGISTRY_AUTH_USERNAME", creds.username())
+                .env("GRYPE_REGISTRY_AUTH_PASSWORD", creds.password());
         }
         let run = cmd
             .stdin(std::process::Stdio::null())
@@ -209,6 +254,7 @@ fn run_external(store: &Store, image: &Image, args: &ScanArgs, report: &mut Repo
                     name: kind.into(),
                     status: "ok".into(),
                     findings: found.len(),
+                    reference: Some(served.reference.clone()),
                 });
                 external::merge(&mut report.findings, found, kind);
             }
@@ -221,10 +267,12 @@ fn run_external(store: &Store, image: &Image, args: &ScanArgs, report: &mut Repo
                     name: kind.into(),
                     status: format!("failed: {reason}"),
                     findings: 0,
+                    reference: Some(served.reference.clone()),
                 });
             }
         }
     }
+    served.server.shutdown();
     matcher::sort(&mut report.findings);
     Ok(())
 }
