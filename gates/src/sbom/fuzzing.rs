@@ -60,7 +60,10 @@ pub fn run(parser: Parser, data: &[u8]) -> (usize, usize) {
         Parser::Java => java::parse("app/lib/fuzz-1.0.jar", data),
         Parser::Npm => npm::parse(data),
         Parser::Php => php::parse(data),
-        Parser::Python => python::parse("usr/lib/python3/site-packages/x-1.0.dist-info/METADATA", data),
+        Parser::Python => python::parse(
+            "usr/lib/python3/site-packages/x-1.0.dist-info/METADATA",
+            data,
+        ),
         Parser::Rpm => rpm::parse(data, os.as_ref()),
         Parser::Ruby => ruby::parse(data),
         Parser::RustAudit => rustaudit::parse(data),

@@ -163,17 +163,25 @@ fn cmp_null(a: &Item) -> Ordering {
             }
         }
         Item::Str(s) => rank(s).cmp(&rank("")),
-        Item::List(l) => l.first().map_or(Ordering::Equal, cmp_null),
+        // Maven looks at the first item only, which made `0-.2` (a list `[0, 2]`) equal
+        // to nothing yet newer than a list that is newer than nothing; compare like an
+        // empty list instead.
+        Item::List(l) => l
+            .iter()
+            .map(cmp_null)
+            .find(|o| *o != Ordering::Equal)
+            .unwrap_or(Ordering::Equal),
     }
 }
 
 /// A qualifier against a list in its place. Maven puts every qualifier before every
 /// list, but a list compares with a missing item by its first item, so that rule alone
 /// is not transitive (`sp > "" > -rc`, yet `sp < -rc`, and sorting panics on such an
-/// order). The qualifier is compared with the list's first item instead, and only when
-/// they tie does the list come after, as in Maven.
+/// order). The qualifier is compared as a list of itself instead, and only when they
+/// tie does the list come after, as in Maven.
 fn cmp_str_list(s: &Item, l: &[Item]) -> Ordering {
-    match cmp(Some(s), l.first()) {
+    let list = |items: &[Item]| Item::List(items.to_vec());
+    match cmp(Some(&list(std::slice::from_ref(s))), Some(&list(l))) {
         Ordering::Equal => Ordering::Less,
         o => o,
     }
@@ -223,7 +231,7 @@ mod tests {
     /// Found by fuzzing: Maven's "a qualifier sorts before a list" made `sp` < `-rc` <
     /// `""` < `sp`, a cycle (and `sort_by` may panic on such an order).
     #[test]
-    fn qualifier_against_list_is_transitive() {
+    fn qualifiers_lists_and_nothing_compare_transitively() {
         for (sp, rc, release) in [
             ("sp", "-rc", ""),
             ("1-sp", "1-0-rc", "1"),
@@ -234,6 +242,10 @@ mod tests {
             assert_eq!(compare(rc, sp), Ordering::Less, "{rc} vs {sp}");
             assert_eq!(compare(sp, rc), Ordering::Greater, "{sp} vs {rc}");
         }
+        // A list against nothing looks past a leading zero.
+        assert_eq!(compare("0-.2", ""), Ordering::Greater);
+        assert_eq!(compare("0-.2", ")1.0"), Ordering::Greater);
+        assert_eq!(compare(")1.0", ""), Ordering::Greater);
         // The tie still puts the qualifier first, as Maven does.
         assert_eq!(compare("sp", "-sp.1"), Ordering::Less);
     }
