@@ -861,7 +861,8 @@ async fn truncate(up: &Upload, len: u64) -> ApiResult<()> {
 }
 
 /// Parses `Content-Range: <start>-<end>` (a `bytes ` / `bytes=` prefix and a `/<total>`
-/// suffix are tolerated).
+/// suffix are tolerated). `None` too when the range's length, `end - start + 1`, does not
+/// fit in a `u64` (`0-18446744073709551615`), so callers may compute it.
 fn parse_content_range(v: &str) -> Option<(u64, u64)> {
     let v = v.trim();
     let v = v
@@ -871,7 +872,7 @@ fn parse_content_range(v: &str) -> Option<(u64, u64)> {
     let v = v.split('/').next()?;
     let (a, b) = v.split_once('-')?;
     let (a, b): (u64, u64) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
-    (b >= a).then_some((a, b))
+    (b >= a && (b - a).checked_add(1).is_some()).then_some((a, b))
 }
 
 fn out_of_order(name: &str, id: &str, len: u64, message: String) -> ApiError {
@@ -1208,5 +1209,76 @@ mod tests {
         assert_eq!(parse_content_range("9-0"), None);
         assert_eq!(parse_content_range("x-1"), None);
         assert_eq!(parse_content_range(""), None);
+    }
+
+    /// Found by review while fuzzing: `0-18446744073709551615` on an empty upload made
+    /// `b - a + 1` overflow in the chunk handler (a panic in debug builds).
+    #[test]
+    fn content_range_whose_length_overflows_is_invalid() {
+        assert_eq!(parse_content_range("0-18446744073709551615"), None);
+        assert_eq!(parse_content_range("bytes 0-18446744073709551615/*"), None);
+        assert_eq!(
+            parse_content_range("1-18446744073709551615"),
+            Some((1, u64::MAX))
+        );
+    }
+
+    /// Header values mutated from valid ones: the parsers answer, never panic, and
+    /// what they answer is usable (ranges inside the blob, lengths that fit).
+    #[test]
+    fn range_headers_never_panic_on_mutated_values() {
+        let seeds = [
+            "bytes=0-3",
+            "bytes=-3",
+            "bytes=5-",
+            "bytes 10-19/100",
+            "0-9",
+            "bytes=0-1,3-4",
+            "bytes=18446744073709551615-18446744073709551615",
+            "bytes=-18446744073709551615",
+        ];
+        let pieces = [
+            "",
+            "-",
+            "0",
+            "1",
+            "9",
+            "=",
+            " ",
+            ",",
+            "/",
+            "18446744073709551615",
+            "é",
+        ];
+        let mut x: u64 = 0x5eed;
+        for seed in seeds {
+            for _ in 0..500 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let mut v: Vec<char> = seed.chars().collect();
+                let at = (x as usize >> 8) % (v.len() + 1);
+                match x % 3 {
+                    0 if at < v.len() => {
+                        v.remove(at);
+                    }
+                    _ => {
+                        let p = pieces[(x as usize >> 16) % pieces.len()];
+                        for (k, c) in p.chars().enumerate() {
+                            v.insert(at + k, c);
+                        }
+                    }
+                }
+                let v: String = v.into_iter().collect();
+                for len in [0, 1, 10, u64::MAX] {
+                    if let Wanted::Part(a, b) = parse_range(Some(&v), len) {
+                        assert!(a <= b && b < len, "{v:?} of {len}: {a}-{b}");
+                    }
+                }
+                if let Some((a, b)) = parse_content_range(&v) {
+                    assert!((b - a).checked_add(1).is_some(), "{v:?}");
+                }
+            }
+        }
     }
 }

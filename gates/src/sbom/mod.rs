@@ -25,6 +25,9 @@ mod apk;
 pub mod catalog;
 pub mod cyclonedx;
 mod dpkg;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod golang;
 mod java;
 pub mod license;

@@ -163,7 +163,27 @@ fn cmp_null(a: &Item) -> Ordering {
             }
         }
         Item::Str(s) => rank(s).cmp(&rank("")),
-        Item::List(l) => l.first().map_or(Ordering::Equal, cmp_null),
+        // Maven looks at the first item only, which made `0-.2` (a list `[0, 2]`) equal
+        // to nothing yet newer than a list that is newer than nothing; compare like an
+        // empty list instead.
+        Item::List(l) => l
+            .iter()
+            .map(cmp_null)
+            .find(|o| *o != Ordering::Equal)
+            .unwrap_or(Ordering::Equal),
+    }
+}
+
+/// A qualifier against a list in its place. Maven puts every qualifier before every
+/// list, but a list compares with a missing item by its first item, so that rule alone
+/// is not transitive (`sp > "" > -rc`, yet `sp < -rc`, and sorting panics on such an
+/// order). The qualifier is compared as a list of itself instead, and only when they
+/// tie does the list come after, as in Maven.
+fn cmp_str_list(s: &Item, l: &[Item]) -> Ordering {
+    let list = |items: &[Item]| Item::List(items.to_vec());
+    match cmp(Some(&list(std::slice::from_ref(s))), Some(&list(l))) {
+        Ordering::Equal => Ordering::Less,
+        o => o,
     }
 }
 
@@ -177,8 +197,8 @@ fn cmp(a: Option<&Item>, b: Option<&Item>) -> Ordering {
             (Item::Int(_), _) => Ordering::Greater,
             (_, Item::Int(_)) => Ordering::Less,
             (Item::Str(x), Item::Str(y)) => rank(x).cmp(&rank(y)),
-            (Item::Str(_), Item::List(_)) => Ordering::Less,
-            (Item::List(_), Item::Str(_)) => Ordering::Greater,
+            (Item::Str(_), Item::List(l)) => cmp_str_list(a, l),
+            (Item::List(l), Item::Str(_)) => cmp_str_list(b, l).reverse(),
             (Item::List(x), Item::List(y)) => {
                 for i in 0..x.len().max(y.len()) {
                     let o = cmp(x.get(i), y.get(i));
@@ -206,5 +226,27 @@ mod tests {
         assert_eq!(compare("1.0-SNAPSHOT", "1.0"), Ordering::Less);
         assert_eq!(compare("1.0.Final", "1.0"), Ordering::Equal);
         assert_eq!(compare("1.0-sp1", "1.0"), Ordering::Greater);
+    }
+
+    /// Found by fuzzing: Maven's "a qualifier sorts before a list" made `sp` < `-rc` <
+    /// `""` < `sp`, a cycle (and `sort_by` may panic on such an order).
+    #[test]
+    fn qualifiers_lists_and_nothing_compare_transitively() {
+        for (sp, rc, release) in [
+            ("sp", "-rc", ""),
+            ("1-sp", "1-0-rc", "1"),
+            ("\0", "-rc", ""),
+        ] {
+            assert_eq!(compare(rc, release), Ordering::Less);
+            assert_eq!(compare(release, sp), Ordering::Less);
+            assert_eq!(compare(rc, sp), Ordering::Less, "{rc} vs {sp}");
+            assert_eq!(compare(sp, rc), Ordering::Greater, "{sp} vs {rc}");
+        }
+        // A list against nothing looks past a leading zero.
+        assert_eq!(compare("0-.2", ""), Ordering::Greater);
+        assert_eq!(compare("0-.2", ")1.0"), Ordering::Greater);
+        assert_eq!(compare(")1.0", ""), Ordering::Greater);
+        // The tie still puts the qualifier first, as Maven does.
+        assert_eq!(compare("sp", "-sp.1"), Ordering::Less);
     }
 }

@@ -165,6 +165,119 @@ mod tests {
         assert_eq!(Scheme::for_ecosystem("GIT"), None);
     }
 
+    /// A small deterministic generator (xorshift64*), so the property tests need no crate.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+            from[(self.next() % from.len() as u64) as usize]
+        }
+    }
+
+    /// Version-shaped strings from the pieces every scheme's rules are about.
+    fn versions(seed: u64, n: usize) -> Vec<String> {
+        const PIECES: [&str; 28] = [
+            "0", "1", "2", "9", "10", "01", "a", "b", "c", "rc", "sp", "alpha", "beta", "pre",
+            "final", "dev", "post", "p", "r", "v", "-", ".", "~", "+", "_", ":", "^", "",
+        ];
+        let mut rng = Rng(seed);
+        (0..n)
+            .map(|_| {
+                let len = 1 + rng.next() % 6;
+                (0..len).map(|_| rng.pick(&PIECES)).collect()
+            })
+            .collect()
+    }
+
+    /// Checks that `cmp` is a total preorder on `vs`: sorts them (insertion sort, which
+    /// cannot panic on a bad order), numbers the classes of equal neighbours, and checks
+    /// every pair against those numbers.
+    fn assert_total_order(scheme: Scheme, vs: &[String]) {
+        let mut ok: Vec<&str> = vs
+            .iter()
+            .map(String::as_str)
+            .filter(|v| scheme.validate(v).is_ok())
+            .collect();
+        let cmp = |a: &str, b: &str| {
+            scheme
+                .compare(a, b)
+                .unwrap_or_else(|e| panic!("{scheme}: {a:?} and {b:?} are valid: {e}"))
+        };
+        for i in 1..ok.len() {
+            let mut j = i;
+            while j > 0 && cmp(ok[j - 1], ok[j]) == Ordering::Greater {
+                ok.swap(j - 1, j);
+                j -= 1;
+            }
+        }
+        let mut class = vec![0usize; ok.len()];
+        for i in 1..ok.len() {
+            class[i] = class[i - 1] + usize::from(cmp(ok[i - 1], ok[i]) == Ordering::Less);
+        }
+        for i in 0..ok.len() {
+            for j in 0..ok.len() {
+                let (a, b) = (ok[i], ok[j]);
+                assert_eq!(
+                    cmp(a, b),
+                    class[i].cmp(&class[j]),
+                    "{scheme}: {a:?} vs {b:?} (sorted: {:?})",
+                    &ok[i.min(j)..=i.max(j)]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_scheme_is_a_total_order() {
+        for (k, scheme) in Scheme::ALL.into_iter().enumerate() {
+            assert_total_order(scheme, &versions(0x5eed + k as u64, 200));
+        }
+    }
+
+    #[test]
+    fn comparing_never_panics_on_odd_input() {
+        let odd = [
+            "",
+            " ",
+            "-",
+            ".",
+            "..",
+            "--",
+            ":",
+            "::",
+            "~",
+            "~~",
+            "+",
+            "^",
+            "\0",
+            "é",
+            "1.é",
+            "99999999999999999999999999999999",
+            "1:",
+            ":1",
+            "1-",
+            "-1",
+            "a-",
+            "1_",
+            "v",
+            "v1.",
+        ];
+        for scheme in Scheme::ALL {
+            for a in odd {
+                for b in odd {
+                    let _ = scheme.compare(a, b);
+                }
+            }
+        }
+    }
+
     #[test]
     fn digits_compare_as_numbers() {
         assert_eq!(cmp_digits("010", "9"), Ordering::Greater);
