@@ -7,7 +7,7 @@ use std::process::Output;
 
 use common::{Sandbox, stderr, stdout};
 use lading_gates::record::passing_record;
-use lading_oci::{Digest, Store};
+use lading_oci::{Digest, ImageSource, Store};
 use serde_json::Value;
 
 /// CIS 4.1 (no USER) and 4.6 (no HEALTHCHECK) are exempt; the scan reads the OSV
@@ -249,4 +249,48 @@ fn policy_errors_exit_2_and_write_nothing() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unknown gate"), "{}", stderr(&out));
     assert!(!sb.store().join(".lading/gates").exists());
+}
+
+/// A layer blob changed in the store after the build (here: the gzip header's MTIME,
+/// which keeps it a valid gzip of the same size) is caught while each gate streams it:
+/// every gate command exits 2 naming the digest mismatch, and no gate record is written.
+#[test]
+fn layer_changed_in_the_store_is_an_error_for_every_gate() {
+    let (sb, db, policy) = fixture();
+    let store = Store::open(sb.store()).unwrap();
+    let image = lading_oci::SourceRef::parse("clean:1")
+        .fetch(&store, &lading_oci::Platform::host())
+        .unwrap()
+        .unwrap();
+    let layer = image.layers()[0].digest.clone();
+    let path = store.blob_path(&layer);
+    let mut bytes = std::fs::read(&path).unwrap();
+    assert_eq!(&bytes[..2], &[0x1f, 0x8b], "a gzip layer");
+    bytes[4] ^= 0x01;
+    let mut perm = std::fs::metadata(&path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perm.set_readonly(false);
+    std::fs::set_permissions(&path, perm).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
+
+    let db = db.to_str().unwrap();
+    let policy = policy.to_str().unwrap();
+    let commands: [&[&str]; 5] = [
+        &["sbom", "clean:1"],
+        &["scan", "clean:1", "--db", db, "--no-external"],
+        &["secrets", "clean:1"],
+        &["cis", "clean:1"],
+        &["gate", "clean:1", "--db", db, "--policy", policy],
+    ];
+    for args in commands {
+        let out = sb.run(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("digest mismatch") && err.contains(&layer.to_string()),
+            "{args:?}: {err}"
+        );
+    }
+    let record = lading_gates::record::record_path(&store, &image.descriptor.digest);
+    assert!(!record.exists(), "a gate record was written");
 }

@@ -627,18 +627,18 @@ fn small_image(sb: &Sandbox, tag: &str) -> (String, Vec<PathBuf>) {
 #[test]
 fn gates_refuse_corrupt_layers_with_clear_errors() {
     let sb = Sandbox::new();
-    // A truncated layer: the digest check names it, nothing panics.
+    // A truncated layer: the size check names it, nothing panics.
     let (_, blobs) = small_image(&sb, "trunc");
     corrupt(&blobs[0], |b| b[..b.len() / 2].to_vec());
     for gate in ["secrets", "cis"] {
         let out = sb.run(&[gate, "trunc:1"]);
-        assert_clean_error(&out, &["digest"]);
+        assert_clean_error(&out, &["size mismatch for sha256:"]);
     }
-    // Garbage of the right length.
+    // Garbage of the right length: the digest check names it.
     let (_, blobs) = small_image(&sb, "garbage");
     corrupt(&blobs[1], |b| b.iter().map(|x| x ^ 0x5a).collect());
     for gate in ["secrets", "cis"] {
-        assert_clean_error(&sb.run(&[gate, "garbage:1"]), &["digest"]);
+        assert_clean_error(&sb.run(&[gate, "garbage:1"]), &["digest mismatch"]);
     }
     // A corrupt gzip stream imported from an OCI layout: no digest to blame, the layer
     // reader names the layer.

@@ -31,30 +31,3 @@ pub enum Verdict {
     /// The gate says no (exit code 1).
     Fail,
 }
-
-/// Runs `f` (which reads `image`'s layers) while another thread re-hashes every layer
-/// blob against its digest: a gate's verdict must be about the bytes the digest names.
-/// A digest mismatch wins over whatever `f` made of the bad bytes.
-pub fn verified<T: Send>(
-    store: &lading_oci::Store,
-    image: &lading_oci::Image,
-    f: impl FnOnce() -> crate::Result<T> + Send,
-) -> crate::Result<T> {
-    std::thread::scope(|s| {
-        let check = s.spawn(|| {
-            image
-                .layers()
-                .iter()
-                .try_for_each(|l| store.verify_blob(&l.digest).map(|_| ()))
-        });
-        let result = f();
-        match check.join() {
-            Ok(Ok(())) => result,
-            Ok(Err(e)) => Err(e.into()),
-            Err(_) => Err(crate::Error::Invalid {
-                what: format!("image {}", image.descriptor.digest),
-                reason: "verifying the layer digests stopped unexpectedly".into(),
-            }),
-        }
-    })
-}

@@ -12,8 +12,9 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
+use lading_oci::hash::verification_error;
 use lading_oci::layer::{OPAQUE_MARKER, WHITEOUT_PREFIX};
-use lading_oci::unpack::open_layer;
+use lading_oci::unpack::open_layer_verified;
 use lading_oci::{Image, Store};
 
 use crate::error::{Error, Result};
@@ -92,18 +93,36 @@ fn split(path: &str) -> (&str, &str) {
 
 /// Calls `f` with every entry of every layer of `image`, base first; for files, the
 /// reader yields the content (it may be left unread).
+///
+/// Every layer blob is checked against its digest and size as it streams (the bytes
+/// parsed are the bytes verified: no second read, no window for the file to change in
+/// between). A mismatch fails the walk once the layer's end is reached, so a gate that
+/// saw the entries of a bad layer still returns the error, never a verdict. When `f`
+/// stops early, the rest of the image is verified before `walk` returns.
 pub fn walk(
     store: &Store,
     image: &Image,
     f: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<Flow>,
 ) -> Result<()> {
-    for (index, layer) in image.layers().iter().enumerate() {
+    let layers = image.layers();
+    for (index, layer) in layers.iter().enumerate() {
         let digest = layer.digest.to_string();
-        let io = |source| Error::Layer {
-            layer: digest.clone(),
-            source,
+        let io = |source: std::io::Error| {
+            if let Some(mismatch) = verification_error(&source) {
+                return Error::Oci(mismatch);
+            }
+            // A stream that does not parse may be a blob that is not what its digest
+            // names (a decoder fails before the end, where the check runs): that is
+            // the cause to report.
+            match store.verify_blob(&layer.digest) {
+                Err(e @ lading_oci::Error::DigestMismatch { .. }) => Error::Oci(e),
+                _ => Error::Layer {
+                    layer: digest.clone(),
+                    source,
+                },
+            }
         };
-        let reader = open_layer(store, layer)?;
+        let reader = open_layer_verified(store, layer)?;
         let mut archive = tar::Archive::new(reader);
         for item in archive.entries().map_err(io)? {
             let mut item = item.map_err(io)?;
@@ -152,10 +171,23 @@ pub fn walk(
                 gid: header.gid().unwrap_or(0),
             };
             if f(&entry, &mut item)? == Flow::Stop {
+                drop(item);
+                drain(archive, &io)?;
+                for rest in &layers[index + 1..] {
+                    store.verify_blob(&rest.digest)?;
+                }
                 return Ok(());
             }
         }
+        // The tar end marker may come before the end of the blob: read it all, so the
+        // digest check at its end runs.
+        drain(archive, &io)?;
     }
+    Ok(())
+}
+
+fn drain(archive: tar::Archive<Box<dyn Read>>, io: &dyn Fn(std::io::Error) -> Error) -> Result<()> {
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).map_err(io)?;
     Ok(())
 }
 

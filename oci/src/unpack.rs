@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 
@@ -18,6 +18,7 @@ use crate::constants::{
     MEDIA_TYPE_LAYER_TAR,
 };
 use crate::error::{Error, Result};
+use crate::hash::VerifyingReader;
 use crate::layer::{OPAQUE_MARKER, WHITEOUT_PREFIX};
 use crate::source::safe_relative;
 use crate::spec::Descriptor;
@@ -83,11 +84,25 @@ pub fn running_as_root() -> bool {
 /// Opens a layer blob as an uncompressed tar stream.
 pub fn open_layer(store: &Store, layer: &Descriptor) -> Result<Box<dyn Read>> {
     let f = BufReader::with_capacity(1 << 20, store.open_blob(&layer.digest)?);
+    decompress(layer, f)
+}
+
+/// Opens a layer blob as an uncompressed tar stream whose blob bytes are checked
+/// against the descriptor's digest and size as they stream: reading the stream to its
+/// end fails unless they match (see [`VerifyingReader`]), so what a reader parsed is
+/// what the digest names. Readers that stop at the tar end marker must drain the rest.
+pub fn open_layer_verified(store: &Store, layer: &Descriptor) -> Result<Box<dyn Read>> {
+    let blob = store.open_blob(&layer.digest)?;
+    let verified = VerifyingReader::new(blob, layer.digest.clone(), layer.size);
+    decompress(layer, BufReader::with_capacity(1 << 20, verified))
+}
+
+fn decompress(layer: &Descriptor, raw: impl BufRead + 'static) -> Result<Box<dyn Read>> {
     match layer.media_type.as_str() {
         MEDIA_TYPE_LAYER_GZIP | MEDIA_TYPE_DOCKER_LAYER_GZIP => {
-            Ok(Box::new(flate2::bufread::MultiGzDecoder::new(f)))
+            Ok(Box::new(flate2::bufread::MultiGzDecoder::new(raw)))
         }
-        MEDIA_TYPE_LAYER_TAR | MEDIA_TYPE_DOCKER_LAYER_TAR => Ok(Box::new(f)),
+        MEDIA_TYPE_LAYER_TAR | MEDIA_TYPE_DOCKER_LAYER_TAR => Ok(Box::new(raw)),
         other => Err(Error::Invalid {
             what: format!("layer {}", layer.digest),
             reason: format!("unsupported media type {other:?}"),

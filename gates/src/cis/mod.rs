@@ -609,7 +609,8 @@ fn inherited_history(store: &Store, image: &Image) -> Option<usize> {
 /// Runs every check.
 pub fn run(input: &Input<'_>) -> Result<Report> {
     let image = input.image;
-    let facts = crate::gate::verified(input.store, image, || Facts::read(input.store, image))?;
+    // `Facts::read` walks the layers, which verifies them against their digests.
+    let facts = Facts::read(input.store, image)?;
     let mut layer = 0;
     let history: Vec<HistoryStep> = image
         .config

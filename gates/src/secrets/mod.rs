@@ -277,31 +277,30 @@ pub fn scan(
 
     let (tx, rx) = sync_channel::<Job>(QUEUE);
     let rx = Mutex::new(rx);
-    let (walked, raws) = crate::gate::verified(store, image, || {
-        Ok(std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| s.spawn(|| worker(&rx, detector)))
-                .collect();
-            let walked = read_layers(
-                store,
-                image,
-                detector,
-                tx,
-                &mut summary,
-                &mut changes,
-                &mut direct,
-            );
-            let mut raws = Vec::new();
-            let mut crashed = false;
-            for h in handles {
-                match h.join() {
-                    Ok(r) => raws.extend(r),
-                    Err(_) => crashed = true,
-                }
+    // `walk` verifies every layer blob against its digest as it streams.
+    let (walked, raws) = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| s.spawn(|| worker(&rx, detector)))
+            .collect();
+        let walked = read_layers(
+            store,
+            image,
+            detector,
+            tx,
+            &mut summary,
+            &mut changes,
+            &mut direct,
+        );
+        let mut raws = Vec::new();
+        let mut crashed = false;
+        for h in handles {
+            match h.join() {
+                Ok(r) => raws.extend(r),
+                Err(_) => crashed = true,
             }
-            (walked, if crashed { None } else { Some(raws) })
-        }))
-    })?;
+        }
+        (walked, if crashed { None } else { Some(raws) })
+    });
     walked?;
     let raws = raws.ok_or_else(|| Error::Invalid {
         what: format!("secret scan of {name}"),
