@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use lading_gates::sbom::{self, Sbom};
-use lading_oci::{Digest, ImageSource, Platform, SourceRef, Store};
+use lading_oci::{Digest, SourceRef, Store};
+
+use crate::cli::gate::load_image;
 
 use crate::cli::args::{SbomArgs, SbomFormat};
 
@@ -37,14 +39,8 @@ pub fn render(sbom: &Sbom, format: SbomFormat) -> Result<String> {
 /// Catalogs the image and writes the document.
 pub fn run(store_dir: &Path, args: SbomArgs) -> Result<ExitCode> {
     let store = Store::open(store_dir)?;
-    let platform = match &args.platform {
-        Some(p) => Platform::parse(p)?,
-        None => Platform::host(),
-    };
+    let image = load_image(&store, &args.reference, args.platform.as_deref())?;
     let source = SourceRef::parse(&args.reference);
-    let image = source
-        .fetch(&store, &platform)?
-        .with_context(|| format!("{} is empty: there is nothing to list", args.reference))?;
     let name = display_name(&source, &image.descriptor.digest);
     let sbom = sbom::catalog(&store, &image, &name)
         .with_context(|| format!("cataloging {}", args.reference))?;

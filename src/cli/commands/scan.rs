@@ -11,24 +11,18 @@ use anyhow::{Context, Result};
 use lading_gates::vuln::db::{Database, rfc3339};
 use lading_gates::vuln::report::{FailOn, Report, ScannerRun};
 use lading_gates::vuln::{self, external, ignore, matcher};
-use lading_oci::{Image, ImageSource, Platform, SourceRef, Store};
+use lading_oci::{Image, Store};
 use lading_registry::{Auth, Credentials, Htpasswd, Limits, Registry, Server, ServerConfig};
 
 use crate::cli::args::{FailOnArg, ScanArgs, ScanFormat};
 use crate::cli::commands::db::{default_dir, now};
+use crate::cli::gate::load_image;
 
 /// Runs the scan and renders the report.
 pub fn run(store_dir: &Path, args: ScanArgs) -> Result<ExitCode> {
     let started = rfc3339(now());
     let store = Store::open(store_dir)?;
-    let platform = match &args.platform {
-        Some(p) => Platform::parse(p)?,
-        None => Platform::host(),
-    };
-    let source = SourceRef::parse(&args.reference);
-    let image = source
-        .fetch(&store, &platform)?
-        .with_context(|| format!("{} has no image to scan", args.reference))?;
+    let image = load_image(&store, &args.reference, args.platform.as_deref())?;
     let db_dir = default_dir(args.db.as_deref());
     let db = Database::open(&db_dir)?;
     let mut rules = Vec::new();
