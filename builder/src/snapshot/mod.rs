@@ -87,6 +87,7 @@
 //! - **Not representable:** a changed root directory (layers do not carry `/`), and
 //!   names that are not UTF-8 ([`Entry`] paths are strings) are errors in a diff.
 
+mod commit;
 mod diff;
 mod fallback;
 mod unpack;
@@ -98,6 +99,7 @@ use lading_oci::layer::Entry;
 use lading_oci::spec::Descriptor;
 use lading_oci::store::Store;
 
+pub use commit::{PreparedSnapshot, prepare};
 pub use diff::{DiffOptions, IdMap, diff_upper};
 pub use fallback::{FileKind, PathMeta, TreeSnapshot, diff_dirs, materialize};
 pub use unpack::unpack_lower;

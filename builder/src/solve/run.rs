@@ -271,7 +271,24 @@ impl Builder<'_> {
         let layer = if entries.is_empty() {
             None
         } else {
-            let blob = write_layer(self.store, entries, self.opts.epoch as u64)?;
+            // The layer's snapshot is made from the same entries (hard links to the
+            // upper dir's files) while the blob is written, so the next step does not
+            // unpack the blob again.
+            let epoch = self.opts.epoch as u64;
+            let (blob, prepared) = std::thread::scope(|s| {
+                let prepared = s.spawn(|| snapshot::prepare(&snapshots, &entries, epoch));
+                let blob = write_layer(self.store, entries.clone(), epoch);
+                (blob, prepared.join())
+            });
+            let blob = blob?;
+            match prepared {
+                Ok(Ok(Some(p))) => {
+                    p.commit(&snapshots, &blob.descriptor)?;
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => return Err(e.into()),
+                Err(_) => return Err(StepError::msg("preparing the layer's snapshot panicked")),
+            }
             Some((blob.descriptor, blob.diff_id))
         };
         if !self.opts.no_cache {
