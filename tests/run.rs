@@ -624,3 +624,48 @@ fn the_copy_snapshotter_gives_the_overlay_layers() {
         .collect();
     assert_eq!(whiteouts, vec!["etc/.wh.motd", "usr/share/.wh.doc"]);
 }
+
+/// `COPY --from` reads the source stage through its layer snapshots (whiteouts, opaque
+/// directories, symlinks resolved inside the stage) and must give the layers it gave
+/// when it unpacked the whole stage first. The copied files were all made by `RUN`, so
+/// the two layers do not depend on the base's content: their digests are golden.
+#[test]
+fn copy_from_a_stage_with_whiteouts_and_symlinks_gives_the_same_layers() {
+    let Some(base) = base() else { return };
+    let sb = Sandbox::new();
+    let df = "FROM {BASE} AS src\n\
+        RUN mkdir -p /data/sub /data/gone/deep /data/opq/old && echo a > /data/a && ln -s a /data/link \\\n \
+        && ln -s /data/sub /data/abslink && echo g > /data/gone/deep/x && echo o > /data/opq/old/f \\\n \
+        && echo s > /data/sub/s && chmod 4750 /data/sub/s && chown 1000:1001 /data/sub\n\
+        RUN rm -rf /data/gone /data/opq && mkdir /data/opq && echo new > /data/opq/new && rm /data/a \\\n \
+        && echo a2 > /data/a && ln -s ../a /data/sub/up && ln /data/sub/s /data/sub/hard && mkfifo /data/fifo\n\
+        FROM {BASE}\n\
+        COPY --from=src /data /out/\n\
+        COPY --from=src /data/link /data/sub/up /data/abslink/s /single/\n";
+    let ctx = context(&sb, df, &base, &[]);
+    let (digest, _) = build(&sb, &ctx, &[]);
+    let all = layers(&sb, &digest);
+    let copies = &all[all.len() - 2..];
+    assert_eq!(
+        copies,
+        [
+            "sha256:337babd29deda75546db752a419ad9c0c680661bcf2ba9920066cd36ca31ac80",
+            "sha256:2be592c7caaf31abb2af1fec43bea7847c86c14ac66cdb0dbde6034c47ee0d9f",
+        ]
+    );
+    let names = layer_entries(&sb, &copies[0]);
+    assert!(names.contains(&"out/opq/new".to_string()), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("gone") || n.contains("old"))
+    );
+    assert_eq!(
+        file_in_image(&sb, &digest, "out/a").as_deref(),
+        Some("a2\n")
+    );
+    assert_eq!(
+        file_in_image(&sb, &digest, "single/s").as_deref(),
+        Some("s\n")
+    );
+}

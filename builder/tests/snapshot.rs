@@ -1179,3 +1179,88 @@ fn snapshot_from_entries_gives_way_to_an_existing_one() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+// --------------------------------------------- reading a stage through its snapshots
+
+fn symlink_entry(path: &str, target: &str) -> Entry {
+    Entry {
+        path: path.into(),
+        kind: EntryKind::Symlink(target.into()),
+        mode: 0o777,
+        uid: 0,
+        gid: 0,
+        xattrs: BTreeMap::new(),
+    }
+}
+
+/// What `COPY --from` reads of a stage: each path's node and each file's content.
+fn tree_view(
+    nodes: &BTreeMap<String, lading_oci::unpack::Node>,
+    host: impl Fn(&str) -> PathBuf,
+) -> BTreeMap<String, String> {
+    nodes
+        .iter()
+        .map(|(p, n)| {
+            let content = match n.kind {
+                NodeKind::File(_) => format!(" {}", Digest::of(&fs::read(host(p)).unwrap())),
+                _ => String::new(),
+            };
+            (p.clone(), format!("{n:?}{content}"))
+        })
+        .collect()
+}
+
+#[test]
+fn layered_view_of_snapshots_equals_the_unpacked_stage() {
+    if !require(is_root(), "root (mknod, chown, trusted xattrs)") {
+        return;
+    }
+    let env = Env::new();
+    let mut layers = base_layers(&env);
+    let mut owned = file("keep/owned", "o\n", 0o4750);
+    owned.uid = 1000;
+    owned.gid = 1001;
+    let l3 = vec![
+        dir("keep", 0o700),
+        owned,
+        symlink_entry("keep/abs", "/etc/passwd"),
+        symlink_entry("keep/rel", "../modify.txt"),
+        symlink_entry("keep/dangling", "nowhere"),
+        Entry::whiteout("delete.txt"),
+        Entry::whiteout("rmrf/a"),
+        file("dir2file", "a file now\n", 0o640),
+        dir("file2dir", 0o711),
+        file("file2dir/inside", "inside\n", 0o644),
+        Entry {
+            path: "keep/z-hard".into(),
+            kind: EntryKind::Hardlink("keep/owned".into()),
+            ..dir("x", 0)
+        },
+        Entry {
+            path: "fifo".into(),
+            kind: EntryKind::Fifo,
+            ..dir("x", 0o600)
+        },
+    ];
+    layers.push(write_layer(&env.store, l3, 0).unwrap());
+    let l4 = vec![
+        dir("keep", 0o755),
+        opaque("keep"),
+        symlink_entry("keep/rel", "file"),
+        file("keep/file", "again\n", 0o600),
+        Entry::whiteout("opq2"),
+        symlink_entry("opq", "keep"),
+    ];
+    layers.push(write_layer(&env.store, l4, 0).unwrap());
+
+    for n in 1..=layers.len() {
+        let d = descs(&layers[..n]);
+        let lowers = env.snaps.lowers(&env.store, &d).unwrap();
+        let view = snapshot::layered_tree(&lowers).unwrap();
+        let dest = env.path(&format!("applied-{n}"));
+        let applied = apply_layers(&env.store, &d, &dest, UnpackOptions { chown: true }).unwrap();
+        let got = tree_view(&view.rootfs.nodes, |p| view.hosts[p].clone());
+        let want = tree_view(&applied.nodes, |p| dest.join(p));
+        assert_eq!(got, want, "after {n} layers");
+    }
+}

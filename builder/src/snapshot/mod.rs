@@ -91,6 +91,7 @@ mod commit;
 mod diff;
 mod fallback;
 mod unpack;
+mod view;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -103,6 +104,7 @@ pub use commit::{PreparedSnapshot, prepare};
 pub use diff::{DiffOptions, IdMap, diff_upper};
 pub use fallback::{FileKind, PathMeta, TreeSnapshot, diff_dirs, materialize};
 pub use unpack::unpack_lower;
+pub use view::{LayeredTree, layered_tree};
 
 /// Name of the snapshot store under the store's private dir.
 pub const SNAPSHOTS_DIR: &str = "snapshots";

@@ -792,13 +792,25 @@ impl<'a> Builder<'a> {
             return Ok(());
         }
         let entries = {
-            let dest_fs = state.rootfs(self.store).map_err(StepError::from)?.clone();
+            let dest_fs = match self.layered(&state.layers)? {
+                Some(view) => view.rootfs,
+                None => state.rootfs(self.store).map_err(StepError::from)?.clone(),
+            };
             match (&mut from_state, &from_ctx) {
-                (Some(src), _) => {
-                    // A copy of another stage: unpack it in its own directory.
-                    let fs = src.rootfs(self.store).map_err(StepError::from)?;
-                    copy::plan(&req, &CopyFrom::Rootfs(fs), &dest_fs)?
-                }
+                (Some(src), _) => match self.layered(&src.layers)? {
+                    // A copy of another stage or image: read through its snapshots,
+                    Some(view) => copy::plan(
+                        &req,
+                        &CopyFrom::Layered(&view.rootfs, &view.hosts),
+                        &dest_fs,
+                    )?,
+                    // or, where they cannot tell the layers' metadata, unpack it in its
+                    // own directory.
+                    None => {
+                        let fs = src.rootfs(self.store).map_err(StepError::from)?;
+                        copy::plan(&req, &CopyFrom::Rootfs(fs), &dest_fs)?
+                    }
+                },
                 (None, Some(ctx)) => copy::plan(&req, &CopyFrom::Context(ctx), &dest_fs)?,
                 (None, None) => copy::plan(&req, &CopyFrom::Context(&self.context), &dest_fs)?,
             }
@@ -823,6 +835,25 @@ impl<'a> Builder<'a> {
         let h = self.history(ins, false);
         state.push_layer(blob.descriptor, blob.diff_id, h);
         Ok(())
+    }
+
+    /// The tree of `layers` read through their snapshots (made if missing), or `None`
+    /// where the snapshots may not show the layers' metadata: without root (owners are
+    /// not applied) or when unpacking one recorded a warning (a skipped device, an
+    /// unmapped owner, dropped xattrs or whiteout metadata).
+    fn layered(
+        &self,
+        layers: &[lading_oci::Descriptor],
+    ) -> StepResult<Option<crate::snapshot::LayeredTree>> {
+        if !lading_oci::unpack::running_as_root() {
+            return Ok(None);
+        }
+        let snaps = crate::snapshot::Snapshots::new(self.store)?;
+        let lowers = snaps.lowers(self.store, layers)?;
+        if layers.iter().any(|l| !snaps.warnings(l).is_empty()) {
+            return Ok(None);
+        }
+        Ok(Some(crate::snapshot::layered_tree(&lowers)?))
     }
 
     /// Downloads an `ADD` URL into a fresh temp dir under the build's, reporting it on
