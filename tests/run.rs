@@ -669,3 +669,63 @@ fn copy_from_a_stage_with_whiteouts_and_symlinks_gives_the_same_layers() {
         Some("s\n")
     );
 }
+
+/// Independent stages run at the same time; the result is the one the stages give one
+/// after another (same image with and without the cache, in another store too), and
+/// each step's progress lines carry its own step number.
+#[test]
+fn independent_stages_run_concurrently_with_the_same_result() {
+    let Some(base) = base() else { return };
+    let sb = Sandbox::new();
+    let df = "FROM {BASE} AS a\nRUN mkdir /a && for i in 1 2 3; do echo a$i > /a/$i; done\n\
+              RUN echo a-done > /a/done\n\
+              FROM {BASE} AS b\nRUN mkdir /b && echo b > /b/b && ln -s b /b/link\n\
+              FROM a AS c\nRUN echo c > /a/c\n\
+              FROM {BASE}\nCOPY --from=b /b /b\nCOPY --from=c /a /a\n\
+              RUN cat /a/1 /a/done /a/c /b/link > /all\n";
+    let ctx = context(&sb, df, &base, &[]);
+    let (first, log) = build(&sb, &ctx, &[]);
+    assert_eq!(
+        file_in_image(&sb, &first, "all").as_deref(),
+        Some("a1\na-done\nc\nb\n")
+    );
+    for stage in [
+        "[a 2/3] RUN",
+        "[b 2/2] RUN",
+        "[c 2/2] RUN",
+        "[stage-3 4/4] RUN",
+    ] {
+        let start = log
+            .lines()
+            .find(|l| l.contains(stage))
+            .unwrap_or_else(|| panic!("{stage} in {log}"));
+        let num = start.split(' ').next().unwrap();
+        assert!(
+            log.lines()
+                .any(|l| l == format!("{num} DONE").as_str()
+                    || l.starts_with(&format!("{num} DONE "))),
+            "{stage} ({num}) is reported done: {log}"
+        );
+    }
+    let (fresh, _) = build(&sb, &ctx, &["--no-cache"]);
+    assert_eq!(first, fresh);
+    let other = Sandbox::new();
+    let (elsewhere, _) = build(&other, &context(&other, df, &base, &[]), &[]);
+    assert_eq!(first, elsewhere);
+}
+
+/// When one of several concurrent stages fails, the build fails with that stage's
+/// error (file, line, command, exit code).
+#[test]
+fn a_failing_stage_stops_the_build_with_its_error() {
+    let Some(base) = base() else { return };
+    let sb = Sandbox::new();
+    let df = "FROM {BASE} AS ok\nRUN echo fine > /fine\nRUN echo still > /still\n\
+              FROM {BASE} AS bad\nRUN echo about to fail && exit 7\n\
+              FROM {BASE}\nCOPY --from=ok /fine /fine\nCOPY --from=bad /etc/passwd /p\n";
+    let ctx = context(&sb, df, &base, &[]);
+    let err = build_fails(&sb, &ctx, &[]);
+    assert!(err.contains("Dockerfile:5"), "{err}");
+    assert!(err.contains("exit code: 7"), "{err}");
+    assert!(err.contains("about to fail"), "{err}");
+}

@@ -3,6 +3,15 @@
 //!
 //! Stage selection follows BuildKit: the target (default: the last stage) and,
 //! transitively, the stages it names in `FROM` and `COPY --from`; nothing else runs.
+//!
+//! Stages run concurrently, each on its own thread, as soon as the stages it names
+//! are done (a stage that names one through a variable waits for every earlier
+//! stage). Nothing a stage produces depends on the timing: layers come from the
+//! stage's own instructions and its inputs' finished states, and the build-log
+//! attestation lists the stages in the order the sequential solver ran them. Step
+//! numbers are handed out as steps start, and every progress line carries its step's
+//! number. The first stage that fails stops the others at their next step, and its
+//! error is the build's.
 
 mod metadata;
 mod run;
@@ -11,6 +20,8 @@ mod stage;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
 
 use lading_oci::constants::{
     ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, ANNOTATION_CREATED, ANNOTATION_REVISION,
@@ -60,7 +71,7 @@ fn copy_input_key(key: &CopyInputKey<'_>) -> StepResult<lading_oci::Digest> {
 }
 
 /// Resolves an image reference (from `FROM` or `COPY --from`) to a source.
-pub type Resolver<'a> = &'a dyn Fn(&str) -> Box<dyn ImageSource>;
+pub type Resolver<'a> = &'a (dyn Fn(&str) -> Box<dyn ImageSource> + Sync);
 
 /// `PATH` BuildKit puts in the environment of images that have none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -106,6 +117,8 @@ pub fn build(
     };
     let context =
         LocalContext::new(&opts.context_dir, ignore).map_err(|e| Error::Options(e.message))?;
+    let counter = Mutex::new(0);
+    let cancel = AtomicBool::new(false);
     let mut b = Builder {
         store,
         opts,
@@ -122,17 +135,17 @@ pub fn build(
         logs: Vec::new(),
         fetcher: None,
         snapshot_warned: BTreeSet::new(),
+        counter: &counter,
+        cancel: &cancel,
     };
     b.global_scope()?;
     let target = b.target_index()?;
-    let needed = b.needed_stages(target)?;
+    let (needed, deps) = b.needed_stages(target)?;
     b.total = needed
         .iter()
         .map(|i| df.stages[*i].instructions.len() + 1)
         .sum();
-    for i in &needed {
-        b.run_stage(*i)?;
-    }
+    b.run_stages(&needed, &deps)?;
     let state = b
         .done
         .remove(&target)
@@ -169,6 +182,27 @@ struct Builder<'a> {
     fetcher: Option<remote::Fetcher>,
     /// Layers whose snapshot warnings were shown already.
     snapshot_warned: BTreeSet<String>,
+    /// The last step number handed out (shared by the stages' threads).
+    counter: &'a Mutex<usize>,
+    /// Set when a stage failed: the others stop before their next step.
+    cancel: &'a AtomicBool,
+}
+
+/// What the stages' threads share: the finished stages, and whether one failed.
+#[derive(Default)]
+struct Board {
+    done: BTreeMap<usize, StageState>,
+    failed: bool,
+}
+
+/// How one stage's thread ended.
+struct StageRun {
+    /// `None`: stopped because another stage failed.
+    result: Option<Result<()>>,
+    /// When it failed, in the order failures happened.
+    failed_at: Option<usize>,
+    logs: Vec<(String, Vec<String>)>,
+    used_args: BTreeSet<String>,
 }
 
 /// Bytes between two progress lines of a download.
@@ -288,12 +322,27 @@ impl<'a> Builder<'a> {
         Ok(expand_word(word, self.df.escape, &lookup)?)
     }
 
-    /// The stages `target` depends on, in the order they must run (dependencies first).
-    fn needed_stages(&self, target: usize) -> Result<Vec<usize>> {
+    /// The stages `target` depends on, in the order the sequential solver runs them
+    /// (dependencies first), and the stages each of them must wait for.
+    fn needed_stages(
+        &self,
+        target: usize,
+    ) -> Result<(Vec<usize>, BTreeMap<usize, BTreeSet<usize>>)> {
         let mut order = Vec::new();
         let mut visiting = BTreeSet::new();
-        self.visit(target, &mut order, &mut visiting)?;
-        Ok(order)
+        let mut deps = BTreeMap::new();
+        self.visit(target, &mut order, &mut visiting, &mut deps)?;
+        // A stage that names another through a variable (expanded only when the
+        // instruction runs) waits for every stage that runs before it.
+        for (n, i) in order.iter().enumerate() {
+            if deps
+                .get(i)
+                .is_some_and(|d: &BTreeSet<usize>| d.contains(&usize::MAX))
+            {
+                deps.insert(*i, order[..n].iter().copied().collect());
+            }
+        }
+        Ok((order, deps))
     }
 
     fn visit(
@@ -301,6 +350,7 @@ impl<'a> Builder<'a> {
         i: usize,
         order: &mut Vec<usize>,
         visiting: &mut BTreeSet<usize>,
+        all_deps: &mut BTreeMap<usize, BTreeSet<usize>>,
     ) -> Result<()> {
         if order.contains(&i) {
             return Ok(());
@@ -334,6 +384,10 @@ impl<'a> Builder<'a> {
                 _ => {}
             }
             for from in &froms {
+                if from.contains('$') {
+                    // Known only when the instruction runs: see `needed_stages`.
+                    deps.push(usize::MAX);
+                }
                 if let Some(j) = self.stage_index(from) {
                     if j == i {
                         return Err(self.err_at(
@@ -345,20 +399,162 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        for j in deps {
-            self.visit(j, order, visiting)?;
+        for j in &deps {
+            if *j != usize::MAX {
+                self.visit(*j, order, visiting, all_deps)?;
+            }
         }
+        all_deps.insert(i, deps.into_iter().collect());
         order.push(i);
         Ok(())
     }
 
+    /// A builder for another thread: the same build, its own per-stage state.
+    fn fork(&self) -> Builder<'a> {
+        Builder {
+            store: self.store,
+            opts: self.opts,
+            df: self.df,
+            resolve: self.resolve,
+            reporter: self.reporter,
+            context: self.context.clone(),
+            tmp: self.tmp,
+            done: BTreeMap::new(),
+            used_args: BTreeSet::new(),
+            vertex: 0,
+            total: self.total,
+            global: self.global.clone(),
+            logs: Vec::new(),
+            fetcher: None,
+            snapshot_warned: BTreeSet::new(),
+            counter: self.counter,
+            cancel: self.cancel,
+        }
+    }
+
+    /// Runs the `needed` stages, each on its own thread once its `deps` are done, and
+    /// keeps their states in `self.done`.
+    fn run_stages(
+        &mut self,
+        needed: &[usize],
+        deps: &BTreeMap<usize, BTreeSet<usize>>,
+    ) -> Result<()> {
+        let board = Mutex::new(Board::default());
+        let turned = Condvar::new();
+        let failures = Mutex::new(0usize);
+        let runs: Vec<StageRun> = std::thread::scope(|s| {
+            let handles: Vec<_> = needed
+                .iter()
+                .map(|&i| {
+                    let mut sub = self.fork();
+                    let wait_for = deps.get(&i).cloned().unwrap_or_default();
+                    let (board, turned, failures) = (&board, &turned, &failures);
+                    s.spawn(move || sub.stage_thread(i, &wait_for, board, turned, failures))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| StageRun {
+                        result: Some(Err(Error::Options("a stage's thread panicked".into()))),
+                        failed_at: Some(usize::MAX),
+                        logs: Vec::new(),
+                        used_args: BTreeSet::new(),
+                    })
+                })
+                .collect()
+        });
+        let mut first: Option<(usize, Error)> = None;
+        for run in runs {
+            self.logs.extend(run.logs);
+            self.used_args.extend(run.used_args);
+            if let (Some(Err(e)), Some(at)) = (run.result, run.failed_at)
+                && first.as_ref().is_none_or(|(f, _)| at < *f)
+            {
+                first = Some((at, e));
+            }
+        }
+        if let Some((_, e)) = first {
+            return Err(e);
+        }
+        let board = board.into_inner().unwrap_or_else(|e| e.into_inner());
+        self.done = board.done;
+        Ok(())
+    }
+
+    /// One stage's thread: waits for the stages it needs, runs, and posts its state.
+    fn stage_thread(
+        &mut self,
+        i: usize,
+        wait_for: &BTreeSet<usize>,
+        board: &Mutex<Board>,
+        turned: &Condvar,
+        failures: &Mutex<usize>,
+    ) -> StageRun {
+        let stopped = |sub: &mut Builder<'_>| StageRun {
+            result: None,
+            failed_at: None,
+            logs: std::mem::take(&mut sub.logs),
+            used_args: std::mem::take(&mut sub.used_args),
+        };
+        {
+            let mut g = board.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if g.failed {
+                    return stopped(self);
+                }
+                if wait_for.iter().all(|d| g.done.contains_key(d)) {
+                    break;
+                }
+                g = turned.wait(g).unwrap_or_else(|e| e.into_inner());
+            }
+            for d in wait_for {
+                // Its own copy: an unpacked rootfs must not be shared between threads.
+                let dir = self.tmp.join(format!("stage-{d}-for-{i}"));
+                self.done.insert(*d, g.done[d].detached(dir));
+            }
+        }
+        let result = self.run_stage(i);
+        let mut g = board.lock().unwrap_or_else(|e| e.into_inner());
+        let run = match result {
+            Ok(true) => {
+                if let Some(state) = self.done.remove(&i) {
+                    g.done.insert(i, state);
+                }
+                StageRun {
+                    result: Some(Ok(())),
+                    ..stopped(self)
+                }
+            }
+            Ok(false) => stopped(self),
+            Err(e) => {
+                g.failed = true;
+                self.cancel.store(true, Ordering::SeqCst);
+                let mut n = failures.lock().unwrap_or_else(|e| e.into_inner());
+                *n += 1;
+                StageRun {
+                    result: Some(Err(e)),
+                    failed_at: Some(*n),
+                    ..stopped(self)
+                }
+            }
+        };
+        turned.notify_all();
+        run
+    }
+
     fn next_vertex(&mut self, label: &str) -> usize {
-        self.vertex += 1;
+        // Numbered and announced under one lock: numbers appear in order.
+        let mut n = self.counter.lock().unwrap_or_else(|e| e.into_inner());
+        *n += 1;
+        self.vertex = *n;
         self.reporter.step_started(self.vertex, label);
         self.vertex
     }
 
-    fn run_stage(&mut self, i: usize) -> Result<()> {
+    /// Runs stage `i` into `self.done`; `false` when it stopped because another stage
+    /// failed.
+    fn run_stage(&mut self, i: usize) -> Result<bool> {
         let stage = &self.df.stages[i];
         let stage_label = stage
             .from
@@ -367,6 +563,9 @@ impl<'a> Builder<'a> {
             .clone()
             .unwrap_or_else(|| format!("stage-{i}"));
         let steps = stage.instructions.len() + 1;
+        if self.cancel.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
         let v = self.next_vertex(&format!("[{stage_label} 1/{steps}] {}", stage.from.source));
         let mut state = self
             .from(i, &stage.from)
@@ -382,19 +581,25 @@ impl<'a> Builder<'a> {
                 source: t.clone(),
                 node: ins,
             };
+            if self.cancel.load(Ordering::SeqCst) {
+                return Ok(false);
+            }
             let v = self.next_vertex(&format!("[{stage_label} onbuild] {t}"));
             self.dispatch(&mut state, &located, i)
                 .map_err(|e| self.err_at(located.span, e))?;
             self.reporter.step_done(v, false);
         }
         for (n, ins) in stage.instructions.iter().enumerate() {
+            if self.cancel.load(Ordering::SeqCst) {
+                return Ok(false);
+            }
             let v = self.next_vertex(&format!("[{stage_label} {}/{steps}] {}", n + 2, ins.source));
             self.dispatch(&mut state, ins, i)
                 .map_err(|e| self.err_at(ins.span, e))?;
             self.reporter.step_done(v, false);
         }
         self.done.insert(i, state);
-        Ok(())
+        Ok(true)
     }
 
     fn from(&mut self, i: usize, from: &Located<ast::From>) -> StepResult<StageState> {

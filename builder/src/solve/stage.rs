@@ -44,6 +44,16 @@ impl StageState {
         }
     }
 
+    /// The same stage, to be unpacked (when needed) into `fs_dir` instead: for a
+    /// stage read by another thread.
+    pub fn detached(&self, fs_dir: PathBuf) -> StageState {
+        StageState {
+            fs: None,
+            fs_dir,
+            ..self.clone()
+        }
+    }
+
     /// The root filesystem with every layer so far applied (unpacked on first use,
     /// then brought up to date incrementally).
     pub fn rootfs(&mut self, store: &Store) -> Result<&Rootfs> {
