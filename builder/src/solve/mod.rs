@@ -188,6 +188,9 @@ struct Builder<'a> {
     cancel: &'a AtomicBool,
 }
 
+/// For each stage, the stages it waits for.
+type StageDeps = BTreeMap<usize, BTreeSet<usize>>;
+
 /// What the stages' threads share: the finished stages, and whether one failed.
 #[derive(Default)]
 struct Board {
@@ -324,10 +327,7 @@ impl<'a> Builder<'a> {
 
     /// The stages `target` depends on, in the order the sequential solver runs them
     /// (dependencies first), and the stages each of them must wait for.
-    fn needed_stages(
-        &self,
-        target: usize,
-    ) -> Result<(Vec<usize>, BTreeMap<usize, BTreeSet<usize>>)> {
+    fn needed_stages(&self, target: usize) -> Result<(Vec<usize>, StageDeps)> {
         let mut order = Vec::new();
         let mut visiting = BTreeSet::new();
         let mut deps = BTreeMap::new();
@@ -350,7 +350,7 @@ impl<'a> Builder<'a> {
         i: usize,
         order: &mut Vec<usize>,
         visiting: &mut BTreeSet<usize>,
-        all_deps: &mut BTreeMap<usize, BTreeSet<usize>>,
+        all_deps: &mut StageDeps,
     ) -> Result<()> {
         if order.contains(&i) {
             return Ok(());
@@ -434,11 +434,7 @@ impl<'a> Builder<'a> {
 
     /// Runs the `needed` stages, each on its own thread once its `deps` are done, and
     /// keeps their states in `self.done`.
-    fn run_stages(
-        &mut self,
-        needed: &[usize],
-        deps: &BTreeMap<usize, BTreeSet<usize>>,
-    ) -> Result<()> {
+    fn run_stages(&mut self, needed: &[usize], deps: &StageDeps) -> Result<()> {
         let board = Mutex::new(Board::default());
         let turned = Condvar::new();
         let failures = Mutex::new(0usize);
