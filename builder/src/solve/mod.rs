@@ -510,7 +510,9 @@ impl<'a> Builder<'a> {
                 self.done.insert(*d, g.done[d].detached(dir));
             }
         }
-        let result = self.run_stage(i);
+        // A panic must still release the stages waiting for this one.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_stage(i)))
+            .unwrap_or_else(|_| Err(Error::Options(format!("solving stage {i} panicked"))));
         let mut g = board.lock().unwrap_or_else(|e| e.into_inner());
         let run = match result {
             Ok(true) => {

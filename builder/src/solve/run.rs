@@ -281,13 +281,21 @@ impl Builder<'_> {
                 (blob, prepared.join())
             });
             let blob = blob?;
-            match prepared {
-                Ok(Ok(Some(p))) => {
-                    p.commit(&snapshots, &blob.descriptor)?;
-                }
-                Ok(Ok(None)) => {}
-                Ok(Err(e)) => return Err(e.into()),
-                Err(_) => return Err(StepError::msg("preparing the layer's snapshot panicked")),
+            // Only a shortcut: when it fails, the blob is unpacked on first use.
+            let fell_back = match prepared {
+                Ok(Ok(Some(p))) => p
+                    .commit(&snapshots, &blob.descriptor)
+                    .err()
+                    .map(|e| e.to_string()),
+                Ok(Ok(None)) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some("panicked".into()),
+            };
+            if let Some(why) = fell_back {
+                reporter.log(
+                    vertex,
+                    &format!("snapshot of the layer not made from the step's files ({why}); it will be unpacked"),
+                );
             }
             Some((blob.descriptor, blob.diff_id))
         };
