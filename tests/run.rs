@@ -729,3 +729,27 @@ fn a_failing_stage_stops_the_build_with_its_error() {
     assert!(err.contains("exit code: 7"), "{err}");
     assert!(err.contains("about to fail"), "{err}");
 }
+
+/// An `ONBUILD COPY --from=<stage>` of the base names a stage the dependency scan does
+/// not see; it gets the stage's finished state as the sequential solver gave it.
+#[test]
+fn onbuild_copy_from_a_stage_reaches_a_stage_solved_on_another_thread() {
+    let Some(base) = base() else { return };
+    let sb = Sandbox::new();
+    sb.write(
+        "onbuild/Dockerfile",
+        &format!("FROM {base}\nONBUILD COPY --from=helper /h /h\n"),
+    );
+    let mut cmd = sb.lading(&["build", "-q", "-t", "onbuild-base"]);
+    cmd.arg(sb.path("onbuild"));
+    common::assert_success(&common::run(&mut cmd));
+    let df = "FROM {BASE} AS helper\nRUN echo h > /h\n\
+              FROM {BASE} AS x\nCOPY --from=helper /h /hx\n\
+              FROM onbuild-base\nCOPY --from=x /hx /hx\nRUN cat /h /hx > /both\n";
+    let ctx = context(&sb, df, &base, &[]);
+    let (digest, _) = build(&sb, &ctx, &[]);
+    assert_eq!(
+        file_in_image(&sb, &digest, "both").as_deref(),
+        Some("h\nh\n")
+    );
+}

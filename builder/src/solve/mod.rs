@@ -117,8 +117,7 @@ pub fn build(
     };
     let context =
         LocalContext::new(&opts.context_dir, ignore).map_err(|e| Error::Options(e.message))?;
-    let counter = Mutex::new(0);
-    let cancel = AtomicBool::new(false);
+    let shared = Shared::default();
     let mut b = Builder {
         store,
         opts,
@@ -135,8 +134,8 @@ pub fn build(
         logs: Vec::new(),
         fetcher: None,
         snapshot_warned: BTreeSet::new(),
-        counter: &counter,
-        cancel: &cancel,
+        shared: &shared,
+        current: None,
     };
     b.global_scope()?;
     let target = b.target_index()?;
@@ -182,20 +181,37 @@ struct Builder<'a> {
     fetcher: Option<remote::Fetcher>,
     /// Layers whose snapshot warnings were shown already.
     snapshot_warned: BTreeSet<String>,
-    /// The last step number handed out (shared by the stages' threads).
-    counter: &'a Mutex<usize>,
+    /// What the stages' threads share.
+    shared: &'a Shared,
+    /// The stage this builder solves (on a stage's thread).
+    current: Option<usize>,
+}
+
+/// What the stages' threads share.
+#[derive(Default)]
+struct Shared {
+    /// The last step number handed out.
+    counter: Mutex<usize>,
     /// Set when a stage failed: the others stop before their next step.
-    cancel: &'a AtomicBool,
+    cancel: AtomicBool,
+    /// The finished stages.
+    board: Mutex<Board>,
+    /// Notified whenever a stage finishes or fails.
+    turned: Condvar,
+    /// How many stages failed so far (orders the failures).
+    failures: Mutex<usize>,
 }
 
 /// For each stage, the stages it waits for.
 type StageDeps = BTreeMap<usize, BTreeSet<usize>>;
 
-/// What the stages' threads share: the finished stages, and whether one failed.
+/// The finished stages, whether one failed, and the order the sequential solver runs
+/// the stages in.
 #[derive(Default)]
 struct Board {
     done: BTreeMap<usize, StageState>,
     failed: bool,
+    order: Vec<usize>,
 }
 
 /// How one stage's thread ended.
@@ -427,25 +443,56 @@ impl<'a> Builder<'a> {
             logs: Vec::new(),
             fetcher: None,
             snapshot_warned: BTreeSet::new(),
-            counter: self.counter,
-            cancel: self.cancel,
+            shared: self.shared,
+            current: None,
+        }
+    }
+
+    /// The finished state of stage `j`: one this stage waited for, or (named in a way
+    /// the dependency scan cannot see, e.g. by an `ONBUILD` trigger) one that runs
+    /// before this stage in the sequential order, waited for now. `None` otherwise, or
+    /// when the build failed meanwhile.
+    fn finished_stage(&mut self, j: usize) -> Option<StageState> {
+        if let Some(st) = self.done.get(&j) {
+            return Some(st.clone());
+        }
+        let i = self.current?;
+        let shared = self.shared;
+        let mut g = shared.board.lock().unwrap_or_else(|e| e.into_inner());
+        let pos = |order: &[usize], x: usize| order.iter().position(|o| *o == x);
+        match (pos(&g.order, j), pos(&g.order, i)) {
+            (Some(pj), Some(pi)) if pj < pi => {}
+            _ => return None,
+        }
+        loop {
+            if let Some(st) = g.done.get(&j) {
+                let st = st.detached(self.tmp.join(format!("stage-{j}-for-{i}")));
+                drop(g);
+                self.done.insert(j, st.clone());
+                return Some(st);
+            }
+            if g.failed {
+                return None;
+            }
+            g = shared.turned.wait(g).unwrap_or_else(|e| e.into_inner());
         }
     }
 
     /// Runs the `needed` stages, each on its own thread once its `deps` are done, and
     /// keeps their states in `self.done`.
     fn run_stages(&mut self, needed: &[usize], deps: &StageDeps) -> Result<()> {
-        let board = Mutex::new(Board::default());
-        let turned = Condvar::new();
-        let failures = Mutex::new(0usize);
+        self.shared
+            .board
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .order = needed.to_vec();
         let runs: Vec<StageRun> = std::thread::scope(|s| {
             let handles: Vec<_> = needed
                 .iter()
                 .map(|&i| {
                     let mut sub = self.fork();
                     let wait_for = deps.get(&i).cloned().unwrap_or_default();
-                    let (board, turned, failures) = (&board, &turned, &failures);
-                    s.spawn(move || sub.stage_thread(i, &wait_for, board, turned, failures))
+                    s.spawn(move || sub.stage_thread(i, &wait_for))
                 })
                 .collect();
             handles
@@ -473,20 +520,16 @@ impl<'a> Builder<'a> {
         if let Some((_, e)) = first {
             return Err(e);
         }
-        let board = board.into_inner().unwrap_or_else(|e| e.into_inner());
-        self.done = board.done;
+        let mut board = self.shared.board.lock().unwrap_or_else(|e| e.into_inner());
+        self.done = std::mem::take(&mut board.done);
         Ok(())
     }
 
     /// One stage's thread: waits for the stages it needs, runs, and posts its state.
-    fn stage_thread(
-        &mut self,
-        i: usize,
-        wait_for: &BTreeSet<usize>,
-        board: &Mutex<Board>,
-        turned: &Condvar,
-        failures: &Mutex<usize>,
-    ) -> StageRun {
+    fn stage_thread(&mut self, i: usize, wait_for: &BTreeSet<usize>) -> StageRun {
+        self.current = Some(i);
+        let shared = self.shared;
+        let (board, turned, failures) = (&shared.board, &shared.turned, &shared.failures);
         let stopped = |sub: &mut Builder<'_>| StageRun {
             result: None,
             failed_at: None,
@@ -527,7 +570,7 @@ impl<'a> Builder<'a> {
             Ok(false) => stopped(self),
             Err(e) => {
                 g.failed = true;
-                self.cancel.store(true, Ordering::SeqCst);
+                shared.cancel.store(true, Ordering::SeqCst);
                 let mut n = failures.lock().unwrap_or_else(|e| e.into_inner());
                 *n += 1;
                 StageRun {
@@ -543,7 +586,11 @@ impl<'a> Builder<'a> {
 
     fn next_vertex(&mut self, label: &str) -> usize {
         // Numbered and announced under one lock: numbers appear in order.
-        let mut n = self.counter.lock().unwrap_or_else(|e| e.into_inner());
+        let mut n = self
+            .shared
+            .counter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         *n += 1;
         self.vertex = *n;
         self.reporter.step_started(self.vertex, label);
@@ -561,7 +608,7 @@ impl<'a> Builder<'a> {
             .clone()
             .unwrap_or_else(|| format!("stage-{i}"));
         let steps = stage.instructions.len() + 1;
-        if self.cancel.load(Ordering::SeqCst) {
+        if self.shared.cancel.load(Ordering::SeqCst) {
             return Ok(false);
         }
         let v = self.next_vertex(&format!("[{stage_label} 1/{steps}] {}", stage.from.source));
@@ -579,7 +626,7 @@ impl<'a> Builder<'a> {
                 source: t.clone(),
                 node: ins,
             };
-            if self.cancel.load(Ordering::SeqCst) {
+            if self.shared.cancel.load(Ordering::SeqCst) {
                 return Ok(false);
             }
             let v = self.next_vertex(&format!("[{stage_label} onbuild] {t}"));
@@ -588,7 +635,7 @@ impl<'a> Builder<'a> {
             self.reporter.step_done(v, false);
         }
         for (n, ins) in stage.instructions.iter().enumerate() {
-            if self.cancel.load(Ordering::SeqCst) {
+            if self.shared.cancel.load(Ordering::SeqCst) {
                 return Ok(false);
             }
             let v = self.next_vertex(&format!("[{stage_label} {}/{steps}] {}", n + 2, ins.source));
@@ -612,8 +659,7 @@ impl<'a> Builder<'a> {
         };
         if let Some(j) = self.stage_index(&image).filter(|j| *j < i) {
             let parent = self
-                .done
-                .get(&j)
+                .finished_stage(j)
                 .ok_or_else(|| StepError::msg(format!("stage {image:?} was not built")))?;
             let mut st = StageState::new(parent.config.clone(), parent.layers.clone(), fs_dir);
             st.base = parent.base.clone();
@@ -913,40 +959,39 @@ impl<'a> Builder<'a> {
         // The earlier stage `from_state` was cloned from, to keep its unpacked rootfs.
         let mut from_stage: Option<usize> = None;
         let named_dir: Option<LocalContext>;
-        let from_ctx =
-            match &c.from {
-                None => None,
-                Some(f) => {
-                    let f = self.expand(state, f)?;
-                    if let Some(j) = self.stage_index(&f) {
-                        if j >= stage_idx {
-                            return Err(StepError::msg(format!(
-                                "COPY --from={f}: stage is not defined before this one"
-                            )));
-                        }
-                        from_state =
-                            Some(self.done.get(&j).cloned().ok_or_else(|| {
-                                StepError::msg(format!("stage {f} was not built"))
-                            })?);
-                        from_stage = Some(j);
-                        None
-                    } else if let Some(NamedContext::Dir(d)) = self.opts.named_contexts.get(&f) {
-                        named_dir = Some(LocalContext::new(d, IgnoreMatcher::default())?);
-                        named_dir
-                    } else {
-                        let name = match self.opts.named_contexts.get(&f) {
-                            Some(NamedContext::Image(r)) => r.clone(),
-                            _ => f.clone(),
-                        };
-                        let src = (self.resolve)(&name);
-                        let img = src.fetch(self.store, &self.opts.platform)?;
-                        let layers = img.map(|i| i.manifest.layers.clone()).unwrap_or_default();
-                        let dir = self.tmp.join(format!("from-{}", self.vertex));
-                        from_state = Some(StageState::new(ImageConfig::default(), layers, dir));
-                        None
+        let from_ctx = match &c.from {
+            None => None,
+            Some(f) => {
+                let f = self.expand(state, f)?;
+                if let Some(j) = self.stage_index(&f) {
+                    if j >= stage_idx {
+                        return Err(StepError::msg(format!(
+                            "COPY --from={f}: stage is not defined before this one"
+                        )));
                     }
+                    from_state = Some(
+                        self.finished_stage(j)
+                            .ok_or_else(|| StepError::msg(format!("stage {f} was not built")))?,
+                    );
+                    from_stage = Some(j);
+                    None
+                } else if let Some(NamedContext::Dir(d)) = self.opts.named_contexts.get(&f) {
+                    named_dir = Some(LocalContext::new(d, IgnoreMatcher::default())?);
+                    named_dir
+                } else {
+                    let name = match self.opts.named_contexts.get(&f) {
+                        Some(NamedContext::Image(r)) => r.clone(),
+                        _ => f.clone(),
+                    };
+                    let src = (self.resolve)(&name);
+                    let img = src.fetch(self.store, &self.opts.platform)?;
+                    let layers = img.map(|i| i.manifest.layers.clone()).unwrap_or_default();
+                    let dir = self.tmp.join(format!("from-{}", self.vertex));
+                    from_state = Some(StageState::new(ImageConfig::default(), layers, dir));
+                    None
                 }
-            };
+            }
+        };
         // A copy from a stage or an image is decided by its inputs alone: look it up by
         // them before unpacking anything.
         let input_key = match &from_state {

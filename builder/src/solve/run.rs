@@ -676,7 +676,7 @@ impl Builder<'_> {
             return Ok(self.opts.context_dir.clone());
         };
         if let Some(j) = self.stage_index(from) {
-            let mut st = self.done.get(&j).cloned().ok_or_else(|| {
+            let mut st = self.finished_stage(j).ok_or_else(|| {
                 StepError::msg(format!(
                     "stage {from} was not built (mounts must name an earlier stage)"
                 ))
