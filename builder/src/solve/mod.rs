@@ -6,7 +6,8 @@
 //!
 //! Stages run concurrently, each on its own thread, as soon as the stages it names
 //! are done (a stage that names one through a variable waits for every earlier
-//! stage). Nothing a stage produces depends on the timing: layers come from the
+//! stage; one named where the scan cannot see it, by an `ONBUILD` trigger, is waited
+//! for when it is used, if it runs earlier in the sequential order). Nothing a stage produces depends on the timing: layers come from the
 //! stage's own instructions and its inputs' finished states, and the build-log
 //! attestation lists the stages in the order the sequential solver ran them. Step
 //! numbers are handed out as steps start, and every progress line carries its step's
