@@ -1253,10 +1253,15 @@ fn layered_view_of_snapshots_equals_the_unpacked_stage() {
     ];
     layers.push(write_layer(&env.store, l4, 0).unwrap());
 
+    // Also built one layer at a time, as a stage's view grows with its COPY layers.
+    let mut grown = snapshot::LayeredTree::default();
     for n in 1..=layers.len() {
         let d = descs(&layers[..n]);
         let lowers = env.snaps.lowers(&env.store, &d).unwrap();
         let view = snapshot::layered_tree(&lowers).unwrap();
+        grown.apply(&lowers[..1]).unwrap();
+        assert_eq!(grown.rootfs.nodes, view.rootfs.nodes, "grown to {n} layers");
+        assert_eq!(grown.hosts, view.hosts, "grown to {n} layers");
         let dest = env.path(&format!("applied-{n}"));
         let applied = apply_layers(&env.store, &d, &dest, UnpackOptions { chown: true }).unwrap();
         let got = tree_view(&view.rootfs.nodes, |p| view.hosts[p].clone());

@@ -62,12 +62,21 @@ impl LayeredTree {
     }
 }
 
+impl LayeredTree {
+    /// Puts `lowers` (top-most first) on top of this tree: the tree of an overlay of
+    /// `lowers` over the ones this tree was made of.
+    pub fn apply(&mut self, lowers: &[PathBuf]) -> Result<()> {
+        for lower in lowers.iter().rev() {
+            apply_lower(self, lower)?;
+        }
+        Ok(())
+    }
+}
+
 /// The tree that an overlay of `lowers` (top-most first, as for `lowerdir`) shows.
 pub fn layered_tree(lowers: &[PathBuf]) -> Result<LayeredTree> {
     let mut tree = LayeredTree::default();
-    for lower in lowers.iter().rev() {
-        apply_lower(&mut tree, lower)?;
-    }
+    tree.apply(lowers)?;
     Ok(tree)
 }
 

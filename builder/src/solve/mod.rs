@@ -1041,12 +1041,12 @@ impl<'a> Builder<'a> {
             return Ok(());
         }
         let entries = {
-            let dest_fs = match self.layered(&state.layers)? {
+            let dest_fs = match self.layered(state)? {
                 Some(view) => view.rootfs,
                 None => state.rootfs(self.store).map_err(StepError::from)?.clone(),
             };
             match (&mut from_state, &from_ctx) {
-                (Some(src), _) => match self.layered(&src.layers)? {
+                (Some(src), _) => match self.layered(src)? {
                     // A copy of another stage or image: read through its snapshots,
                     Some(view) => copy::plan(
                         &req,
@@ -1090,19 +1090,16 @@ impl<'a> Builder<'a> {
     /// where the snapshots may not show the layers' metadata: without root (owners are
     /// not applied) or when unpacking one recorded a warning (a skipped device, an
     /// unmapped owner, dropped xattrs or whiteout metadata).
-    fn layered(
-        &self,
-        layers: &[lading_oci::Descriptor],
-    ) -> StepResult<Option<crate::snapshot::LayeredTree>> {
+    fn layered(&self, state: &mut StageState) -> StepResult<Option<crate::snapshot::LayeredTree>> {
         if !lading_oci::unpack::running_as_root() {
             return Ok(None);
         }
         let snaps = crate::snapshot::Snapshots::new(self.store)?;
-        let lowers = snaps.lowers(self.store, layers)?;
-        if layers.iter().any(|l| !snaps.warnings(l).is_empty()) {
+        let lowers = snaps.lowers(self.store, &state.layers)?;
+        if state.layers.iter().any(|l| !snaps.warnings(l).is_empty()) {
             return Ok(None);
         }
-        Ok(Some(crate::snapshot::layered_tree(&lowers)?))
+        Ok(Some(state.layered_view(&lowers)?))
     }
 
     /// Downloads an `ADD` URL into a fresh temp dir under the build's, reporting it on
