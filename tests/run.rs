@@ -624,3 +624,132 @@ fn the_copy_snapshotter_gives_the_overlay_layers() {
         .collect();
     assert_eq!(whiteouts, vec!["etc/.wh.motd", "usr/share/.wh.doc"]);
 }
+
+/// `COPY --from` reads the source stage through its layer snapshots (whiteouts, opaque
+/// directories, symlinks resolved inside the stage) and must give the layers it gave
+/// when it unpacked the whole stage first. The copied files were all made by `RUN`, so
+/// the two layers do not depend on the base's content: their digests are golden.
+#[test]
+fn copy_from_a_stage_with_whiteouts_and_symlinks_gives_the_same_layers() {
+    let Some(base) = base() else { return };
+    let sb = Sandbox::new();
+    let df = "FROM {BASE} AS src\n\
+        RUN mkdir -p /data/sub /data/gone/deep /data/opq/old && echo a > /data/a && ln -s a /data/link \\\n \
+        && ln -s /data/sub /data/abslink && echo g > /data/gone/deep/x && echo o > /data/opq/old/f \\\n \
+        && echo s > /data/sub/s && chmod 4750 /data/sub/s && chown 1000:1001 /data/sub\n\
+        RUN rm -rf /data/gone /data/opq && mkdir /data/opq && echo new > /data/opq/new && rm /data/a \\\n \
+        && echo a2 > /data/a && ln -s ../a /data/sub/up && ln /data/sub/s /data/sub/hard && mkfifo /data/fifo\n\
+        FROM {BASE}\n\
+        COPY --from=src /data /out/\n\
+        COPY --from=src /data/link /data/sub/up /data/abslink/s /single/\n";
+    let ctx = context(&sb, df, &base, &[]);
+    let (digest, _) = build(&sb, &ctx, &[]);
+    let all = layers(&sb, &digest);
+    let copies = &all[all.len() - 2..];
+    assert_eq!(
+        copies,
+        [
+            "sha256:337babd29deda75546db752a419ad9c0c680661bcf2ba9920066cd36ca31ac80",
+            "sha256:2be592c7caaf31abb2af1fec43bea7847c86c14ac66cdb0dbde6034c47ee0d9f",
+        ]
+    );
+    let names = layer_entries(&sb, &copies[0]);
+    assert!(names.contains(&"out/opq/new".to_string()), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("gone") || n.contains("old"))
+    );
+    assert_eq!(
+        file_in_image(&sb, &digest, "out/a").as_deref(),
+        Some("a2\n")
+    );
+    assert_eq!(
+        file_in_image(&sb, &digest, "single/s").as_deref(),
+        Some("s\n")
+    );
+}
+
+/// Independent stages run at the same time; the result is the one the stages give one
+/// after another (same image with and without the cache, in another store too), and
+/// each step's progress lines carry its own step number.
+#[test]
+fn independent_stages_run_concurrently_with_the_same_result() {
+    let Some(base) = base() else { return };
+    let sb = Sandbox::new();
+    let df = "FROM {BASE} AS a\nRUN mkdir /a && for i in 1 2 3; do echo a$i > /a/$i; done\n\
+              RUN echo a-done > /a/done\n\
+              FROM {BASE} AS b\nRUN mkdir /b && echo b > /b/b && ln -s b /b/link\n\
+              FROM a AS c\nRUN echo c > /a/c\n\
+              FROM {BASE}\nCOPY --from=b /b /b\nCOPY --from=c /a /a\n\
+              RUN cat /a/1 /a/done /a/c /b/link > /all\n";
+    let ctx = context(&sb, df, &base, &[]);
+    let (first, log) = build(&sb, &ctx, &[]);
+    assert_eq!(
+        file_in_image(&sb, &first, "all").as_deref(),
+        Some("a1\na-done\nc\nb\n")
+    );
+    for stage in [
+        "[a 2/3] RUN",
+        "[b 2/2] RUN",
+        "[c 2/2] RUN",
+        "[stage-3 4/4] RUN",
+    ] {
+        let start = log
+            .lines()
+            .find(|l| l.contains(stage))
+            .unwrap_or_else(|| panic!("{stage} in {log}"));
+        let num = start.split(' ').next().unwrap();
+        assert!(
+            log.lines()
+                .any(|l| l == format!("{num} DONE").as_str()
+                    || l.starts_with(&format!("{num} DONE "))),
+            "{stage} ({num}) is reported done: {log}"
+        );
+    }
+    let (fresh, _) = build(&sb, &ctx, &["--no-cache"]);
+    assert_eq!(first, fresh);
+    let other = Sandbox::new();
+    let (elsewhere, _) = build(&other, &context(&other, df, &base, &[]), &[]);
+    assert_eq!(first, elsewhere);
+}
+
+/// When one of several concurrent stages fails, the build fails with that stage's
+/// error (file, line, command, exit code).
+#[test]
+fn a_failing_stage_stops_the_build_with_its_error() {
+    let Some(base) = base() else { return };
+    let sb = Sandbox::new();
+    let df = "FROM {BASE} AS ok\nRUN echo fine > /fine\nRUN echo still > /still\n\
+              FROM {BASE} AS bad\nRUN echo about to fail && exit 7\n\
+              FROM {BASE}\nCOPY --from=ok /fine /fine\nCOPY --from=bad /etc/passwd /p\n";
+    let ctx = context(&sb, df, &base, &[]);
+    let err = build_fails(&sb, &ctx, &[]);
+    assert!(err.contains("Dockerfile:5"), "{err}");
+    assert!(err.contains("exit code: 7"), "{err}");
+    assert!(err.contains("about to fail"), "{err}");
+}
+
+/// An `ONBUILD COPY --from=<stage>` of the base names a stage the dependency scan does
+/// not see; it gets the stage's finished state as the sequential solver gave it.
+#[test]
+fn onbuild_copy_from_a_stage_reaches_a_stage_solved_on_another_thread() {
+    let Some(base) = base() else { return };
+    let sb = Sandbox::new();
+    sb.write(
+        "onbuild/Dockerfile",
+        &format!("FROM {base}\nONBUILD COPY --from=helper /h /h\n"),
+    );
+    let mut cmd = sb.lading(&["build", "-q", "-t", "onbuild-base"]);
+    cmd.arg(sb.path("onbuild"));
+    common::assert_success(&common::run(&mut cmd));
+    let df = "FROM {BASE} AS helper\nRUN echo h > /h\n\
+              FROM {BASE} AS x\nCOPY --from=helper /h /hx\n\
+              FROM onbuild-base\nCOPY --from=x /hx /hx\nRUN cat /h /hx > /both\n";
+    let ctx = context(&sb, df, &base, &[]);
+    let (digest, _) = build(&sb, &ctx, &[]);
+    assert_eq!(
+        file_in_image(&sb, &digest, "both").as_deref(),
+        Some("h\nh\n")
+    );
+}

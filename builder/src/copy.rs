@@ -36,8 +36,11 @@ use crate::users::Owner;
 pub enum CopyFrom<'a> {
     /// The build context (or a named local context).
     Context(&'a LocalContext),
-    /// The root filesystem of a stage or image.
+    /// The root filesystem of a stage or image, unpacked into `Rootfs::dir`.
     Rootfs(&'a Rootfs),
+    /// The root filesystem of a stage or image read through its layer snapshots: the
+    /// tree, and where each regular file's bytes are.
+    Layered(&'a Rootfs, &'a BTreeMap<String, PathBuf>),
 }
 
 /// A source after expansion.
@@ -310,7 +313,11 @@ fn resolve_items(
                 }
             }
         }
-        CopyFrom::Rootfs(fs) => {
+        CopyFrom::Rootfs(fs) | CopyFrom::Layered(fs, _) => {
+            let host = |full: &str| match from {
+                CopyFrom::Layered(_, hosts) => hosts.get(full).cloned(),
+                _ => Some(fs.dir.join(full)),
+            };
             for path in rootfs_glob(fs, word)? {
                 if excluded(&path) {
                     continue;
@@ -328,7 +335,7 @@ fn resolve_items(
                             if excluded(below) {
                                 continue;
                             }
-                            if let Some(e) = node_entry(fs, below, p, n) {
+                            if let Some(e) = node_entry(&host, below, p, n) {
                                 children.push(e);
                             }
                         }
@@ -338,7 +345,7 @@ fn resolve_items(
                         });
                     }
                     Some((_, n)) => {
-                        if let Some(e) = node_entry(fs, "", &path, &n) {
+                        if let Some(e) = node_entry(&host, "", &path, &n) {
                             items.push(Item {
                                 rel,
                                 kind: ItemKind::File(e),
@@ -382,11 +389,16 @@ fn context_entry(rel: &str, host: &Path, m: &std::fs::Metadata) -> StepResult<Op
     }))
 }
 
-fn node_entry(fs: &Rootfs, rel: &str, full: &str, n: &lading_oci::unpack::Node) -> Option<Entry> {
+fn node_entry(
+    host: &dyn Fn(&str) -> Option<PathBuf>,
+    rel: &str,
+    full: &str,
+    n: &lading_oci::unpack::Node,
+) -> Option<Entry> {
     let kind = match &n.kind {
         NodeKind::Dir => EntryKind::Dir,
         NodeKind::File(size) => EntryKind::File {
-            data: FileData::Path(fs.dir.join(full)),
+            data: FileData::Path(host(full)?),
             size: *size,
         },
         NodeKind::Symlink(t) => EntryKind::Symlink(t.clone()),

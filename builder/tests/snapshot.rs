@@ -1024,3 +1024,248 @@ fn without_root_devices_and_owners_are_recorded_as_warnings() {
         );
     }
 }
+
+// ------------------------------------------- snapshots made from a step's entries
+
+/// Everything about a tree that a lower dir is made of: kind, mode, owner, mtime
+/// (not of whiteouts: the unpacker leaves their creation time), link count, device
+/// numbers, content or target, and every xattr (the opaque markers included).
+fn describe_exact(root: &Path) -> BTreeMap<String, String> {
+    use std::os::unix::fs::FileTypeExt;
+    let mut out = BTreeMap::new();
+    for e in walkdir::WalkDir::new(root).min_depth(1).follow_links(false) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(root).unwrap().to_str().unwrap();
+        let md = e.path().symlink_metadata().unwrap();
+        let ft = md.file_type();
+        let whiteout = ft.is_char_device() && md.rdev() == 0;
+        let mut d = format!(
+            "{:o} {}:{} nlink={} rdev={}",
+            md.mode(),
+            md.uid(),
+            md.gid(),
+            md.nlink(),
+            md.rdev()
+        );
+        if !whiteout {
+            d.push_str(&format!(" mtime={}.{}", md.mtime(), md.mtime_nsec()));
+        }
+        if ft.is_file() {
+            d.push_str(&format!(" {}", Digest::of(&fs::read(e.path()).unwrap())));
+        } else if ft.is_symlink() {
+            d.push_str(&format!(
+                " -> {}",
+                fs::read_link(e.path()).unwrap().display()
+            ));
+        } else if !ft.is_dir() && !ft.is_fifo() && !ft.is_char_device() && !ft.is_block_device() {
+            d.push_str(" unexpected kind");
+        }
+        if !ft.is_symlink() {
+            let mut names: Vec<String> = xattr::list(e.path())
+                .unwrap()
+                .map(|n| n.to_str().unwrap().to_string())
+                .collect();
+            names.sort();
+            for name in names {
+                let v = xattr::get(e.path(), &name).unwrap().unwrap_or_default();
+                d.push_str(&format!(" {name}={}", hex(&v)));
+            }
+        }
+        out.insert(rel.to_string(), d);
+    }
+    out
+}
+
+/// What a `RUN` step does in the scenario: the common changes, an opaque directory,
+/// a socket (no tar entry), a sandbox mount stub (ignored) and a deeper new tree.
+fn run_like_step(root: &Path) {
+    change_things(root);
+    recreate_dir(root);
+    std::os::unix::net::UnixListener::bind(root.join("new/sock")).unwrap();
+    fs::create_dir_all(root.join("run/secrets")).unwrap();
+    fs::write(root.join("run/secrets/token"), "stub").unwrap();
+    fs::create_dir_all(root.join("deep/a/b")).unwrap();
+    fs::set_permissions(root.join("deep/a"), fs::Permissions::from_mode(0o2750)).unwrap();
+    fs::write(root.join("deep/a/b/c"), "c\n").unwrap();
+    fs::hard_link(root.join("deep/a/b/c"), root.join("deep/c-link")).unwrap();
+    fs::hard_link(root.join("keep/file"), root.join("keep/file-link")).unwrap();
+}
+
+#[test]
+fn snapshot_made_from_a_steps_entries_equals_the_unpacked_layer() {
+    if !require(is_root(), "root (overlayfs mounts, mknod, chown)") {
+        return;
+    }
+    let env = Env::new();
+    let base = base_layers(&env);
+    let lowers = env.snaps.lowers(&env.store, &descs(&base)).unwrap();
+    let upper = env.path("step/upper");
+    let mut ov = Overlay::mount(
+        &lowers,
+        &upper,
+        &env.path("step/work"),
+        &env.path("step/merged"),
+    );
+    run_like_step(&ov.merged);
+    ov.unmount();
+    let ignore = vec!["/run/secrets".to_string()];
+    let opts = DiffOptions {
+        ignore: &ignore,
+        ..Default::default()
+    };
+    let entries = diff_upper(&upper, &lowers, &opts).unwrap();
+    assert!(entries.iter().any(|e| e.path == "opq/.wh..wh..opq"));
+    assert!(entries.iter().any(|e| e.path == ".wh.rmrf"));
+    assert!(!entries.iter().any(|e| e.path.starts_with("run")));
+    // A non-zero epoch: clamped mtimes must not be confused with the implicit 0.
+    let epoch = 1_700_000_000;
+    let prepared = snapshot::prepare(&env.snaps, &entries, epoch)
+        .unwrap()
+        .expect("the step's snapshot can be made from its entries");
+    let layer = write_layer(&env.store, entries, epoch).unwrap();
+    let made = prepared.commit(&env.snaps, &layer.descriptor).unwrap();
+    assert_eq!(
+        made,
+        env.snaps.path(&layer.descriptor).join(snapshot::FS_DIR)
+    );
+    // The step's scratch dir goes, as after a build step.
+    fs::remove_dir_all(env.path("step")).unwrap();
+
+    let unpacked = env.path("unpacked");
+    fs::create_dir(&unpacked).unwrap();
+    let reader = lading_oci::unpack::open_layer(&env.store, &layer.descriptor).unwrap();
+    let warnings = snapshot::unpack_lower(reader, &unpacked, "layer", Default::default()).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+
+    let want = describe_exact(&unpacked);
+    let got = describe_exact(&made);
+    assert_eq!(got, want);
+    // The scenario's cases are in the tree compared.
+    assert!(
+        want["rmrf"].starts_with("20000 "),
+        "whiteout: {}",
+        want["rmrf"]
+    );
+    assert!(want["opq"].contains("trusted.overlay.opaque=79"));
+    assert!(want["setcap.bin"].contains("security.capability="));
+    assert!(want["new/dir/file.txt"].contains("nlink=2"));
+    assert!(want["deep/c-link"].contains("nlink=2"));
+    assert!(want["fifo"].starts_with("10640 "));
+    assert!(want["sym"].contains("-> new/dir/file.txt"));
+    assert!(!want.contains_key("new/sock"));
+    assert!(want["deep/a"].starts_with("42750 "));
+    assert!(want["new/dir/file.txt"].contains("mtime=1700000000.0"));
+}
+
+#[test]
+fn snapshot_from_entries_gives_way_to_an_existing_one() {
+    if !require(is_root(), "root (chown)") {
+        return;
+    }
+    let env = Env::new();
+    let entries = vec![dir("a", 0o755), file("a/f", "f\n", 0o644)];
+    let layer = write_layer(&env.store, entries.clone(), 0).unwrap();
+    let first = env.snaps.ensure(&env.store, &layer.descriptor).unwrap();
+    let before = describe_exact(&first);
+    let prepared = snapshot::prepare(&env.snaps, &entries, 0).unwrap().unwrap();
+    let again = prepared.commit(&env.snaps, &layer.descriptor).unwrap();
+    assert_eq!(again, first);
+    assert_eq!(describe_exact(&first), before);
+    // No temp dir is left behind.
+    let left: Vec<_> = fs::read_dir(env.snaps.dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+// --------------------------------------------- reading a stage through its snapshots
+
+fn symlink_entry(path: &str, target: &str) -> Entry {
+    Entry {
+        path: path.into(),
+        kind: EntryKind::Symlink(target.into()),
+        mode: 0o777,
+        uid: 0,
+        gid: 0,
+        xattrs: BTreeMap::new(),
+    }
+}
+
+/// What `COPY --from` reads of a stage: each path's node and each file's content.
+fn tree_view(
+    nodes: &BTreeMap<String, lading_oci::unpack::Node>,
+    host: impl Fn(&str) -> PathBuf,
+) -> BTreeMap<String, String> {
+    nodes
+        .iter()
+        .map(|(p, n)| {
+            let content = match n.kind {
+                NodeKind::File(_) => format!(" {}", Digest::of(&fs::read(host(p)).unwrap())),
+                _ => String::new(),
+            };
+            (p.clone(), format!("{n:?}{content}"))
+        })
+        .collect()
+}
+
+#[test]
+fn layered_view_of_snapshots_equals_the_unpacked_stage() {
+    if !require(is_root(), "root (mknod, chown, trusted xattrs)") {
+        return;
+    }
+    let env = Env::new();
+    let mut layers = base_layers(&env);
+    let mut owned = file("keep/owned", "o\n", 0o4750);
+    owned.uid = 1000;
+    owned.gid = 1001;
+    let l3 = vec![
+        dir("keep", 0o700),
+        owned,
+        symlink_entry("keep/abs", "/etc/passwd"),
+        symlink_entry("keep/rel", "../modify.txt"),
+        symlink_entry("keep/dangling", "nowhere"),
+        Entry::whiteout("delete.txt"),
+        Entry::whiteout("rmrf/a"),
+        file("dir2file", "a file now\n", 0o640),
+        dir("file2dir", 0o711),
+        file("file2dir/inside", "inside\n", 0o644),
+        Entry {
+            path: "keep/z-hard".into(),
+            kind: EntryKind::Hardlink("keep/owned".into()),
+            ..dir("x", 0)
+        },
+        Entry {
+            path: "fifo".into(),
+            kind: EntryKind::Fifo,
+            ..dir("x", 0o600)
+        },
+    ];
+    layers.push(write_layer(&env.store, l3, 0).unwrap());
+    let l4 = vec![
+        dir("keep", 0o755),
+        opaque("keep"),
+        symlink_entry("keep/rel", "file"),
+        file("keep/file", "again\n", 0o600),
+        Entry::whiteout("opq2"),
+        symlink_entry("opq", "keep"),
+    ];
+    layers.push(write_layer(&env.store, l4, 0).unwrap());
+
+    // Also built one layer at a time, as a stage's view grows with its COPY layers.
+    let mut grown = snapshot::LayeredTree::default();
+    for n in 1..=layers.len() {
+        let d = descs(&layers[..n]);
+        let lowers = env.snaps.lowers(&env.store, &d).unwrap();
+        let view = snapshot::layered_tree(&lowers).unwrap();
+        grown.apply(&lowers[..1]).unwrap();
+        assert_eq!(grown.rootfs.nodes, view.rootfs.nodes, "grown to {n} layers");
+        assert_eq!(grown.hosts, view.hosts, "grown to {n} layers");
+        let dest = env.path(&format!("applied-{n}"));
+        let applied = apply_layers(&env.store, &d, &dest, UnpackOptions { chown: true }).unwrap();
+        let got = tree_view(&view.rootfs.nodes, |p| view.hosts[p].clone());
+        let want = tree_view(&applied.nodes, |p| dest.join(p));
+        assert_eq!(got, want, "after {n} layers");
+    }
+}

@@ -19,6 +19,13 @@
 //!   snapshot dir that exists is complete. Two builds unpacking the same layer both
 //!   succeed: whoever loses the rename uses the winner's copy. The blob is re-hashed
 //!   before unpacking, because a snapshot outlives the read that made it.
+//! - **A step's own layer needs no unpacking**: [`prepare`] replays the entries the
+//!   layer is written from into a temp dir with the unpacker's rules (hard-linking the
+//!   upper dir's files), and [`PreparedSnapshot::commit`] renames it to the blob's
+//!   snapshot once the digest is known; when the result could differ from unpacking,
+//!   it gives up and the blob is unpacked on first use, as any other.
+//! - **A stage can be read without mounting anything**: [`layered_tree`] merges the
+//!   snapshots the way overlayfs shows them (for `COPY --from`).
 //! - **Unpacking never leaves the snapshot dir.** Layers come from registries, i.e.
 //!   from strangers. Names are resolved lexically (`..` that climbs above the root is
 //!   refused; an absolute name is taken relative to the root, as containerd and
@@ -87,9 +94,11 @@
 //! - **Not representable:** a changed root directory (layers do not carry `/`), and
 //!   names that are not UTF-8 ([`Entry`] paths are strings) are errors in a diff.
 
+mod commit;
 mod diff;
 mod fallback;
 mod unpack;
+mod view;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -98,9 +107,11 @@ use lading_oci::layer::Entry;
 use lading_oci::spec::Descriptor;
 use lading_oci::store::Store;
 
+pub use commit::{PreparedSnapshot, prepare};
 pub use diff::{DiffOptions, IdMap, diff_upper};
 pub use fallback::{FileKind, PathMeta, TreeSnapshot, diff_dirs, materialize};
 pub use unpack::unpack_lower;
+pub use view::{LayeredTree, layered_tree};
 
 /// Name of the snapshot store under the store's private dir.
 pub const SNAPSHOTS_DIR: &str = "snapshots";

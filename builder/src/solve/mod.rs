@@ -3,6 +3,16 @@
 //!
 //! Stage selection follows BuildKit: the target (default: the last stage) and,
 //! transitively, the stages it names in `FROM` and `COPY --from`; nothing else runs.
+//!
+//! Stages run concurrently, each on its own thread, as soon as the stages it names
+//! are done (a stage that names one through a variable waits for every earlier
+//! stage; one named where the scan cannot see it, by an `ONBUILD` trigger, is waited
+//! for when it is used, if it runs earlier in the sequential order). Nothing a stage produces depends on the timing: layers come from the
+//! stage's own instructions and its inputs' finished states, and the build-log
+//! attestation lists the stages in the order the sequential solver ran them. Step
+//! numbers are handed out as steps start, and every progress line carries its step's
+//! number. The first stage that fails stops the others at their next step, and its
+//! error is the build's.
 
 mod metadata;
 mod run;
@@ -11,6 +21,8 @@ mod stage;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
 
 use lading_oci::constants::{
     ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, ANNOTATION_CREATED, ANNOTATION_REVISION,
@@ -60,7 +72,7 @@ fn copy_input_key(key: &CopyInputKey<'_>) -> StepResult<lading_oci::Digest> {
 }
 
 /// Resolves an image reference (from `FROM` or `COPY --from`) to a source.
-pub type Resolver<'a> = &'a dyn Fn(&str) -> Box<dyn ImageSource>;
+pub type Resolver<'a> = &'a (dyn Fn(&str) -> Box<dyn ImageSource> + Sync);
 
 /// `PATH` BuildKit puts in the environment of images that have none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -106,6 +118,7 @@ pub fn build(
     };
     let context =
         LocalContext::new(&opts.context_dir, ignore).map_err(|e| Error::Options(e.message))?;
+    let shared = Shared::default();
     let mut b = Builder {
         store,
         opts,
@@ -122,17 +135,17 @@ pub fn build(
         logs: Vec::new(),
         fetcher: None,
         snapshot_warned: BTreeSet::new(),
+        shared: &shared,
+        current: None,
     };
     b.global_scope()?;
     let target = b.target_index()?;
-    let needed = b.needed_stages(target)?;
+    let (needed, deps) = b.needed_stages(target)?;
     b.total = needed
         .iter()
         .map(|i| df.stages[*i].instructions.len() + 1)
         .sum();
-    for i in &needed {
-        b.run_stage(*i)?;
-    }
+    b.run_stages(&needed, &deps)?;
     let state = b
         .done
         .remove(&target)
@@ -169,6 +182,47 @@ struct Builder<'a> {
     fetcher: Option<remote::Fetcher>,
     /// Layers whose snapshot warnings were shown already.
     snapshot_warned: BTreeSet<String>,
+    /// What the stages' threads share.
+    shared: &'a Shared,
+    /// The stage this builder solves (on a stage's thread).
+    current: Option<usize>,
+}
+
+/// What the stages' threads share.
+#[derive(Default)]
+struct Shared {
+    /// The last step number handed out.
+    counter: Mutex<usize>,
+    /// Set when a stage failed: the others stop before their next step.
+    cancel: AtomicBool,
+    /// The finished stages.
+    board: Mutex<Board>,
+    /// Notified whenever a stage finishes or fails.
+    turned: Condvar,
+    /// How many stages failed so far (orders the failures).
+    failures: Mutex<usize>,
+}
+
+/// For each stage, the stages it waits for.
+type StageDeps = BTreeMap<usize, BTreeSet<usize>>;
+
+/// The finished stages, whether one failed, and the order the sequential solver runs
+/// the stages in.
+#[derive(Default)]
+struct Board {
+    done: BTreeMap<usize, StageState>,
+    failed: bool,
+    order: Vec<usize>,
+}
+
+/// How one stage's thread ended.
+struct StageRun {
+    /// `None`: stopped because another stage failed.
+    result: Option<Result<()>>,
+    /// When it failed, in the order failures happened.
+    failed_at: Option<usize>,
+    logs: Vec<(String, Vec<String>)>,
+    used_args: BTreeSet<String>,
 }
 
 /// Bytes between two progress lines of a download.
@@ -288,12 +342,24 @@ impl<'a> Builder<'a> {
         Ok(expand_word(word, self.df.escape, &lookup)?)
     }
 
-    /// The stages `target` depends on, in the order they must run (dependencies first).
-    fn needed_stages(&self, target: usize) -> Result<Vec<usize>> {
+    /// The stages `target` depends on, in the order the sequential solver runs them
+    /// (dependencies first), and the stages each of them must wait for.
+    fn needed_stages(&self, target: usize) -> Result<(Vec<usize>, StageDeps)> {
         let mut order = Vec::new();
         let mut visiting = BTreeSet::new();
-        self.visit(target, &mut order, &mut visiting)?;
-        Ok(order)
+        let mut deps = BTreeMap::new();
+        self.visit(target, &mut order, &mut visiting, &mut deps)?;
+        // A stage that names another through a variable (expanded only when the
+        // instruction runs) waits for every stage that runs before it.
+        for (n, i) in order.iter().enumerate() {
+            if deps
+                .get(i)
+                .is_some_and(|d: &BTreeSet<usize>| d.contains(&usize::MAX))
+            {
+                deps.insert(*i, order[..n].iter().copied().collect());
+            }
+        }
+        Ok((order, deps))
     }
 
     fn visit(
@@ -301,6 +367,7 @@ impl<'a> Builder<'a> {
         i: usize,
         order: &mut Vec<usize>,
         visiting: &mut BTreeSet<usize>,
+        all_deps: &mut StageDeps,
     ) -> Result<()> {
         if order.contains(&i) {
             return Ok(());
@@ -334,6 +401,10 @@ impl<'a> Builder<'a> {
                 _ => {}
             }
             for from in &froms {
+                if from.contains('$') {
+                    // Known only when the instruction runs: see `needed_stages`.
+                    deps.push(usize::MAX);
+                }
                 if let Some(j) = self.stage_index(from) {
                     if j == i {
                         return Err(self.err_at(
@@ -345,20 +416,191 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        for j in deps {
-            self.visit(j, order, visiting)?;
+        for j in &deps {
+            if *j != usize::MAX {
+                self.visit(*j, order, visiting, all_deps)?;
+            }
         }
+        all_deps.insert(i, deps.into_iter().collect());
         order.push(i);
         Ok(())
     }
 
+    /// A builder for another thread: the same build, its own per-stage state.
+    fn fork(&self) -> Builder<'a> {
+        Builder {
+            store: self.store,
+            opts: self.opts,
+            df: self.df,
+            resolve: self.resolve,
+            reporter: self.reporter,
+            context: self.context.clone(),
+            tmp: self.tmp,
+            done: BTreeMap::new(),
+            used_args: BTreeSet::new(),
+            vertex: 0,
+            total: self.total,
+            global: self.global.clone(),
+            logs: Vec::new(),
+            fetcher: None,
+            snapshot_warned: BTreeSet::new(),
+            shared: self.shared,
+            current: None,
+        }
+    }
+
+    /// The finished state of stage `j`: one this stage waited for, or (named in a way
+    /// the dependency scan cannot see, e.g. by an `ONBUILD` trigger) one that runs
+    /// before this stage in the sequential order, waited for now. `None` otherwise, or
+    /// when the build failed meanwhile.
+    fn finished_stage(&mut self, j: usize) -> Option<StageState> {
+        if let Some(st) = self.done.get(&j) {
+            return Some(st.clone());
+        }
+        let i = self.current?;
+        let shared = self.shared;
+        let mut g = shared.board.lock().unwrap_or_else(|e| e.into_inner());
+        let pos = |order: &[usize], x: usize| order.iter().position(|o| *o == x);
+        match (pos(&g.order, j), pos(&g.order, i)) {
+            (Some(pj), Some(pi)) if pj < pi => {}
+            _ => return None,
+        }
+        loop {
+            if let Some(st) = g.done.get(&j) {
+                let st = st.detached(self.tmp.join(format!("stage-{j}-for-{i}")));
+                drop(g);
+                self.done.insert(j, st.clone());
+                return Some(st);
+            }
+            if g.failed {
+                return None;
+            }
+            g = shared.turned.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Runs the `needed` stages, each on its own thread once its `deps` are done, and
+    /// keeps their states in `self.done`.
+    fn run_stages(&mut self, needed: &[usize], deps: &StageDeps) -> Result<()> {
+        self.shared
+            .board
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .order = needed.to_vec();
+        let runs: Vec<StageRun> = std::thread::scope(|s| {
+            let handles: Vec<_> = needed
+                .iter()
+                .map(|&i| {
+                    let mut sub = self.fork();
+                    let wait_for = deps.get(&i).cloned().unwrap_or_default();
+                    s.spawn(move || sub.stage_thread(i, &wait_for))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| StageRun {
+                        result: Some(Err(Error::Options("a stage's thread panicked".into()))),
+                        failed_at: Some(usize::MAX),
+                        logs: Vec::new(),
+                        used_args: BTreeSet::new(),
+                    })
+                })
+                .collect()
+        });
+        let mut first: Option<(usize, Error)> = None;
+        for run in runs {
+            self.logs.extend(run.logs);
+            self.used_args.extend(run.used_args);
+            if let (Some(Err(e)), Some(at)) = (run.result, run.failed_at)
+                && first.as_ref().is_none_or(|(f, _)| at < *f)
+            {
+                first = Some((at, e));
+            }
+        }
+        if let Some((_, e)) = first {
+            return Err(e);
+        }
+        let mut board = self.shared.board.lock().unwrap_or_else(|e| e.into_inner());
+        self.done = std::mem::take(&mut board.done);
+        Ok(())
+    }
+
+    /// One stage's thread: waits for the stages it needs, runs, and posts its state.
+    fn stage_thread(&mut self, i: usize, wait_for: &BTreeSet<usize>) -> StageRun {
+        self.current = Some(i);
+        let shared = self.shared;
+        let (board, turned, failures) = (&shared.board, &shared.turned, &shared.failures);
+        let stopped = |sub: &mut Builder<'_>| StageRun {
+            result: None,
+            failed_at: None,
+            logs: std::mem::take(&mut sub.logs),
+            used_args: std::mem::take(&mut sub.used_args),
+        };
+        {
+            let mut g = board.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if g.failed {
+                    return stopped(self);
+                }
+                if wait_for.iter().all(|d| g.done.contains_key(d)) {
+                    break;
+                }
+                g = turned.wait(g).unwrap_or_else(|e| e.into_inner());
+            }
+            for d in wait_for {
+                // Its own copy: an unpacked rootfs must not be shared between threads.
+                let dir = self.tmp.join(format!("stage-{d}-for-{i}"));
+                self.done.insert(*d, g.done[d].detached(dir));
+            }
+        }
+        // A panic must still release the stages waiting for this one.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_stage(i)))
+            .unwrap_or_else(|_| Err(Error::Options(format!("solving stage {i} panicked"))));
+        let mut g = board.lock().unwrap_or_else(|e| e.into_inner());
+        let run = match result {
+            Ok(true) => {
+                if let Some(state) = self.done.remove(&i) {
+                    g.done.insert(i, state);
+                }
+                StageRun {
+                    result: Some(Ok(())),
+                    ..stopped(self)
+                }
+            }
+            Ok(false) => stopped(self),
+            Err(e) => {
+                g.failed = true;
+                shared.cancel.store(true, Ordering::SeqCst);
+                let mut n = failures.lock().unwrap_or_else(|e| e.into_inner());
+                *n += 1;
+                StageRun {
+                    result: Some(Err(e)),
+                    failed_at: Some(*n),
+                    ..stopped(self)
+                }
+            }
+        };
+        turned.notify_all();
+        run
+    }
+
     fn next_vertex(&mut self, label: &str) -> usize {
-        self.vertex += 1;
+        // Numbered and announced under one lock: numbers appear in order.
+        let mut n = self
+            .shared
+            .counter
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *n += 1;
+        self.vertex = *n;
         self.reporter.step_started(self.vertex, label);
         self.vertex
     }
 
-    fn run_stage(&mut self, i: usize) -> Result<()> {
+    /// Runs stage `i` into `self.done`; `false` when it stopped because another stage
+    /// failed.
+    fn run_stage(&mut self, i: usize) -> Result<bool> {
         let stage = &self.df.stages[i];
         let stage_label = stage
             .from
@@ -367,6 +609,9 @@ impl<'a> Builder<'a> {
             .clone()
             .unwrap_or_else(|| format!("stage-{i}"));
         let steps = stage.instructions.len() + 1;
+        if self.shared.cancel.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
         let v = self.next_vertex(&format!("[{stage_label} 1/{steps}] {}", stage.from.source));
         let mut state = self
             .from(i, &stage.from)
@@ -382,19 +627,25 @@ impl<'a> Builder<'a> {
                 source: t.clone(),
                 node: ins,
             };
+            if self.shared.cancel.load(Ordering::SeqCst) {
+                return Ok(false);
+            }
             let v = self.next_vertex(&format!("[{stage_label} onbuild] {t}"));
             self.dispatch(&mut state, &located, i)
                 .map_err(|e| self.err_at(located.span, e))?;
             self.reporter.step_done(v, false);
         }
         for (n, ins) in stage.instructions.iter().enumerate() {
+            if self.shared.cancel.load(Ordering::SeqCst) {
+                return Ok(false);
+            }
             let v = self.next_vertex(&format!("[{stage_label} {}/{steps}] {}", n + 2, ins.source));
             self.dispatch(&mut state, ins, i)
                 .map_err(|e| self.err_at(ins.span, e))?;
             self.reporter.step_done(v, false);
         }
         self.done.insert(i, state);
-        Ok(())
+        Ok(true)
     }
 
     fn from(&mut self, i: usize, from: &Located<ast::From>) -> StepResult<StageState> {
@@ -409,8 +660,7 @@ impl<'a> Builder<'a> {
         };
         if let Some(j) = self.stage_index(&image).filter(|j| *j < i) {
             let parent = self
-                .done
-                .get(&j)
+                .finished_stage(j)
                 .ok_or_else(|| StepError::msg(format!("stage {image:?} was not built")))?;
             let mut st = StageState::new(parent.config.clone(), parent.layers.clone(), fs_dir);
             st.base = parent.base.clone();
@@ -710,40 +960,39 @@ impl<'a> Builder<'a> {
         // The earlier stage `from_state` was cloned from, to keep its unpacked rootfs.
         let mut from_stage: Option<usize> = None;
         let named_dir: Option<LocalContext>;
-        let from_ctx =
-            match &c.from {
-                None => None,
-                Some(f) => {
-                    let f = self.expand(state, f)?;
-                    if let Some(j) = self.stage_index(&f) {
-                        if j >= stage_idx {
-                            return Err(StepError::msg(format!(
-                                "COPY --from={f}: stage is not defined before this one"
-                            )));
-                        }
-                        from_state =
-                            Some(self.done.get(&j).cloned().ok_or_else(|| {
-                                StepError::msg(format!("stage {f} was not built"))
-                            })?);
-                        from_stage = Some(j);
-                        None
-                    } else if let Some(NamedContext::Dir(d)) = self.opts.named_contexts.get(&f) {
-                        named_dir = Some(LocalContext::new(d, IgnoreMatcher::default())?);
-                        named_dir
-                    } else {
-                        let name = match self.opts.named_contexts.get(&f) {
-                            Some(NamedContext::Image(r)) => r.clone(),
-                            _ => f.clone(),
-                        };
-                        let src = (self.resolve)(&name);
-                        let img = src.fetch(self.store, &self.opts.platform)?;
-                        let layers = img.map(|i| i.manifest.layers.clone()).unwrap_or_default();
-                        let dir = self.tmp.join(format!("from-{}", self.vertex));
-                        from_state = Some(StageState::new(ImageConfig::default(), layers, dir));
-                        None
+        let from_ctx = match &c.from {
+            None => None,
+            Some(f) => {
+                let f = self.expand(state, f)?;
+                if let Some(j) = self.stage_index(&f) {
+                    if j >= stage_idx {
+                        return Err(StepError::msg(format!(
+                            "COPY --from={f}: stage is not defined before this one"
+                        )));
                     }
+                    from_state = Some(
+                        self.finished_stage(j)
+                            .ok_or_else(|| StepError::msg(format!("stage {f} was not built")))?,
+                    );
+                    from_stage = Some(j);
+                    None
+                } else if let Some(NamedContext::Dir(d)) = self.opts.named_contexts.get(&f) {
+                    named_dir = Some(LocalContext::new(d, IgnoreMatcher::default())?);
+                    named_dir
+                } else {
+                    let name = match self.opts.named_contexts.get(&f) {
+                        Some(NamedContext::Image(r)) => r.clone(),
+                        _ => f.clone(),
+                    };
+                    let src = (self.resolve)(&name);
+                    let img = src.fetch(self.store, &self.opts.platform)?;
+                    let layers = img.map(|i| i.manifest.layers.clone()).unwrap_or_default();
+                    let dir = self.tmp.join(format!("from-{}", self.vertex));
+                    from_state = Some(StageState::new(ImageConfig::default(), layers, dir));
+                    None
                 }
-            };
+            }
+        };
         // A copy from a stage or an image is decided by its inputs alone: look it up by
         // them before unpacking anything.
         let input_key = match &from_state {
@@ -792,13 +1041,25 @@ impl<'a> Builder<'a> {
             return Ok(());
         }
         let entries = {
-            let dest_fs = state.rootfs(self.store).map_err(StepError::from)?.clone();
+            let dest_fs = match self.layered(state)? {
+                Some(view) => view.rootfs,
+                None => state.rootfs(self.store).map_err(StepError::from)?.clone(),
+            };
             match (&mut from_state, &from_ctx) {
-                (Some(src), _) => {
-                    // A copy of another stage: unpack it in its own directory.
-                    let fs = src.rootfs(self.store).map_err(StepError::from)?;
-                    copy::plan(&req, &CopyFrom::Rootfs(fs), &dest_fs)?
-                }
+                (Some(src), _) => match self.layered(src)? {
+                    // A copy of another stage or image: read through its snapshots,
+                    Some(view) => copy::plan(
+                        &req,
+                        &CopyFrom::Layered(&view.rootfs, &view.hosts),
+                        &dest_fs,
+                    )?,
+                    // or, where they cannot tell the layers' metadata, unpack it in its
+                    // own directory.
+                    None => {
+                        let fs = src.rootfs(self.store).map_err(StepError::from)?;
+                        copy::plan(&req, &CopyFrom::Rootfs(fs), &dest_fs)?
+                    }
+                },
                 (None, Some(ctx)) => copy::plan(&req, &CopyFrom::Context(ctx), &dest_fs)?,
                 (None, None) => copy::plan(&req, &CopyFrom::Context(&self.context), &dest_fs)?,
             }
@@ -823,6 +1084,22 @@ impl<'a> Builder<'a> {
         let h = self.history(ins, false);
         state.push_layer(blob.descriptor, blob.diff_id, h);
         Ok(())
+    }
+
+    /// The tree of `layers` read through their snapshots (made if missing), or `None`
+    /// where the snapshots may not show the layers' metadata: without root (owners are
+    /// not applied) or when unpacking one recorded a warning (a skipped device, an
+    /// unmapped owner, dropped xattrs or whiteout metadata).
+    fn layered(&self, state: &mut StageState) -> StepResult<Option<crate::snapshot::LayeredTree>> {
+        if !lading_oci::unpack::running_as_root() {
+            return Ok(None);
+        }
+        let snaps = crate::snapshot::Snapshots::new(self.store)?;
+        let lowers = snaps.lowers(self.store, &state.layers)?;
+        if state.layers.iter().any(|l| !snaps.warnings(l).is_empty()) {
+            return Ok(None);
+        }
+        Ok(Some(state.layered_view(&lowers)?))
     }
 
     /// Downloads an `ADD` URL into a fresh temp dir under the build's, reporting it on

@@ -271,7 +271,32 @@ impl Builder<'_> {
         let layer = if entries.is_empty() {
             None
         } else {
-            let blob = write_layer(self.store, entries, self.opts.epoch as u64)?;
+            // The layer's snapshot is made from the same entries (hard links to the
+            // upper dir's files) while the blob is written, so the next step does not
+            // unpack the blob again.
+            let epoch = self.opts.epoch as u64;
+            let (blob, prepared) = std::thread::scope(|s| {
+                let prepared = s.spawn(|| snapshot::prepare(&snapshots, &entries, epoch));
+                let blob = write_layer(self.store, entries.clone(), epoch);
+                (blob, prepared.join())
+            });
+            let blob = blob?;
+            // Only a shortcut: when it fails, the blob is unpacked on first use.
+            let fell_back = match prepared {
+                Ok(Ok(Some(p))) => p
+                    .commit(&snapshots, &blob.descriptor)
+                    .err()
+                    .map(|e| e.to_string()),
+                Ok(Ok(None)) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some("panicked".into()),
+            };
+            if let Some(why) = fell_back {
+                reporter.log(
+                    vertex,
+                    &format!("snapshot of the layer not made from the step's files ({why}); it will be unpacked"),
+                );
+            }
             Some((blob.descriptor, blob.diff_id))
         };
         if !self.opts.no_cache {
@@ -651,7 +676,7 @@ impl Builder<'_> {
             return Ok(self.opts.context_dir.clone());
         };
         if let Some(j) = self.stage_index(from) {
-            let mut st = self.done.get(&j).cloned().ok_or_else(|| {
+            let mut st = self.finished_stage(j).ok_or_else(|| {
                 StepError::msg(format!(
                     "stage {from} was not built (mounts must name an earlier stage)"
                 ))

@@ -27,6 +27,8 @@ pub struct StageState {
     pub args_over_env: std::collections::BTreeSet<String>,
     fs: Option<(Rootfs, usize)>,
     fs_dir: PathBuf,
+    /// The tree read through the snapshots of the first `usize` layers.
+    view: Option<(usize, crate::snapshot::LayeredTree)>,
 }
 
 impl StageState {
@@ -41,6 +43,33 @@ impl StageState {
             args_over_env: Default::default(),
             fs: None,
             fs_dir,
+            view: None,
+        }
+    }
+
+    /// The tree of this stage's layers as read through their snapshots, `lowers` being
+    /// those snapshots (top-most first, one per layer): only the layers added since the
+    /// last call are read.
+    pub fn layered_view(
+        &mut self,
+        lowers: &[PathBuf],
+    ) -> Result<crate::snapshot::LayeredTree, crate::snapshot::Error> {
+        let (done, mut tree) = match self.view.take() {
+            Some((n, t)) if n <= lowers.len() => (n, t),
+            _ => (0, Default::default()),
+        };
+        tree.apply(&lowers[..lowers.len() - done])?;
+        self.view = Some((lowers.len(), tree.clone()));
+        Ok(tree)
+    }
+
+    /// The same stage, to be unpacked (when needed) into `fs_dir` instead: for a
+    /// stage read by another thread.
+    pub fn detached(&self, fs_dir: PathBuf) -> StageState {
+        StageState {
+            fs: None,
+            fs_dir,
+            ..self.clone()
         }
     }
 
