@@ -4,6 +4,9 @@
 //! a tar stream with fixed header fields (mtime = the epoch, empty user/group names,
 //! PAX records only where ustar cannot hold a value), compresses it with gzip and streams
 //! it into the store, computing the diff-id and the blob digest on the way.
+//! [`write_layer_tar`] stores the tar uncompressed instead (the builder's layers, which
+//! most builds never export) and [`compress_layer`] gzips such a layer when it is
+//! exported, giving the same bytes as [`write_layer`].
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -12,7 +15,7 @@ use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::constants::MEDIA_TYPE_LAYER_GZIP;
+use crate::constants::{MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_TAR};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::hash::HashingWriter;
@@ -159,9 +162,8 @@ pub struct LayerBlob {
     pub diff_id: Digest,
 }
 
-/// Sorts `entries`, writes them as a gzip-compressed tar into `store` and returns the
-/// blob descriptor and diff-id. Every mtime becomes `epoch`.
-pub fn write_layer(store: &Store, mut entries: Vec<Entry>, epoch: u64) -> Result<LayerBlob> {
+/// Sorts `entries` by path; of two entries for one path, the later one wins.
+fn sorted_entries(mut entries: Vec<Entry>) -> Vec<Entry> {
     entries.sort_by(|a, b| compare_paths(&a.path, &b.path));
     // The sort is stable: of two entries for one path, the later one wins.
     entries.dedup_by(|later, earlier| {
@@ -171,6 +173,13 @@ pub fn write_layer(store: &Store, mut entries: Vec<Entry>, epoch: u64) -> Result
         }
         same
     });
+    entries
+}
+
+/// Sorts `entries`, writes them as a gzip-compressed tar into `store` and returns the
+/// blob descriptor and diff-id. Every mtime becomes `epoch`.
+pub fn write_layer(store: &Store, entries: Vec<Entry>, epoch: u64) -> Result<LayerBlob> {
+    let entries = sorted_entries(entries);
     let blob = store.writer()?;
     let gz = crate::gzip::ParallelGzWriter::new(blob, GZIP_LEVEL, crate::gzip::default_threads());
     let mut tar_out = HashingWriter::new(io::BufWriter::with_capacity(1 << 20, gz));
@@ -187,6 +196,77 @@ pub fn write_layer(store: &Store, mut entries: Vec<Entry>, epoch: u64) -> Result
         descriptor: Descriptor::new(MEDIA_TYPE_LAYER_GZIP, digest, size),
         diff_id,
     })
+}
+
+/// Like [`write_layer`], but stores the tar uncompressed (media type
+/// `application/vnd.oci.image.layer.v1.tar`, blob digest = diff-id): for layers that
+/// may never be exported; [`compress_layer`] gives the gzip blob [`write_layer`] would
+/// have written, byte for byte, when one is.
+pub fn write_layer_tar(store: &Store, entries: Vec<Entry>, epoch: u64) -> Result<LayerBlob> {
+    let entries = sorted_entries(entries);
+    let mut blob = store.writer()?;
+    write_tar(&mut blob, &entries, epoch)?;
+    let (digest, size) = blob.commit(None)?;
+    Ok(LayerBlob {
+        descriptor: Descriptor::new(MEDIA_TYPE_LAYER_TAR, digest.clone(), size),
+        diff_id: digest,
+    })
+}
+
+/// The gzip blob of the uncompressed layer `layer` (one [`write_layer_tar`] wrote):
+/// compressed at [`GZIP_LEVEL`] with the same encoder as [`write_layer`], so the bytes
+/// are those [`write_layer`] gives for the same entries. The tar is re-hashed as it is
+/// read and must match its digest, or nothing becomes visible. Compressed once per
+/// store: the result is recorded under the store's private dir (by diff-id) and reused
+/// while its blob is present.
+pub fn compress_layer(store: &Store, layer: &Descriptor) -> Result<Descriptor> {
+    let record = store
+        .private_dir()
+        .join("cache/gzip")
+        .join(layer.digest.hex());
+    if let Ok(bytes) = std::fs::read(&record)
+        && let Ok(d) = serde_json::from_slice::<Descriptor>(&bytes)
+        && d.media_type == MEDIA_TYPE_LAYER_GZIP
+        && store.has(&d.digest)
+    {
+        return Ok(d);
+    }
+    let file = store.open_blob(&layer.digest)?;
+    let mut tar_in = crate::hash::HashingReader::new(io::BufReader::with_capacity(1 << 20, file));
+    let blob = store.writer()?;
+    let mut gz =
+        crate::gzip::ParallelGzWriter::new(blob, GZIP_LEVEL, crate::gzip::default_threads());
+    let stream_err = |source| Error::Stream {
+        what: format!("compressing layer {}", layer.digest),
+        source,
+    };
+    io::copy(&mut tar_in, &mut gz).map_err(stream_err)?;
+    let blob = gz.finish().map_err(stream_err)?;
+    let (actual, read) = tar_in.finish();
+    if actual != layer.digest {
+        return Err(Error::DigestMismatch {
+            expected: layer.digest.clone(),
+            actual,
+        });
+    }
+    if read != layer.size {
+        return Err(Error::SizeMismatch {
+            digest: actual,
+            expected: layer.size,
+            actual: read,
+        });
+    }
+    let (digest, size) = blob.commit(None)?;
+    let d = Descriptor::new(MEDIA_TYPE_LAYER_GZIP, digest, size);
+    if let Some(dir) = record.parent() {
+        std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+    }
+    let bytes = serde_json::to_vec(&d).map_err(|source| Error::Json {
+        what: "the gzip record of a layer".into(),
+        source,
+    })?;
+    crate::store::write_atomic(&record, &bytes)?;
+    Ok(d)
 }
 
 /// Writes sorted entries as a deterministic tar stream (with the two end blocks).
@@ -373,5 +453,63 @@ mod tests {
         let mut v = vec!["a-c", "a/b", "a", "a/.wh.z", "a/!x", "b"];
         v.sort_by(|a, b| compare_paths(a, b));
         assert_eq!(v, vec!["a", "a/.wh.z", "a/!x", "a/b", "a-c", "b"]);
+    }
+
+    #[test]
+    fn compressing_a_tar_layer_gives_the_gzip_layer_byte_for_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // Larger than a few gzip blocks, partly compressible.
+        let big: Vec<u8> = (0..700_000u32).map(|i| (i % 251 ^ i / 977) as u8).collect();
+        let entries = || {
+            vec![
+                Entry::dir("a", 0o755, 0, 0),
+                Entry {
+                    kind: EntryKind::File {
+                        data: FileData::Bytes(big.clone().into()),
+                        size: big.len() as u64,
+                    },
+                    ..Entry::dir("a/big", 0o644, 1, 2)
+                },
+                Entry::whiteout("a/gone"),
+            ]
+        };
+        let gz = write_layer(&store, entries(), 0).unwrap();
+        let tar = write_layer_tar(&store, entries(), 0).unwrap();
+        assert_eq!(tar.descriptor.media_type, MEDIA_TYPE_LAYER_TAR);
+        assert_eq!(tar.descriptor.digest, gz.diff_id);
+        assert_eq!(tar.diff_id, gz.diff_id);
+        store.delete_blob(&gz.descriptor.digest).unwrap();
+        assert_eq!(
+            compress_layer(&store, &tar.descriptor).unwrap(),
+            gz.descriptor
+        );
+        // Recorded: the second call does not compress again (the record names the blob).
+        let record = store
+            .private_dir()
+            .join("cache/gzip")
+            .join(tar.descriptor.digest.hex());
+        assert!(record.is_file());
+        assert_eq!(
+            compress_layer(&store, &tar.descriptor).unwrap(),
+            gz.descriptor
+        );
+    }
+
+    #[test]
+    fn compressing_a_tampered_tar_layer_fails_and_stores_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let tar = write_layer_tar(&store, vec![Entry::dir("a", 0o755, 0, 0)], 0).unwrap();
+        let path = store.blob_path(&tar.descriptor.digest);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[0] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        let before = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
+        assert!(compress_layer(&store, &tar.descriptor).is_err());
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            before
+        );
     }
 }
