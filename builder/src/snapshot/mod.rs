@@ -376,6 +376,20 @@ impl Snapshots {
         Ok(out)
     }
 
+    /// Lets the snapshot of `layer` serve as that of `same` too (another blob of the
+    /// same tar, e.g. its gzip), as a symlink, when `layer` has one and `same` none.
+    /// Best effort: without it, `same` is unpacked on first use.
+    pub fn alias(&self, layer: &Descriptor, same: &Descriptor) {
+        let to = self.path(same);
+        if layer.digest == same.digest
+            || fs::symlink_metadata(&to).is_ok()
+            || !self.path(layer).join(FS_DIR).is_dir()
+        {
+            return;
+        }
+        let _ = std::os::unix::fs::symlink(layer.digest.hex(), &to);
+    }
+
     /// Warnings recorded when `layer` was unpacked (e.g. devices skipped without root).
     pub fn warnings(&self, layer: &Descriptor) -> Vec<String> {
         fs::read_to_string(self.path(layer).join(WARNINGS_FILE))

@@ -28,7 +28,7 @@ use lading_oci::constants::{
     ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, ANNOTATION_CREATED, ANNOTATION_REVISION,
     ANNOTATION_SOURCE, MEDIA_TYPE_CONFIG, MEDIA_TYPE_MANIFEST,
 };
-use lading_oci::layer::write_layer;
+use lading_oci::layer::write_layer_tar;
 use lading_oci::spec::{History, ImageConfig, Manifest, RootFs, rfc3339, to_canonical_json};
 use lading_oci::{Image, ImageSource, Platform, Store};
 
@@ -663,6 +663,7 @@ impl<'a> Builder<'a> {
                 .finished_stage(j)
                 .ok_or_else(|| StepError::msg(format!("stage {image:?} was not built")))?;
             let mut st = StageState::new(parent.config.clone(), parent.layers.clone(), fs_dir);
+            st.uncompressed = parent.uncompressed.clone();
             st.base = parent.base.clone();
             return Ok(st);
         }
@@ -835,7 +836,7 @@ impl<'a> Builder<'a> {
             state.config.history.push(self.history(ins, true));
             return Ok(());
         }
-        let blob = write_layer(self.store, entries, self.opts.epoch as u64)?;
+        let blob = write_layer_tar(self.store, entries, self.opts.epoch as u64)?;
         let h = self.history(ins, false);
         state.push_layer(blob.descriptor, blob.diff_id, h);
         Ok(())
@@ -1142,7 +1143,7 @@ impl<'a> Builder<'a> {
     ) -> StepResult<lading_oci::layer::LayerBlob> {
         let epoch = self.opts.epoch as u64;
         if self.opts.no_cache {
-            return Ok(write_layer(self.store, entries, epoch)?);
+            return Ok(write_layer_tar(self.store, entries, epoch)?);
         }
         let key = lading_oci::layer::content_key(&entries, epoch)?;
         let dir = self.store.private_dir().join("cache/layers");
@@ -1158,7 +1159,7 @@ impl<'a> Builder<'a> {
                 diff_id,
             });
         }
-        let blob = write_layer(self.store, entries, epoch)?;
+        let blob = write_layer_tar(self.store, entries, epoch)?;
         std::fs::create_dir_all(&dir)
             .map_err(|e| StepError::msg(format!("creating {}: {e}", dir.display())))?;
         let record =
@@ -1182,6 +1183,27 @@ impl<'a> Builder<'a> {
                 unused
             )]
         }
+    }
+
+    /// The stage's layers as exported: the ones this build wrote uncompressed gzipped
+    /// (once per store; a warm build finds them recorded), the others as they are. Each
+    /// gzip blob's digest also names the tar's snapshot, so a build `FROM` the image
+    /// does not unpack its layers again.
+    fn compressed_layers(&self, state: &StageState) -> Result<Vec<lading_oci::Descriptor>> {
+        let snapshots = crate::snapshot::Snapshots::new(self.store).ok();
+        let mut out = Vec::with_capacity(state.layers.len());
+        for (layer, &uncompressed) in state.layers.iter().zip(&state.uncompressed) {
+            if !uncompressed {
+                out.push(layer.clone());
+                continue;
+            }
+            let gz = lading_oci::layer::compress_layer(self.store, layer)?;
+            if let Some(s) = &snapshots {
+                s.alias(layer, &gz);
+            }
+            out.push(gz);
+        }
+        Ok(out)
     }
 
     /// Writes config and manifest, with labels and annotations from the options.
@@ -1211,7 +1233,7 @@ impl<'a> Builder<'a> {
             media_type: Some(MEDIA_TYPE_MANIFEST.into()),
             artifact_type: None,
             config,
-            layers: state.layers.clone(),
+            layers: self.compressed_layers(&state)?,
             subject: None,
             annotations,
         };

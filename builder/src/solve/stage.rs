@@ -16,6 +16,9 @@ pub struct StageState {
     pub config: ImageConfig,
     /// Layer blobs, base first.
     pub layers: Vec<Descriptor>,
+    /// For each of `layers`: whether this build wrote it uncompressed (gzipped only
+    /// when the stage's image is exported, see [`lading_oci::layer::compress_layer`]).
+    pub uncompressed: Vec<bool>,
     /// `base.name` / `base.digest` of the image the stage started from.
     pub base: Option<(String, Digest)>,
     /// ARGs in scope for this stage, with their values (unset ones map to `None`).
@@ -36,6 +39,7 @@ impl StageState {
     pub fn new(config: ImageConfig, layers: Vec<Descriptor>, fs_dir: PathBuf) -> Self {
         StageState {
             config,
+            uncompressed: vec![false; layers.len()],
             layers,
             base: None,
             args: BTreeMap::new(),
@@ -90,8 +94,10 @@ impl StageState {
         Ok(fs)
     }
 
-    /// Appends a layer and its history entry.
+    /// Appends a layer this build wrote (or found in its caches) and its history entry.
     pub fn push_layer(&mut self, layer: Descriptor, diff_id: Digest, history: History) {
+        self.uncompressed
+            .push(layer.media_type == lading_oci::constants::MEDIA_TYPE_LAYER_TAR);
         self.layers.push(layer);
         self.config.rootfs.diff_ids.push(diff_id);
         self.config.history.push(history);
