@@ -753,3 +753,79 @@ fn onbuild_copy_from_a_stage_reaches_a_stage_solved_on_another_thread() {
         Some("h\nh\n")
     );
 }
+
+/// A build's layers are stored as uncompressed tar blobs while it runs; only the layers
+/// of the image it writes are gzipped, once per store (a warm build finds them), and the
+/// gzip blobs share the tars' snapshots.
+#[test]
+fn only_the_exported_layers_are_gzipped_and_only_once() {
+    let Some(base) = base() else { return };
+    let sb = Sandbox::new();
+    let df = "FROM {BASE} AS side\n\
+        RUN echo intermediate-only-marker > /m && echo three > /three\n\
+        FROM {BASE} AS a\n\
+        RUN echo one > /one\n\
+        FROM a\n\
+        RUN echo two > /two\n\
+        COPY --from=side /three /three\n";
+    let ctx = context(&sb, df, &base, &[]);
+    let (digest, _) = build(&sb, &ctx, &[]);
+    let m = manifest(&sb, &digest);
+    let ls = m["layers"].as_array().unwrap();
+    let ours = &ls[ls.len() - 3..];
+    for l in ours {
+        assert_eq!(
+            l["mediaType"], "application/vnd.oci.image.layer.v1.tar+gzip",
+            "{m:#}"
+        );
+    }
+    assert_eq!(file_in_image(&sb, &digest, "one").as_deref(), Some("one\n"));
+    assert_eq!(
+        file_in_image(&sb, &digest, "three").as_deref(),
+        Some("three\n")
+    );
+    // The side stage's layer is in the store as a plain tar, and was never gzipped.
+    let blobs = sb.store().join("blobs/sha256");
+    let hits = files_containing(&blobs, b"intermediate-only-marker");
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    let plain = fs::read(&hits[0]).unwrap();
+    assert!(!plain.starts_with(&[0x1f, 0x8b]), "{}", hits[0]);
+    let records = sb.store().join(".lading/cache/gzip");
+    let recorded = || {
+        let mut v: Vec<_> = fs::read_dir(&records)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (e.file_name(), e.metadata().unwrap().modified().unwrap())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let first = recorded();
+    assert_eq!(first.len(), 3, "{first:?}");
+    // The gzip blobs' snapshots are the tars' (the RUN layers' tars got theirs from
+    // the steps' files; nothing read the last COPY's yet).
+    for l in &ours[..2] {
+        let hex = l["digest"].as_str().unwrap().trim_start_matches("sha256:");
+        let snap = sb.store().join(".lading/snapshots").join(hex);
+        assert!(snap.is_symlink(), "{}", snap.display());
+        assert!(snap.join("fs").is_dir(), "{}", snap.display());
+    }
+    // Warm: the same image, nothing compressed again.
+    let (again, log) = build(&sb, &ctx, &[]);
+    assert_eq!(digest, again);
+    assert!(log.contains("CACHED"), "{log}");
+    assert_eq!(recorded(), first);
+    // Exporting the intermediate stage gzips its layer then, with the same bytes as a
+    // fresh store gives.
+    let (side, _) = build(&sb, &ctx, &["--target", "side"]);
+    let other = Sandbox::new();
+    let (side_elsewhere, _) = build(
+        &other,
+        &context(&other, df, &base, &[]),
+        &["--target", "side"],
+    );
+    assert_eq!(side, side_elsewhere);
+    assert_eq!(recorded().len(), 4);
+}

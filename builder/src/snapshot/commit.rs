@@ -112,7 +112,7 @@ enum Kind {
 }
 
 /// Builds, in a temp dir of `snaps`, the snapshot that unpacking the layer written by
-/// `write_layer(entries, epoch)` would give. `None`: not possible without a
+/// `write_layer_tar(entries, epoch)` would give. `None`: not possible without a
 /// difference or a warning (see the module docs); unpack the blob instead.
 pub fn prepare(
     snaps: &Snapshots,

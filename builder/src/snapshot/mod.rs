@@ -324,6 +324,10 @@ impl Snapshots {
         if fs_dir.is_dir() {
             return Ok(fs_dir);
         }
+        if fs::symlink_metadata(&done).is_ok_and(|m| m.is_symlink()) {
+            // An alias (see `alias`) whose target is gone: unpack in its place.
+            let _ = fs::remove_file(&done);
+        }
         let size = store.verify_blob(&layer.digest)?;
         if size != layer.size {
             return Err(lading_oci::Error::SizeMismatch {
