@@ -217,14 +217,15 @@ pub fn write_layer_tar(store: &Store, entries: Vec<Entry>, epoch: u64) -> Result
 /// compressed at [`GZIP_LEVEL`] with the same encoder as [`write_layer`], so the bytes
 /// are those [`write_layer`] gives for the same entries. The tar is re-hashed as it is
 /// read and must match its digest, or nothing becomes visible. Compressed once per
-/// store: the result is recorded under the store's private dir (by diff-id) and reused
-/// while its blob is present.
-pub fn compress_layer(store: &Store, layer: &Descriptor) -> Result<Descriptor> {
+/// store: the result is recorded under the store's private dir (by diff-id) and, with
+/// `reuse`, taken from there while its blob is present.
+pub fn compress_layer(store: &Store, layer: &Descriptor, reuse: bool) -> Result<Descriptor> {
     let record = store
         .private_dir()
         .join("cache/gzip")
         .join(layer.digest.hex());
-    if let Ok(bytes) = std::fs::read(&record)
+    if reuse
+        && let Ok(bytes) = std::fs::read(&record)
         && let Ok(d) = serde_json::from_slice::<Descriptor>(&bytes)
         && d.media_type == MEDIA_TYPE_LAYER_GZIP
         && store.has(&d.digest)
@@ -481,19 +482,26 @@ mod tests {
         assert_eq!(tar.diff_id, gz.diff_id);
         store.delete_blob(&gz.descriptor.digest).unwrap();
         assert_eq!(
-            compress_layer(&store, &tar.descriptor).unwrap(),
+            compress_layer(&store, &tar.descriptor, true).unwrap(),
             gz.descriptor
         );
-        // Recorded: the second call does not compress again (the record names the blob).
         let record = store
             .private_dir()
             .join("cache/gzip")
             .join(tar.descriptor.digest.hex());
         assert!(record.is_file());
+        // Without reuse, compressed again: the same blob.
         assert_eq!(
-            compress_layer(&store, &tar.descriptor).unwrap(),
+            compress_layer(&store, &tar.descriptor, false).unwrap(),
             gz.descriptor
         );
+        // With reuse, the record answers: the tar is not even read.
+        store.delete_blob(&tar.descriptor.digest).unwrap();
+        assert_eq!(
+            compress_layer(&store, &tar.descriptor, true).unwrap(),
+            gz.descriptor
+        );
+        assert!(compress_layer(&store, &tar.descriptor, false).is_err());
     }
 
     #[test]
@@ -506,7 +514,7 @@ mod tests {
         bytes[0] ^= 1;
         std::fs::write(&path, bytes).unwrap();
         let before = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
-        assert!(compress_layer(&store, &tar.descriptor).is_err());
+        assert!(compress_layer(&store, &tar.descriptor, true).is_err());
         assert_eq!(
             std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
             before

@@ -1186,7 +1186,8 @@ impl<'a> Builder<'a> {
     }
 
     /// The stage's layers as exported: the ones this build wrote uncompressed gzipped
-    /// (once per store; a warm build finds them recorded), the others as they are. Each
+    /// (once per store; a warm build finds them recorded, `--no-cache` compresses
+    /// again), the others as they are. Each
     /// gzip blob's digest also names the tar's snapshot, so a build `FROM` the image
     /// does not unpack its layers again.
     fn compressed_layers(&self, state: &StageState) -> Result<Vec<lading_oci::Descriptor>> {
@@ -1197,7 +1198,7 @@ impl<'a> Builder<'a> {
                 out.push(layer.clone());
                 continue;
             }
-            let gz = lading_oci::layer::compress_layer(self.store, layer)?;
+            let gz = lading_oci::layer::compress_layer(self.store, layer, !self.opts.no_cache)?;
             if let Some(s) = &snapshots {
                 s.alias(layer, &gz);
             }
