@@ -461,7 +461,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         // Larger than a few gzip blocks, partly compressible.
-        let big: Vec<u8> = (0..700_000u32).map(|i| (i % 251 ^ i / 977) as u8).collect();
+        let big: Vec<u8> = (0..700_000u32)
+            .map(|i| ((i % 251) ^ (i / 977)) as u8)
+            .collect();
         let entries = || {
             vec![
                 Entry::dir("a", 0o755, 0, 0),
