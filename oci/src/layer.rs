@@ -233,30 +233,25 @@ pub fn compress_layer(store: &Store, layer: &Descriptor, reuse: bool) -> Result<
         return Ok(d);
     }
     let file = store.open_blob(&layer.digest)?;
-    let mut tar_in = crate::hash::HashingReader::new(io::BufReader::with_capacity(1 << 20, file));
+    // The tar is checked against its digest and size as it is compressed: a mismatch
+    // fails the copy, and the gzip blob is never committed.
+    let mut tar_in = crate::hash::VerifyingReader::new(
+        io::BufReader::with_capacity(1 << 20, file),
+        layer.digest.clone(),
+        layer.size,
+    );
     let blob = store.writer()?;
     let mut gz =
         crate::gzip::ParallelGzWriter::new(blob, GZIP_LEVEL, crate::gzip::default_threads());
-    let stream_err = |source| Error::Stream {
-        what: format!("compressing layer {}", layer.digest),
-        source,
+    let stream_err = |source: io::Error| match crate::hash::verification_error(&source) {
+        Some(mismatch) => mismatch,
+        None => Error::Stream {
+            what: format!("compressing layer {}", layer.digest),
+            source,
+        },
     };
     io::copy(&mut tar_in, &mut gz).map_err(stream_err)?;
     let blob = gz.finish().map_err(stream_err)?;
-    let (actual, read) = tar_in.finish();
-    if actual != layer.digest {
-        return Err(Error::DigestMismatch {
-            expected: layer.digest.clone(),
-            actual,
-        });
-    }
-    if read != layer.size {
-        return Err(Error::SizeMismatch {
-            digest: actual,
-            expected: layer.size,
-            actual: read,
-        });
-    }
     let (digest, size) = blob.commit(None)?;
     let d = Descriptor::new(MEDIA_TYPE_LAYER_GZIP, digest, size);
     if let Some(dir) = record.parent() {
