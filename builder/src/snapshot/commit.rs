@@ -36,7 +36,7 @@ use nix::sys::stat::{Mode, SFlag, UtimensatFlags, makedev, mknod, utimensat};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{Gid, Uid, fchownat};
 
-use super::{Error, FS_DIR, Result, Snapshots, remove_tree, xattr_allowed};
+use super::{Error, FS_DIR, Result, Snapshots, place, remove_tree, xattr_allowed};
 
 /// A snapshot made from a layer's entries, waiting for the layer's digest.
 #[derive(Debug)]
@@ -66,17 +66,7 @@ impl PreparedSnapshot {
             remove_tree(&tmp)?;
             return Ok(fs_dir);
         }
-        match fs::rename(&tmp, &done) {
-            Ok(()) => Ok(fs_dir),
-            Err(e) => {
-                let _ = remove_tree(&tmp);
-                if fs_dir.is_dir() {
-                    Ok(fs_dir)
-                } else {
-                    Err(Error::io("renaming snapshot into place at", done)(e))
-                }
-            }
-        }
+        place(&tmp, &done)
     }
 }
 

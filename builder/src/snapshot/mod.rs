@@ -350,23 +350,7 @@ impl Snapshots {
             let w = tmp.path().join(WARNINGS_FILE);
             fs::write(&w, warnings.join("\n") + "\n").map_err(Error::io("writing", &w))?;
         }
-        let tmp = tmp.keep();
-        match fs::rename(&tmp, &done) {
-            Ok(()) => Ok(fs_dir),
-            Err(e) => {
-                // Lost a race: another builder renamed its copy into place first.
-                let _ = remove_tree(&tmp);
-                if fs_dir.is_dir() {
-                    Ok(fs_dir)
-                } else {
-                    Err(Error::Io {
-                        op: "renaming snapshot into place at",
-                        path: done,
-                        source: e,
-                    })
-                }
-            }
-        }
+        place(&tmp.keep(), &done)
     }
 
     /// Lower dirs for an image's `layers` (given bottom-first, as in a manifest),
@@ -403,6 +387,24 @@ impl Snapshots {
 }
 
 /// Removes a tree even where a directory is read-only (unprivileged builds).
+/// Renames the finished snapshot `tmp` to `done` and returns its `fs` dir. Losing the
+/// race to another builder that renamed its copy into place first is not an error:
+/// both copies are the same, and `tmp` is removed.
+fn place(tmp: &Path, done: &Path) -> Result<PathBuf> {
+    let fs_dir = done.join(FS_DIR);
+    match fs::rename(tmp, done) {
+        Ok(()) => Ok(fs_dir),
+        Err(e) => {
+            let _ = remove_tree(tmp);
+            if fs_dir.is_dir() {
+                Ok(fs_dir)
+            } else {
+                Err(Error::io("renaming snapshot into place at", done)(e))
+            }
+        }
+    }
+}
+
 fn remove_tree(path: &Path) -> Result<()> {
     let meta = match fs::symlink_metadata(path) {
         Ok(m) => m,
