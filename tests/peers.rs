@@ -366,3 +366,61 @@ fn buildkit_in_a_private_dockerd_matches_lading_on_a_copy_only_image() {
     assert_same_tree("COPY-only image", "lading", &ours, "BuildKit", &theirs);
     assert_eq!(ours["etc/a"].mode, 0o640, "{ours:?}");
 }
+
+/// The Go-built peers later tests verify against (cosign, crane, grype, syft, trivy) are
+/// installed by `scripts/install-peers` at the pinned versions it names, and run. On CI a
+/// missing one fails here, naming it.
+#[test]
+fn go_built_peers_are_installed_at_their_pinned_versions() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script =
+        std::fs::read_to_string(root.join("scripts/install-peers")).expect("install-peers");
+    let list = script
+        .split("go_peers=(")
+        .nth(1)
+        .and_then(|rest| rest.split("\n)").next())
+        .expect("go_peers=( … ) in scripts/install-peers");
+    let peers: Vec<(&str, &str, &str)> = list
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim().trim_matches('"');
+            let mut w = l.split_whitespace();
+            Some((w.next()?, w.next()?, w.next()?))
+        })
+        .collect();
+    let names: Vec<&str> = peers.iter().map(|p| p.0).collect();
+    assert_eq!(
+        names,
+        ["crane", "cosign", "grype", "syft", "trivy"],
+        "{list}"
+    );
+    for (name, package, version) in peers {
+        let bin = root.join("target/peers/go/bin").join(name);
+        if !common::require(
+            bin.is_file(),
+            &format!("{name} {version} in target/peers/go/bin (scripts/install-peers)"),
+        ) {
+            continue;
+        }
+        // The module path of `MODULE/cmd/NAME`, as `go version -m` names the main module.
+        let module = package.split("/cmd/").next().expect("module");
+        let info = run(Command::new("go").arg("version").arg("-m").arg(&bin));
+        assert_success(&info);
+        let text = stdout(&info);
+        let main_module = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("mod\t"))
+            .unwrap_or_default()
+            .split('\t')
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>();
+        assert_eq!(
+            main_module.get(1..3),
+            Some(&[module, version][..]),
+            "{name}: build info says {text}"
+        );
+        let out = run(Command::new(&bin).arg("--help"));
+        assert_success(&out);
+    }
+}
