@@ -9,7 +9,7 @@ use lading_gates::vuln::cvss::Severity;
 use lading_gates::vuln::db::{self, Database};
 use lading_gates::vuln::matcher;
 use lading_gates::vuln::osv;
-use lading_gates::vuln::packages::Package;
+use lading_gates::vuln::inventory::Package;
 
 fn shared_osv() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/osv")
@@ -35,7 +35,9 @@ fn pkg(ecosystem: &str, name: &str, version: &str) -> Package {
     Package {
         name: name.into(),
         version: version.into(),
-        ecosystem: ecosystem.into(),
+        osv_version: version.into(),
+        ecosystem: Some(ecosystem.into()),
+        unmatchable: None,
         purl: format!("pkg:test/{name}@{version}"),
         source_name: None,
         source_version: None,
@@ -265,7 +267,9 @@ fn debian_matches_by_source_package_and_release() {
     let libssl = |eco: &str, version: &str, source_version: Option<&str>| Package {
         name: "libssl3".into(),
         version: version.into(),
-        ecosystem: eco.into(),
+        osv_version: version.into(),
+        ecosystem: Some(eco.into()),
+        unmatchable: None,
         purl: "pkg:deb/debian/libssl3".into(),
         source_name: Some("openssl".into()),
         source_version: source_version.map(str::to_string),
