@@ -157,7 +157,9 @@ fn dpkg_status(nginx: &str) -> String {
 }
 
 fn apk_installed(samba: &str) -> String {
-    format!("C:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nP:samba-client-libs\nV:{samba}\nA:x86_64\nS:1\nI:1\nT:Samba client libraries\nL:GPL-3.0-or-later\no:samba\n\n")
+    format!(
+        "C:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nP:samba-client-libs\nV:{samba}\nA:x86_64\nS:1\nI:1\nT:Samba client libraries\nL:GPL-3.0-or-later\no:samba\n\n"
+    )
 }
 
 fn gemspec(name: &str, version: &str) -> String {
@@ -173,7 +175,9 @@ fn composer_installed(name: &str, version: &str) -> String {
 }
 
 fn egg_info(name: &str, version: &str) -> String {
-    format!("Metadata-Version: 1.1\nName: {name}\nVersion: {version}\nSummary: x\nLicense: Apache 2.0\n")
+    format!(
+        "Metadata-Version: 1.1\nName: {name}\nVersion: {version}\nSummary: x\nLicense: Apache 2.0\n"
+    )
 }
 
 /// One variant of the test image.
@@ -271,13 +275,7 @@ fn make_fixture() -> Option<Fixture> {
     }
     let db = sandbox.path("db");
     for sub in ["", "catalog"] {
-        let out = sandbox.run(&[
-            "db",
-            "--db",
-            db.to_str()?,
-            "import",
-            osv_dir(sub).to_str()?,
-        ]);
+        let out = sandbox.run(&["db", "--db", db.to_str()?, "import", osv_dir(sub).to_str()?]);
         assert_success(&out);
     }
     Some(Fixture { sandbox, db })
@@ -477,7 +475,10 @@ fn purls_scanned_equal_the_purls_of_the_cyclonedx_sbom_of_the_same_digest() {
                 .filter(|p| p["purl"].as_str().unwrap().starts_with("pkg:rpm/"))
                 .collect();
             assert!(!rpms.is_empty());
-            assert!(rpms.iter().all(|p| p["notMatchable"].is_string()), "{rpms:?}");
+            assert!(
+                rpms.iter().all(|p| p["notMatchable"].is_string()),
+                "{rpms:?}"
+            );
         }
     }
 }

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use lading_gates::vuln::cvss::Severity;
 use lading_gates::vuln::db::{self, Database};
+use lading_gates::vuln::inventory::Package;
 use lading_gates::vuln::matcher;
 use lading_gates::vuln::osv;
-use lading_gates::vuln::inventory::Package;
 
 fn shared_osv() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/osv")

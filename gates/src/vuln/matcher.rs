@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 
 use super::cvss::{self, Severity};
 use super::db::{Database, DbError, ecosystem_base, normalize_name};
-use super::osv::{Affected, Event, Range, Record, Warning, range_scheme};
 use super::inventory::Package;
+use super::osv::{Affected, Event, Range, Record, Warning, range_scheme};
 use super::version::Scheme;
 
 /// Where a finding's severity came from.
@@ -282,8 +282,7 @@ pub fn find(db: &Database, packages: &[Package]) -> Result<(Vec<Finding>, Vec<Wa
                 continue;
             }
             for a in &record.affected {
-                if !same_ecosystem(&a.ecosystem, ecosystem)
-                    || normalize_name(base, &a.name) != want
+                if !same_ecosystem(&a.ecosystem, ecosystem) || normalize_name(base, &a.name) != want
                 {
                     continue;
                 }
