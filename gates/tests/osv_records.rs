@@ -363,3 +363,24 @@ fn odd_versions_never_panic() {
         }
     }
 }
+
+/// RPM on AlmaLinux 9: ALSA-2022:6224 (AlmaLinux/osv-database) names the binary packages
+/// with their epoch; `openssl-libs` before the fix is affected, the fix is not.
+#[test]
+fn almalinux_rpm_matches_by_binary_package_and_epoch() {
+    let t = tempfile::tempdir().unwrap();
+    let dbdir = t.path().join("db");
+    db::import(&dbdir, &shared_osv().join("catalog"), "catalog", 0).unwrap();
+    let d = Database::open(&dbdir).unwrap();
+    let rpm = |v: &str| {
+        let mut p = pkg("AlmaLinux:9", "openssl-libs", v);
+        p.path = "var/lib/rpm/rpmdb.sqlite".into();
+        matcher::find(&d, &[p]).unwrap().0
+    };
+    let hits = rpm("1:3.0.1-23.el9_0");
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0].id, "ALSA-2022:6224");
+    assert_eq!(hits[0].fixed.as_deref(), Some("1:3.0.1-41.el9_0"));
+    assert!(rpm("1:3.0.1-41.el9_0").is_empty());
+    assert!(rpm("1:3.0.7-16.el9_2").is_empty());
+}
