@@ -364,8 +364,10 @@ fn odd_versions_never_panic() {
     }
 }
 
-/// RPM on AlmaLinux 9: ALSA-2022:6224 (AlmaLinux/osv-database) names the binary packages
-/// with their epoch; `openssl-libs` before the fix is affected, the fix is not.
+/// RPM on AlmaLinux 9: ALSA-2022:6224 and ALSA-2022:7288 (AlmaLinux/osv-database) name the
+/// binary packages with their epoch. Real releases of `openssl-libs`: `1:3.0.1-41.el9_0`
+/// (the fix of 6224) is affected by 7288 only; `1:3.0.1-43.el9_0` (the fix of 7288) and
+/// `1:3.0.7-16.el9_2` by neither.
 #[test]
 fn almalinux_rpm_matches_by_binary_package_and_epoch() {
     let t = tempfile::tempdir().unwrap();
@@ -377,10 +379,16 @@ fn almalinux_rpm_matches_by_binary_package_and_epoch() {
         p.path = "var/lib/rpm/rpmdb.sqlite".into();
         matcher::find(&d, &[p]).unwrap().0
     };
-    let hits = rpm("1:3.0.1-23.el9_0");
+    let hits = rpm("1:3.0.1-41.el9_0");
     assert_eq!(hits.len(), 1, "{hits:?}");
-    assert_eq!(hits[0].id, "ALSA-2022:6224");
-    assert_eq!(hits[0].fixed.as_deref(), Some("1:3.0.1-41.el9_0"));
-    assert!(rpm("1:3.0.1-41.el9_0").is_empty());
+    assert_eq!(hits[0].id, "ALSA-2022:7288");
+    assert_eq!(hits[0].fixed.as_deref(), Some("1:3.0.1-43.el9_0"));
+    assert!(rpm("1:3.0.1-43.el9_0").is_empty());
     assert!(rpm("1:3.0.7-16.el9_2").is_empty());
+    // The epoch counts: without it (epoch 0) a later version still sorts before both fixes.
+    let ids: BTreeSet<String> = rpm("3.0.7-16.el9_2").into_iter().map(|h| h.id).collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from(["ALSA-2022:6224".to_string(), "ALSA-2022:7288".to_string()])
+    );
 }
