@@ -7,11 +7,12 @@
 //! the contents that carry versions are real where it matters: Go binaries built here with
 //! `go build` against golang.org/x/text from the Go module proxy (the vulnerable one with
 //! the go1.21.0 toolchain, also from the proxy), jars from Maven Central, a Rust binary
-//! with a cargo-auditable `.dep-v0` section built here with `rustc`. Package-manager
-//! metadata (dpkg status, apk installed, gemspec, Composer `installed.json`, egg-info) is
-//! written here, naming real versions. Downloads are cached under
-//! `target/test-cache/scan-catalog/`; a missing tool or download fails on CI and skips
-//! locally.
+//! with a cargo-auditable `.dep-v0` section built here with `rustc`, an AlmaLinux 9 rpm
+//! database (`rpmdb.sqlite`) made here by the real `rpmbuild` and `rpm --justdb`.
+//! Package-manager metadata (dpkg status, apk installed, gemspec, Composer
+//! `installed.json`, egg-info) is written here, naming real versions. Downloads are
+//! cached under `target/test-cache/scan-catalog/`; a missing tool or download fails on CI
+//! and skips locally.
 
 mod common;
 
@@ -20,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{Sandbox, assert_success, require, stderr, stdout};
+use common::{Sandbox, assert_success, have_tool, require, stderr, stdout};
 use serde_json::Value;
 
 fn cache() -> PathBuf {
@@ -148,6 +149,104 @@ fn rust_binary(regex: &str) -> Option<PathBuf> {
 }
 
 // ---------------------------------------------------------------------------------------
+// An AlmaLinux 9 rpm database, made by the real rpm
+
+const ALMALINUX_9: &str = "NAME=\"AlmaLinux\"\nVERSION=\"9.0 (Emerald Puma)\"\nID=\"almalinux\"\nID_LIKE=\"rhel centos fedora\"\nVERSION_ID=\"9.0\"\nPLATFORM_ID=\"platform:el9\"\nPRETTY_NAME=\"AlmaLinux 9.0 (Emerald Puma)\"\nCPE_NAME=\"cpe:/o:almalinux:almalinux:9::baseos\"\nHOME_URL=\"https://almalinux.org/\"\n";
+
+/// What the AlmaLinux 9 images need: Debian's `rpm` package (scripts/install-peers).
+const RPM_TOOLS: &str = "rpm and rpmbuild (Debian's rpm package)";
+
+/// AlmaLinux 9's `openssl` source package cut down to its `openssl-libs` binary package
+/// at `1:3.0.1-{release}`, without files: only its entry in the rpm database matters.
+fn openssl_spec(release: &str) -> String {
+    format!(
+        "Name: openssl\nEpoch: 1\nVersion: 3.0.1\nRelease: {release}\nSummary: Utilities from the general purpose cryptography library with TLS implementation\nLicense: ASL 2.0\n\n%description\nTest fixture.\n\n%package libs\nSummary: A general purpose cryptography library with TLS implementation\n\n%description libs\nTest fixture.\n\n%files libs\n\n%changelog\n"
+    )
+}
+
+/// Records `openssl-libs` `1:3.0.1-{release}` (x86_64, from source `openssl`) in the rpm
+/// database of `root`, `/var/lib/rpm/rpmdb.sqlite`, with the sqlite backend AlmaLinux 9
+/// uses: `rpmbuild` makes the package, `rpm --initdb` the database, `rpm -i --justdb`
+/// installs the package's header into it. Everything `rpm` writes stays under `work`
+/// and `root` (`HOME`, the build tree and its temporary files).
+fn almalinux_rpmdb(work: &Path, root: &Path, release: &str) {
+    let top = work.join("rpmbuild");
+    let tmp = work.join("tmp");
+    std::fs::create_dir_all(top.join("SPECS")).unwrap();
+    std::fs::create_dir_all(&tmp).unwrap();
+    let spec = top.join("SPECS/openssl.spec");
+    std::fs::write(&spec, openssl_spec(release)).unwrap();
+    let tool = |prog: &str| {
+        let mut c = Command::new(prog);
+        c.env("HOME", work)
+            .arg("--define")
+            .arg(format!("_topdir {}", top.display()))
+            .arg("--define")
+            .arg(format!("_tmppath {}", tmp.display()))
+            .args(["--define", "_db_backend sqlite"]);
+        c
+    };
+    let must = |c: &mut Command| assert!(ok(c), "{c:?} failed (see above)");
+    must(
+        tool("rpmbuild")
+            .args(["-bb", "--target", "x86_64-linux"])
+            .arg(&spec),
+    );
+    let package = top.join(format!(
+        "RPMS/x86_64/openssl-libs-3.0.1-{release}.x86_64.rpm"
+    ));
+    assert!(package.is_file(), "rpmbuild made no {}", package.display());
+    let in_root = |c: &mut Command| {
+        c.arg("--root").arg(root).args(["--dbpath", "/var/lib/rpm"]);
+    };
+    let mut init = tool("rpm");
+    in_root(&mut init);
+    must(init.arg("--initdb"));
+    let mut install = tool("rpm");
+    in_root(&mut install);
+    must(
+        install
+            .args([
+                "-i",
+                "--justdb",
+                "--nodeps",
+                "--noscripts",
+                "--ignorearch",
+                "--ignoreos",
+            ])
+            .arg(&package),
+    );
+    // rpm itself reads back what the image will hold.
+    let mut query = tool("rpm");
+    in_root(&mut query);
+    let out = query
+        .args([
+            "-q",
+            "--qf",
+            "%{EPOCH}:%{VERSION}-%{RELEASE} %{ARCH} %{SOURCERPM}",
+            "openssl-libs",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("1:3.0.1-{release} x86_64 openssl-3.0.1-{release}.src.rpm"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(root.join("var/lib/rpm/rpmdb.sqlite").is_file());
+}
+
+/// A build context of an AlmaLinux 9 image holding openssl-libs `1:3.0.1-{release}`.
+fn almalinux_context(dir: &Path, release: &str) {
+    let root = dir.join("root");
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::write(root.join("etc/os-release"), ALMALINUX_9).unwrap();
+    almalinux_rpmdb(&dir.join("work"), &root, release);
+    std::fs::write(dir.join("Dockerfile"), "FROM scratch\nCOPY root/ /\n").unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
 // Package-manager metadata naming real versions
 
 fn dpkg_status(nginx: &str) -> String {
@@ -240,6 +339,9 @@ fn context(dir: &Path, v: &Variant, apk: bool) {
 struct Fixture {
     sandbox: Sandbox,
     db: PathBuf,
+    /// Whether the `almalinux:vulnerable` and `almalinux:fixed` images were built (rpm and
+    /// rpmbuild are installed).
+    almalinux: bool,
 }
 
 fn make_fixture() -> Option<Fixture> {
@@ -273,12 +375,25 @@ fn make_fixture() -> Option<Fixture> {
             sandbox.build_ok(&dir, &["-t", &format!("{os}:{name}")]);
         }
     }
+    // openssl-libs: ALSA-2022:7288 is fixed in 1:3.0.1-43.el9_0.
+    let almalinux = have_tool("rpm") && have_tool("rpmbuild");
+    if almalinux {
+        for (name, release) in [("vulnerable", "41.el9_0"), ("fixed", "43.el9_0")] {
+            let dir = sandbox.path(&format!("ctx-{name}-almalinux"));
+            almalinux_context(&dir, release);
+            sandbox.build_ok(&dir, &["-t", &format!("almalinux:{name}")]);
+        }
+    }
     let db = sandbox.path("db");
     for sub in ["", "catalog"] {
         let out = sandbox.run(&["db", "--db", db.to_str()?, "import", osv_dir(sub).to_str()?]);
         assert_success(&out);
     }
-    Some(Fixture { sandbox, db })
+    Some(Fixture {
+        sandbox,
+        db,
+        almalinux,
+    })
 }
 
 fn fixture() -> Option<&'static Fixture> {
@@ -406,6 +521,23 @@ fn every_cataloged_ecosystem_is_scanned_with_its_path() {
         "lib/apk/db/installed",
     )]));
     assert_eq!(findings(&f.scan("alpine:vulnerable")), want);
+
+    if require(f.almalinux, RPM_TOOLS) {
+        let report = f.scan("almalinux:vulnerable");
+        assert_eq!(
+            findings(&report),
+            set(&[(
+                "ALSA-2022:7288",
+                "openssl-libs",
+                "1:3.0.1-41.el9_0",
+                "var/lib/rpm/rpmdb.sqlite",
+            )]),
+            "{report:#}"
+        );
+        assert_eq!(report["findings"][0]["fixed"], "1:3.0.1-43.el9_0");
+        assert_eq!(report["packages"], 1, "{report:#}");
+        assert_eq!(report["scanned"][0]["ecosystem"], "AlmaLinux:9");
+    }
 }
 
 #[test]
@@ -417,6 +549,12 @@ fn fixed_versions_of_every_cataloged_ecosystem_are_not_reported() {
         // Everything was looked at: 1 OS package, x/text, stdlib, the main module,
         // commons-text, regex and the app crate, rack, guzzle, requests.
         assert_eq!(report["packages"], 10, "{r}: {report:#}");
+    }
+    if require(f.almalinux, RPM_TOOLS) {
+        let report = f.scan("almalinux:fixed");
+        assert_eq!(findings(&report), BTreeSet::new(), "{report:#}");
+        assert_eq!(report["packages"], 1, "{report:#}");
+        assert_eq!(report["scanned"][0]["ecosystem"], "AlmaLinux:9");
     }
 }
 
@@ -444,16 +582,28 @@ fn scanned_purls(report: &Value) -> BTreeSet<String> {
 #[test]
 fn purls_scanned_equal_the_purls_of_the_cyclonedx_sbom_of_the_same_digest() {
     let Some(f) = fixture() else { return };
-    for r in [
+    let mut images = vec![
         "debian:vulnerable",
         "alpine:vulnerable",
         "debian:fixed",
         "alpine:fixed",
-    ] {
+    ];
+    if require(f.almalinux, RPM_TOOLS) {
+        images.extend(["almalinux:vulnerable", "almalinux:fixed"]);
+    }
+    for r in images {
         let report = f.scan(r);
         let sbom = cyclonedx_purls(&f.sandbox, r);
         assert!(!sbom.is_empty());
         assert_eq!(scanned_purls(&report), sbom, "{r}");
+        if let Some(kind) = r.strip_prefix("almalinux:") {
+            let release = if kind == "vulnerable" { "41" } else { "43" };
+            let want = format!("pkg:rpm/almalinux/openssl-libs@3.0.1-{release}.el9_0?");
+            assert!(
+                sbom.len() == 1 && sbom.iter().all(|p| p.starts_with(&want)),
+                "{r}: {sbom:?}"
+            );
+        }
     }
     // The cataloger fixtures of tests/sbom.rs (every cataloger, rpm on Fedora, which OSV
     // does not cover: scanned, not matchable).
