@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use lading_gates::vuln::cvss::Severity;
 use lading_gates::vuln::db::{self, Database};
+use lading_gates::vuln::inventory::Package;
 use lading_gates::vuln::matcher;
 use lading_gates::vuln::osv;
-use lading_gates::vuln::packages::Package;
 
 fn shared_osv() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/osv")
@@ -35,7 +35,9 @@ fn pkg(ecosystem: &str, name: &str, version: &str) -> Package {
     Package {
         name: name.into(),
         version: version.into(),
-        ecosystem: ecosystem.into(),
+        osv_version: version.into(),
+        ecosystem: Some(ecosystem.into()),
+        unmatchable: None,
         purl: format!("pkg:test/{name}@{version}"),
         source_name: None,
         source_version: None,
@@ -265,7 +267,9 @@ fn debian_matches_by_source_package_and_release() {
     let libssl = |eco: &str, version: &str, source_version: Option<&str>| Package {
         name: "libssl3".into(),
         version: version.into(),
-        ecosystem: eco.into(),
+        osv_version: version.into(),
+        ecosystem: Some(eco.into()),
+        unmatchable: None,
         purl: "pkg:deb/debian/libssl3".into(),
         source_name: Some("openssl".into()),
         source_version: source_version.map(str::to_string),
@@ -358,4 +362,33 @@ fn odd_versions_never_panic() {
             let _ = s.compare(a, "1.0");
         }
     }
+}
+
+/// RPM on AlmaLinux 9: ALSA-2022:6224 and ALSA-2022:7288 (AlmaLinux/osv-database) name the
+/// binary packages with their epoch. Real releases of `openssl-libs`: `1:3.0.1-41.el9_0`
+/// (the fix of 6224) is affected by 7288 only; `1:3.0.1-43.el9_0` (the fix of 7288) and
+/// `1:3.0.7-16.el9_2` by neither.
+#[test]
+fn almalinux_rpm_matches_by_binary_package_and_epoch() {
+    let t = tempfile::tempdir().unwrap();
+    let dbdir = t.path().join("db");
+    db::import(&dbdir, &shared_osv().join("catalog"), "catalog", 0).unwrap();
+    let d = Database::open(&dbdir).unwrap();
+    let rpm = |v: &str| {
+        let mut p = pkg("AlmaLinux:9", "openssl-libs", v);
+        p.path = "var/lib/rpm/rpmdb.sqlite".into();
+        matcher::find(&d, &[p]).unwrap().0
+    };
+    let hits = rpm("1:3.0.1-41.el9_0");
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0].id, "ALSA-2022:7288");
+    assert_eq!(hits[0].fixed.as_deref(), Some("1:3.0.1-43.el9_0"));
+    assert!(rpm("1:3.0.1-43.el9_0").is_empty());
+    assert!(rpm("1:3.0.7-16.el9_2").is_empty());
+    // The epoch counts: without it (epoch 0) a later version still sorts before both fixes.
+    let ids: BTreeSet<String> = rpm("3.0.7-16.el9_2").into_iter().map(|h| h.id).collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from(["ALSA-2022:6224".to_string(), "ALSA-2022:7288".to_string()])
+    );
 }

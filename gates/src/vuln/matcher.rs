@@ -11,8 +11,8 @@ use std::collections::BTreeSet;
 
 use super::cvss::{self, Severity};
 use super::db::{Database, DbError, ecosystem_base, normalize_name};
+use super::inventory::Package;
 use super::osv::{Affected, Event, Range, Record, Warning, range_scheme};
-use super::packages::Package;
 use super::version::Scheme;
 
 /// Where a finding's severity came from.
@@ -246,7 +246,10 @@ pub fn find(db: &Database, packages: &[Package]) -> Result<(Vec<Finding>, Vec<Wa
     let mut seen = BTreeSet::new();
     let mut unsupported = BTreeSet::new();
     for pkg in packages {
-        let base = ecosystem_base(&pkg.ecosystem);
+        let Some(ecosystem) = pkg.ecosystem.as_deref() else {
+            continue;
+        };
+        let base = ecosystem_base(ecosystem);
         if !db.has(base) {
             unsupported.insert(base.to_string());
             continue;
@@ -258,9 +261,9 @@ pub fn find(db: &Database, packages: &[Package]) -> Result<(Vec<Finding>, Vec<Wa
             &pkg.name
         };
         let version = if distro {
-            pkg.source_version.as_deref().unwrap_or(&pkg.version)
+            pkg.source_version.as_deref().unwrap_or(&pkg.osv_version)
         } else {
-            &pkg.version
+            &pkg.osv_version
         };
         if let Some(s) = Scheme::for_ecosystem(base)
             && let Err(e) = s.validate(version)
@@ -279,8 +282,7 @@ pub fn find(db: &Database, packages: &[Package]) -> Result<(Vec<Finding>, Vec<Wa
                 continue;
             }
             for a in &record.affected {
-                if !same_ecosystem(&a.ecosystem, &pkg.ecosystem)
-                    || normalize_name(base, &a.name) != want
+                if !same_ecosystem(&a.ecosystem, ecosystem) || normalize_name(base, &a.name) != want
                 {
                     continue;
                 }
@@ -296,7 +298,7 @@ pub fn find(db: &Database, packages: &[Package]) -> Result<(Vec<Finding>, Vec<Wa
                     summary: record.summary.clone(),
                     url: record.url.clone(),
                     package: pkg.name.clone(),
-                    ecosystem: pkg.ecosystem.clone(),
+                    ecosystem: ecosystem.to_string(),
                     purl: pkg.purl.clone(),
                     installed: pkg.version.clone(),
                     fixed,

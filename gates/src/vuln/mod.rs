@@ -2,8 +2,8 @@
 //!
 //! - [`version`]: version order per ecosystem;
 //! - [`osv`]: reading OSV records; [`db`]: the local database (`lading db`);
-//! - [`packages`]: the [`packages::Package`] the matcher needs, and a minimal finder that
-//!   the SBOM catalogers will replace;
+//! - [`inventory`]: the SBOM's packages (the one catalog, [`crate::sbom::catalog`]) as
+//!   the matcher needs them, each named in its OSV ecosystem;
 //! - [`matcher`]: OSV range evaluation, source-package matching for distributions;
 //! - [`cvss`]: severities from CVSS vectors;
 //! - [`ignore`]: ignore rules and OpenVEX;
@@ -14,30 +14,39 @@ pub mod cvss;
 pub mod db;
 pub mod external;
 pub mod ignore;
+pub mod inventory;
 pub mod matcher;
 pub mod osv;
-pub mod packages;
 pub mod report;
 pub mod version;
 
-use lading_oci::{Image, Store};
-
+use crate::sbom::Sbom;
 use report::{DbInfo, Report, Target};
 
-/// Scans `image` (named `name`) against `db`; `rules` silence findings (`today` is
-/// `YYYY-MM-DD`, for expiry dates).
+/// Scans the packages of `sbom` (the image's catalog, from [`crate::sbom::catalog`])
+/// against `db`; `rules` silence findings (`today` is `YYYY-MM-DD`, for expiry dates).
+/// Every package of the SBOM is checked, or listed as not matchable.
 pub fn scan(
-    store: &Store,
-    image: &Image,
-    name: &str,
+    sbom: &Sbom,
     db: &db::Database,
     rules: &[ignore::Rule],
     today: &str,
 ) -> crate::Result<Report> {
-    let (pkgs, mut warnings) = packages::find(store, image)?;
+    let pkgs = inventory::from_sbom(sbom);
+    let mut warnings: Vec<osv::Warning> = sbom
+        .warnings
+        .iter()
+        .map(|w| osv::Warning {
+            record: w.path.trim_start_matches('/').to_string(),
+            message: w.message.clone(),
+        })
+        .collect();
     let (findings, w) = matcher::find(db, &pkgs)?;
     warnings.extend(w);
-    let digest = image.descriptor.digest.to_string();
+    let mut scanned: Vec<report::Scanned> = pkgs.iter().map(|p| p.scanned()).collect();
+    scanned.sort();
+    scanned.dedup();
+    let digest = sbom.image.digest.clone();
     let (findings, ignored, w) =
         ignore::apply(findings, rules, today, std::slice::from_ref(&digest));
     warnings.extend(w);
@@ -60,11 +69,12 @@ pub fn scan(
         .collect();
     Ok(Report {
         image: Target {
-            name: name.to_string(),
+            name: sbom.image.name.clone(),
             digest,
         },
         database,
         packages: pkgs.len(),
+        scanned,
         findings,
         ignored,
         warnings,
@@ -77,6 +87,7 @@ mod tests {
     use super::*;
     use crate::testutil::{file, image};
     use cvss::Severity;
+    use lading_oci::Store;
     use report::FailOn;
 
     /// A synthetic advisory (not a real record) whose only severity is a CVSS v4.0
@@ -114,7 +125,8 @@ mod tests {
                 "Metadata-Version: 2.1\nName: synthetic-pkg\nVersion: 1.0\n",
             )]],
         );
-        let report = scan(&store, &img, "synthetic:1", &database, &[], "2025-06-01").unwrap();
+        let sbom = crate::sbom::catalog(&store, &img, "synthetic:1").unwrap();
+        let report = scan(&sbom, &database, &[], "2025-06-01").unwrap();
         assert_eq!(report.findings.len(), 1, "{report:?}");
         let rating = &report.findings[0].severity;
         assert_eq!(rating.level, Severity::Critical);

@@ -94,6 +94,22 @@ pub struct ScannerRun {
     pub reference: Option<String>,
 }
 
+/// One package the scan checked: every package of the SBOM is one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Scanned {
+    /// Package URL, as in the SBOM.
+    pub purl: String,
+    /// The OSV ecosystem it was matched in; absent when OSV has none for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ecosystem: Option<String>,
+    /// The file that evidenced it.
+    pub path: String,
+    /// Why it could not be matched against OSV advisories.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_matchable: Option<String>,
+}
+
 /// A vulnerability scan's result.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -104,6 +120,8 @@ pub struct Report {
     pub database: BTreeMap<String, DbInfo>,
     /// Packages checked.
     pub packages: usize,
+    /// Every package checked (the SBOM's catalog), by purl and path.
+    pub scanned: Vec<Scanned>,
     /// Findings in force.
     pub findings: Vec<Finding>,
     /// Findings silenced by an ignore rule or VEX statement.
@@ -143,7 +161,16 @@ impl Report {
                 json!(if self.passes(fail_on) { "pass" } else { "fail" }),
             );
             m.insert("failOn".into(), json!(fail_on.map(FailOn::as_str)));
-            m.insert("summary".into(), json!(self.counts()));
+            let mut summary = json!(self.counts());
+            if let Value::Object(s) = &mut summary {
+                let unmatched = self
+                    .scanned
+                    .iter()
+                    .filter(|p| p.not_matchable.is_some())
+                    .count();
+                s.insert("notMatchable".into(), json!(unmatched));
+            }
+            m.insert("summary".into(), summary);
         }
         v
     }

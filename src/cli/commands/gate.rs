@@ -103,14 +103,23 @@ pub fn run(store_dir: &Path, args: GateArgs) -> Result<ExitCode> {
     let reference = &args.reference;
     let mut gates = Vec::new();
 
-    // sbom: a CycloneDX document; passes when the image could be cataloged.
-    if policy.skips("sbom") {
-        gates.push(skipped("sbom"));
+    // The one catalog of the image: the sbom gate records it, the scan gate checks it.
+    let catalog = if policy.skips("sbom") && policy.skips("scan") {
+        None
     } else {
-        let doc = sbom::catalog(&store, &image, reference)
-            .with_context(|| format!("cataloging {reference}"))?;
-        let desc = put_json(&store, &sbom::cyclonedx::document(&doc), SBOM_MEDIA_TYPE)?;
-        gates.push(ran("sbom", true, &desc));
+        Some(
+            sbom::catalog(&store, &image, reference)
+                .with_context(|| format!("cataloging {reference}"))?,
+        )
+    };
+
+    // sbom: a CycloneDX document; passes when the image could be cataloged.
+    match &catalog {
+        Some(doc) if !policy.skips("sbom") => {
+            let desc = put_json(&store, &sbom::cyclonedx::document(doc), SBOM_MEDIA_TYPE)?;
+            gates.push(ran("sbom", true, &desc));
+        }
+        _ => gates.push(skipped("sbom")),
     }
 
     // scan: fails closed without a database.
@@ -136,7 +145,10 @@ pub fn run(store_dir: &Path, args: GateArgs) -> Result<ExitCode> {
                     rules.extend(ignore::parse(&text, &path.display().to_string())?);
                 }
                 let today = rfc3339(now())[..10].to_string();
-                let report = vuln::scan(&store, &image, reference, &db, &rules, &today)
+                let doc = catalog
+                    .as_ref()
+                    .context("the catalog is made whenever the scan gate runs")?;
+                let report = vuln::scan(doc, &db, &rules, &today)
                     .with_context(|| format!("scanning {reference}"))?;
                 let fail_on = Some(policy.fail_on);
                 let desc = put_json(&store, &report.to_json(fail_on), SCAN_MEDIA_TYPE)?;

@@ -32,7 +32,10 @@ pub fn run(store_dir: &Path, args: ScanArgs) -> Result<ExitCode> {
         rules.extend(ignore::parse(&text, &path.display().to_string())?);
     }
     let today = rfc3339(now())[..10].to_string();
-    let mut report = vuln::scan(&store, &image, &args.reference, &db, &[], &today)?;
+    // The one catalog: what is scanned is what `lading sbom` lists for this digest.
+    let sbom = lading_gates::sbom::catalog(&store, &image, &args.reference)
+        .with_context(|| format!("cataloging {}", args.reference))?;
+    let mut report = vuln::scan(&sbom, &db, &[], &today)?;
     run_external(&store, &image, &args, &mut report)?;
     // Ignore rules apply to every scanner's findings.
     let findings = std::mem::take(&mut report.findings);

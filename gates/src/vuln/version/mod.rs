@@ -11,6 +11,7 @@
 //! | [`Scheme::Go`] | Go | SemVer with a `v` prefix, `vX`/`vX.Y` shorthands, `+incompatible` |
 //! | [`Scheme::Maven`] | Maven | Maven's `ComparableVersion` |
 //! | [`Scheme::RubyGems`] | RubyGems | `Gem::Version#<=>` |
+//! | [`Scheme::Packagist`] | Packagist | Composer's normalisation, then PHP's `version_compare` |
 //!
 //! Every comparator is tested against the ecosystem's own test vectors in
 //! `gates/tests/testdata/versions/<scheme>.txt`.
@@ -18,6 +19,7 @@
 mod apk;
 mod dpkg;
 mod maven;
+mod packagist;
 mod pep440;
 mod rpm;
 mod rubygems;
@@ -67,11 +69,13 @@ pub enum Scheme {
     Maven,
     /// Ruby gem versions.
     RubyGems,
+    /// Composer (PHP) package versions.
+    Packagist,
 }
 
 impl Scheme {
     /// Every scheme.
-    pub const ALL: [Scheme; 8] = [
+    pub const ALL: [Scheme; 9] = [
         Scheme::Dpkg,
         Scheme::Rpm,
         Scheme::Apk,
@@ -80,6 +84,7 @@ impl Scheme {
         Scheme::Go,
         Scheme::Maven,
         Scheme::RubyGems,
+        Scheme::Packagist,
     ];
 
     /// Short name (also the test-vector file name).
@@ -93,6 +98,7 @@ impl Scheme {
             Scheme::Go => "go",
             Scheme::Maven => "maven",
             Scheme::RubyGems => "rubygems",
+            Scheme::Packagist => "packagist",
         }
     }
 
@@ -111,6 +117,7 @@ impl Scheme {
             "Go" => Scheme::Go,
             "Maven" => Scheme::Maven,
             "RubyGems" => Scheme::RubyGems,
+            "Packagist" => Scheme::Packagist,
             _ => return None,
         })
     }
@@ -126,6 +133,7 @@ impl Scheme {
             Scheme::Go => semver::compare(a, b, semver::Flavor::Go),
             Scheme::Maven => Ok(maven::compare(a, b)),
             Scheme::RubyGems => rubygems::compare(a, b),
+            Scheme::Packagist => packagist::compare(a, b),
         }
     }
 
