@@ -131,7 +131,8 @@ const DIRS: &[(&str, u32)] = &[
 ];
 
 /// Single files, several files, directories (contents), `.`, a symlink, missing
-/// parents, `--chmod` on files and directories, `ADD` of a local file and directory.
+/// parents, `--chmod` on files and directories, `ADD` of a local file and directory, and
+/// a directory copied into an existing one (which keeps its own mode, here 02700).
 const DOCKERFILE: &str = "\
 FROM scratch
 COPY f0600 /single
@@ -148,6 +149,8 @@ COPY --chmod=0755 f0600 /chmod-file
 COPY --chmod=0600 f0751 f0644 /chmod-files/
 ADD f0700 /add-file
 ADD d0751 /add-dir/
+COPY d1777 /p/
+COPY plain /p/n2700/
 ";
 
 /// A fresh context under `sb`; returns its path.
@@ -259,6 +262,8 @@ fn normalize_gives_0644_and_0755_and_preserve_keeps_the_context_modes() {
         ("add-file", 0o700),
         ("add-dir/x", 0o751),
         ("deep/a/b", 0o755),
+        ("p/n2700", 0o2700),
+        ("p/n2700/key", 0o600),
     ] {
         assert_eq!(
             preserved[path].mode, mode,

@@ -180,10 +180,8 @@ pub fn plan(
                         String::new()
                     },
                 );
-                if !root.is_empty() {
-                    // The destination directory itself gets the owner, not --chmod.
-                    out.push(owned(Entry::dir(root.clone(), 0o755, 0, 0), req));
-                }
+                // The destination directory itself gets the owner, not --chmod.
+                out.extend(dest_dir(&root, dest_fs, req));
                 for mut c in children {
                     c.path = join_rel(&root, &c.path);
                     let is_dir = matches!(c.kind, EntryKind::Dir);
@@ -201,9 +199,7 @@ pub fn plan(
             ItemKind::Archive(path) => {
                 let tmp = req.unpack_archives.unwrap_or(Path::new("/nonexistent"));
                 let root = join_rel(&dest, &base);
-                if !root.is_empty() {
-                    out.push(owned(Entry::dir(root.clone(), 0o755, 0, 0), req));
-                }
+                out.extend(dest_dir(&root, dest_fs, req));
                 // Extracted entries keep the archive's owners and modes, as docker's do.
                 out.extend(crate::archive::extract(&path, tmp, dest_fs, &root)?);
             }
@@ -211,6 +207,22 @@ pub fn plan(
     }
     add_missing_parents(&mut out, dest_fs, req.owner)?;
     Ok(out)
+}
+
+/// The entry for the directory a copy of a directory (or an archive) lands in: a new one
+/// gets `0755`, owned by `--chown` or root; one the stage has already keeps its mode and
+/// owner, as in BuildKit (a `1777` `/tmp` stays sticky after `COPY dir /tmp/`). None for
+/// the root.
+fn dest_dir(root: &str, dest_fs: &Rootfs, req: &CopyRequest<'_>) -> Option<Entry> {
+    if root.is_empty() {
+        return None;
+    }
+    match dest_fs.get(root) {
+        Some(n) if n.kind == NodeKind::Dir => {
+            Some(Entry::dir(root.to_string(), n.mode & 0o7777, n.uid, n.gid))
+        }
+        _ => Some(owned(Entry::dir(root.to_string(), 0o755, 0, 0), req)),
+    }
 }
 
 fn owned(mut e: Entry, req: &CopyRequest<'_>) -> Entry {
@@ -732,6 +744,39 @@ mod tests {
             Some("g+w"),
         );
         assert_eq!(got, vec![("k".into(), 0o664)]);
+    }
+
+    #[test]
+    fn copying_a_directory_into_an_existing_one_keeps_its_mode() {
+        let d = modes_context();
+        let context = LocalContext::new(d.path(), IgnoreMatcher::default()).unwrap();
+        let mut fs = Rootfs::default();
+        fs.nodes.insert(
+            "tmp".into(),
+            lading_oci::unpack::Node {
+                kind: NodeKind::Dir,
+                mode: 0o1777,
+                uid: 0,
+                gid: 0,
+            },
+        );
+        let req = CopyRequest {
+            sources: vec![Src::Path("d".into())],
+            dest: "/tmp/".into(),
+            owner: Some(Owner { uid: 7, gid: 8 }),
+            chmod: None,
+            parents: false,
+            exclude: None,
+            unpack_archives: None,
+        };
+        let got = plan(&req, &CopyFrom::Context(&context), &fs).unwrap();
+        let tmp = got.iter().find(|e| e.path == "tmp").expect("tmp entry");
+        assert_eq!(
+            (tmp.mode, tmp.uid, tmp.gid),
+            (0o1777, 0, 0),
+            "not --chown'ed either"
+        );
+        assert!(got.iter().any(|e| e.path == "tmp/sub"), "{got:?}");
     }
 
     #[test]
