@@ -338,3 +338,41 @@ fn skopeo_pushes_oci_layout_to_registry_keeping_the_digest() {
     let have: Vec<&serde_json::Value> = info["Layers"].as_array().unwrap().iter().collect();
     assert_eq!(have, want);
 }
+
+/// The differential tests' harness works end to end: a private dockerd builds with
+/// BuildKit, `docker export` gives its root filesystem, and a COPY-only image with
+/// explicit modes comes out the same from lading's `-o type=local` and from BuildKit.
+#[test]
+fn buildkit_in_a_private_dockerd_matches_lading_on_a_copy_only_image() {
+    use common::tree::{assert_same_tree, tree_of_dir, tree_of_tar, without_docker_sandbox};
+    use std::os::unix::fs::PermissionsExt;
+    let Some(docker) = common::dockerd::Dockerd::start() else {
+        return;
+    };
+    let sb = Sandbox::new();
+    sb.write(
+        "ctx/Dockerfile",
+        "FROM scratch\nCOPY app/ /srv/app/\nCOPY --chown=1000:1001 --chmod=0640 app/a.txt /etc/a\n",
+    );
+    sb.write("ctx/app/a.txt", "a\n");
+    sb.write("ctx/app/sub/b.txt", "b\n");
+    for (path, mode) in [
+        ("ctx/app", 0o755),
+        ("ctx/app/sub", 0o755),
+        ("ctx/app/a.txt", 0o644),
+        ("ctx/app/sub/b.txt", 0o644),
+    ] {
+        std::fs::set_permissions(sb.path(path), std::fs::Permissions::from_mode(mode))
+            .expect("chmod");
+    }
+    docker.build_ok(&sb.path("ctx"), "harness:1", &[]);
+    let theirs = without_docker_sandbox(tree_of_tar(&docker.rootfs_tar("harness:1")), false);
+    let out = sb.path("rootfs");
+    let mut cmd = sb.lading(&["build", "--progress", "plain", "-o"]);
+    cmd.arg(format!("type=local,dest={}", out.display()))
+        .arg(sb.path("ctx"));
+    assert_success(&run(&mut cmd));
+    let ours = tree_of_dir(&out);
+    assert_same_tree("COPY-only image", "lading", &ours, "BuildKit", &theirs);
+    assert_eq!(ours["etc/a"].mode, 0o640, "{ours:?}");
+}

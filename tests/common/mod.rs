@@ -12,6 +12,8 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 
 pub mod bases;
+pub mod dockerd;
+pub mod tree;
 
 /// The `lading` binary under test. Contexts inside this checkout are not seen as git
 /// checkouts, so their images do not carry this repository's revision and clone URL and
