@@ -15,72 +15,13 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
+use common::dockerd::Dockerd;
+use common::tree::{Tree, assert_same_tree, tree_of_tar};
 use common::{Sandbox, assert_success, require_tool, run};
-
-/// One path of a root filesystem, as compared.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Node {
-    /// `dir`, `file` or `symlink`.
-    kind: &'static str,
-    /// All of 07777.
-    mode: u32,
-    uid: u64,
-    gid: u64,
-    /// sha256 of a file's content, or a symlink's target.
-    content: String,
-}
-
-type Tree = BTreeMap<String, Node>;
-
-/// The tree of a root filesystem tarball.
-fn tree_of_tar(bytes: &[u8]) -> Tree {
-    let mut tree = Tree::new();
-    let mut archive = tar::Archive::new(bytes);
-    for entry in archive.entries().expect("tar entries") {
-        let mut entry = entry.expect("tar entry");
-        let path = entry.path().expect("path").to_string_lossy().into_owned();
-        let path = path
-            .trim_start_matches("./")
-            .trim_end_matches('/')
-            .to_string();
-        if path.is_empty() || path == "." {
-            continue;
-        }
-        let header = entry.header().clone();
-        let (kind, content) = match header.entry_type() {
-            tar::EntryType::Directory => ("dir", String::new()),
-            tar::EntryType::Symlink => (
-                "symlink",
-                entry
-                    .link_name()
-                    .expect("link")
-                    .map(|l| l.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            ),
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let mut data = Vec::new();
-                entry.read_to_end(&mut data).expect("read");
-                ("file", common::sha256(&data))
-            }
-            other => panic!("{path}: unexpected entry type {other:?}"),
-        };
-        let node = Node {
-            kind,
-            mode: header.mode().expect("mode") & 0o7777,
-            uid: header.uid().expect("uid"),
-            gid: header.gid().expect("gid"),
-            content,
-        };
-        tree.insert(path, node);
-    }
-    tree
-}
 
 /// Writes `rel` with `mode` (and its content) or makes the directory, then chmods it.
 fn put(root: &Path, rel: &str, mode: u32) {
@@ -188,27 +129,8 @@ fn sb_unique() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
-/// The differences between two trees, one line each.
-fn diff(a_name: &str, a: &Tree, b_name: &str, b: &Tree) -> Vec<String> {
-    let mut out = Vec::new();
-    for (p, n) in a {
-        match b.get(p) {
-            None => out.push(format!("{p}: only in {a_name} ({n:?})")),
-            Some(m) if m != n => out.push(format!("{p}: {a_name} {n:?} != {b_name} {m:?}")),
-            Some(_) => {}
-        }
-    }
-    for (p, m) in b {
-        if !a.contains_key(p) {
-            out.push(format!("{p}: only in {b_name} ({m:?})"));
-        }
-    }
-    out
-}
-
 fn assert_same(a_name: &str, a: &Tree, b_name: &str, b: &Tree) {
-    let d = diff(a_name, a, b_name, b);
-    assert!(d.is_empty(), "{} difference(s):\n{}", d.len(), d.join("\n"));
+    assert_same_tree("context modes", a_name, a, b_name, b);
 }
 
 /// What `--context-modes=normalize` must give: the preserved tree with today's rule
@@ -220,12 +142,12 @@ fn normalized(preserved: &Tree) -> Tree {
         .map(|(path, node)| {
             let mut n = node.clone();
             n.mode = match (n.kind, path.as_str()) {
-                ("symlink", _) => n.mode,
+                ('l', _) => n.mode,
                 // `COPY --chmod=0640 plain /chmod-dir/`: below the destination.
                 (_, p) if p.starts_with("chmod-dir/") => 0o640,
                 (_, "chmod-file") => 0o755,
                 (_, p) if p.starts_with("chmod-files/") => 0o600,
-                ("dir", _) => 0o755,
+                ('d', _) => 0o755,
                 (_, _) if node.mode & 0o111 != 0 => 0o755,
                 _ => 0o644,
             };
@@ -336,85 +258,13 @@ fn named_build_contexts_follow_context_modes() {
 
 // ---- BuildKit (dockerd 20.10) -------------------------------------------------------
 
-/// A private dockerd on a socket in a temp dir, killed on drop.
-struct Dockerd {
-    child: Child,
-    dir: tempfile::TempDir,
-}
-
-impl Dockerd {
-    fn socket(&self) -> String {
-        format!("unix://{}", self.dir.path().join("docker.sock").display())
-    }
-
-    fn start() -> Option<Dockerd> {
-        if !(require_tool("dockerd") && common::require(common::is_root(), "root for dockerd")) {
-            return None;
-        }
-        let dir = tempfile::tempdir().expect("tempdir");
-        let d = dir.path();
-        let child = Command::new("dockerd")
-            .arg("--host")
-            .arg(format!("unix://{}", d.join("docker.sock").display()))
-            .arg("--data-root")
-            .arg(d.join("data"))
-            .arg("--exec-root")
-            .arg(d.join("exec"))
-            .arg("--pidfile")
-            .arg(d.join("docker.pid"))
-            .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(d.join("dockerd.log")).expect("log"))
-            .spawn()
-            .expect("spawn dockerd");
-        let daemon = Dockerd { child, dir };
-        for _ in 0..600 {
-            let ok = daemon
-                .docker()
-                .arg("version")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success());
-            if ok {
-                return Some(daemon);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        panic!(
-            "dockerd did not come up: {}",
-            std::fs::read_to_string(daemon.dir.path().join("dockerd.log")).unwrap_or_default()
-        );
-    }
-
-    fn docker(&self) -> Command {
-        // Debian's client: it matches the daemon (another `docker` may be on PATH).
-        let mut cmd = Command::new("/usr/bin/docker");
-        cmd.arg("-H").arg(self.socket()).env("DOCKER_BUILDKIT", "1");
-        cmd
-    }
-
-    /// BuildKit's root filesystem of `ctx` (its tar exporter: no sandbox files).
-    fn rootfs(&self, ctx: &Path) -> Tree {
-        let out = self.dir.path().join(format!("out-{}.tar", sb_unique()));
-        let mut cmd = self.docker();
-        cmd.args(["build", "--network", "none", "-o"])
-            .arg(format!("type=tar,dest={}", out.display()))
-            .arg(ctx);
-        assert_success(&run(&mut cmd));
-        tree_of_tar(&std::fs::read(out).expect("rootfs tar"))
-    }
-}
-
-impl Drop for Dockerd {
-    fn drop(&mut self) {
-        // SIGTERM to our own child's pid (SIGKILL would orphan the containerd it
-        // started); dockerd stops containerd and exits.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
+/// BuildKit's root filesystem of `ctx`, from its tar exporter (`-o type=tar`: the
+/// image's files only, none of the sandbox files `docker export` adds).
+fn buildkit_tree(dockerd: &Dockerd, sb: &Sandbox, ctx: &Path) -> Tree {
+    let out = sb.path(&format!("buildkit-{}.tar", sb_unique()));
+    let dest = format!("type=tar,dest={}", out.display());
+    assert_success(&dockerd.build(ctx, &["-o", &dest]));
+    tree_of_tar(&std::fs::read(out).expect("rootfs tar"))
 }
 
 #[test]
@@ -424,7 +274,7 @@ fn preserve_equals_buildkit() {
     };
     let sb = Sandbox::new();
     let ctx = context(&sb, "ctx");
-    let buildkit = dockerd.rootfs(&ctx);
+    let buildkit = buildkit_tree(&dockerd, &sb, &ctx);
     let lading = lading_tree(&sb, &ctx, &[]);
     assert_same("lading", &lading, "buildkit", &buildkit);
     // And normalize is today's rule applied to exactly what BuildKit copies.
@@ -457,7 +307,7 @@ fn chmod_octal_replaces_special_bits() {
         assert_eq!(tree["set"].mode, 0o4755);
     }
     if let Some(dockerd) = Dockerd::start() {
-        let tree = dockerd.rootfs(&ctx);
+        let tree = buildkit_tree(&dockerd, &sb, &ctx);
         assert_eq!((tree["cleared"].mode, tree["set"].mode), (0o4600, 0o755));
     }
 }
@@ -525,7 +375,7 @@ fn preserve_equals_buildah_but_for_setuid_and_setgid() {
     // (`preserve_equals_buildkit`). Compare the rest.
     for tree in [&mut buildah, &mut lading] {
         for node in tree.values_mut() {
-            if node.kind != "symlink" {
+            if node.kind != 'l' {
                 node.mode &= !0o6000;
             }
         }
