@@ -144,7 +144,9 @@ fn build(sb: &Sandbox, ctx: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Out
 
 fn context(sb: &Sandbox, dockerfile: &str) -> PathBuf {
     sb.write("ctx/Dockerfile", dockerfile);
-    sb.write("ctx/a", "local a\n");
+    let a = sb.write("ctx/a", "local a\n");
+    // COPY keeps the context's modes: pin them whatever the umask.
+    std::fs::set_permissions(&a, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     sb.path("ctx")
 }
 

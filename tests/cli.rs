@@ -298,6 +298,21 @@ fn metadata_file_has_buildx_keys() {
     assert_eq!(d["mediaType"], "application/vnd.oci.image.manifest.v1+json");
     assert_eq!(d["size"], manifest_bytes.len() as u64);
     assert_eq!(m["image.name"], "app:1");
+    // How context files got their modes is a build parameter, recorded here only.
+    assert_eq!(m["lading.context-modes"], "preserve");
+    let mut cmd = sb.lading(&["build", "--progress", "plain", "--context-modes=normalize"]);
+    cmd.arg("--metadata-file").arg(&meta).arg(&ctx);
+    assert_success(&common::run(&mut cmd));
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    assert_eq!(m["lading.context-modes"], "normalize");
+    let config = common::blob(
+        &sb.store(),
+        m["containerimage.config.digest"].as_str().unwrap(),
+    );
+    assert!(
+        !String::from_utf8_lossy(&config).contains("context-modes"),
+        "the mode must not reach the image config"
+    );
 }
 
 #[test]

@@ -271,39 +271,6 @@ const QUIRKS: &[Quirk] = &[
     },
 ];
 
-// ---------------------------------------------------------------------------------------
-// Deliberate differences of lading from BuildKit, applied to buildah's result.
-// ---------------------------------------------------------------------------------------
-
-/// A place where lading deliberately differs from BuildKit (and so from buildah). Each
-/// names the exact paths of one case; buildah's entries there are rewritten to what lading
-/// is specified to produce, nothing else is touched, and a pattern that matches nothing in
-/// buildah's image fails the case (so the table cannot go stale or hide real differences).
-struct Deviation {
-    case: &'static str,
-    /// Paths in the image: exact, or `PREFIX/**` for everything below PREFIX (not itself).
-    paths: &'static [&'static str],
-    buildkit: &'static str,
-    lading: &'static str,
-    why: &'static str,
-}
-
-const CONTEXT_MODES_BUILDKIT: &str = "copies the permission bits from the build context \
-                                      (they depend on the host's umask/checkout)";
-const CONTEXT_MODES_LADING: &str = "normalises context files to 0644 (0755 if any execute \
-                                    bit is set) and directories to 0755; --chmod still applies";
-const CONTEXT_MODES_WHY: &str = "the host umask must never change an image digest \
-                                 (same digest under umask 022 and 077: a project requirement)";
-
-const LADING_DEVIATIONS: &[Deviation] = &[Deviation {
-    case: "empty-dirs",
-    // setup.sh: `chmod 0700 nested/c` (COPY . /ctx/ and COPY nested /nested/).
-    paths: &["/nested/c", "/ctx/nested/c"],
-    buildkit: CONTEXT_MODES_BUILDKIT,
-    lading: CONTEXT_MODES_LADING,
-    why: CONTEXT_MODES_WHY,
-}];
-
 /// Cases where lading does not keep hard links yet that BuildKit (and buildah) keep, with
 /// the reason: there the hard-link structure is left out of the comparison (contents,
 /// modes and owners are still compared). A listed case whose hard links match fails, so
@@ -313,51 +280,6 @@ const HARDLINKS_NOT_KEPT_YET: &[(&str, &str)] = &[(
     "ADD of a local tar extracts a hard link as a copy of its target \
      (builder/src/archive.rs); BuildKit and buildah link the two paths",
 )];
-
-fn deviations_for(case: &str) -> impl Iterator<Item = &'static Deviation> + '_ {
-    LADING_DEVIATIONS.iter().filter(move |d| d.case == case)
-}
-
-fn path_matches(pattern: &str, path: &str) -> bool {
-    match pattern.strip_suffix("/**") {
-        Some(prefix) => path
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.starts_with('/')),
-        None => pattern == path,
-    }
-}
-
-/// lading's mode for an entry copied from the build context (see [`LADING_DEVIATIONS`]).
-fn context_mode(entry: &mut Entry) {
-    let perm = match entry.kind {
-        Kind::Dir => 0o755,
-        Kind::File { .. } if entry.mode & 0o111 != 0 => 0o755,
-        Kind::File { .. } => 0o644,
-        _ => return,
-    };
-    entry.mode = (entry.mode & !0o777) | perm;
-}
-
-/// Applies a case's deviations to buildah's image; errors on a pattern that matched nothing.
-fn apply_deviations(case: &str, image: &mut Image) -> Result<(), String> {
-    for deviation in deviations_for(case) {
-        for pattern in deviation.paths {
-            let mut matched = false;
-            for (path, entry) in image.tree.iter_mut() {
-                if path_matches(pattern, path) {
-                    matched = true;
-                    context_mode(entry);
-                }
-            }
-            if !matched {
-                return Err(format!(
-                    "LADING_DEVIATIONS: {pattern} matches nothing in buildah's image of {case}"
-                ));
-            }
-        }
-    }
-    Ok(())
-}
 
 fn drop_buildah_version_label(image: &mut Image) {
     if let Some(Value::Object(labels)) = image.config.get_mut("Labels") {
@@ -932,7 +854,7 @@ fn diff_images(oracle: &Image, lading: &Image) -> Vec<String> {
 }
 
 /// An image as text, one line per config field and per path (what `COMPAT_KEEP` leaves
-/// as `buildah-normalised.txt`: buildah's image after [`QUIRKS`] and deviations).
+/// as `buildah-normalised.txt`: buildah's image after [`QUIRKS`]).
 fn show_image(image: &Image) -> String {
     let mut out = String::new();
     for (key, value) in &image.config {
@@ -1518,7 +1440,6 @@ fn run_case(
             Fix::OracleDockerfile | Fix::Transport => {}
         }
     }
-    apply_deviations(&case.name, &mut oracle)?;
     if work.keep {
         fs::write(
             work.dir
@@ -1562,27 +1483,8 @@ fn run_case(
         let applied: Vec<String> = quirks_for(&case.name)
             .map(|q| format!("{} ({} -> {})", q.what, q.buildah, q.buildkit))
             .collect();
-        let deviations: Vec<String> = deviations_for(&case.name)
-            .map(|d| {
-                format!(
-                    "{} (BuildKit {} -> lading {}; {})",
-                    d.paths.join(", "),
-                    d.buildkit,
-                    d.lading,
-                    d.why
-                )
-            })
-            .collect();
-        let deviations = if deviations.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "\n  lading deviations applied to buildah's side:\n    {}",
-                deviations.join("\n    ")
-            )
-        };
         Err(format!(
-            "{} difference(s); buildah's side normalised for:\n    {}{deviations}\n  {}",
+            "{} difference(s); buildah's side normalised for:\n    {}\n  {}",
             diffs.len(),
             applied.join("\n    "),
             diffs.join("\n  ")
@@ -1667,24 +1569,6 @@ fn corpus_is_well_formed() {
             names.contains(case) && !why.is_empty(),
             "hard-link gap {case}"
         );
-    }
-    for deviation in LADING_DEVIATIONS {
-        assert!(
-            names.contains(deviation.case),
-            "deviation for unknown case {}",
-            deviation.case
-        );
-        assert!(!deviation.paths.is_empty(), "{}: no paths", deviation.case);
-        for pattern in deviation.paths {
-            assert!(
-                pattern.starts_with('/') && *pattern != "/**" && !pattern.contains('*')
-                    || pattern.ends_with("/**") && !pattern[..pattern.len() - 3].contains('*'),
-                "{}: path pattern {pattern} too broad or unsupported",
-                deviation.case
-            );
-        }
-        assert!(!deviation.buildkit.is_empty() && !deviation.lading.is_empty());
-        assert!(!deviation.why.is_empty());
     }
     for quirk in QUIRKS {
         assert!(
@@ -1844,39 +1728,6 @@ fn mount_stubs_go_as_buildkit_removes_them() {
             "/var"
         ]
     );
-}
-
-#[test]
-fn deviations_touch_only_their_paths() {
-    let entry = |kind, mode| Entry::new(kind, mode, 0, 0);
-    let mut image = Image::default();
-    image
-        .tree
-        .insert("/nested/c".into(), entry(Kind::Dir, 0o700));
-    image
-        .tree
-        .insert("/ctx/nested/c".into(), entry(Kind::Dir, 0o700));
-    image.tree.insert("/other".into(), entry(Kind::Dir, 0o700));
-    apply_deviations("empty-dirs", &mut image).unwrap();
-    assert_eq!(image.tree["/nested/c"].mode, 0o755);
-    assert_eq!(image.tree["/ctx/nested/c"].mode, 0o755);
-    assert_eq!(image.tree["/other"].mode, 0o700);
-    let file = |mode| {
-        let mut e = entry(
-            Kind::File {
-                size: 0,
-                sha256: String::new(),
-            },
-            mode,
-        );
-        context_mode(&mut e);
-        e.mode
-    };
-    assert_eq!(file(0o600), 0o644);
-    assert_eq!(file(0o700), 0o755);
-    assert_eq!(file(0o4710), 0o4755);
-    assert!(path_matches("/a/**", "/a/b/c") && !path_matches("/a/**", "/a"));
-    assert!(apply_deviations("empty-dirs", &mut Image::default()).is_err());
 }
 
 #[test]

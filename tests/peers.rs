@@ -27,6 +27,16 @@ fn context(sb: &Sandbox) -> PathBuf {
     sb.write("ctx/app/index.html", "<h1>hello</h1>\n");
     sb.write("ctx/app/hello.sh", "#!/bin/sh\necho hello\n");
     sb.write("ctx/secret.txt", "not really\n");
+    // COPY keeps the context's modes: pin them whatever the umask, as git would.
+    for (rel, mode) in [
+        ("ctx/app", 0o755),
+        ("ctx/app/index.html", 0o644),
+        ("ctx/app/hello.sh", 0o644),
+        ("ctx/secret.txt", 0o644),
+    ] {
+        std::fs::set_permissions(sb.path(rel), std::fs::Permissions::from_mode(mode))
+            .expect("chmod");
+    }
     sb.path("ctx")
 }
 

@@ -1,5 +1,9 @@
 //! Reproducibility of `lading build`: the same context and Dockerfile give the same
 //! manifest digest and byte-identical blobs whatever the host did to the files.
+//!
+//! Golden digests are built with `--context-modes=normalize`: by default COPY keeps the
+//! context's permission bits (as docker does), which depend on the umask of the checkout
+//! these tests run from.
 
 mod common;
 
@@ -8,10 +12,15 @@ use std::process::Command;
 
 use common::{Sandbox, assert_same_image, copy_tree, hello_example, q, sh};
 
-/// Manifest digest of `examples/hello` with default options (epoch 0).
+/// Keeps the golden digests independent of the checkout's umask.
+const NORMALIZE: &str = "--context-modes=normalize";
+
+/// Manifest digest of `examples/hello` with default options (epoch 0) and normalised
+/// context modes.
 const HELLO_DEFAULT: &str =
     "sha256:68fb547ee910cc45a4e0fee66a4149d85c0eb2c53720f35821efe1900d8fa320";
-/// Manifest digest of `examples/hello` with `--source-date-epoch 1700000000`.
+/// Manifest digest of `examples/hello` with `--source-date-epoch 1700000000` and
+/// normalised context modes.
 const HELLO_EPOCH_1700000000: &str =
     "sha256:c19e71a9565313f4fc1994971f99272e7baadde646821299dc53465af8649364";
 
@@ -32,8 +41,12 @@ fn build_fresh(context: &Path, extra: &[&str]) -> (Sandbox, String) {
 }
 
 fn assert_builds_match(a: &Path, b: &Path) {
-    let (sa, da) = build_fresh(a, &[]);
-    let (sb, db) = build_fresh(b, &[]);
+    assert_builds_match_with(a, b, &[]);
+}
+
+fn assert_builds_match_with(a: &Path, b: &Path, extra: &[&str]) {
+    let (sa, da) = build_fresh(a, extra);
+    let (sb, db) = build_fresh(b, extra);
     assert_same_image((&sa.store(), &da), (&sb.store(), &db));
 }
 
@@ -41,7 +54,7 @@ fn assert_builds_match(a: &Path, b: &Path) {
 fn golden_digest_hello_default_options() {
     let sb = Sandbox::new();
     let ctx = hello_copy(&sb, "ctx");
-    assert_eq!(sb.build_ok(&ctx, &[]), HELLO_DEFAULT);
+    assert_eq!(sb.build_ok(&ctx, &[NORMALIZE]), HELLO_DEFAULT);
 }
 
 #[test]
@@ -49,13 +62,13 @@ fn golden_digest_hello_source_date_epoch() {
     let sb = Sandbox::new();
     let ctx = hello_copy(&sb, "ctx");
     assert_eq!(
-        sb.build_ok(&ctx, &["--source-date-epoch", "1700000000"]),
+        sb.build_ok(&ctx, &["--source-date-epoch", "1700000000", NORMALIZE]),
         HELLO_EPOCH_1700000000
     );
     // The environment variable is the same option.
     let sb2 = Sandbox::new();
     let iid = sb2.path("iid");
-    let mut cmd = sb2.lading(&["build", "--progress", "plain", "--iidfile"]);
+    let mut cmd = sb2.lading(&["build", "--progress", "plain", NORMALIZE, "--iidfile"]);
     cmd.arg(&iid)
         .arg(&ctx)
         .env("SOURCE_DATE_EPOCH", "1700000000");
@@ -115,9 +128,9 @@ fn two_checkout_paths_same_bytes() {
     assert_builds_match(&a, &b);
 }
 
-#[test]
-fn host_umask_does_not_reach_layers() {
-    let sb = Sandbox::new();
+/// Copies of `examples/hello` made under umask 022 and 077 (plus an executable
+/// `app/run.sh`), checked to differ in their modes.
+fn umask_copies(sb: &Sandbox) -> (PathBuf, PathBuf) {
     let make = |umask: &str, rel: &str| -> PathBuf {
         let dst = sb.path(rel);
         sh(&format!(
@@ -140,7 +153,53 @@ fn host_umask_does_not_reach_layers() {
         "umask 077 not applied"
     );
     assert_eq!(mode(&tight.join("app")), 0o700);
-    assert_builds_match(&loose, &tight);
+    (loose, tight)
+}
+
+#[test]
+fn host_umask_does_not_reach_layers_with_normalized_context_modes() {
+    let sb = Sandbox::new();
+    let (loose, tight) = umask_copies(&sb);
+    assert_builds_match_with(&loose, &tight, &[NORMALIZE]);
+}
+
+/// By default COPY keeps the context's permission bits, as docker does: the umask of
+/// the checkout changes the digest, and a 0600 file stays 0600 in the layer.
+#[test]
+fn preserved_context_modes_follow_the_umask_of_the_checkout() {
+    let sb = Sandbox::new();
+    let (loose, tight) = umask_copies(&sb);
+    let (sl, dl) = build_fresh(&loose, &[]);
+    let (st, dt) = build_fresh(&tight, &[]);
+    assert_ne!(dl, dt, "the context modes must reach the layers by default");
+    for (sandbox, digest, want) in [(&sl, &dl, "-rw-r--r--"), (&st, &dt, "-rw-------")] {
+        let listing = all_layer_listings(&sandbox.store(), digest);
+        let line = listing
+            .lines()
+            .find(|l| l.ends_with("/index.html"))
+            .unwrap_or_else(|| panic!("no index.html in\n{listing}"));
+        assert!(line.starts_with(want), "want {want} for index.html: {line}");
+    }
+}
+
+/// `tar -tv` of every layer of an image, concatenated.
+fn all_layer_listings(store: &Path, digest: &str) -> String {
+    let manifest = common::json_blob(store, digest);
+    let mut out = String::new();
+    for layer in manifest["layers"].as_array().unwrap() {
+        let path = store
+            .join("blobs/sha256")
+            .join(&layer["digest"].as_str().unwrap()[7..]);
+        let listing = Command::new("tar")
+            .arg("--numeric-owner")
+            .arg("-tvzf")
+            .arg(&path)
+            .output()
+            .expect("tar");
+        common::assert_success(&listing);
+        out.push_str(&common::stdout(&listing));
+    }
+    out
 }
 
 #[test]

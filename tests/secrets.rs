@@ -394,7 +394,8 @@ fn fixture() -> Fixture {
             "FROM planted-base:1\nCOPY files/ /\nENV MAPS_API_KEY={gcp_key} DB_PASSWORD={db_password}\nENV BUILD_SHA={build_sha}\nLABEL com.acme.deploy-token=\"{glpat}\"\nLABEL org.opencontainers.image.revision=\"{revision}\"\n"
         ),
     );
-    sb.build_ok(&ctx, &["-t", "planted:1"]);
+    // The JSON snapshot pins digests: normalised modes keep them whatever the umask.
+    sb.build_ok(&ctx, &["-t", "planted:1", "--context-modes=normalize"]);
     Fixture {
         sb,
         planted,

@@ -13,9 +13,14 @@
 //! gets mode `0600`, as BuildKit's HTTP source writes it; it follows the same
 //! destination rules as a single file.
 //!
-//! Context files get normalised permissions (`0644`, or `0755` when any execute bit is
-//! set; directories `0755`) and root ownership, so the host umask and file owners never
-//! reach a layer. Files copied from a stage keep the stage's metadata.
+//! Context files are owned by root (host owners never reach a layer) and get their
+//! permission bits by the context's [`ContextModes`]: by default all of `0o7777` as the
+//! context has them, as BuildKit and buildah copy them; with
+//! [`ContextModes::Normalize`], `0644` (or `0755` when any execute bit is set) and
+//! directories `0755`, so the host umask never reaches a layer. Either way the
+//! directory a copy creates as its destination (`COPY dir /dest/`, `COPY . /app/`) gets
+//! `0755`, not the source directory's mode, as in BuildKit. Files copied from a stage
+//! keep the stage's metadata.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt;
@@ -29,6 +34,7 @@ use crate::chmod::Chmod;
 use crate::context::ignore::IgnoreMatcher;
 use crate::context::local::LocalContext;
 use crate::error::{StepError, StepResult};
+use crate::options::ContextModes;
 use crate::pathmatch::{glob_match, has_glob};
 use crate::users::Owner;
 
@@ -174,10 +180,8 @@ pub fn plan(
                         String::new()
                     },
                 );
-                if !root.is_empty() {
-                    // The destination directory itself gets the owner, not --chmod.
-                    out.push(owned(Entry::dir(root.clone(), 0o755, 0, 0), req));
-                }
+                // The destination directory itself gets the owner, not --chmod.
+                out.extend(dest_dir(&root, dest_fs, req));
                 for mut c in children {
                     c.path = join_rel(&root, &c.path);
                     let is_dir = matches!(c.kind, EntryKind::Dir);
@@ -195,9 +199,7 @@ pub fn plan(
             ItemKind::Archive(path) => {
                 let tmp = req.unpack_archives.unwrap_or(Path::new("/nonexistent"));
                 let root = join_rel(&dest, &base);
-                if !root.is_empty() {
-                    out.push(owned(Entry::dir(root.clone(), 0o755, 0, 0), req));
-                }
+                out.extend(dest_dir(&root, dest_fs, req));
                 // Extracted entries keep the archive's owners and modes, as docker's do.
                 out.extend(crate::archive::extract(&path, tmp, dest_fs, &root)?);
             }
@@ -205,6 +207,22 @@ pub fn plan(
     }
     add_missing_parents(&mut out, dest_fs, req.owner)?;
     Ok(out)
+}
+
+/// The entry for the directory a copy of a directory (or an archive) lands in: a new one
+/// gets `0755`, owned by `--chown` or root; one the stage has already keeps its mode and
+/// owner, as in BuildKit (a `1777` `/tmp` stays sticky after `COPY dir /tmp/`). None for
+/// the root.
+fn dest_dir(root: &str, dest_fs: &Rootfs, req: &CopyRequest<'_>) -> Option<Entry> {
+    if root.is_empty() {
+        return None;
+    }
+    match dest_fs.get(root) {
+        Some(n) if n.kind == NodeKind::Dir => {
+            Some(Entry::dir(root.to_string(), n.mode & 0o7777, n.uid, n.gid))
+        }
+        _ => Some(owned(Entry::dir(root.to_string(), 0o755, 0, 0), req)),
+    }
 }
 
 fn owned(mut e: Entry, req: &CopyRequest<'_>) -> Entry {
@@ -282,7 +300,7 @@ fn resolve_items(
                         if excluded(&w.rel) {
                             continue;
                         }
-                        if let Some(e) = context_entry(&w.rel, &w.host, &w.meta)? {
+                        if let Some(e) = context_entry(&w.rel, &w.host, &w.meta, ctx.modes())? {
                             children.push(e);
                         }
                     }
@@ -300,7 +318,7 @@ fn resolve_items(
                         });
                         continue;
                     }
-                    let mode = if m.mode() & 0o111 != 0 { 0o755 } else { 0o644 };
+                    let mode = ctx.modes().apply(m.mode(), false);
                     items.push(Item {
                         rel,
                         kind: ItemKind::File(file_entry(
@@ -360,15 +378,20 @@ fn resolve_items(
     Ok(())
 }
 
-fn context_entry(rel: &str, host: &Path, m: &std::fs::Metadata) -> StepResult<Option<Entry>> {
+fn context_entry(
+    rel: &str,
+    host: &Path,
+    m: &std::fs::Metadata,
+    modes: ContextModes,
+) -> StepResult<Option<Entry>> {
     let ft = m.file_type();
     let (kind, mode) = if ft.is_dir() {
-        (EntryKind::Dir, 0o755)
+        (EntryKind::Dir, modes.apply(m.mode(), true))
     } else if ft.is_symlink() {
         let t = std::fs::read_link(host).map_err(|e| StepError::msg(format!("{rel}: {e}")))?;
         (EntryKind::Symlink(t.to_string_lossy().into_owned()), 0o777)
     } else if ft.is_file() {
-        let mode = if m.mode() & 0o111 != 0 { 0o755 } else { 0o644 };
+        let mode = modes.apply(m.mode(), false);
         (
             EntryKind::File {
                 data: FileData::Path(host.to_path_buf()),
@@ -548,12 +571,24 @@ mod tests {
     use crate::context::ignore::IgnoreMatcher;
 
     fn plan_from_context(ctx: &Path, sources: &[&str], dest: &str) -> Vec<(String, u32)> {
-        let context = LocalContext::new(ctx, IgnoreMatcher::default()).unwrap();
+        plan_with(ctx, sources, dest, ContextModes::Normalize, None)
+    }
+
+    fn plan_with(
+        ctx: &Path,
+        sources: &[&str],
+        dest: &str,
+        modes: ContextModes,
+        chmod: Option<&str>,
+    ) -> Vec<(String, u32)> {
+        let context = LocalContext::new(ctx, IgnoreMatcher::default())
+            .unwrap()
+            .with_modes(modes);
         let req = CopyRequest {
             sources: sources.iter().map(|s| Src::Path(s.to_string())).collect(),
             dest: dest.to_string(),
             owner: None,
-            chmod: None,
+            chmod: chmod.map(|c| Chmod::parse(c).unwrap()),
             parents: false,
             exclude: None,
             unpack_archives: None,
@@ -579,6 +614,169 @@ mod tests {
             got,
             vec![("dst".into(), 0o755), ("dst/alias".into(), 0o644)]
         );
+    }
+
+    /// A context with every kind of mode the issue names, set explicitly (no umask).
+    fn modes_context() -> tempfile::TempDir {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        std::fs::create_dir_all(r.join("d/sub")).unwrap();
+        for (name, mode) in [
+            ("key", 0o600),
+            ("grp", 0o640),
+            ("own", 0o700),
+            ("run", 0o751),
+            ("suid", 0o4755),
+            ("d/in", 0o640),
+            ("d/sub/deep", 0o4755),
+        ] {
+            std::fs::write(r.join(name), name).unwrap();
+            std::fs::set_permissions(r.join(name), PermissionsExt::from_mode(mode)).unwrap();
+        }
+        for (name, mode) in [("d/sub", 0o2751), ("d", 0o1777)] {
+            std::fs::set_permissions(r.join(name), PermissionsExt::from_mode(mode)).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn preserved_context_modes_keep_all_bits_but_the_destination_dir_gets_0755() {
+        let d = modes_context();
+        let got = plan_with(
+            d.path(),
+            &["key", "grp", "own", "run", "suid"],
+            "/f/",
+            ContextModes::Preserve,
+            None,
+        );
+        assert_eq!(
+            got,
+            vec![
+                ("f".into(), 0o755),
+                ("f/grp".into(), 0o640),
+                ("f/key".into(), 0o600),
+                ("f/own".into(), 0o700),
+                ("f/run".into(), 0o751),
+                ("f/suid".into(), 0o4755),
+            ]
+        );
+        // BuildKit: the directory made for `COPY d /t/` is 0755, whatever d's mode is;
+        // the tree below it keeps its modes, sticky and setgid included.
+        let got = plan_with(d.path(), &["d"], "/t/", ContextModes::Preserve, None);
+        assert_eq!(
+            got,
+            vec![
+                ("t".into(), 0o755),
+                ("t/in".into(), 0o640),
+                ("t/sub".into(), 0o2751),
+                ("t/sub/deep".into(), 0o4755),
+            ]
+        );
+        // `COPY . /all/`: the subdirectory d keeps its 01777.
+        let got = plan_with(d.path(), &["."], "/all/", ContextModes::Preserve, None);
+        assert!(got.contains(&("all".into(), 0o755)), "{got:?}");
+        assert!(got.contains(&("all/d".into(), 0o1777)), "{got:?}");
+        assert!(got.contains(&("all/key".into(), 0o600)), "{got:?}");
+    }
+
+    #[test]
+    fn normalized_context_modes_are_0644_or_0755() {
+        let d = modes_context();
+        let got = plan_with(
+            d.path(),
+            &["key", "grp", "own", "run", "suid", "d"],
+            "/n/",
+            ContextModes::Normalize,
+            None,
+        );
+        assert_eq!(
+            got,
+            vec![
+                ("n".into(), 0o755),
+                ("n/grp".into(), 0o644),
+                ("n/in".into(), 0o644),
+                ("n/key".into(), 0o644),
+                ("n/own".into(), 0o755),
+                ("n/run".into(), 0o755),
+                ("n/sub".into(), 0o755),
+                ("n/sub/deep".into(), 0o755),
+                ("n/suid".into(), 0o755),
+            ]
+        );
+    }
+
+    #[test]
+    fn chmod_applies_to_preserved_modes_of_files_and_directories_below() {
+        let d = modes_context();
+        // Octal replaces all of 07777, as BuildKit's current fsutil and buildah do
+        // (dockerd 20.10's older BuildKit kept the source's setuid/setgid/sticky).
+        let got = plan_with(
+            d.path(),
+            &["d"],
+            "/c/",
+            ContextModes::Preserve,
+            Some("0640"),
+        );
+        assert_eq!(
+            got,
+            vec![
+                ("c".into(), 0o755),
+                ("c/in".into(), 0o640),
+                ("c/sub".into(), 0o640),
+                ("c/sub/deep".into(), 0o640),
+            ]
+        );
+        // Symbolic modes start from the preserved bits.
+        let got = plan_with(
+            d.path(),
+            &["key"],
+            "/k",
+            ContextModes::Preserve,
+            Some("g+r"),
+        );
+        assert_eq!(got, vec![("k".into(), 0o640)]);
+        let got = plan_with(
+            d.path(),
+            &["key"],
+            "/k",
+            ContextModes::Normalize,
+            Some("g+w"),
+        );
+        assert_eq!(got, vec![("k".into(), 0o664)]);
+    }
+
+    #[test]
+    fn copying_a_directory_into_an_existing_one_keeps_its_mode() {
+        let d = modes_context();
+        let context = LocalContext::new(d.path(), IgnoreMatcher::default()).unwrap();
+        let mut fs = Rootfs::default();
+        fs.nodes.insert(
+            "tmp".into(),
+            lading_oci::unpack::Node {
+                kind: NodeKind::Dir,
+                mode: 0o1777,
+                uid: 0,
+                gid: 0,
+            },
+        );
+        let req = CopyRequest {
+            sources: vec![Src::Path("d".into())],
+            dest: "/tmp/".into(),
+            owner: Some(Owner { uid: 7, gid: 8 }),
+            chmod: None,
+            parents: false,
+            exclude: None,
+            unpack_archives: None,
+        };
+        let got = plan(&req, &CopyFrom::Context(&context), &fs).unwrap();
+        let tmp = got.iter().find(|e| e.path == "tmp").expect("tmp entry");
+        assert_eq!(
+            (tmp.mode, tmp.uid, tmp.gid),
+            (0o1777, 0, 0),
+            "not --chown'ed either"
+        );
+        assert!(got.iter().any(|e| e.path == "tmp/sub"), "{got:?}");
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub mod solve;
 pub mod users;
 
 pub use error::{Error, Result};
-pub use options::{BuildOptions, NamedContext, NetworkMode, SecretSource, Snapshotter};
+pub use options::{
+    BuildOptions, BuildParameters, ContextModes, NamedContext, NetworkMode, SecretSource,
+    Snapshotter,
+};
 pub use progress::Reporter;
 pub use solve::{BuildResult, build};

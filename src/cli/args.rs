@@ -234,6 +234,24 @@ pub enum Progress {
     Rawjson,
 }
 
+/// `--context-modes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ContextModesArg {
+    /// Keep the context's permission bits, as docker does.
+    Preserve,
+    /// 0644/0755 whatever the context's bits are.
+    Normalize,
+}
+
+impl From<ContextModesArg> for lading_builder::ContextModes {
+    fn from(a: ContextModesArg) -> Self {
+        match a {
+            ContextModesArg::Preserve => lading_builder::ContextModes::Preserve,
+            ContextModesArg::Normalize => lading_builder::ContextModes::Normalize,
+        }
+    }
+}
+
 /// `lading build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
@@ -302,6 +320,13 @@ pub struct BuildArgs {
     /// Pull base images even when the store has them (the tag is resolved again).
     #[arg(long)]
     pub pull: bool,
+    /// Permission bits of files that COPY/ADD take from the build context and local
+    /// `--build-context` directories: `preserve` copies them as they are (setuid,
+    /// setgid and sticky included), as docker does, so the digest depends on them;
+    /// `normalize` makes files 0644 (0755 when any execute bit is set) and directories
+    /// 0755, for digests that do not depend on the checkout's umask.
+    #[arg(long, value_enum, default_value = "preserve", value_name = "MODE")]
+    pub context_modes: ContextModesArg,
     /// Registry access for `FROM` images.
     #[command(flatten)]
     pub registry: RegistryArgs,

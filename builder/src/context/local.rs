@@ -10,13 +10,15 @@ use std::path::{Path, PathBuf};
 
 use super::ignore::IgnoreMatcher;
 use crate::error::{StepError, StepResult};
+use crate::options::ContextModes;
 use crate::pathmatch::{glob_match, has_glob};
 
-/// A context directory and its ignore rules.
+/// A context directory, its ignore rules, and what copies do with its permission bits.
 #[derive(Debug, Clone)]
 pub struct LocalContext {
     root: PathBuf,
     ignore: IgnoreMatcher,
+    modes: ContextModes,
 }
 
 /// One resolved source inside the context.
@@ -42,7 +44,8 @@ pub struct WalkEntry {
 }
 
 impl LocalContext {
-    /// Opens `root` with the given ignore rules.
+    /// Opens `root` with the given ignore rules; copies keep its permission bits
+    /// ([`ContextModes::Preserve`]) unless [`LocalContext::with_modes`] says otherwise.
     pub fn new(root: &Path, ignore: IgnoreMatcher) -> StepResult<LocalContext> {
         let root = fs::canonicalize(root)
             .map_err(|e| StepError::msg(format!("build context {}: {e}", root.display())))?;
@@ -52,7 +55,22 @@ impl LocalContext {
                 root.display()
             )));
         }
-        Ok(LocalContext { root, ignore })
+        Ok(LocalContext {
+            root,
+            ignore,
+            modes: ContextModes::default(),
+        })
+    }
+
+    /// The same context with `modes` for the permission bits of copied entries.
+    pub fn with_modes(mut self, modes: ContextModes) -> LocalContext {
+        self.modes = modes;
+        self
+    }
+
+    /// What copies do with the permission bits of this context's files.
+    pub fn modes(&self) -> ContextModes {
+        self.modes
     }
 
     /// The context directory.

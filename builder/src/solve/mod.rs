@@ -87,6 +87,9 @@ pub struct BuildResult {
     /// Output of every RUN step that ran (not cached): its history text and its lines,
     /// secrets redacted. Kept for the build-log attestation.
     pub logs: Vec<(String, Vec<String>)>,
+    /// Parameters that shaped the image without being written into it (how context
+    /// files got their modes, ...), for build records and provenance.
+    pub parameters: crate::options::BuildParameters,
 }
 
 /// Builds the Dockerfile of `opts` into `store`.
@@ -116,8 +119,9 @@ pub fn build(
         }
         None => IgnoreMatcher::default(),
     };
-    let context =
-        LocalContext::new(&opts.context_dir, ignore).map_err(|e| Error::Options(e.message))?;
+    let context = LocalContext::new(&opts.context_dir, ignore)
+        .map_err(|e| Error::Options(e.message))?
+        .with_modes(opts.context_modes);
     let shared = Shared::default();
     let mut b = Builder {
         store,
@@ -159,6 +163,7 @@ pub fn build(
         image,
         warnings,
         logs: b.logs,
+        parameters: opts.parameters(),
     })
 }
 
@@ -978,7 +983,11 @@ impl<'a> Builder<'a> {
                     from_stage = Some(j);
                     None
                 } else if let Some(NamedContext::Dir(d)) = self.opts.named_contexts.get(&f) {
-                    named_dir = Some(LocalContext::new(d, IgnoreMatcher::default())?);
+                    // A named context directory follows the same rule as the main one.
+                    named_dir = Some(
+                        LocalContext::new(d, IgnoreMatcher::default())?
+                            .with_modes(self.opts.context_modes),
+                    );
                     named_dir
                 } else {
                     let name = match self.opts.named_contexts.get(&f) {

@@ -84,6 +84,10 @@ pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
                 "size": image.descriptor.size,
             },
             "image.name": names.join(","),
+            // How context files got their permission bits: a build parameter that
+            // changes the digest, recorded here and not in the image, whose bytes must
+            // not depend on it beyond the modes themselves.
+            "lading.context-modes": result.parameters.context_modes.as_str(),
         });
         std::fs::write(path, serde_json::to_vec_pretty(&meta)?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -192,6 +196,7 @@ fn options(args: &BuildArgs, agents: &mut Vec<Agent>) -> Result<BuildOptions> {
         let (id, sock) = parse_ssh(s, agents)?;
         opts.ssh.insert(id, sock);
     }
+    opts.context_modes = args.context_modes.into();
     if std::env::var("LADING_SNAPSHOTTER").as_deref() == Ok("copy") {
         opts.snapshotter = Snapshotter::Copy;
     }
