@@ -18,11 +18,11 @@ const NORMALIZE: &str = "--context-modes=normalize";
 /// Manifest digest of `examples/hello` with default options (epoch 0) and normalised
 /// context modes.
 const HELLO_DEFAULT: &str =
-    "sha256:68fb547ee910cc45a4e0fee66a4149d85c0eb2c53720f35821efe1900d8fa320";
+    "sha256:82edb9b52b6089f158d3256ed34800a41466dd4cc426f7d6f87e0e1f1be80d14";
 /// Manifest digest of `examples/hello` with `--source-date-epoch 1700000000` and
 /// normalised context modes.
 const HELLO_EPOCH_1700000000: &str =
-    "sha256:c19e71a9565313f4fc1994971f99272e7baadde646821299dc53465af8649364";
+    "sha256:bd599742f7217819074d5d183598ef2553214a428505ec3d695b1a867f55e7a1";
 
 /// Copies `examples/hello` to `sandbox/rel` (outside any git checkout, so no VCS
 /// annotations are added) and returns the copy.

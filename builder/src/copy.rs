@@ -205,7 +205,7 @@ pub fn plan(
             }
         }
     }
-    add_missing_parents(&mut out, dest_fs, req.owner)?;
+    add_parents(&mut out, dest_fs, req.owner)?;
     Ok(out)
 }
 
@@ -510,34 +510,39 @@ pub fn resolve_in_rootfs(fs: &Rootfs, path: &str) -> StepResult<String> {
 }
 
 /// Adds directory entries for every missing ancestor; refuses ancestors that are files.
-fn add_missing_parents(out: &mut Vec<Entry>, fs: &Rootfs, owner: Option<Owner>) -> StepResult<()> {
+/// Adds every ancestor directory of every entry that the entries do not carry: an
+/// existing one with its real metadata from the stage, a missing one `0755`, owned by
+/// `--chown` or root. Like BuildKit's layers, ours carry all parents of a changed
+/// path, so a layer unpacked on its own (a snapshot) never shows an implied root-owned
+/// `0755` directory over the real one below it.
+fn add_parents(out: &mut Vec<Entry>, fs: &Rootfs, owner: Option<Owner>) -> StepResult<()> {
     let present: BTreeSet<String> = out.iter().map(|e| e.path.clone()).collect();
-    let mut added = BTreeSet::new();
+    let mut added = BTreeMap::new();
+    let (uid, gid) = owner.map_or((0, 0), |o| (o.uid, o.gid));
     for e in out.iter() {
         let mut p = e.path.as_str();
         while let Some(i) = p.rfind('/') {
             p = &p[..i];
-            if present.contains(p) || added.contains(p) {
+            if present.contains(p) || added.contains_key(p) {
                 continue;
             }
-            match fs.get(p).map(|n| &n.kind) {
-                Some(NodeKind::Dir) => {}
+            let dir = match fs.get(p) {
+                Some(n) if n.kind == NodeKind::Dir => Entry::dir(p, n.mode, n.uid, n.gid),
                 Some(_) => {
                     return Err(StepError::msg(format!(
                         "cannot copy to /{}: /{p} is not a directory",
                         e.path
                     )));
                 }
-                None => {
-                    added.insert(p.to_string());
-                }
-            }
+                None => Entry::dir(p, 0o755, uid, gid),
+            };
+            added.insert(p.to_string(), dir);
         }
     }
-    let (uid, gid) = owner.map_or((0, 0), |o| (o.uid, o.gid));
-    out.extend(added.into_iter().map(|p| Entry::dir(p, 0o755, uid, gid)));
+    out.extend(added.into_values());
     Ok(())
 }
+
 
 /// A source word as a clean relative path (`./a//b/` → `a/b`).
 fn as_written(word: &str) -> String {
@@ -857,14 +862,16 @@ mod tests {
             "opt".into(),
             lading_oci::unpack::Node {
                 kind: NodeKind::Dir,
-                mode: 0o755,
-                uid: 0,
-                gid: 0,
+                mode: 0o750,
+                uid: 1000,
+                gid: 1000,
             },
         );
+        // The existing parent is in the layer with its own metadata (as in BuildKit's
+        // layers), so the layer's snapshot alone does not show an implied 0755 one.
         assert_eq!(
             plan_remote("/opt", &fs, None),
-            vec![("opt/tool.bin".into(), 0o600)]
+            vec![("opt".into(), 0o750), ("opt/tool.bin".into(), 0o600)]
         );
     }
 

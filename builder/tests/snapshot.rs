@@ -1134,8 +1134,9 @@ fn snapshot_made_from_a_steps_entries_equals_the_unpacked_layer() {
     let unpacked = env.path("unpacked");
     fs::create_dir(&unpacked).unwrap();
     let reader = lading_oci::unpack::open_layer(&env.store, &layer.descriptor).unwrap();
-    let warnings = snapshot::unpack_lower(reader, &unpacked, "layer", Default::default()).unwrap();
-    assert!(warnings.is_empty(), "{warnings:?}");
+    let done = snapshot::unpack_lower(reader, &unpacked, "layer", Default::default()).unwrap();
+    assert!(done.warnings.is_empty(), "{:?}", done.warnings);
+    assert!(done.implied.is_empty(), "{:?}", done.implied);
 
     let want = describe_exact(&unpacked);
     let got = describe_exact(&made);
@@ -1254,12 +1255,15 @@ fn layered_view_of_snapshots_equals_the_unpacked_stage() {
     layers.push(write_layer(&env.store, l4, 0).unwrap());
 
     // Also built one layer at a time, as a stage's view grows with its COPY layers.
+    // (A layer may bring a fix-up lower for directories it implies: see `lowers`.)
     let mut grown = snapshot::LayeredTree::default();
+    let mut had = 0;
     for n in 1..=layers.len() {
         let d = descs(&layers[..n]);
         let lowers = env.snaps.lowers(&env.store, &d).unwrap();
         let view = snapshot::layered_tree(&lowers).unwrap();
-        grown.apply(&lowers[..1]).unwrap();
+        grown.apply(&lowers[..lowers.len() - had]).unwrap();
+        had = lowers.len();
         assert_eq!(grown.rootfs.nodes, view.rootfs.nodes, "grown to {n} layers");
         assert_eq!(grown.hosts, view.hosts, "grown to {n} layers");
         let dest = env.path(&format!("applied-{n}"));
@@ -1268,4 +1272,124 @@ fn layered_view_of_snapshots_equals_the_unpacked_stage() {
         let want = tree_view(&applied.nodes, |p| dest.join(p));
         assert_eq!(got, want, "after {n} layers");
     }
+}
+
+/// A tar stream (with its end marker) of `(path, kind, mode, owner id, content)`, ids
+/// above the ustar range in PAX records, as a foreign builder might write it.
+fn foreign_layer(env: &Env, entries: &[(&str, char, u32, u64, &str)]) -> Descriptor {
+    let mut b = tar::Builder::new(Vec::new());
+    for &(path, kind, mode, id, data) in entries {
+        let mut h = tar::Header::new_ustar();
+        h.set_mode(mode);
+        h.set_mtime(0);
+        if id > 0o7777777 {
+            let s = id.to_string();
+            b.append_pax_extensions([("uid", s.as_bytes()), ("gid", s.as_bytes())])
+                .unwrap();
+        } else {
+            h.set_uid(id);
+            h.set_gid(id);
+        }
+        let (t, bytes) = match kind {
+            'd' => (tar::EntryType::Directory, &b""[..]),
+            'l' => (tar::EntryType::Symlink, &b""[..]),
+            _ => (tar::EntryType::Regular, data.as_bytes()),
+        };
+        h.set_entry_type(t);
+        h.set_size(bytes.len() as u64);
+        if kind == 'l' {
+            b.append_link(&mut h, path, data).unwrap();
+        } else {
+            b.append_data(&mut h, path, bytes).unwrap();
+        }
+    }
+    let bytes = b.into_inner().unwrap();
+    env.store
+        .put_bytes(&bytes, "application/vnd.oci.image.layer.v1.tar")
+        .unwrap()
+}
+
+/// Foreign layers that omit parent directories: an implied directory keeps the lower
+/// directory's owner and mode (as umoci, buildah and containerd apply layers) in the
+/// overlay `RUN` gets, in the `COPY --from` view and in `apply_layers` (`-o type=local`);
+/// the view and `apply_layers` also agree on a symlink's mode (0777 whatever its header
+/// says) and on an owner id above the ustar range (from PAX).
+#[test]
+fn implied_parents_keep_the_lower_directories_metadata() {
+    if !require(is_root(), "root (chown, trusted xattrs, overlay)") {
+        return;
+    }
+    let env = Env::new();
+    let layers = vec![
+        foreign_layer(
+            &env,
+            &[
+                ("data/", 'd', 0o750, 1000, ""),
+                ("data/lnk", 'l', 0o755, 3_000_000, "x"),
+                ("data/x/", 'd', 0o700, 1001, ""),
+                ("data/x/old", 'f', 0o644, 0, "old\n"),
+            ],
+        ),
+        // Only a file deep below: `data` and `data/x` are implied.
+        foreign_layer(&env, &[("data/x/f", 'f', 0o640, 1000, "f\n")]),
+        // Implied `new` (nothing below) and `data` again, below an opaque `data/x`.
+        foreign_layer(
+            &env,
+            &[
+                ("new/g", 'f', 0o644, 0, "g\n"),
+                ("data/x/.wh..wh..opq", 'f', 0, 0, ""),
+                ("data/x/y/h", 'f', 0o644, 0, "h\n"),
+            ],
+        ),
+    ];
+    for n in 1..=layers.len() {
+        let d = &layers[..n];
+        let lowers = env.snaps.lowers(&env.store, d).unwrap();
+        let view = snapshot::layered_tree(&lowers).unwrap();
+        let dest = env.path(&format!("applied-{n}"));
+        let applied = apply_layers(&env.store, d, &dest, UnpackOptions { chown: true }).unwrap();
+        let got = tree_view(&view.rootfs.nodes, |p| view.hosts[p].clone());
+        let want = tree_view(&applied.nodes, |p| dest.join(p));
+        assert_eq!(got, want, "after {n} layers");
+        let meta = |p: &str| {
+            let n = &view.rootfs.nodes[p];
+            (n.mode, n.uid, n.gid)
+        };
+        assert_eq!(meta("data"), (0o750, 1000, 1000), "after {n} layers");
+        assert_eq!(meta("data/x"), (0o700, 1001, 1001), "after {n} layers");
+        assert_eq!(meta("data/lnk"), (0o777, 3_000_000, 3_000_000));
+
+        // What RUN sees: the overlay of the same lowers.
+        let mut ov = Overlay::mount(
+            &lowers,
+            &env.path(&format!("upper-{n}")),
+            &env.path(&format!("work-{n}")),
+            &env.path(&format!("merged-{n}")),
+        );
+        let md = fs::symlink_metadata(env.path(&format!("merged-{n}/data"))).unwrap();
+        assert_eq!(
+            (md.mode() & 0o7777, md.uid()),
+            (0o750, 1000),
+            "overlay, {n}"
+        );
+        let md = fs::symlink_metadata(env.path(&format!("merged-{n}/data/x"))).unwrap();
+        assert_eq!(
+            (md.mode() & 0o7777, md.uid()),
+            (0o700, 1001),
+            "overlay, {n}"
+        );
+        ov.unmount();
+    }
+    // The third layer's opaque `data/x` hides the lower files but not the directory's
+    // metadata; its implied `data/x/y` and `new` are new, root-owned 0755.
+    let lowers = env.snaps.lowers(&env.store, &layers).unwrap();
+    let view = snapshot::layered_tree(&lowers).unwrap();
+    assert!(!view.rootfs.nodes.contains_key("data/x/old"));
+    assert!(!view.rootfs.nodes.contains_key("data/x/f"));
+    for p in ["new", "data/x/y"] {
+        let n = &view.rootfs.nodes[p];
+        assert_eq!((n.mode, n.uid, n.gid), (0o755, 0, 0), "{p}");
+    }
+    // Snapshots of the blobs themselves stay as unpacked; the fix-ups are extra lowers.
+    assert_eq!(lowers.len(), layers.len() + 2);
 }

@@ -156,6 +156,20 @@ impl Rootfs {
         Ok(())
     }
 
+    /// Gives every directory exactly its mode from the layers. [`Rootfs::apply`] keeps
+    /// directories owner-writable so that more layers can be applied; call this once
+    /// no more will be, for a root filesystem that is itself the output.
+    pub fn exact_dir_modes(&self) -> Result<()> {
+        for (path, n) in self.nodes.iter().rev() {
+            if n.kind == NodeKind::Dir {
+                let p = self.dir.join(path);
+                fs::set_permissions(&p, fs::Permissions::from_mode(n.mode))
+                    .map_err(Error::io("chmod", &p))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Reads a small file (e.g. `etc/passwd`) if the tree has it as a regular file.
     pub fn read_file(&self, path: &str) -> Option<String> {
         match self.nodes.get(path)?.kind {
@@ -221,11 +235,23 @@ fn apply_one(
             remove_path(root, &target)?;
             continue;
         }
+        let (pax_uid, pax_gid) = pax_ids(&mut entry).map_err(stream)?;
         let header = entry.header();
-        let mode = header.mode().map_err(stream)? & 0o7777;
-        let uid = header.uid().map_err(stream)? as u32;
-        let gid = header.gid().map_err(stream)? as u32;
         let kind = header.entry_type();
+        // A symlink's own mode is always 0777 on Linux, whatever its header says: that
+        // is what a container (and a `COPY --from` of it) sees.
+        let mode = if kind == tar::EntryType::Symlink {
+            0o777
+        } else {
+            header.mode().map_err(stream)? & 0o7777
+        };
+        // Ids above the ustar range travel in PAX records (docker and containerd read
+        // them there); an id that does not fit 32 bits is refused.
+        let id = |pax: Option<u64>, hdr: u64| {
+            u32::try_from(pax.unwrap_or(hdr)).map_err(|_| unsafe_path(&raw))
+        };
+        let uid = id(pax_uid, header.uid().map_err(stream)?)?;
+        let gid = id(pax_gid, header.gid().map_err(stream)?)?;
         let dest = root.dir.join(&rel);
         // Replace whatever is in the way, unless both are directories.
         if let Some(existing) = root.nodes.get(&rel)
@@ -238,6 +264,7 @@ fn apply_one(
                 if !dest.is_dir() {
                     fs::create_dir(&dest).map_err(Error::io("creating", &dest))?;
                 }
+                chown(&dest, uid, gid, opts)?;
                 fs::set_permissions(&dest, fs::Permissions::from_mode(0o700 | mode))
                     .map_err(Error::io("chmod", &dest))?;
                 dir_modes.insert(rel.clone(), mode);
@@ -246,6 +273,8 @@ fn apply_one(
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let mut out = File::create(&dest).map_err(Error::io("creating", &dest))?;
                 let n = io::copy(&mut entry, &mut out).map_err(Error::io("writing", &dest))?;
+                // Owner before mode: `chown` clears setuid and setgid bits.
+                chown(&dest, uid, gid, opts)?;
                 fs::set_permissions(&dest, fs::Permissions::from_mode(mode))
                     .map_err(Error::io("chmod", &dest))?;
                 NodeKind::File(n)
@@ -257,6 +286,7 @@ fn apply_one(
                     .map(|t| t.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 symlink(&target, &dest).map_err(Error::io("creating symlink", &dest))?;
+                chown(&dest, uid, gid, opts)?;
                 NodeKind::Symlink(target)
             }
             tar::EntryType::Link => {
@@ -284,16 +314,6 @@ fn apply_one(
             }
             _ => NodeKind::Special,
         };
-        if opts.chown && node_kind != NodeKind::Special {
-            match std::os::unix::fs::lchown(&dest, Some(uid), Some(gid)) {
-                Ok(()) => {}
-                // An id the user namespace does not map (rootless without subordinate
-                // ids): the owner stays recorded in `nodes`, which is what counts.
-                // (`EINVAL`, which std reports as `InvalidInput`.)
-                Err(e) if e.kind() == io::ErrorKind::InvalidInput => {}
-                Err(e) => return Err(Error::io("chown", &dest)(e)),
-            }
-        }
         root.nodes.insert(
             rel.clone(),
             Node {
@@ -306,6 +326,44 @@ fn apply_one(
         from_this_layer.insert(rel);
     }
     Ok(())
+}
+
+/// Sets the owner of `dest` (not following a symlink) when `opts` asks for it.
+fn chown(dest: &Path, uid: u32, gid: u32, opts: UnpackOptions) -> Result<()> {
+    if !opts.chown {
+        return Ok(());
+    }
+    match std::os::unix::fs::lchown(dest, Some(uid), Some(gid)) {
+        Ok(()) => Ok(()),
+        // An id the user namespace does not map (rootless without subordinate ids):
+        // the owner stays recorded in `nodes`, which is what counts. (`EINVAL`,
+        // which std reports as `InvalidInput`.)
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(()),
+        Err(e) => Err(Error::io("chown", dest)(e)),
+    }
+}
+
+/// The `uid` and `gid` PAX records of `entry`, if any.
+fn pax_ids<R: Read>(entry: &mut tar::Entry<'_, R>) -> io::Result<(Option<u64>, Option<u64>)> {
+    let (mut uid, mut gid) = (None, None);
+    if let Some(exts) = entry.pax_extensions()? {
+        for ext in exts {
+            let ext = ext?;
+            let value = || {
+                std::str::from_utf8(ext.value_bytes())
+                    .ok()?
+                    .trim()
+                    .parse()
+                    .ok()
+            };
+            match ext.key() {
+                Ok("uid") => uid = value(),
+                Ok("gid") => gid = value(),
+                _ => {}
+            }
+        }
+    }
+    Ok((uid, gid))
 }
 
 /// Every ancestor must be a directory we created (never a symlink).

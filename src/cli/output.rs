@@ -87,7 +87,7 @@ pub fn write(
             Ok(export::write_docker_archive(store, image, w, names)?)
         }),
         Output::Local { dest } => {
-            apply_layers(
+            let fs = apply_layers(
                 store,
                 image.layers(),
                 dest,
@@ -99,6 +99,8 @@ pub fn write(
                 },
             )
             .with_context(|| format!("writing root filesystem to {}", dest.display()))?;
+            fs.exact_dir_modes()
+                .with_context(|| format!("setting directory modes in {}", dest.display()))?;
             Ok(())
         }
         Output::Tar { dest } => {

@@ -6,7 +6,7 @@
 //! hits. So every entry goes through the same interpretation the tar stream gets from
 //! the unpacker: the same order ([`compare_paths`], of two entries for a path the later
 //! one), `.wh.NAME` → a 0/0 character device, `.wh..wh..opq` → the opaque xattr on the
-//! parent, every mtime the layer's epoch, implicit parents root-owned 0755 with mtime 0,
+//! parent, every mtime the layer's epoch (a layer with an implied parent is unpacked),
 //! owners before modes before xattrs, directory modes and mtimes last, hard links to an
 //! earlier entry. Only allow-listed xattrs stay (the upper dir's files also carry
 //! overlayfs' own, which are removed).
@@ -202,8 +202,8 @@ fn nix_err(op: &'static str, path: &Path) -> impl FnOnce(nix::Error) -> Outcome 
 }
 
 impl Builder {
-    /// Makes sure every parent of `rel` is a directory of this layer, creating the
-    /// missing ones like the unpacker does (root-owned 0755, mtime 0).
+    /// Makes sure every parent of `rel` is a directory of this layer (the layers
+    /// lading writes carry every parent; any other layer is unpacked instead).
     fn parents(&mut self, rel: &Path) -> Step<()> {
         let mut sofar = PathBuf::new();
         let Some(parent) = rel.parent() else {
@@ -214,12 +214,9 @@ impl Builder {
             match self.nodes.get(&sofar) {
                 Some(Kind::Dir) => {}
                 Some(_) => return Err(GiveUp.into()),
-                None => {
-                    let full = self.root.join(&sofar);
-                    fs::create_dir(&full).map_err(io_err("creating", &full))?;
-                    self.nodes.insert(sofar.clone(), Kind::Dir);
-                    self.dirs.insert(sofar.clone(), (0o755, 0));
-                }
+                // An implied parent: the unpacker records those (see
+                // `Snapshots::lowers`), so leave this layer to it.
+                None => return Err(GiveUp.into()),
             }
         }
         Ok(())

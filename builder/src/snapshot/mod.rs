@@ -86,17 +86,19 @@
 //!   unchanged here; on a file system without birth times, a directory re-created
 //!   with its old inode number is reported as whiteouts of its old children instead
 //!   of an opaque marker (same tree, other layer bytes).
-//! - **Known limit:** a parent directory that a layer omits is made root-owned 0755 in
-//!   its snapshot (like tar does), and overlayfs shows the top-most lower's directory
-//!   metadata, so such a layer hides the mode of the directory below (containerd
-//!   applies layers onto the merged tree instead). Layers from `docker`, BuildKit and
-//!   [`diff_upper`] always carry their parent directories.
+//! - **Implied parents keep the lower's metadata.** A parent directory that a layer
+//!   omits is made root-owned 0755 in its snapshot (like tar does) and recorded
+//!   (`implied`); where the layers below have a directory there, a chain-keyed fix-up
+//!   lower above the layer gives it their metadata (`fixup.rs`), as containerd, umoci
+//!   and buildah show it (they apply layers onto the merged tree). Layers from BuildKit,
+//!   buildah and lading itself carry every parent directory.
 //! - **Not representable:** a changed root directory (layers do not carry `/`), and
 //!   names that are not UTF-8 ([`Entry`] paths are strings) are errors in a diff.
 
 mod commit;
 mod diff;
 mod fallback;
+mod fixup;
 mod unpack;
 mod view;
 
@@ -110,9 +112,12 @@ use lading_oci::store::Store;
 pub use commit::{PreparedSnapshot, prepare};
 pub use diff::{DiffOptions, IdMap, diff_upper};
 pub use fallback::{FileKind, PathMeta, TreeSnapshot, diff_dirs, materialize};
-pub use unpack::unpack_lower;
+pub use unpack::{Unpacked, unpack_lower};
 pub use view::{LayeredTree, layered_tree};
 
+/// Inside one snapshot: the directories the layer implied, one per line (absent when
+/// none).
+pub const IMPLIED_FILE: &str = "implied";
 /// Name of the snapshot store under the store's private dir.
 pub const SNAPSHOTS_DIR: &str = "snapshots";
 /// Inside one snapshot: the directory used as an overlay lower dir.
@@ -345,22 +350,38 @@ impl Snapshots {
         fs::create_dir(&tmp_fs).map_err(Error::io("creating", &tmp_fs))?;
         let what = format!("layer {}", layer.digest);
         let reader = lading_oci::unpack::open_layer(store, layer)?;
-        let warnings = unpack_lower(reader, &tmp_fs, &what, self.xattrs)?;
-        if !warnings.is_empty() {
-            let w = tmp.path().join(WARNINGS_FILE);
-            fs::write(&w, warnings.join("\n") + "\n").map_err(Error::io("writing", &w))?;
+        let unpacked = unpack_lower(reader, &tmp_fs, &what, self.xattrs)?;
+        let lists = [
+            (WARNINGS_FILE, &unpacked.warnings),
+            (IMPLIED_FILE, &unpacked.implied),
+        ];
+        for (name, lines) in lists {
+            if !lines.is_empty() {
+                let w = tmp.path().join(name);
+                fs::write(&w, lines.join("\n") + "\n").map_err(Error::io("writing", &w))?;
+            }
         }
         place(&tmp.keep(), &done)
     }
 
     /// Lower dirs for an image's `layers` (given bottom-first, as in a manifest),
     /// returned top-most first, as overlayfs' `lowerdir` wants them.
+    ///
+    /// Above a layer that implies directories the layers below have, the list holds
+    /// that chain's fix-up lower (see `fixup.rs`), so the directories keep the lower
+    /// ones' metadata, as when layers are applied onto the merged tree.
     pub fn lowers(&self, store: &Store, layers: &[Descriptor]) -> Result<Vec<PathBuf>> {
-        let mut out = layers
-            .iter()
-            .map(|l| self.ensure(store, l))
-            .collect::<Result<Vec<_>>>()?;
-        out.reverse();
+        // Top-most first while it grows, as `fixup` reads it.
+        let mut out: Vec<PathBuf> = Vec::with_capacity(layers.len());
+        for (i, l) in layers.iter().enumerate() {
+            let fs_dir = self.ensure(store, l)?;
+            let chain: Vec<&Descriptor> = layers[..=i].iter().collect();
+            let fix = self.fixup(l, &fs_dir, &out, &chain)?;
+            out.insert(0, fs_dir);
+            if let Some(f) = fix {
+                out.insert(0, f);
+            }
+        }
         Ok(out)
     }
 

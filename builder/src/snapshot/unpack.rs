@@ -1,6 +1,6 @@
 //! Unpacking one layer into overlayfs lower format (see the module docs for the rules).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read};
@@ -44,6 +44,8 @@ struct Unpacker<'a> {
     what: &'a str,
     nodes: HashMap<PathBuf, Kind>,
     dirs: BTreeMap<PathBuf, DirMeta>,
+    /// Directories made only because an entry below them needed a parent.
+    implied: BTreeSet<PathBuf>,
     cache: Option<(PathBuf, OwnedFd)>,
     is_root: bool,
     /// Where opaque markers go.
@@ -53,16 +55,28 @@ struct Unpacker<'a> {
     warned_unmapped: bool,
 }
 
+/// What [`unpack_lower`] reports besides the files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unpacked {
+    /// What could not be reproduced (devices and owners without root or outside the
+    /// user namespace's map, dropped xattrs, whiteout metadata).
+    pub warnings: Vec<String>,
+    /// Directories the layer has no entry for, made root-owned 0755 because an entry
+    /// below them needed a parent (relative paths, parents first). Where the layers
+    /// below have a directory there, it is the one the image shows: see
+    /// `Snapshots::lowers`.
+    pub implied: Vec<String>,
+}
+
 /// Unpacks the uncompressed tar stream `reader` into `dest` (an existing, empty
 /// directory) in overlayfs lower format, opaque markers in the xattrs of `xattrs`.
-/// `what` names the layer in errors. Returns warnings about what could not be
-/// reproduced (devices and owners without root or outside the user namespace's map).
+/// `what` names the layer in errors.
 pub fn unpack_lower(
     reader: impl Read,
     dest: &Path,
     what: &str,
     xattrs: OverlayXattrs,
-) -> Result<Vec<String>> {
+) -> Result<Unpacked> {
     let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let root = openat(AT_FDCWD, dest, flags, Mode::empty()).map_err(Error::nix("opening", dest))?;
     // The root's own metadata does not come from layers: fixed, whatever the umask.
@@ -74,6 +88,7 @@ pub fn unpack_lower(
         what,
         nodes: HashMap::new(),
         dirs: BTreeMap::new(),
+        implied: BTreeSet::new(),
         cache: None,
         is_root: lading_oci::unpack::running_as_root(),
         opaque_xattr: xattrs.opaque(),
@@ -91,7 +106,15 @@ pub fn unpack_lower(
         u.entry(&mut entry)?;
     }
     u.finish_dirs()?;
-    Ok(u.warnings)
+    let implied = u
+        .implied
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    Ok(Unpacked {
+        warnings: u.warnings,
+        implied,
+    })
 }
 
 /// A readable fd of the directory `fd` (an `O_PATH` fd) refers to.
@@ -241,6 +264,7 @@ impl Unpacker<'_> {
                     mkdirat(&cur, name, Mode::from_bits_truncate(0o700))
                         .map_err(Error::nix("creating", &full))?;
                     self.nodes.insert(sofar.clone(), Kind::Dir);
+                    self.implied.insert(sofar.clone());
                     self.dirs.insert(
                         sofar.clone(),
                         DirMeta {
@@ -279,6 +303,7 @@ impl Unpacker<'_> {
         remove_tree(&full)?;
         self.nodes.retain(|k, _| !k.starts_with(rel));
         self.dirs.retain(|k, _| !k.starts_with(rel));
+        self.implied.retain(|k| !k.starts_with(rel));
         Ok(())
     }
 
@@ -491,6 +516,7 @@ impl Unpacker<'_> {
                 self.chown(&dir, None, uid, gid, &full)?;
                 self.set_xattrs(&dir, &pax.xattrs, &full)?;
                 self.dirs.insert(rel.clone(), DirMeta { mode, mtime });
+                self.implied.remove(&rel);
                 Kind::Dir
             }
             tar::EntryType::Regular | tar::EntryType::Continuous => {

@@ -816,7 +816,11 @@ impl<'a> Builder<'a> {
         };
         let fs = state.rootfs(self.store).map_err(StepError::from)?;
         let rel = copy::resolve_in_rootfs(fs, &path)?;
+        // Existing ancestors go into the layer too, with their real metadata (as in
+        // BuildKit's layers), so the layer's own snapshot never shows an implied
+        // root-owned 0755 directory over them; no layer when nothing is new.
         let mut entries = Vec::new();
+        let mut created = false;
         let mut cur = String::new();
         for comp in rel.split('/').filter(|c| !c.is_empty()) {
             cur = if cur.is_empty() {
@@ -824,8 +828,15 @@ impl<'a> Builder<'a> {
             } else {
                 format!("{cur}/{comp}")
             };
-            match fs.get(&cur).map(|n| n.kind.clone()) {
-                Some(lading_oci::unpack::NodeKind::Dir) => {}
+            match fs.get(&cur) {
+                Some(n) if n.kind == lading_oci::unpack::NodeKind::Dir => {
+                    entries.push(lading_oci::layer::Entry::dir(
+                        cur.clone(),
+                        n.mode,
+                        n.uid,
+                        n.gid,
+                    ));
+                }
                 Some(_) => {
                     return Err(StepError::msg(format!(
                         "WORKDIR {path}: /{cur} is not a directory"
@@ -834,10 +845,11 @@ impl<'a> Builder<'a> {
                 None => {
                     let (uid, gid) = owner.map_or((0, 0), |o| (o.uid, o.gid));
                     entries.push(lading_oci::layer::Entry::dir(cur.clone(), 0o755, uid, gid));
+                    created = true;
                 }
             }
         }
-        if entries.is_empty() {
+        if !created {
             state.config.history.push(self.history(ins, true));
             return Ok(());
         }
