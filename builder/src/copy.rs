@@ -543,7 +543,6 @@ fn add_parents(out: &mut Vec<Entry>, fs: &Rootfs, owner: Option<Owner>) -> StepR
     Ok(())
 }
 
-
 /// A source word as a clean relative path (`./a//b/` → `a/b`).
 fn as_written(word: &str) -> String {
     word.split('/')
