@@ -363,6 +363,25 @@ fn copy_into_new_subdir_keeps_the_parents_owner_and_mode_for_run() {
     differential(&p, "issue9", df);
 }
 
+/// Found by `random_layer_stacks_match_buildkit` (seed 8): BuildKit makes the
+/// directories a step creates (a copy's destination and missing parents, `WORKDIR`) with
+/// `mkdir`, so under a setgid directory they inherit the setgid bit and, without
+/// `--chown`, its group; copied directories keep their source's mode.
+#[test]
+fn new_directories_under_a_setgid_directory_inherit_it_as_with_mkdir() {
+    let Some(p) = peers() else { return };
+    let df = "ARG BASE\nFROM $BASE\n\
+              RUN mkdir -p /d && chown 0:50 /d && chmod 2775 /d\n\
+              COPY f1 /d/e/\n\
+              COPY --chown=1000:1000 f1 /d/c/x/\n\
+              COPY tree/ /d/t/\n\
+              ADD arch.tar /d/a/\n\
+              WORKDIR /d/w/v\n\
+              USER 1000\n\
+              WORKDIR /d/u/v\n";
+    differential(&p, "setgid", df);
+}
+
 /// Writes an OCI layout (tag `latest`) of the busybox base plus `layers` (uncompressed
 /// tar streams), as a foreign builder might make it.
 fn foreign_image(base: &Path, layers: &[Vec<u8>], dest: &Path) {

@@ -164,6 +164,8 @@ pub fn plan(
     let dest_is_dir = dest_slash || multiple || dest_exists_dir;
 
     let mut out: Vec<Entry> = Vec::new();
+    // Directories this copy creates because they are missing (see `settle_new_dirs`).
+    let mut new_dirs = BTreeMap::new();
     for item in items {
         let base = if req.parents {
             parent_of(&item.rel)
@@ -181,7 +183,7 @@ pub fn plan(
                     },
                 );
                 // The destination directory itself gets the owner, not --chmod.
-                out.extend(dest_dir(&root, dest_fs, req));
+                out.extend(dest_dir(&root, dest_fs, req, &mut new_dirs));
                 for mut c in children {
                     c.path = join_rel(&root, &c.path);
                     let is_dir = matches!(c.kind, EntryKind::Dir);
@@ -199,21 +201,98 @@ pub fn plan(
             ItemKind::Archive(path) => {
                 let tmp = req.unpack_archives.unwrap_or(Path::new("/nonexistent"));
                 let root = join_rel(&dest, &base);
-                out.extend(dest_dir(&root, dest_fs, req));
+                out.extend(dest_dir(&root, dest_fs, req, &mut new_dirs));
                 // Extracted entries keep the archive's owners and modes, as docker's do.
-                out.extend(crate::archive::extract(&path, tmp, dest_fs, &root)?);
+                let extracted = crate::archive::extract(&path, tmp, dest_fs, &root)?;
+                archive_parents(&extracted, &root, dest_fs, &mut out, &mut new_dirs);
+                out.extend(extracted);
             }
         }
     }
-    add_parents(&mut out, dest_fs, req.owner)?;
+    add_parents(&mut out, dest_fs, req.owner, &mut new_dirs)?;
+    settle_new_dirs(&mut out, &new_dirs, dest_fs);
     Ok(out)
+}
+
+/// Directories an archive implies below its destination (entries under them, none for
+/// them) that the stage does not have: BuildKit's untar creates them owned by root,
+/// whatever `--chown` says.
+fn archive_parents(
+    extracted: &[Entry],
+    root: &str,
+    fs: &Rootfs,
+    out: &mut Vec<Entry>,
+    new_dirs: &mut BTreeMap<String, Option<Owner>>,
+) {
+    let present: BTreeSet<&str> = extracted.iter().map(|e| e.path.as_str()).collect();
+    for e in extracted {
+        let mut p = e.path.as_str();
+        while let Some(i) = p.rfind('/') {
+            p = &p[..i];
+            if p.len() <= root.len() || present.contains(p) || new_dirs.contains_key(p) {
+                break;
+            }
+            if fs.get(p).is_none() {
+                new_dirs.insert(p.to_string(), Some(Owner { uid: 0, gid: 0 }));
+                out.push(Entry::dir(p, 0o755, 0, 0));
+            }
+        }
+    }
+}
+
+/// A directory a step creates because it is missing (a copy's destination or its
+/// parents, `WORKDIR`): `0755`, owned by `owner` or root. BuildKit makes these with
+/// `mkdir`, so the kernel's setgid rule applies: under a setgid directory (`parent`'s
+/// mode and group) the new one gets the setgid bit and, unless an owner is given, the
+/// parent's group.
+pub(crate) fn new_dir(path: String, parent: Option<(u32, u32)>, owner: Option<Owner>) -> Entry {
+    let (mut mode, mut gid) = (0o755, 0);
+    if let Some((parent_mode, parent_gid)) = parent
+        && parent_mode & 0o2000 != 0
+    {
+        mode |= 0o2000;
+        gid = parent_gid;
+    }
+    match owner {
+        Some(o) => Entry::dir(path, mode, o.uid, o.gid),
+        None => Entry::dir(path, mode, 0, gid),
+    }
+}
+
+/// Gives each directory in `new_dirs` the metadata [`new_dir`] gives it with its owner,
+/// parents first (a new directory under a new setgid one inherits from it too).
+fn settle_new_dirs(out: &mut [Entry], new_dirs: &BTreeMap<String, Option<Owner>>, fs: &Rootfs) {
+    let index: BTreeMap<String, usize> = out
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e.kind, EntryKind::Dir))
+        .map(|(i, e)| (e.path.clone(), i))
+        .collect();
+    // A BTreeMap yields a parent before its children (a prefix sorts first).
+    for (path, &owner) in new_dirs {
+        let Some(&i) = index.get(path) else { continue };
+        let parent_path = parent_of(path);
+        let parent = match index.get(&parent_path) {
+            Some(&p) => Some((out[p].mode, out[p].gid)),
+            None => fs
+                .get(&parent_path)
+                .filter(|n| n.kind == NodeKind::Dir)
+                .map(|n| (n.mode, n.gid)),
+        };
+        out[i] = new_dir(path.clone(), parent, owner);
+    }
 }
 
 /// The entry for the directory a copy of a directory (or an archive) lands in: a new one
 /// gets `0755`, owned by `--chown` or root; one the stage has already keeps its mode and
 /// owner, as in BuildKit (a `1777` `/tmp` stays sticky after `COPY dir /tmp/`). None for
 /// the root.
-fn dest_dir(root: &str, dest_fs: &Rootfs, req: &CopyRequest<'_>) -> Option<Entry> {
+fn dest_dir(
+    root: &str,
+    dest_fs: &Rootfs,
+    req: &CopyRequest<'_>,
+    new_dirs: &mut BTreeMap<String, Option<Owner>>,
+) -> Option<Entry> {
     if root.is_empty() {
         return None;
     }
@@ -221,7 +300,10 @@ fn dest_dir(root: &str, dest_fs: &Rootfs, req: &CopyRequest<'_>) -> Option<Entry
         Some(n) if n.kind == NodeKind::Dir => {
             Some(Entry::dir(root.to_string(), n.mode & 0o7777, n.uid, n.gid))
         }
-        _ => Some(owned(Entry::dir(root.to_string(), 0o755, 0, 0), req)),
+        _ => {
+            new_dirs.insert(root.to_string(), req.owner);
+            Some(owned(Entry::dir(root.to_string(), 0o755, 0, 0), req))
+        }
     }
 }
 
@@ -515,7 +597,12 @@ pub fn resolve_in_rootfs(fs: &Rootfs, path: &str) -> StepResult<String> {
 /// `--chown` or root. Like BuildKit's layers, ours carry all parents of a changed
 /// path, so a layer unpacked on its own (a snapshot) never shows an implied root-owned
 /// `0755` directory over the real one below it.
-fn add_parents(out: &mut Vec<Entry>, fs: &Rootfs, owner: Option<Owner>) -> StepResult<()> {
+fn add_parents(
+    out: &mut Vec<Entry>,
+    fs: &Rootfs,
+    owner: Option<Owner>,
+    new_dirs: &mut BTreeMap<String, Option<Owner>>,
+) -> StepResult<()> {
     let present: BTreeSet<String> = out.iter().map(|e| e.path.clone()).collect();
     let mut added = BTreeMap::new();
     let (uid, gid) = owner.map_or((0, 0), |o| (o.uid, o.gid));
@@ -534,7 +621,10 @@ fn add_parents(out: &mut Vec<Entry>, fs: &Rootfs, owner: Option<Owner>) -> StepR
                         e.path
                     )));
                 }
-                None => Entry::dir(p, 0o755, uid, gid),
+                None => {
+                    new_dirs.insert(p.to_string(), owner);
+                    Entry::dir(p, 0o755, uid, gid)
+                }
             };
             added.insert(p.to_string(), dir);
         }

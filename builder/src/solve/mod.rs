@@ -822,6 +822,11 @@ impl<'a> Builder<'a> {
         let mut entries = Vec::new();
         let mut created = false;
         let mut cur = String::new();
+        // The mode and group of the directory above `cur` (setgid is inherited).
+        let mut parent = fs
+            .get("")
+            .filter(|n| n.kind == lading_oci::unpack::NodeKind::Dir)
+            .map(|n| (n.mode, n.gid));
         for comp in rel.split('/').filter(|c| !c.is_empty()) {
             cur = if cur.is_empty() {
                 comp.to_string()
@@ -830,6 +835,7 @@ impl<'a> Builder<'a> {
             };
             match fs.get(&cur) {
                 Some(n) if n.kind == lading_oci::unpack::NodeKind::Dir => {
+                    parent = Some((n.mode, n.gid));
                     entries.push(lading_oci::layer::Entry::dir(
                         cur.clone(),
                         n.mode,
@@ -843,8 +849,9 @@ impl<'a> Builder<'a> {
                     )));
                 }
                 None => {
-                    let (uid, gid) = owner.map_or((0, 0), |o| (o.uid, o.gid));
-                    entries.push(lading_oci::layer::Entry::dir(cur.clone(), 0o755, uid, gid));
+                    let dir = copy::new_dir(cur.clone(), parent, owner);
+                    parent = Some((dir.mode, dir.gid));
+                    entries.push(dir);
                     created = true;
                 }
             }
