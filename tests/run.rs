@@ -808,7 +808,10 @@ fn only_the_exported_layers_are_gzipped_and_only_once() {
     // the steps' files; nothing read the last COPY's yet).
     for l in &ours[..2] {
         let hex = l["digest"].as_str().unwrap().trim_start_matches("sha256:");
-        let snap = sb.store().join(".lading/snapshots").join(hex);
+        let snap = sb
+            .store()
+            .join(".lading/snapshots")
+            .join(format!("2-{hex}"));
         assert!(snap.is_symlink(), "{}", snap.display());
         assert!(snap.join("fs").is_dir(), "{}", snap.display());
     }

@@ -1393,3 +1393,31 @@ fn implied_parents_keep_the_lower_directories_metadata() {
     // Snapshots of the blobs themselves stay as unpacked; the fix-ups are extra lowers.
     assert_eq!(lowers.len(), layers.len() + 2);
 }
+
+/// A store made before snapshots recorded their implied directories has snapshots named
+/// by the bare digest, without that record: they must not be reused, or a foreign
+/// layer's implied directory would hide the lower one's owner and mode again.
+#[test]
+fn snapshots_of_the_old_format_are_not_reused() {
+    if !require(is_root(), "root (chown, trusted xattrs)") {
+        return;
+    }
+    let env = Env::new();
+    let layers = vec![
+        foreign_layer(&env, &[("data/", 'd', 0o750, 1000, "")]),
+        foreign_layer(&env, &[("data/f", 'f', 0o640, 1000, "f\n")]),
+    ];
+    // What the old format left for the second layer: its tree with the implied `data`
+    // made root-owned 0755, and no `implied` file.
+    let old = env.snaps.dir().join(layers[1].digest.hex());
+    fs::create_dir_all(old.join("fs/data")).unwrap();
+    fs::write(old.join("fs/data/f"), "f\n").unwrap();
+    let lowers = env.snaps.lowers(&env.store, &layers).unwrap();
+    assert!(
+        lowers.iter().all(|l| !l.starts_with(&old)),
+        "an old-format snapshot was used: {lowers:?}"
+    );
+    let view = snapshot::layered_tree(&lowers).unwrap();
+    let n = &view.rootfs.nodes["data"];
+    assert_eq!((n.mode, n.uid, n.gid), (0o750, 1000, 1000));
+}

@@ -15,7 +15,8 @@
 //! Rules, and why each exists:
 //!
 //! - **Snapshots are keyed by the layer's blob digest and appear atomically.** A layer is
-//!   unpacked into a temp dir under `snapshots/` and renamed to `snapshots/<hex>`, so a
+//!   unpacked into a temp dir under `snapshots/` and renamed to `snapshots/2-<hex>`
+//!   (`2`: the snapshot format, see [`SNAPSHOT_FORMAT`]), so a
 //!   snapshot dir that exists is complete. Two builds unpacking the same layer both
 //!   succeed: whoever loses the rename uses the winner's copy. The blob is re-hashed
 //!   before unpacking, because a snapshot outlives the read that made it.
@@ -283,8 +284,19 @@ pub fn overlay_mount_data(
     ))
 }
 
-/// The snapshot store: `<store>/.lading/snapshots/<layer-digest-hex>/fs`, or
-/// `<store>/.lading/snapshots/userns-<map>/<layer-digest-hex>/fs` in a user namespace.
+/// The format of a snapshot, part of its directory name. Snapshots of the first format
+/// (named by the bare digest) did not record the directories their layer implies
+/// ([`IMPLIED_FILE`]), so a store made before that keeps them but they are not used: a
+/// foreign layer's stale snapshot would hide a lower directory's owner and mode.
+const SNAPSHOT_FORMAT: &str = "2";
+
+/// A snapshot's directory name: `<format>-<layer digest hex>`.
+fn snapshot_name(layer: &Descriptor) -> String {
+    format!("{SNAPSHOT_FORMAT}-{}", layer.digest.hex())
+}
+
+/// The snapshot store: `<store>/.lading/snapshots/2-<layer-digest-hex>/fs`, or
+/// `<store>/.lading/snapshots/userns-<map>/2-<layer-digest-hex>/fs` in a user namespace.
 #[derive(Debug, Clone)]
 pub struct Snapshots {
     dir: PathBuf,
@@ -318,7 +330,7 @@ impl Snapshots {
 
     /// Where the snapshot of `layer` lives (whether or not it exists).
     pub fn path(&self, layer: &Descriptor) -> PathBuf {
-        self.dir.join(layer.digest.hex())
+        self.dir.join(snapshot_name(layer))
     }
 
     /// The lower dir of `layer`, unpacking the layer first if no complete snapshot
@@ -396,7 +408,7 @@ impl Snapshots {
         {
             return;
         }
-        let _ = std::os::unix::fs::symlink(layer.digest.hex(), &to);
+        let _ = std::os::unix::fs::symlink(snapshot_name(layer), &to);
     }
 
     /// Warnings recorded when `layer` was unpacked (e.g. devices skipped without root).
