@@ -252,15 +252,25 @@ fn lading_trees(sb: &Sandbox, ctx: &Path, base: &Path, tag: &str) -> (Tree, Tree
     )
 }
 
-/// BuildKit's root filesystem (docker export of the built image).
-fn buildkit_tree(p: &Peers, ctx: &Path, tag: &str) -> Tree {
+/// BuildKit's root filesystem (docker export of the built image), or its error when it
+/// refuses the Dockerfile.
+fn buildkit_tree(p: &Peers, ctx: &Path, tag: &str) -> Result<Tree, String> {
     let image = format!("lading-diff:{tag}");
     let base_arg = format!("BASE={DOCKER_BASE}");
-    p.dockerd
-        .build_ok(ctx, &image, &["--build-arg", &base_arg, "--no-cache"]);
+    let out = p
+        .dockerd
+        .build(ctx, &["-t", &image, "--build-arg", &base_arg, "--no-cache"]);
+    if !out.status.success() {
+        let log = String::from_utf8_lossy(&out.stderr);
+        let error = log
+            .lines()
+            .filter(|l| l.contains("ERROR"))
+            .collect::<Vec<_>>();
+        return Err(error.join("\n"));
+    }
     let tree = comparable(tree_of_tar(&p.dockerd.rootfs_tar(&image)));
     p.dockerd.docker_ok(&["rmi", "-f", &image]);
-    tree
+    Ok(tree)
 }
 
 /// buildah's root filesystem (vfs storage in the sandbox, runc, timestamp 0).
@@ -315,9 +325,24 @@ fn differential(p: &Peers, tag: &str, dockerfile: &str) {
     let sb = Sandbox::new();
     let ctx = sb.path("ctx");
     write_context(&ctx, dockerfile);
-    let want = buildkit_tree(p, &ctx, tag);
-    let (local, umoci) = lading_trees(&sb, &ctx, &p.base, tag);
     let what = format!("case {tag}:\n{dockerfile}");
+    let want = match buildkit_tree(p, &ctx, tag) {
+        Ok(tree) => tree,
+        Err(error) => {
+            // A Dockerfile BuildKit refuses (a generated copy of a file over a
+            // directory, say) must fail with lading too.
+            let base_arg = format!("BASE={}", oci_ref(&p.base, BUSYBOX_TAG));
+            let mut cmd = sb.lading(&["build", "--progress", "plain", "--build-arg", &base_arg]);
+            let out = run(cmd.arg(&ctx));
+            assert!(
+                !out.status.success(),
+                "{what}\nBuildKit refused it ({error}) but lading built it"
+            );
+            eprintln!("case {tag}: both refuse it; BuildKit: {error}");
+            return;
+        }
+    };
+    let (local, umoci) = lading_trees(&sb, &ctx, &p.base, tag);
     assert_same_tree(&what, "buildkit", &want, "lading -o type=local", &local);
     assert_same_tree(&what, "buildkit", &want, "lading (umoci unpack)", &umoci);
     let bh = buildah_tree(&sb, &ctx, &p.base, tag);
