@@ -459,6 +459,30 @@ fn a_step_that_changes_nothing_adds_no_layer() {
     assert_eq!(last["empty_layer"], Value::Bool(true));
 }
 
+/// Found by the random differential test (seed 16): a step runs in its WORKDIR even when
+/// its USER cannot enter it (BuildKit's runc enters it before switching user); what the
+/// step then does there is up to the user's permissions.
+#[test]
+fn a_step_runs_in_a_workdir_its_user_cannot_enter() {
+    let Some(base) = base() else { return };
+    let sb = Sandbox::new();
+    let df = "FROM {BASE}\n\
+              RUN mkdir -p /locked && chmod 0700 /locked\n\
+              WORKDIR /locked/in\n\
+              USER 1000\n\
+              RUN pwd > /tmp/pwd; touch here 2>/dev/null || echo refused > /tmp/touch\n";
+    let ctx = context(&sb, df, &base, &[]);
+    let (digest, _) = build(&sb, &ctx, &[]);
+    assert_eq!(
+        file_in_image(&sb, &digest, "tmp/pwd").as_deref(),
+        Some("/locked/in\n")
+    );
+    assert_eq!(
+        file_in_image(&sb, &digest, "tmp/touch").as_deref(),
+        Some("refused\n")
+    );
+}
+
 /// Writes an OCI layout with one hand-made layer (a Python tarfile) tagged `evil`.
 fn hostile_layout(sb: &Sandbox, script: &str) -> String {
     let layout = sb.path("evil-layout");

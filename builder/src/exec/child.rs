@@ -463,9 +463,21 @@ fn prepare_and_exec(spec: &RunSpec) -> Result<std::convert::Infallible> {
             }
         }
     }
+    // The working directory is entered before the user is switched, as runc does: a
+    // step may run as a user who cannot reach its WORKDIR (BuildKit runs it there all
+    // the same). Only a permission error is tried again as the user, for a directory
+    // only that user can enter.
+    let cwd_err = |e| format!("chdir to working directory {}: {e}", spec.cwd);
+    let chdir_as_user = match chdir(spec.cwd.as_str()) {
+        Ok(()) => false,
+        Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM) => true,
+        Err(e) => return Err(cwd_err(e)),
+    };
     setgid(Gid::from_raw(spec.gid)).map_err(unmapped("gid", spec.gid, "/etc/subgid"))?;
     setuid(Uid::from_raw(spec.uid)).map_err(unmapped("uid", spec.uid, "/etc/subuid"))?;
-    chdir(spec.cwd.as_str()).ctx(|| format!("chdir to working directory {}", spec.cwd))?;
+    if chdir_as_user {
+        chdir(spec.cwd.as_str()).map_err(cwd_err)?;
+    }
 
     let Some(arg0) = spec.argv.first() else {
         return Err("empty command".into());
