@@ -6,9 +6,10 @@
 //! The advisories are real records (`tests/fixtures/osv/catalog/`, see its SOURCES.tsv);
 //! the contents that carry versions are real where it matters: Go binaries built here with
 //! `go build` against golang.org/x/text from the Go module proxy (the vulnerable one with
-//! the go1.21.0 toolchain, also from the proxy), jars from Maven Central, a Rust binary
-//! with a cargo-auditable `.dep-v0` section built here with `rustc`, an AlmaLinux 9 rpm
-//! database (`rpmdb.sqlite`) made here by the real `rpmbuild` and `rpm --justdb`.
+//! the go1.21.0 toolchain, also from the proxy), jars from Maven Central, Rust binaries
+//! built here by the real `cargo auditable build` (pinned in scripts/install-peers)
+//! against regex from crates.io, an AlmaLinux 9 rpm database (`rpmdb.sqlite`) made here
+//! by the real `rpmbuild` and `rpm --justdb`.
 //! Package-manager metadata (dpkg status, apk installed, gemspec, Composer
 //! `installed.json`, egg-info) is written here, naming real versions. Downloads are
 //! cached under `target/test-cache/scan-catalog/`; a missing tool or download fails on CI
@@ -118,34 +119,60 @@ fn maven_jar(group: &str, artifact: &str, version: &str) -> Option<PathBuf> {
     .map(|_| file)
 }
 
-/// A Rust executable whose `.dep-v0` section lists `regex` at `version`, as
-/// `cargo auditable` writes it (zlib-compressed JSON), built with `rustc`.
+/// The `cargo-auditable` scripts/install-peers installs (pinned there).
+fn cargo_peers_bin() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers/cargo/bin")
+}
+
+/// `PATH` with scripts/install-peers' cargo-auditable first.
+fn path_with_cargo_peers() -> std::ffi::OsString {
+    let mut dirs = vec![cargo_peers_bin()];
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    std::env::join_paths(dirs).unwrap()
+}
+
+/// Whether `cargo auditable` can run: `cargo-auditable` in target/peers/cargo/bin or on
+/// `PATH`.
+fn have_cargo_auditable() -> bool {
+    cargo_peers_bin().join("cargo-auditable").is_file() || have_tool("cargo-auditable")
+}
+
+/// A Rust executable built by the real `cargo auditable build` from a crate that depends
+/// on `regex = "={regex}"` from crates.io: its `.dep-v0` section lists regex and its own
+/// dependencies as cargo-auditable records them. Cached (with its target directory, so a
+/// rebuild is short) under `target/test-cache/scan-catalog/cargo-auditable-regex-{regex}/`.
 fn rust_binary(regex: &str) -> Option<PathBuf> {
-    use std::io::Write;
-    let dir = cache().join(format!("rust-regex-{regex}"));
+    let dir = cache().join(format!("cargo-auditable-regex-{regex}"));
     let bin = dir.join("app");
     if bin.is_file() {
         return Some(bin);
     }
-    std::fs::create_dir_all(&dir).ok()?;
-    let json = format!(
-        r#"{{"packages":[{{"name":"app","version":"0.1.0","source":"local","dependencies":[1],"root":true}},{{"name":"regex","version":"{regex}","source":"crates.io"}}]}}"#
-    );
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
-    z.write_all(json.as_bytes()).ok()?;
-    let bytes = z.finish().ok()?;
-    let list: Vec<String> = bytes.iter().map(|b| b.to_string()).collect();
-    let src = format!(
-        "#[used]\n#[unsafe(link_section = \".dep-v0\")]\nstatic AUDITABLE_VERSION_INFO: [u8; {}] = [{}];\nfn main() {{ println!(\"hello\"); }}\n",
-        bytes.len(),
-        list.join(",")
-    );
-    std::fs::write(dir.join("main.rs"), src).ok()?;
-    ok(Command::new("rustc")
-        .args(["--edition", "2024", "-O", "-o"])
-        .arg(&bin)
-        .arg(dir.join("main.rs")))
-    .then_some(bin)
+    let src = dir.join("app-src");
+    std::fs::create_dir_all(src.join("src")).ok()?;
+    std::fs::write(
+        src.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\nregex = \"={regex}\"\n\n[workspace]\n"
+        ),
+    )
+    .ok()?;
+    std::fs::write(
+        src.join("src/main.rs"),
+        "fn main() {\n    let re = regex::Regex::new(r\"^\\d{4}-\\d{2}-\\d{2}$\").unwrap();\n    println!(\"{}\", re.is_match(\"2014-01-01\"));\n}\n",
+    )
+    .ok()?;
+    let target = dir.join("target");
+    let built = ok(Command::new("cargo")
+        .args(["auditable", "build", "--quiet"])
+        .current_dir(&src)
+        .env("PATH", path_with_cargo_peers())
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("CARGO_BUILD_TARGET"));
+    (built && std::fs::copy(target.join("debug/app"), &bin).is_ok()).then_some(bin)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -398,10 +425,16 @@ fn make_fixture() -> Option<Fixture> {
 
 fn fixture() -> Option<&'static Fixture> {
     static F: OnceLock<Option<Fixture>> = OnceLock::new();
+    if !require(
+        have_cargo_auditable(),
+        "cargo-auditable (scripts/install-peers installs it in target/peers/cargo/bin)",
+    ) {
+        return None;
+    }
     let f = F.get_or_init(make_fixture).as_ref();
     if require(
         f.is_some(),
-        "go (with the Go module proxy), curl (Maven Central) and rustc",
+        "go (with the Go module proxy), curl (Maven Central) and cargo auditable (crates.io)",
     ) {
         f
     } else {
@@ -547,8 +580,9 @@ fn fixed_versions_of_every_cataloged_ecosystem_are_not_reported() {
         let report = f.scan(r);
         assert_eq!(findings(&report), BTreeSet::new(), "{r}: {report:#}");
         // Everything was looked at: 1 OS package, x/text, stdlib, the main module,
-        // commons-text, regex and the app crate, rack, guzzle, requests.
-        assert_eq!(report["packages"], 10, "{r}: {report:#}");
+        // commons-text, the app crate, regex and its dependencies as cargo-auditable
+        // records them (regex-syntax, aho-corasick, memchr), rack, guzzle, requests.
+        assert_eq!(report["packages"], 13, "{r}: {report:#}");
     }
     if require(f.almalinux, RPM_TOOLS) {
         let report = f.scan("almalinux:fixed");
