@@ -1,9 +1,10 @@
 //! Media types, annotation keys and names cosign uses (sigstore/cosign `pkg/oci/static`,
 //! `pkg/types`, sigstore `pkg/signature/payload`).
 
-/// Media type of a simple-signing payload layer.
-pub const MEDIA_TYPE_SIMPLE_SIGNING: &str =
-    "application/vnd.dev.cosignproject.cosign/simplesigning.v1+json";
+/// Media type of a simple-signing payload layer (cosign `pkg/types`
+/// `SimpleSigningMediaType`: the annotation key says `cosignproject`, the media type
+/// does not).
+pub const MEDIA_TYPE_SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 /// Annotation holding a layer's base64 signature.
 pub const ANNOTATION_SIGNATURE: &str = "dev.cosignproject.cosign/signature";
 /// The `critical.type` of a simple-signing payload.
