@@ -321,6 +321,14 @@ fn lading_signs_cosign_and_lading_verify_with_and_without_a_password() {
         let mut secrets = pem_body_lines(&key);
         if let Some(p) = password {
             secrets.push(p.to_string());
+            // The decrypted PKCS#8 bytes, as base64 lines too.
+            let plain = KeyPair::from_pem(&text, Some(p.as_bytes()))
+                .expect("decrypt")
+                .to_pem(None)
+                .expect("pem");
+            let plain_path = sb.path(&format!("{name}-plain.pem"));
+            std::fs::write(&plain_path, plain.as_bytes()).expect("write");
+            secrets.extend(pem_body_lines(&plain_path));
         }
         assert_no_leak(&[&generated, &signed, &verified, &again], &secrets);
     }
