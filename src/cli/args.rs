@@ -70,6 +70,78 @@ pub enum Command {
     /// authentication (`--htpasswd` or `--token-file`) and TLS (`--tls-cert`, `--tls-key`).
     /// Request logs: `LADING_LOG=debug`.
     Serve(ServeArgs),
+    /// Write a new ECDSA P-256 key pair for `lading sign` (like `cosign generate-key-pair`).
+    ///
+    /// Writes PREFIX.key (PKCS#8 PEM, mode 0600: encrypted with PBES2 —
+    /// PBKDF2-HMAC-SHA256, AES-256-CBC — when LADING_PASSWORD or COSIGN_PASSWORD is set
+    /// and not empty, else plain) and PREFIX.pub (a `PUBLIC KEY` PEM that
+    /// `cosign verify --key` reads). Existing files are not overwritten.
+    GenerateKeyPair(GenerateKeyPairArgs),
+    /// Sign an image in a registry with a key, as `cosign sign --key` does.
+    ///
+    /// A tag is resolved once to its manifest digest (printed); only that digest is
+    /// signed. The signature is stored the legacy cosign way: a simple-signing payload
+    /// layer in the manifest tagged `sha256-<hex>.sig` in the same repository (appended
+    /// to the signatures already there). Only key-based signing without a transparency
+    /// log is supported for now: `--tlog-upload=false` is required. Keyless signing,
+    /// sigstore bundles as referrers and attestations are not implemented yet.
+    Sign(SignArgs),
+    /// Verify an image's cosign signatures with a public key.
+    ///
+    /// Reads the `sha256-<hex>.sig` manifest, checks each signature layer's payload
+    /// digest, its signature against the key, and that the payload names the image's
+    /// digest. Transparency-log checks are not supported yet: `--insecure-ignore-tlog`
+    /// is required. Prints the verified payloads as JSON on stdout.
+    /// Exit codes: 0 a valid signature was found, 1 none was, 2 an error.
+    Verify(VerifyArgs),
+}
+
+/// `lading generate-key-pair`.
+#[derive(Debug, Args)]
+pub struct GenerateKeyPairArgs {
+    /// Write PREFIX.key and PREFIX.pub.
+    #[arg(long, value_name = "PREFIX", default_value = "cosign")]
+    pub output_key_prefix: PathBuf,
+}
+
+/// `lading sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// Private key file (PKCS#8 PEM, encrypted or not; the password comes from
+    /// LADING_PASSWORD or COSIGN_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Upload the signature to a transparency log (Rekor). Not supported yet: pass
+    /// `--tlog-upload=false`.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tlog_upload: bool,
+    /// Accepted for cosign compatibility; prompts are never shown.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// The image: `docker://REGISTRY/REPO:TAG` or `REGISTRY/REPO@sha256:…`.
+    pub image: String,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `lading verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Public key file (`PUBLIC KEY` PEM, e.g. `cosign.pub`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Skip transparency-log verification. Required for now: log checks are not
+    /// implemented yet.
+    #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub insecure_ignore_tlog: bool,
+    /// The image: `docker://REGISTRY/REPO:TAG` or `REGISTRY/REPO@sha256:…`.
+    pub image: String,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
 }
 
 /// Parses `HOST:PORT` (an IP address, or `localhost`).

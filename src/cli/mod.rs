@@ -47,6 +47,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tags(args) => commands::remote::tags(args),
         Command::Referrers(args) => commands::remote::referrers(args),
         Command::Gate(args) => commands::gate::run(&store_dir, *args),
+        Command::GenerateKeyPair(args) => commands::sign::generate_key_pair(args),
+        Command::Sign(args) => commands::sign::sign(args),
+        Command::Verify(args) => commands::sign::verify(args),
     }
 }
 

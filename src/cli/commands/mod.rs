@@ -13,3 +13,4 @@ pub mod sbom;
 pub mod scan;
 pub mod secrets;
 pub mod serve;
+pub mod sign;

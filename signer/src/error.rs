@@ -1,0 +1,65 @@
+//! Errors of the signer.
+
+use lading_oci::Digest;
+
+/// The crate's result type.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A PEM document could not be read.
+    #[error("not a PEM document: {reason}")]
+    Pem {
+        /// Why.
+        reason: String,
+    },
+    /// A PEM document has a label this crate does not read.
+    #[error("unsupported PEM label {label:?}: {reason}")]
+    UnsupportedPem {
+        /// The label.
+        label: String,
+        /// What would be read instead.
+        reason: String,
+    },
+    /// The key is not what was expected (DER, algorithm, curve).
+    #[error("invalid {what}: {reason}")]
+    InvalidKey {
+        /// Private or public key.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The key is encrypted and no password was given.
+    #[error("the private key is encrypted and no password was given")]
+    PasswordRequired,
+    /// Decryption failed: a wrong password or a damaged file.
+    #[error("cannot decrypt the private key: wrong password, or the file is damaged")]
+    Decrypt,
+    /// A cryptographic operation failed.
+    #[error("{what} failed")]
+    Crypto {
+        /// The operation.
+        what: &'static str,
+    },
+    /// A signature manifest or payload is malformed.
+    #[error("invalid {what}: {reason}")]
+    Invalid {
+        /// What was read.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A payload names another image than the one verified.
+    #[error("the payload is for {actual}, not {expected}")]
+    WrongDigest {
+        /// The image verified.
+        expected: Digest,
+        /// What the payload names.
+        actual: String,
+    },
+    /// The signature does not verify with the key.
+    #[error("the signature does not match the payload and key")]
+    BadSignature,
+}
