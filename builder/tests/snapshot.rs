@@ -162,7 +162,19 @@ impl Overlay {
 
     fn unmount(&mut self) {
         if self.mounted {
-            nix::mount::umount(&self.merged).unwrap();
+            // Another test's thread may fork (to run umoci, say) while this one has a
+            // file open in the mount: the child holds a copy of that descriptor until it
+            // execs, and umount says EBUSY for that moment. Try again briefly.
+            let mut tries = 0;
+            loop {
+                match nix::mount::umount(&self.merged) {
+                    Err(nix::errno::Errno::EBUSY) if tries < 100 => {
+                        tries += 1;
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    r => break r.unwrap(),
+                }
+            }
             self.mounted = false;
         }
     }
