@@ -7,115 +7,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
+use common::registry::{Distribution, LadingServe};
 use common::{Sandbox, assert_success, require, require_tool, run, stderr, stdout};
 use lading_oci::{Digest, Store};
 use lading_signer::constants::{ANNOTATION_SIGNATURE, MEDIA_TYPE_SIMPLE_SIGNING};
 use lading_signer::{KeyPair, cosign};
-
-/// A free port on 127.0.0.1 (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
-/// A running `docker-registry` on plain HTTP, killed when dropped.
-struct Distribution {
-    child: Child,
-    host: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Distribution {
-    fn start() -> Distribution {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let config = format!(
-            "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\nhttp:\n  addr: 127.0.0.1:{port}\n",
-            dir.path().join("data").display()
-        );
-        let cfg = dir.path().join("config.yml");
-        std::fs::write(&cfg, config).expect("config");
-        let mut child = Command::new("docker-registry")
-            .arg("serve")
-            .arg(&cfg)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawning docker-registry");
-        let host = format!("127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(&host).is_err() {
-            if let Some(status) = child.try_wait().expect("wait") {
-                panic!("docker-registry exited ({status})");
-            }
-            assert!(Instant::now() < deadline, "docker-registry did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Distribution {
-            child,
-            host,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Distribution {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `lading serve` on a free port, killed when dropped.
-struct LadingServe {
-    child: Child,
-    host: String,
-}
-
-impl LadingServe {
-    fn start(store: &Path) -> LadingServe {
-        let mut child = common::lading()
-            .arg("--store")
-            .arg(store)
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawning lading serve");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        let host = lines.by_ref().map_while(Result::ok).find_map(|line| {
-            line.split_once(" as a registry at ")
-                .map(|(_, url)| url.trim_start_matches("http://").to_string())
-        });
-        match host {
-            Some(host) => {
-                std::thread::spawn(move || for _ in lines {});
-                LadingServe { child, host }
-            }
-            None => {
-                let status = child.wait();
-                panic!("lading serve exited: {status:?}");
-            }
-        }
-    }
-}
-
-impl Drop for LadingServe {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The cosign built for the peer tests.
 fn cosign_path() -> PathBuf {
@@ -172,6 +72,26 @@ fn lading(sb: &Sandbox, password: Option<&str>, args: &[&str]) -> Output {
         cmd.env("LADING_PASSWORD", p);
     }
     run(&mut cmd)
+}
+
+/// `lading sign --key KEY --tlog-upload=false IMAGE`.
+fn lading_sign(sb: &Sandbox, password: Option<&str>, key: &Path, image: &str) -> Output {
+    let key = key.to_str().expect("utf-8");
+    lading(
+        sb,
+        password,
+        &["sign", "--key", key, "--tlog-upload=false", image],
+    )
+}
+
+/// `lading verify --key KEY --insecure-ignore-tlog IMAGE`.
+fn lading_verify(sb: &Sandbox, key: &Path, image: &str) -> Output {
+    let key = key.to_str().expect("utf-8");
+    lading(
+        sb,
+        None,
+        &["verify", "--key", key, "--insecure-ignore-tlog", image],
+    )
 }
 
 /// Builds a one-file `FROM scratch` image whose file holds `content`, pushes it to
@@ -236,7 +156,7 @@ fn lading_signs_cosign_and_lading_verify_with_and_without_a_password() {
         return;
     }
     let sb = Sandbox::new();
-    let reg = Distribution::start();
+    let reg = Distribution::start(None);
     let digest = push_image(&sb, &reg.host, "app", "1", "hello\n");
     let by_digest = format!("{}/app@{digest}", reg.host);
 
@@ -273,18 +193,7 @@ fn lading_signs_cosign_and_lading_verify_with_and_without_a_password() {
         assert_eq!(std::fs::read_to_string(&key).expect("key"), text);
 
         // Sign by tag: resolved once, the digest printed and signed.
-        let key_s = key.to_str().expect("utf-8");
-        let signed = lading(
-            &sb,
-            password,
-            &[
-                "sign",
-                "--key",
-                key_s,
-                "--tlog-upload=false",
-                &format!("docker://{}/app:1", reg.host),
-            ],
-        );
+        let signed = lading_sign(&sb, password, &key, &format!("docker://{}/app:1", reg.host));
         assert_success(&signed);
         assert!(
             stderr(&signed).contains(&format!("to {digest}")),
@@ -295,17 +204,7 @@ fn lading_signs_cosign_and_lading_verify_with_and_without_a_password() {
 
         let checked = cosign_verify(&sb, &public, &by_digest);
         assert_success(&checked);
-        let verified = lading(
-            &sb,
-            None,
-            &[
-                "verify",
-                "--key",
-                public.to_str().expect("utf-8"),
-                "--insecure-ignore-tlog",
-                &by_digest,
-            ],
-        );
+        let verified = lading_verify(&sb, &public, &by_digest);
         assert_success(&verified);
         let payloads: serde_json::Value =
             serde_json::from_str(&stdout(&verified)).expect("payload json");
@@ -344,16 +243,15 @@ fn lading_signs_cosign_and_lading_verify_with_and_without_a_password() {
         "--insecure",
         &sig_tag,
     ]));
-    if out.status.success() {
-        let m: serde_json::Value = serde_json::from_slice(&out.stdout).expect("manifest");
-        let layers = m["layers"].as_array().expect("layers");
-        assert_eq!(layers.len(), 2, "{m}");
-        assert!(
-            layers
-                .iter()
-                .all(|l| l["mediaType"] == MEDIA_TYPE_SIMPLE_SIGNING)
-        );
-    }
+    assert_success(&out);
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).expect("manifest");
+    let layers = m["layers"].as_array().expect("layers");
+    assert_eq!(layers.len(), 2, "{m}");
+    assert!(
+        layers
+            .iter()
+            .all(|l| l["mediaType"] == MEDIA_TYPE_SIMPLE_SIGNING)
+    );
 }
 
 #[test]
@@ -362,7 +260,7 @@ fn lading_verifies_what_cosign_signed_with_its_own_key() {
         return;
     }
     let sb = Sandbox::new();
-    let reg = Distribution::start();
+    let reg = Distribution::start(None);
     let digest = push_image(&sb, &reg.host, "app", "1", "signed by cosign\n");
     let image = format!("{}/app@{digest}", reg.host);
     let password = "cosign-pass-42";
@@ -436,17 +334,7 @@ fn lading_verifies_what_cosign_signed_with_its_own_key() {
     assert_success(&verified);
 
     // cosign's own key format is not read yet: a clear refusal, no key bytes echoed.
-    let refused = lading(
-        &sb,
-        Some(password),
-        &[
-            "sign",
-            "--key",
-            key.to_str().expect("utf-8"),
-            "--tlog-upload=false",
-            &image,
-        ],
-    );
+    let refused = lading_sign(&sb, Some(password), &key, &image);
     assert_eq!(code(&refused), Some(2));
     assert!(
         stderr(&refused).contains("cosign's own encrypted key format"),
@@ -500,7 +388,7 @@ fn forged_signatures_are_refused_by_lading_and_by_cosign() {
         return;
     }
     let sb = Sandbox::new();
-    let reg = Distribution::start();
+    let reg = Distribution::start(None);
     let (key, public, _) = lading_keys(&sb, "k", None);
     let (_, stranger, _) = lading_keys(&sb, "stranger", None);
     let pair = KeyPair::from_pem(&std::fs::read_to_string(&key).expect("key"), None).expect("pair");
@@ -517,17 +405,7 @@ fn forged_signatures_are_refused_by_lading_and_by_cosign() {
 
     let refused = |image: &Digest, key: &Path, why: &str| {
         let image = format!("{docker_ref}@{image}");
-        let ours = lading(
-            &sb,
-            None,
-            &[
-                "verify",
-                "--key",
-                key.to_str().expect("utf-8"),
-                "--insecure-ignore-tlog",
-                &image,
-            ],
-        );
+        let ours = lading_verify(&sb, &key, &image);
         assert_eq!(
             code(&ours),
             Some(1),
@@ -572,17 +450,7 @@ fn forged_signatures_are_refused_by_lading_and_by_cosign() {
     refused(&c, &public, "changed payload");
 
     // A good signature, checked with the wrong key.
-    let signed = lading(
-        &sb,
-        None,
-        &[
-            "sign",
-            "--key",
-            key.to_str().expect("utf-8"),
-            "--tlog-upload=false",
-            &format!("{docker_ref}@{a}"),
-        ],
-    );
+    let signed = lading_sign(&sb, None, &key, &format!("{docker_ref}@{a}"));
     assert_success(&signed);
     assert_success(&cosign_verify(&sb, &public, &format!("{docker_ref}@{a}")));
     refused(&a, &stranger, "wrong key");
@@ -616,31 +484,11 @@ fn unsupported_modes_are_refused_clearly() {
         stderr(&out)
     );
     // An encrypted key without a password names the variables, not the key.
-    let out = lading(
-        &sb,
-        None,
-        &[
-            "sign",
-            "--key",
-            key.to_str().expect("utf-8"),
-            "--tlog-upload=false",
-            &image,
-        ],
-    );
+    let out = lading_sign(&sb, None, &key, &image);
     assert_eq!(code(&out), Some(2));
     assert!(stderr(&out).contains("LADING_PASSWORD"), "{}", stderr(&out));
     // A wrong password.
-    let out = lading(
-        &sb,
-        Some("nope"),
-        &[
-            "sign",
-            "--key",
-            key.to_str().expect("utf-8"),
-            "--tlog-upload=false",
-            &image,
-        ],
-    );
+    let out = lading_sign(&sb, Some("nope"), &key, &image);
     assert_eq!(code(&out), Some(2));
     assert!(stderr(&out).contains("wrong password"), "{}", stderr(&out));
     assert_no_leak(&[&out], &pem_body_lines(&key));
@@ -683,30 +531,10 @@ fn lading_serve_holds_signatures_cosign_verifies() {
     let digest = sb.build_ok(&ctx, &["-t", "app:1"]);
     let serve = LadingServe::start(&sb.store());
     let (key, public, _) = lading_keys(&sb, "k", None);
-    let signed = lading(
-        &sb,
-        None,
-        &[
-            "sign",
-            "--key",
-            key.to_str().expect("utf-8"),
-            "--tlog-upload=false",
-            &format!("docker://{}/app:1", serve.host),
-        ],
-    );
+    let signed = lading_sign(&sb, None, &key, &format!("docker://{}/app:1", serve.host));
     assert_success(&signed);
     let image = format!("{}/app@{digest}", serve.host);
     assert_success(&cosign_verify(&sb, &public, &image));
-    let verified = lading(
-        &sb,
-        None,
-        &[
-            "verify",
-            "--key",
-            public.to_str().expect("utf-8"),
-            "--insecure-ignore-tlog",
-            &image,
-        ],
-    );
+    let verified = lading_verify(&sb, &public, &image);
     assert_success(&verified);
 }
