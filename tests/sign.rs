@@ -405,7 +405,7 @@ fn forged_signatures_are_refused_by_lading_and_by_cosign() {
 
     let refused = |image: &Digest, key: &Path, why: &str| {
         let image = format!("{docker_ref}@{image}");
-        let ours = lading_verify(&sb, &key, &image);
+        let ours = lading_verify(&sb, key, &image);
         assert_eq!(
             code(&ours),
             Some(1),
