@@ -233,8 +233,9 @@ fn archive_parents(
                 break;
             }
             if fs.get(p).is_none() {
-                new_dirs.insert(p.to_string(), Some(Owner { uid: 0, gid: 0 }));
-                out.push(Entry::dir(p, 0o755, 0, 0));
+                let root_owned = Some(Owner { uid: 0, gid: 0 });
+                new_dirs.insert(p.to_string(), root_owned);
+                out.push(new_dir(p.to_string(), None, root_owned));
             }
         }
     }
@@ -262,6 +263,9 @@ pub(crate) fn new_dir(path: String, parent: Option<(u32, u32)>, owner: Option<Ow
 /// Gives each directory in `new_dirs` the metadata [`new_dir`] gives it with its owner,
 /// parents first (a new directory under a new setgid one inherits from it too).
 fn settle_new_dirs(out: &mut [Entry], new_dirs: &BTreeMap<String, Option<Owner>>, fs: &Rootfs) {
+    if new_dirs.is_empty() {
+        return;
+    }
     let index: BTreeMap<String, usize> = out
         .iter()
         .enumerate()
@@ -302,17 +306,9 @@ fn dest_dir(
         }
         _ => {
             new_dirs.insert(root.to_string(), req.owner);
-            Some(owned(Entry::dir(root.to_string(), 0o755, 0, 0), req))
+            Some(new_dir(root.to_string(), None, req.owner))
         }
     }
-}
-
-fn owned(mut e: Entry, req: &CopyRequest<'_>) -> Entry {
-    if let Some(o) = req.owner {
-        e.uid = o.uid;
-        e.gid = o.gid;
-    }
-    e
 }
 
 fn meta(mut e: Entry, req: &CopyRequest<'_>, is_dir: bool) -> Entry {
@@ -605,7 +601,6 @@ fn add_parents(
 ) -> StepResult<()> {
     let present: BTreeSet<String> = out.iter().map(|e| e.path.clone()).collect();
     let mut added = BTreeMap::new();
-    let (uid, gid) = owner.map_or((0, 0), |o| (o.uid, o.gid));
     for e in out.iter() {
         let mut p = e.path.as_str();
         while let Some(i) = p.rfind('/') {
@@ -623,7 +618,7 @@ fn add_parents(
                 }
                 None => {
                     new_dirs.insert(p.to_string(), owner);
-                    Entry::dir(p, 0o755, uid, gid)
+                    new_dir(p.to_string(), None, owner)
                 }
             };
             added.insert(p.to_string(), dir);

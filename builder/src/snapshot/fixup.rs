@@ -94,7 +94,7 @@ impl Snapshots {
         layer: &Descriptor,
         layer_fs: &Path,
         below: &[PathBuf],
-        chain: &[&Descriptor],
+        chain: &[Descriptor],
     ) -> Result<Option<PathBuf>> {
         let implied = self.implied(layer);
         if implied.is_empty() || below.is_empty() {

@@ -387,8 +387,7 @@ impl Snapshots {
         let mut out: Vec<PathBuf> = Vec::with_capacity(layers.len());
         for (i, l) in layers.iter().enumerate() {
             let fs_dir = self.ensure(store, l)?;
-            let chain: Vec<&Descriptor> = layers[..=i].iter().collect();
-            let fix = self.fixup(l, &fs_dir, &out, &chain)?;
+            let fix = self.fixup(l, &fs_dir, &out, &layers[..=i])?;
             out.insert(0, fs_dir);
             if let Some(f) = fix {
                 out.insert(0, f);
