@@ -83,8 +83,8 @@ pub enum Command {
     /// signed. The signature is stored the legacy cosign way: a simple-signing payload
     /// layer in the manifest tagged `sha256-<hex>.sig` in the same repository (appended
     /// to the signatures already there). Only key-based signing without a transparency
-    /// log is supported for now: `--tlog-upload=false` is required. Keyless signing,
-    /// sigstore bundles as referrers and attestations are not implemented yet.
+    /// log is supported for now: `--tlog-upload=false` is required. Keyless signing
+    /// and sigstore bundles as referrers are not implemented yet.
     Sign(SignArgs),
     /// Verify an image's cosign signatures with a public key.
     ///
