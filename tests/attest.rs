@@ -18,8 +18,9 @@ use common::{Sandbox, assert_success, require, require_tool, run, stderr, stdout
 use lading_oci::{Descriptor, Digest, Store};
 use lading_signer::attestation::attestation_tag;
 use lading_signer::constants::{
-    ANNOTATION_PREDICATE_TYPE, ANNOTATION_SIGNATURE, MEDIA_TYPE_DSSE_ENVELOPE, PREDICATE_CUSTOM,
-    PREDICATE_CYCLONEDX, PREDICATE_SLSA_PROVENANCE_V1, PREDICATE_SPDX, PREDICATE_VULN,
+    ANNOTATION_PREDICATE_TYPE, ANNOTATION_SIGNATURE, MEDIA_TYPE_DSSE_ENVELOPE, PREDICATE_BUILD_LOG,
+    PREDICATE_CUSTOM, PREDICATE_CYCLONEDX, PREDICATE_SLSA_PROVENANCE_V1, PREDICATE_SPDX,
+    PREDICATE_VULN,
 };
 use lading_signer::cosign;
 use lading_signer::dsse::Envelope;
@@ -407,12 +408,17 @@ fn predicate_files(sb: &Sandbox) -> Vec<(&'static str, &'static str, PathBuf)> {
             .expect("json"),
     );
     let custom = sb.write("notes.txt", "built on a quiet afternoon\n");
+    let log = sb.write(
+        "buildlog.json",
+        r#"{"steps":[{"instruction":"COPY site /usr/lib/python3/dist-packages/"}]}"#,
+    );
     vec![
         ("slsaprovenance1", PREDICATE_SLSA_PROVENANCE_V1, slsa),
         ("cyclonedx", PREDICATE_CYCLONEDX, cyclonedx),
         ("spdxjson", PREDICATE_SPDX, spdx),
         ("vuln", PREDICATE_VULN, vuln),
         ("custom", PREDICATE_CUSTOM, custom),
+        ("buildlog", PREDICATE_BUILD_LOG, log),
     ]
 }
 
@@ -450,7 +456,9 @@ fn lading_attests_each_type_and_cosign_verifies_on_tls_with_htpasswd() {
     }
 
     for (kind, uri, file) in &files {
-        let theirs = cosign_verify(&sb, &reg, &public, kind, &by_digest);
+        // cosign has no name for lading's build log: it is given the URI.
+        let cosign_kind = if *kind == "buildlog" { uri } else { kind };
+        let theirs = cosign_verify(&sb, &reg, &public, cosign_kind, &by_digest);
         assert_success(&theirs);
         let ours = lading_verify(&sb, &reg, &public, kind, &by_tag, &[]);
         assert_success(&ours);
@@ -485,7 +493,7 @@ fn lading_attests_each_type_and_cosign_verifies_on_tls_with_htpasswd() {
     let ours = lading_verify(&sb, &reg, &public, "link", &by_digest, &[]);
     assert_eq!(code(&ours), Some(1), "{}", stderr(&ours));
 
-    // The five sit in one `.att` manifest, in order, with cosign's annotations.
+    // The six sit in one `.att` manifest, in order, with cosign's annotations.
     let att_ref = format!("docker://{}/app:{}", reg.host, attestation_tag(&digest));
     let layout = sb.path("att-layout");
     let mut cp = vec!["cp"];
@@ -531,7 +539,7 @@ fn lading_attests_each_type_and_cosign_verifies_on_tls_with_htpasswd() {
     );
     assert_success(&out);
     assert!(
-        stdout(&out).contains("(5 attestation(s))"),
+        stdout(&out).contains("(6 attestation(s))"),
         "{}",
         stdout(&out)
     );
@@ -552,7 +560,7 @@ fn lading_attests_each_type_and_cosign_verifies_on_tls_with_htpasswd() {
         &[],
     );
     assert!(
-        stdout(&out).contains("(6 attestation(s))"),
+        stdout(&out).contains("(7 attestation(s))"),
         "{}",
         stdout(&out)
     );
@@ -952,6 +960,31 @@ fn lading_serve_holds_attestations_cosign_verifies() {
             "pass",
         ],
     ));
+
+    // `--predicate -` reads stdin, as cosign's does.
+    let out = common::run_with_stdin(
+        sb.lading(&[
+            "attest",
+            "--key",
+            key.to_str().expect("utf-8"),
+            "--type",
+            "cyclonedx",
+            "--predicate",
+            "-",
+            "--tlog-upload=false",
+            &image,
+        ])
+        .env_remove("LADING_PASSWORD")
+        .env_remove("COSIGN_PASSWORD"),
+        r#"{"bomFormat":"CycloneDX","specVersion":"1.6","serialNumber":"urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79"}"#,
+    );
+    assert_success(&out);
+    let theirs = cosign_verify(&sb, &reg, &public, "cyclonedx", &image);
+    assert_success(&theirs);
+    assert_eq!(
+        statements(&theirs)[0]["predicate"]["serialNumber"],
+        "urn:uuid:3e671687-395b-41f5-a30f-a58921a69b79"
+    );
 }
 
 #[test]

@@ -178,7 +178,7 @@ pub struct AttestArgs {
     /// slsaprovenance1, link, spdx, spdxjson, cyclonedx, vuln, openvex, custom, buildlog.
     #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
     pub predicate_type: String,
-    /// The predicate file (JSON; any text for `custom` and `spdx`).
+    /// The predicate file (JSON; any text for `custom` and `spdx`); `-` reads stdin.
     #[arg(long, value_name = "FILE")]
     pub predicate: Option<PathBuf>,
     /// Drop the image's attestations of the same predicate type before adding this one.

@@ -1,6 +1,7 @@
 //! `lading attest` and `lading verify-attestation`: key-based cosign attestations (DSSE
 //! envelopes over in-toto statements, legacy `.att` storage, no transparency log yet).
 
+use std::io::Read as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -21,6 +22,14 @@ use crate::cli::registry;
 /// of `type_name` for `digest` itself: this is where that generator plugs in.
 fn predicate_bytes(args: &AttestArgs, _digest: &Digest) -> Result<Vec<u8>> {
     match &args.predicate {
+        // `-` is stdin, as for cosign.
+        Some(path) if path.as_os_str() == "-" => {
+            let mut bytes = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut bytes)
+                .context("reading the predicate from stdin")?;
+            Ok(bytes)
+        }
         Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display())),
         None => bail!("--predicate is required for now"),
     }
