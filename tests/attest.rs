@@ -422,6 +422,38 @@ fn predicate_files(sb: &Sandbox) -> Vec<(&'static str, &'static str, PathBuf)> {
     ]
 }
 
+/// The layers of the `.att` manifest of `digest` in `app`, copied with `lading cp` into
+/// the layout `name`.
+fn att_layers(sb: &Sandbox, reg: &Registry, digest: &Digest, name: &str) -> Vec<Value> {
+    let att_ref = format!("docker://{}/app:{}", reg.host, attestation_tag(digest));
+    let layout = sb.path(name);
+    let dest = format!("oci:{}:att", layout.display());
+    let mut cp = vec!["cp"];
+    cp.extend(reg.lading_flags.iter().map(String::as_str));
+    cp.extend([att_ref.as_str(), dest.as_str()]);
+    assert_success(&sb.run(&cp));
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).expect("index"))
+            .expect("json");
+    let manifest = common::json_blob(
+        &layout,
+        index["manifests"][0]["digest"].as_str().expect("digest"),
+    );
+    manifest["layers"].as_array().expect("layers").clone()
+}
+
+/// The `predicateType` annotations of `layers`.
+fn predicate_types(layers: &[Value]) -> Vec<&str> {
+    layers
+        .iter()
+        .map(|l| {
+            l["annotations"][ANNOTATION_PREDICATE_TYPE]
+                .as_str()
+                .expect("type")
+        })
+        .collect()
+}
+
 #[test]
 fn lading_attests_each_type_and_cosign_verifies_on_tls_with_htpasswd() {
     if !need_peers() || !require_tool("openssl") {
@@ -494,28 +526,9 @@ fn lading_attests_each_type_and_cosign_verifies_on_tls_with_htpasswd() {
     assert_eq!(code(&ours), Some(1), "{}", stderr(&ours));
 
     // The six sit in one `.att` manifest, in order, with cosign's annotations.
-    let att_ref = format!("docker://{}/app:{}", reg.host, attestation_tag(&digest));
-    let layout = sb.path("att-layout");
-    let mut cp = vec!["cp"];
-    cp.extend(reg.lading_flags.iter().map(String::as_str));
-    let dest = format!("oci:{}:att", layout.display());
-    cp.extend([att_ref.as_str(), dest.as_str()]);
-    assert_success(&sb.run(&cp));
-    let index: Value =
-        serde_json::from_slice(&std::fs::read(layout.join("index.json")).expect("index"))
-            .expect("json");
-    let manifest = common::json_blob(
-        &layout,
-        index["manifests"][0]["digest"].as_str().expect("digest"),
-    );
-    let layers = manifest["layers"].as_array().expect("layers");
+    let layers = att_layers(&sb, &reg, &digest, "att-layout");
     assert_eq!(
-        layers
-            .iter()
-            .map(|l| l["annotations"][ANNOTATION_PREDICATE_TYPE]
-                .as_str()
-                .expect("type"))
-            .collect::<Vec<_>>(),
+        predicate_types(&layers),
         files.iter().map(|(_, uri, _)| *uri).collect::<Vec<_>>()
     );
     assert!(
@@ -548,6 +561,14 @@ fn lading_attests_each_type_and_cosign_verifies_on_tls_with_htpasswd() {
     let st = statements(&theirs);
     assert_eq!(st.len(), 1);
     assert_eq!(st[0]["predicate"]["Data"], "rebuilt\n");
+    let after = att_layers(&sb, &reg, &digest, "att-layout-replaced");
+    let mut want: Vec<_> = files
+        .iter()
+        .map(|(_, uri, _)| *uri)
+        .filter(|u| *u != PREDICATE_CUSTOM)
+        .collect();
+    want.insert(0, PREDICATE_CUSTOM);
+    assert_eq!(predicate_types(&after), want);
     // Without --replace, appended.
     let out = lading_attest(
         &sb,

@@ -19,8 +19,9 @@ use crate::cli::commands::sign::{docker_reference, load_private_key, resolve_dig
 use crate::cli::registry;
 
 /// The predicate file's bytes. Without `--predicate`, lading is to generate the predicate
-/// of `type_name` for `digest` itself: this is where that generator plugs in.
-fn predicate_bytes(args: &AttestArgs, _digest: &Digest) -> Result<Vec<u8>> {
+/// of `args.predicate_type` for `digest` from what the store holds: this is where that
+/// generator plugs in.
+fn predicate_bytes(_store_dir: &Path, args: &AttestArgs, _digest: &Digest) -> Result<Vec<u8>> {
     match &args.predicate {
         // `-` is stdin, as for cosign.
         Some(path) if path.as_os_str() == "-" => {
@@ -84,7 +85,7 @@ fn existing_attestations(
 }
 
 /// Attests an image and stores the attestation in `sha256-<hex>.att`.
-pub fn attest(args: AttestArgs) -> Result<ExitCode> {
+pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
     if args.tlog_upload {
         bail!(
             "uploading to a transparency log is not supported yet; pass --tlog-upload=false to store the attestation in the registry only"
@@ -95,7 +96,7 @@ pub fn attest(args: AttestArgs) -> Result<ExitCode> {
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
     let digest = resolve_digest(&client, &reference)?;
-    let file = predicate_bytes(&args, &digest)?;
+    let file = predicate_bytes(store_dir, &args, &digest)?;
     let predicate = attestation::predicate(&args.predicate_type, &file, &timestamp()?)
         .with_context(|| format!("reading the {} predicate", args.predicate_type))?;
     let statement = Statement::new(
