@@ -108,23 +108,23 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
     let attested = sign_statement(&key, &statement)?;
     let att_ref = reference.with_tag(&attestation::attestation_tag(&digest))?;
 
-    // As cosign: appended, or with --replace first and the other types after it.
-    let mut layers = Vec::new();
-    if args.replace {
-        layers.push((attested.layer.clone(), attested.envelope.clone()));
-    }
+    // As cosign: appended; with --replace, first, and the same type's others dropped.
+    let mut kept = Vec::new();
     for (layer, blob) in existing_attestations(&client, &att_ref)? {
         if args.replace
             && attestation::claimed_predicate_type(&blob).is_ok_and(|t| t == predicate_type)
         {
             eprintln!("replacing attestation {} ({predicate_type})", layer.digest);
-            continue;
+        } else {
+            kept.push((layer, blob));
         }
-        layers.push((layer, blob));
     }
-    if !args.replace {
-        layers.push((attested.layer, attested.envelope));
-    }
+    let new = (attested.layer, attested.envelope);
+    let layers: Vec<_> = if args.replace {
+        std::iter::once(new).chain(kept).collect()
+    } else {
+        kept.into_iter().chain(std::iter::once(new)).collect()
+    };
 
     let dir = tempfile::tempdir().context("creating a temporary store")?;
     let store = Store::open(dir.path())?;
