@@ -26,3 +26,38 @@ pub const PEM_COSIGN_PRIVATE_KEYS: [&str; 2] = [
 ];
 /// PBKDF2 iterations for new encrypted keys (OWASP's figure for PBKDF2-HMAC-SHA256).
 pub const PBKDF2_ITERATIONS: u32 = 600_000;
+
+/// Media type of a `.att` layer: a DSSE envelope (cosign `pkg/types` `DssePayloadType`).
+pub const MEDIA_TYPE_DSSE_ENVELOPE: &str = "application/vnd.dsse.envelope.v1+json";
+/// The DSSE `payloadType` of an in-toto statement (cosign `IntotoPayloadType`).
+pub const PAYLOAD_TYPE_IN_TOTO: &str = "application/vnd.in-toto+json";
+/// Annotation of a `.att` layer naming its predicate URI.
+pub const ANNOTATION_PREDICATE_TYPE: &str = "predicateType";
+/// Suffix of the legacy attestation tag (`sha256-<hex>.att`).
+pub const ATTESTATION_TAG_SUFFIX: &str = "att";
+/// The in-toto Statement `_type` lading writes.
+pub const IN_TOTO_STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
+/// The older `_type` cosign v3.1 still writes; read as well.
+pub const IN_TOTO_STATEMENT_V01: &str = "https://in-toto.io/Statement/v0.1";
+
+/// SLSA provenance v0.2 (`--type slsaprovenance`, `slsaprovenance02`).
+pub const PREDICATE_SLSA_PROVENANCE_V02: &str = "https://slsa.dev/provenance/v0.2";
+/// SLSA provenance v1 (`--type slsaprovenance1`).
+pub const PREDICATE_SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
+/// SPDX (`--type spdx`, `spdxjson`).
+pub const PREDICATE_SPDX: &str = "https://spdx.dev/Document";
+/// CycloneDX (`--type cyclonedx`).
+pub const PREDICATE_CYCLONEDX: &str = "https://cyclonedx.org/bom";
+/// in-toto link (`--type link`).
+pub const PREDICATE_LINK: &str = "https://in-toto.io/Link/v1";
+/// cosign's vulnerability scan predicate (`--type vuln`).
+pub const PREDICATE_VULN: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
+/// OpenVEX (`--type openvex`).
+pub const PREDICATE_OPENVEX: &str = "https://openvex.dev/ns";
+/// cosign's custom predicate (`--type custom`): the file as a string in `Data`.
+pub const PREDICATE_CUSTOM: &str = "https://cosign.sigstore.dev/attestation/v1";
+/// lading's build log predicate (`--type buildlog`).
+pub const PREDICATE_BUILD_LOG: &str = "https://lading.dev/attestation/build-log/v1";
+/// Name of the SLSA `runDetails.byproducts` entry holding the gate verdict
+/// (`annotations.verdict`).
+pub const PROVENANCE_GATES_BYPRODUCT: &str = "lading-gates";

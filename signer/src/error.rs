@@ -62,4 +62,10 @@ pub enum Error {
     /// The signature does not verify with the key.
     #[error("the signature does not match the payload and key")]
     BadSignature,
+    /// A verified attestation does not satisfy the policy.
+    #[error("policy not satisfied: {reason}")]
+    Policy {
+        /// Which requirement failed.
+        reason: String,
+    },
 }

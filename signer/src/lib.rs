@@ -8,18 +8,25 @@
 //! - [`cosign`]: cosign's legacy signature manifests (tag `sha256-<hex>.sig`, one layer
 //!   per signature) built and read as OCI types; the binary moves them with the registry
 //!   client.
+//! - [`dsse`], [`intoto`], [`attestation`]: attestations, DSSE envelopes over in-toto
+//!   statements, stored as cosign's legacy `sha256-<hex>.att` manifests; [`policy`]:
+//!   requirements on a verified SLSA provenance.
 //!
 //! [RFC 5958]: https://www.rfc-editor.org/rfc/rfc5958
 //! [RFC 8018]: https://www.rfc-editor.org/rfc/rfc8018#section-6.2
 //! [RFC 5480]: https://www.rfc-editor.org/rfc/rfc5480
 #![deny(missing_docs)]
 
+pub mod attestation;
 pub mod constants;
 pub mod cosign;
 mod der;
+pub mod dsse;
 pub mod error;
+pub mod intoto;
 pub mod keys;
 mod pem;
+pub mod policy;
 pub mod simple_signing;
 
 pub use error::{Error, Result};

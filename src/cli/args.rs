@@ -83,8 +83,8 @@ pub enum Command {
     /// signed. The signature is stored the legacy cosign way: a simple-signing payload
     /// layer in the manifest tagged `sha256-<hex>.sig` in the same repository (appended
     /// to the signatures already there). Only key-based signing without a transparency
-    /// log is supported for now: `--tlog-upload=false` is required. Keyless signing,
-    /// sigstore bundles as referrers and attestations are not implemented yet.
+    /// log is supported for now: `--tlog-upload=false` is required. Keyless signing
+    /// and sigstore bundles as referrers are not implemented yet.
     Sign(SignArgs),
     /// Verify an image's cosign signatures with a public key.
     ///
@@ -94,6 +94,29 @@ pub enum Command {
     /// is required. Prints the verified payloads as JSON on stdout.
     /// Exit codes: 0 a valid signature was found, 1 none was, 2 an error.
     Verify(VerifyArgs),
+    /// Attest an image: sign an in-toto statement about its digest, as
+    /// `cosign attest --key` does.
+    ///
+    /// The predicate file (`--predicate`) becomes the statement's predicate, of the type
+    /// `--type` names (cosign's names or a URI; `buildlog` is lading's build log). A tag
+    /// is resolved once to its manifest digest (printed), the statement's subject. The
+    /// DSSE envelope is stored the legacy cosign way: a layer of the manifest tagged
+    /// `sha256-<hex>.att` in the same repository, appended to the attestations already
+    /// there (`--replace` first drops those of the same predicate type). Only key-based
+    /// attestation without a transparency log is supported for now:
+    /// `--tlog-upload=false` is required.
+    Attest(AttestArgs),
+    /// Verify an image's attestations of one predicate type with a public key, as
+    /// `cosign verify-attestation --key` does, optionally against a provenance policy.
+    ///
+    /// Reads the `sha256-<hex>.att` manifest; an attestation counts when its envelope
+    /// verifies with the key, its statement names the image's digest, its predicate is of
+    /// type `--type`, and the policy (`--builder-id`, `--gate-verdict`, on a SLSA
+    /// provenance v1 predicate) holds. Prints each such envelope as a JSON line on stdout
+    /// (as cosign does); why others were refused goes to stderr. Transparency-log checks
+    /// are not supported yet: `--insecure-ignore-tlog` is required.
+    /// Exit codes: 0 an attestation verified, 1 none did, 2 an error.
+    VerifyAttestation(VerifyAttestationArgs),
 }
 
 /// `lading generate-key-pair`.
@@ -137,6 +160,66 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub insecure_ignore_tlog: bool,
+    /// The image: `docker://REGISTRY/REPO:TAG` or `REGISTRY/REPO@sha256:…`.
+    pub image: String,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `lading attest`.
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    /// Private key file (PKCS#8 PEM, encrypted or not; the password comes from
+    /// LADING_PASSWORD or COSIGN_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The predicate type: a URI, or one of slsaprovenance, slsaprovenance02,
+    /// slsaprovenance1, link, spdx, spdxjson, cyclonedx, vuln, openvex, custom, buildlog.
+    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
+    pub predicate_type: String,
+    /// The predicate file (JSON; any text for `custom` and `spdx`); `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    pub predicate: Option<PathBuf>,
+    /// Drop the image's attestations of the same predicate type before adding this one.
+    #[arg(long)]
+    pub replace: bool,
+    /// Upload the attestation to a transparency log (Rekor). Not supported yet: pass
+    /// `--tlog-upload=false`.
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tlog_upload: bool,
+    /// Accepted for cosign compatibility; prompts are never shown.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// The image: `docker://REGISTRY/REPO:TAG` or `REGISTRY/REPO@sha256:…`.
+    pub image: String,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `lading verify-attestation`.
+#[derive(Debug, Args)]
+pub struct VerifyAttestationArgs {
+    /// Public key file (`PUBLIC KEY` PEM, e.g. `cosign.pub`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The predicate type to verify (as for `lading attest`).
+    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
+    pub predicate_type: String,
+    /// Skip transparency-log verification. Required for now: log checks are not
+    /// implemented yet.
+    #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub insecure_ignore_tlog: bool,
+    /// Policy: the SLSA provenance v1 predicate's `runDetails.builder.id` must equal ID.
+    #[arg(long, value_name = "ID")]
+    pub builder_id: Option<String>,
+    /// Policy: the SLSA provenance v1 predicate's `lading-gates` byproduct must record
+    /// this verdict (`pass`).
+    #[arg(long, value_name = "VERDICT")]
+    pub gate_verdict: Option<String>,
     /// The image: `docker://REGISTRY/REPO:TAG` or `REGISTRY/REPO@sha256:…`.
     pub image: String,
     /// Registry access.

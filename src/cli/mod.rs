@@ -50,6 +50,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::GenerateKeyPair(args) => commands::sign::generate_key_pair(args),
         Command::Sign(args) => commands::sign::sign(args),
         Command::Verify(args) => commands::sign::verify(args),
+        Command::Attest(args) => commands::attest::attest(&store_dir, args),
+        Command::VerifyAttestation(args) => commands::attest::verify_attestation(args),
     }
 }
 

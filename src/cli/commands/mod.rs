@@ -1,5 +1,6 @@
 //! One module per command: parse, call the library, render.
 
+pub mod attest;
 pub mod build;
 pub mod cis;
 pub mod cp;

@@ -65,7 +65,7 @@ pub fn generate_key_pair(args: GenerateKeyPairArgs) -> Result<ExitCode> {
 }
 
 /// Reads a private key file, with the password from the environment when encrypted.
-fn load_private_key(path: &Path) -> Result<KeyPair> {
+pub(crate) fn load_private_key(path: &Path) -> Result<KeyPair> {
     let text = Zeroizing::new(
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
     );
@@ -85,7 +85,7 @@ fn load_private_key(path: &Path) -> Result<KeyPair> {
 
 /// cosign's `docker-reference`: go-containerregistry's repository name (Docker Hub is
 /// `index.docker.io`).
-fn docker_reference(r: &Reference) -> String {
+pub(crate) fn docker_reference(r: &Reference) -> String {
     let registry = match r.registry() {
         lading_oci::reference::DOCKER_HUB => "index.docker.io",
         other => other,
@@ -94,7 +94,7 @@ fn docker_reference(r: &Reference) -> String {
 }
 
 /// The manifest digest `r` names: its digest, or its tag resolved once (and printed).
-fn resolve_digest(client: &Client, r: &Reference) -> Result<Digest> {
+pub(crate) fn resolve_digest(client: &Client, r: &Reference) -> Result<Digest> {
     if let Some(d) = r.digest() {
         return Ok(d.clone());
     }
