@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use common::registry::{Distribution, LadingServe, Secured, collect};
+use common::registry::{Distribution, LadingServe, Secured, collect, htpasswd, make_ca};
 use common::{
     Sandbox, assert_success, build_hello, lading, multi_arch, require_tool, run, sha256, stderr,
     stdout,
@@ -315,83 +315,6 @@ fn plain_http_push_by_digest_mounts_pull_cache_and_from() {
         "--pull asked the registry"
     );
     store_is_sound(&sb3.store());
-}
-
-/// A CA and a server certificate for 127.0.0.1 signed by it: (ca.crt, cert, key).
-fn make_ca(sb: &Sandbox) -> (PathBuf, PathBuf, PathBuf) {
-    let p = |n: &str| sb.path(n).to_str().expect("utf-8").to_string();
-    let openssl = |args: &[&str]| assert_success(&run(Command::new("openssl").args(args)));
-    std::fs::create_dir_all(sb.path("ca")).expect("ca dir");
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=lading test CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-        "-keyout",
-        &p("ca.key"),
-        "-out",
-        &p("ca/ca.crt"),
-    ]);
-    openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        &p("server.key"),
-        "-out",
-        &p("server.csr"),
-    ]);
-    sb.write(
-        "ext.cnf",
-        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    );
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        &p("server.csr"),
-        "-CA",
-        &p("ca/ca.crt"),
-        "-CAkey",
-        &p("ca.key"),
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        &p("ext.cnf"),
-        "-out",
-        &p("server.crt"),
-    ]);
-    (
-        sb.path("ca/ca.crt"),
-        sb.path("server.crt"),
-        sb.path("server.key"),
-    )
-}
-
-/// An htpasswd file with `alice:pw` as distribution reads it (bcrypt, `$2y$`).
-fn htpasswd(sb: &Sandbox) -> PathBuf {
-    let hash = bcrypt::hash_with_result("pw", 5)
-        .expect("bcrypt")
-        .format_for_version(bcrypt::Version::TwoY);
-    sb.write("htpasswd", &format!("alice:{hash}\n"))
 }
 
 /// A docker config directory holding `config` as `config.json`.

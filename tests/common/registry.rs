@@ -3,12 +3,12 @@
 //! killed when dropped.
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::lading;
+use super::{Sandbox, assert_success, lading, run};
 
 /// A free port on 127.0.0.1 (bound, then released).
 pub fn free_port() -> u16 {
@@ -161,4 +161,81 @@ impl Drop for LadingServe {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A CA and a server certificate for 127.0.0.1 signed by it: (ca.crt, cert, key).
+pub fn make_ca(sb: &Sandbox) -> (PathBuf, PathBuf, PathBuf) {
+    let p = |n: &str| sb.path(n).to_str().expect("utf-8").to_string();
+    let openssl = |args: &[&str]| assert_success(&run(Command::new("openssl").args(args)));
+    std::fs::create_dir_all(sb.path("ca")).expect("ca dir");
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=lading test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout",
+        &p("ca.key"),
+        "-out",
+        &p("ca/ca.crt"),
+    ]);
+    openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        &p("server.key"),
+        "-out",
+        &p("server.csr"),
+    ]);
+    sb.write(
+        "ext.cnf",
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    );
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("server.csr"),
+        "-CA",
+        &p("ca/ca.crt"),
+        "-CAkey",
+        &p("ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        &p("ext.cnf"),
+        "-out",
+        &p("server.crt"),
+    ]);
+    (
+        sb.path("ca/ca.crt"),
+        sb.path("server.crt"),
+        sb.path("server.key"),
+    )
+}
+
+/// An htpasswd file with `alice:pw` as distribution reads it (bcrypt, `$2y$`).
+pub fn htpasswd(sb: &Sandbox) -> PathBuf {
+    let hash = bcrypt::hash_with_result("pw", 5)
+        .expect("bcrypt")
+        .format_for_version(bcrypt::Version::TwoY);
+    sb.write("htpasswd", &format!("alice:{hash}\n"))
 }
