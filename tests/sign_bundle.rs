@@ -368,6 +368,31 @@ fn lading_serve_lists_bundle_referrers_through_its_api() {
         PREDICATE_COSIGN_SIGN
     );
 
+    // Pushing the referrer again (as received) is answered with its subject.
+    if require_tool("curl") {
+        let referrer = found[0]["digest"].as_str().expect("digest");
+        let manifest = run(Command::new(cosign_path().with_file_name("crane")).args([
+            "manifest",
+            "--insecure",
+            &t.image("app", referrer),
+        ]));
+        assert_success(&manifest);
+        let file = sb.path("referrer.json");
+        std::fs::write(&file, &manifest.stdout).expect("write");
+        let put = run(Command::new("curl")
+            .args(["-sS", "-D", "-", "-o", "/dev/null", "-X", "PUT", "-H"])
+            .arg("Content-Type: application/vnd.oci.image.manifest.v1+json")
+            .arg("--data-binary")
+            .arg(format!("@{}", file.display()))
+            .arg(format!("http://{}/v2/app/manifests/{referrer}", t.host)));
+        assert_success(&put);
+        let headers = stdout(&put).to_ascii_lowercase();
+        assert!(
+            headers.contains(&format!("oci-subject: {digest}")),
+            "{headers}"
+        );
+    }
+
     assert_success(&cosign_verify(&sb, &t, &public, true, &image));
     assert_success(&cosign_verify(&sb, &t, &public, false, &image));
     assert_says(

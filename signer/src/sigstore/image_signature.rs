@@ -98,7 +98,8 @@ pub fn sign(key: &KeyPair, digest: &Digest) -> Result<Envelope> {
 }
 
 /// The bundle of a key-based signature without a transparency log: the envelope and the
-/// key's hint.
+/// key's hint. Keyless signing signs with [`sign`] and its ephemeral key instead, and
+/// passes [`Bundle::dsse`] material holding the certificate and the Rekor entries.
 pub fn sign_bundle(key: &KeyPair, digest: &Digest) -> Result<Bundle> {
     let material = VerificationMaterial::public_key(&key.public_key()?);
     Ok(Bundle::dsse(material, sign(key, digest)?))
