@@ -401,6 +401,41 @@ fn lading_serve_lists_bundle_referrers_through_its_api() {
     );
 }
 
+/// `crane ARGS --insecure` output.
+fn crane(args: &[&str]) -> Vec<u8> {
+    let out = run(Command::new(cosign_path().with_file_name("crane"))
+        .args(args)
+        .arg("--insecure"));
+    assert_success(&out);
+    out.stdout
+}
+
+/// The referrer cosign pushed for `image` is byte for byte what lading builds from the
+/// same bundle, subject and time.
+fn assert_builds_cosigns_referrer(t: &Target, spec: &str, image: &str) {
+    let found = oras_discover(t, spec, image);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let at = t.image("app", found[0]["digest"].as_str().expect("digest"));
+    let theirs = crane(&["manifest", &at]);
+    let m: serde_json::Value = serde_json::from_slice(&theirs).expect("json");
+    let layer = m["layers"][0]["digest"].as_str().expect("layer");
+    let bundle = crane(&["blob", &format!("{}/app@{layer}", t.host)]);
+    let subject: Descriptor = serde_json::from_value(m["subject"].clone()).expect("subject");
+    let ours = referrer::build(
+        bundle,
+        PREDICATE_COSIGN_SIGN,
+        &subject,
+        m["annotations"]["org.opencontainers.image.created"]
+            .as_str()
+            .expect("created"),
+    )
+    .expect("build");
+    assert_eq!(
+        String::from_utf8(ours.manifest).expect("utf-8"),
+        String::from_utf8(theirs).expect("utf-8")
+    );
+}
+
 #[test]
 fn lading_verifies_what_cosign_v3_signed_by_default() {
     if !need_all() {
@@ -415,9 +450,9 @@ fn lading_verifies_what_cosign_v3_signed_by_default() {
     let reg = Distribution::start(None);
     let store_dir = sb.path("served");
     let serve = LadingServe::start(&store_dir);
-    for (i, (t, how)) in [
-        (Target::plain(&reg.host), "referrers tag schema"),
-        (Target::plain(&serve.host), "referrers API"),
+    for (i, (t, how, spec)) in [
+        (Target::plain(&reg.host), "referrers tag schema", TAG_SCHEMA),
+        (Target::plain(&serve.host), "referrers API", REFERRERS_API),
     ]
     .into_iter()
     .enumerate()
@@ -435,6 +470,7 @@ fn lading_verifies_what_cosign_v3_signed_by_default() {
         args.extend(t.cosign_flags.iter().map(String::as_str));
         args.push(&image);
         assert_success(&cosign(&sb, password, &args));
+        assert_builds_cosigns_referrer(&t, spec, &image);
 
         assert_says(
             &verify(&sb, &t, &public, None, &image),
@@ -477,18 +513,10 @@ fn push_referrer(sb: &Sandbox, t: &Target, tag: &str, built: &referrer::BundleRe
 
 /// The descriptor of `host/app@digest` as a subject (crane reads the manifest).
 fn subject(t: &Target, digest: &Digest) -> Descriptor {
-    let out = run(Command::new(cosign_path().with_file_name("crane")).args([
-        "manifest",
-        "--insecure",
-        &t.image("app", &digest.to_string()),
-    ]));
-    assert_success(&out);
-    let media_type =
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")["mediaType"]
-            .as_str()
-            .expect("mediaType")
-            .to_string();
-    Descriptor::new(media_type, digest.clone(), out.stdout.len() as u64)
+    let manifest = crane(&["manifest", &t.image("app", &digest.to_string())]);
+    let json: serde_json::Value = serde_json::from_slice(&manifest).expect("json");
+    let media_type = json["mediaType"].as_str().expect("mediaType");
+    Descriptor::new(media_type, digest.clone(), manifest.len() as u64)
 }
 
 /// sigstore-go's refusal of a DSSE envelope whose signature does not verify.
