@@ -15,6 +15,7 @@ use common::signing::{
     code, cosign, cosign_path, lading, lading_keys, need_peers, push_image_with,
 };
 use common::{Sandbox, assert_success, require, require_tool, run, stderr, stdout};
+use lading_oci::constants::MEDIA_TYPE_INDEX;
 use lading_oci::{Descriptor, Digest, Store};
 use lading_signer::KeyPair;
 use lading_signer::constants::{
@@ -538,7 +539,7 @@ fn forged_bundles_are_refused_by_lading_and_by_cosign() {
             .parse()
             .expect("digest")
     };
-    let (a, b, c) = (push("a"), push("b"), push("c"));
+    let (a, b, c, d) = (push("a"), push("b"), push("c"), push("d"));
     let refused = |digest: &Digest, public: &Path, why: &str, cosign_says: &str| {
         let image = t.image("app", &digest.to_string());
         let ours = verify(&sb, &t, public, Some("oci-1-1"), &image);
@@ -618,4 +619,37 @@ fn forged_bundles_are_refused_by_lading_and_by_cosign() {
         "{}",
         stderr(&ours)
     );
+
+    // The referrers tag of `d` rewritten to list `a`'s valid bundle referrer.
+    if require_tool("curl") {
+        let a_bundle = &oras_discover(&t, TAG_SCHEMA, &t.image("app", &a.to_string()))[0];
+        let index = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": MEDIA_TYPE_INDEX,
+            "manifests": [{
+                "mediaType": a_bundle["mediaType"],
+                "digest": a_bundle["digest"],
+                "size": a_bundle["size"],
+                "artifactType": a_bundle["artifactType"],
+            }],
+        });
+        let file = sb.write("tampered-index.json", &index.to_string());
+        let put = run(Command::new("curl")
+            .args(["-sS", "--fail", "-X", "PUT", "-H"])
+            .arg(format!("Content-Type: {MEDIA_TYPE_INDEX}"))
+            .arg("--data-binary")
+            .arg(format!("@{}", file.display()))
+            .arg(format!(
+                "http://{}/v2/app/manifests/sha256-{}",
+                t.host,
+                d.hex()
+            )));
+        assert_success(&put);
+        refused(
+            &d,
+            &public,
+            "referrers tag listing another image's bundle",
+            "provided artifact digest does not match any digest in statement",
+        );
+    }
 }
