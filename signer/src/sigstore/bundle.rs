@@ -419,12 +419,36 @@ impl Bundle {
         }
     }
 
-    /// Parses a bundle's protobuf-JSON.
+    /// Parses a bundle's protobuf-JSON. A oneof with two members set is refused, as
+    /// protojson refuses it (serde alone would keep one of them).
     pub fn parse(bytes: &[u8]) -> Result<Bundle> {
-        serde_json::from_slice(bytes).map_err(|e| Error::Invalid {
+        let invalid = |reason: String| Error::Invalid {
             what: "sigstore bundle",
-            reason: e.to_string(),
-        })
+            reason,
+        };
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
+        let oneofs = [
+            (&value, &CONTENT_MEMBERS[..], "content"),
+            (
+                &value["verificationMaterial"],
+                &KEY_MATERIAL_MEMBERS[..],
+                "verificationMaterial.content",
+            ),
+            (
+                &value["verification_material"],
+                &KEY_MATERIAL_MEMBERS[..],
+                "verificationMaterial.content",
+            ),
+        ];
+        for (object, members, what) in oneofs {
+            if members.iter().filter(|m| object.get(**m).is_some()).count() > 1 {
+                return Err(invalid(format!(
+                    "the oneof {what} has more than one member"
+                )));
+            }
+        }
+        serde_json::from_value(value).map_err(|e| invalid(e.to_string()))
     }
 
     /// The bundle's protobuf-JSON (compact, fields in declaration order).
@@ -460,6 +484,22 @@ impl VerificationMaterial {
         }
     }
 }
+
+/// The JSON names (protobuf-JSON and proto) of the members of `Bundle.content`.
+const CONTENT_MEMBERS: [&str; 4] = [
+    "messageSignature",
+    "message_signature",
+    "dsseEnvelope",
+    "dsse_envelope",
+];
+/// The JSON names of the members of `VerificationMaterial.content`.
+const KEY_MATERIAL_MEMBERS: [&str; 5] = [
+    "publicKey",
+    "public_key",
+    "x509CertificateChain",
+    "x509_certificate_chain",
+    "certificate",
+];
 
 /// The raw SHA-256 of `bytes`, through the one hashing module.
 fn sha256(bytes: &[u8]) -> Vec<u8> {
@@ -650,6 +690,21 @@ mod tests {
         assert!(
             Bundle::parse(
                 br#"{"verificationMaterial":{"publicKey":{}},"dsseEnvelope":{"payload":"!"}}"#
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn a_oneof_set_twice_is_refused() {
+        // protojson refuses a oneof with two members; so does this model.
+        assert!(Bundle::parse(
+            br#"{"verificationMaterial":{"publicKey":{}},"dsseEnvelope":{},"messageSignature":{}}"#
+        )
+        .is_err());
+        assert!(
+            Bundle::parse(
+                br#"{"verificationMaterial":{"publicKey":{},"certificate":{}},"dsseEnvelope":{}}"#
             )
             .is_err()
         );
