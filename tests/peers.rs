@@ -377,7 +377,7 @@ fn buildkit_in_a_private_dockerd_matches_lading_on_a_copy_only_image() {
     assert_eq!(ours["etc/a"].mode, 0o640, "{ours:?}");
 }
 
-/// The Go-built peers later tests verify against (cosign, crane, grype, syft, trivy) are
+/// The Go-built peers later tests verify against (cosign, crane, grype, syft, trivy, oras) are
 /// installed by `scripts/install-peers` at the pinned versions it names, and run. On CI a
 /// missing one fails here, naming it.
 #[test]
@@ -401,7 +401,7 @@ fn go_built_peers_are_installed_at_their_pinned_versions() {
     let names: Vec<&str> = peers.iter().map(|p| p.0).collect();
     assert_eq!(
         names,
-        ["crane", "cosign", "grype", "syft", "trivy"],
+        ["crane", "cosign", "grype", "syft", "trivy", "oras"],
         "{list}"
     );
     for (name, package, version) in peers {

@@ -1,154 +1,27 @@
 //! `lading generate-key-pair`, `lading sign` and `lading verify` against real cosign
 //! (v3, built into `target/peers/go/bin`) as the oracle, on a real registry: Debian's
 //! `docker-registry` (CNCF distribution 2.8, no referrers API) started here on
-//! 127.0.0.1, and `lading serve`. Signatures are cosign's legacy ones (`sha256-<hex>.sig`,
-//! key-based, no transparency log): what lading signs, cosign verifies; what cosign
-//! signs, lading verifies; what either must refuse, both refuse.
+//! 127.0.0.1, and `lading serve`. Keys, passwords and cosign's legacy signatures
+//! (`sha256-<hex>.sig`, key-based, no transparency log): what lading signs, cosign
+//! verifies; what cosign signs, lading verifies; what either must refuse, both refuse.
+//! `lading sign` stores a Sigstore bundle referrer as well by default, which cosign v3
+//! reads first; each storage on its own is tested in `tests/sign_bundle.rs`.
 
 mod common;
 
 use std::os::unix::fs::PermissionsExt as _;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Command;
 
 use common::registry::{Distribution, LadingServe};
-use common::{Sandbox, assert_success, require, require_tool, run, stderr, stdout};
+use common::signing::{
+    assert_no_leak, code, cosign, cosign_path, cosign_verify, lading, lading_keys, lading_sign,
+    lading_verify, need_peers, pem_body_lines, push_image,
+};
+use common::{Sandbox, assert_success, require_tool, run, stderr, stdout};
 use lading_oci::{Digest, Store};
 use lading_signer::constants::{ANNOTATION_SIGNATURE, MEDIA_TYPE_SIMPLE_SIGNING};
 use lading_signer::{KeyPair, cosign};
-
-/// The cosign built for the peer tests.
-fn cosign_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers/go/bin/cosign")
-}
-
-fn need_peers() -> bool {
-    require(
-        cosign_path().with_file_name("crane").is_file(),
-        "crane (GOBIN=$PWD/target/peers/go/bin go install github.com/google/go-containerregistry/cmd/crane)",
-    ) && require(
-        cosign_path().is_file(),
-        "cosign (GOBIN=$PWD/target/peers/go/bin go install github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3)",
-    ) && require_tool("docker-registry")
-}
-
-/// `cosign ARGS` with a private HOME and `COSIGN_PASSWORD` = `password`.
-fn cosign(sb: &Sandbox, password: &str, args: &[&str]) -> Output {
-    let home = sb.path("cosign-home");
-    std::fs::create_dir_all(&home).expect("home");
-    run(Command::new(cosign_path())
-        .args(args)
-        .current_dir(sb.dir.path())
-        .env("HOME", &home)
-        .env("COSIGN_PASSWORD", password)
-        .env("SIGSTORE_NO_CACHE", "true"))
-}
-
-/// `cosign verify --key KEY IMAGE` the way a registry on 127.0.0.1 needs it.
-fn cosign_verify(sb: &Sandbox, key: &Path, image: &str) -> Output {
-    let key = key.to_str().expect("utf-8");
-    cosign(
-        sb,
-        "",
-        &[
-            "verify",
-            "--key",
-            key,
-            "--insecure-ignore-tlog=true",
-            "--allow-http-registry=true",
-            "--allow-insecure-registry",
-            image,
-        ],
-    )
-}
-
-/// `lading ARGS` in the sandbox, with the password variables set only as given.
-fn lading(sb: &Sandbox, password: Option<&str>, args: &[&str]) -> Output {
-    let mut cmd = sb.lading(args);
-    cmd.current_dir(sb.dir.path())
-        .env_remove("LADING_PASSWORD")
-        .env_remove("COSIGN_PASSWORD");
-    if let Some(p) = password {
-        cmd.env("LADING_PASSWORD", p);
-    }
-    run(&mut cmd)
-}
-
-/// `lading sign --key KEY --tlog-upload=false IMAGE`.
-fn lading_sign(sb: &Sandbox, password: Option<&str>, key: &Path, image: &str) -> Output {
-    let key = key.to_str().expect("utf-8");
-    lading(
-        sb,
-        password,
-        &["sign", "--key", key, "--tlog-upload=false", image],
-    )
-}
-
-/// `lading verify --key KEY --insecure-ignore-tlog IMAGE`.
-fn lading_verify(sb: &Sandbox, key: &Path, image: &str) -> Output {
-    let key = key.to_str().expect("utf-8");
-    lading(
-        sb,
-        None,
-        &["verify", "--key", key, "--insecure-ignore-tlog", image],
-    )
-}
-
-/// Builds a one-file `FROM scratch` image whose file holds `content`, pushes it to
-/// `host/repo:tag` and returns its digest.
-fn push_image(sb: &Sandbox, host: &str, repo: &str, tag: &str, content: &str) -> String {
-    let ctx = sb.path(&format!("ctx-{repo}-{tag}"));
-    std::fs::create_dir_all(&ctx).expect("ctx");
-    std::fs::write(ctx.join("f"), content).expect("file");
-    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY f /f\n").expect("df");
-    let local = format!("{repo}:{tag}");
-    let digest = sb.build_ok(&ctx, &["-t", &local]);
-    let out = sb.run(&["push", &local, &format!("docker://{host}/{repo}:{tag}")]);
-    assert_success(&out);
-    digest
-}
-
-/// The base64 lines of a PEM file (its body), for leak checks.
-fn pem_body_lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .expect("pem")
-        .lines()
-        .filter(|l| !l.starts_with("-----") && l.len() >= 16)
-        .map(str::to_string)
-        .collect()
-}
-
-/// Asserts that no secret appears in any output.
-fn assert_no_leak(outputs: &[&Output], secrets: &[String]) {
-    for o in outputs {
-        let text = format!("{}{}", stdout(o), stderr(o));
-        for s in secrets {
-            assert!(!text.contains(s.as_str()), "secret leaked in:\n{text}");
-        }
-    }
-}
-
-fn code(o: &Output) -> Option<i32> {
-    o.status.code()
-}
-
-/// Generates a key pair in a fresh directory of the sandbox; returns (key, pub).
-fn lading_keys(sb: &Sandbox, name: &str, password: Option<&str>) -> (PathBuf, PathBuf, Output) {
-    let dir = sb.path(name);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let prefix = dir.join("cosign");
-    let out = lading(
-        sb,
-        password,
-        &[
-            "generate-key-pair",
-            "--output-key-prefix",
-            prefix.to_str().expect("utf-8"),
-        ],
-    );
-    assert_success(&out);
-    (dir.join("cosign.key"), dir.join("cosign.pub"), out)
-}
 
 #[test]
 fn lading_signs_cosign_and_lading_verify_with_and_without_a_password() {

@@ -61,3 +61,23 @@ pub const PREDICATE_BUILD_LOG: &str = "https://lading.dev/attestation/build-log/
 /// Name of the SLSA `runDetails.byproducts` entry holding the gate verdict
 /// (`annotations.verdict`).
 pub const PROVENANCE_GATES_BYPRODUCT: &str = "lading-gates";
+
+// Sigstore bundles (sigstore/protobuf-specs, sigstore-go `pkg/bundle`) and cosign v3's
+// bundle storage (cosign `pkg/oci/remote/write.go`).
+
+/// Media type of a Sigstore bundle v0.3, the layer's and the referrer's artifact type.
+pub const MEDIA_TYPE_BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+/// The older spelling of the v0.3 media type sigstore-go still reads.
+pub const MEDIA_TYPE_BUNDLE_V03_LEGACY: &str =
+    "application/vnd.dev.sigstore.bundle+json;version=0.3";
+/// Prefix of every bundle media type (cosign accepts a bundle layer by this prefix).
+pub const MEDIA_TYPE_BUNDLE_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
+/// Referrer annotation: what the bundle holds (`dsse-envelope`).
+pub const ANNOTATION_BUNDLE_CONTENT: &str = "dev.sigstore.bundle.content";
+/// The value of [`ANNOTATION_BUNDLE_CONTENT`] for a DSSE bundle.
+pub const BUNDLE_CONTENT_DSSE: &str = "dsse-envelope";
+/// Referrer annotation: the predicate type of the bundle's in-toto statement.
+pub const ANNOTATION_BUNDLE_PREDICATE_TYPE: &str = "dev.sigstore.bundle.predicateType";
+/// The predicate type of cosign v3's image signature statement (cosign `pkg/types`
+/// `CosignSignPredicateType`).
+pub const PREDICATE_COSIGN_SIGN: &str = "https://sigstore.dev/cosign/sign/v1";

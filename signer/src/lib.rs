@@ -11,6 +11,8 @@
 //! - [`dsse`], [`intoto`], [`attestation`]: attestations, DSSE envelopes over in-toto
 //!   statements, stored as cosign's legacy `sha256-<hex>.att` manifests; [`policy`]:
 //!   requirements on a verified SLSA provenance.
+//! - [`sigstore`]: Sigstore bundles v0.3, cosign v3 image signatures in them and the
+//!   OCI 1.1 referrer manifests that store them.
 //!
 //! [RFC 5958]: https://www.rfc-editor.org/rfc/rfc5958
 //! [RFC 8018]: https://www.rfc-editor.org/rfc/rfc8018#section-6.2
@@ -27,6 +29,7 @@ pub mod intoto;
 pub mod keys;
 mod pem;
 pub mod policy;
+pub mod sigstore;
 pub mod simple_signing;
 
 pub use error::{Error, Result};

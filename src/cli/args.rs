@@ -80,18 +80,25 @@ pub enum Command {
     /// Sign an image in a registry with a key, as `cosign sign --key` does.
     ///
     /// A tag is resolved once to its manifest digest (printed); only that digest is
-    /// signed. The signature is stored the legacy cosign way: a simple-signing payload
-    /// layer in the manifest tagged `sha256-<hex>.sig` in the same repository (appended
-    /// to the signatures already there). Only key-based signing without a transparency
-    /// log is supported for now: `--tlog-upload=false` is required. Keyless signing
-    /// and sigstore bundles as referrers are not implemented yet.
+    /// signed. `--registry-referrers-mode` picks the storage (default both): `oci-1-1`
+    /// pushes a Sigstore bundle v0.3 (cosign v3's signature: an in-toto statement in a
+    /// DSSE envelope) as an OCI 1.1 referrer of the image — through the registry's
+    /// referrers API, or the referrers tag `sha256-<hex>` where it has none — and
+    /// `legacy` appends a simple-signing layer to the manifest tagged
+    /// `sha256-<hex>.sig`, which admission controllers read. Only key-based signing
+    /// without a transparency log is supported for now: `--tlog-upload=false` is
+    /// required. Keyless signing is not implemented yet.
     Sign(SignArgs),
     /// Verify an image's cosign signatures with a public key.
     ///
-    /// Reads the `sha256-<hex>.sig` manifest, checks each signature layer's payload
-    /// digest, its signature against the key, and that the payload names the image's
-    /// digest. Transparency-log checks are not supported yet: `--insecure-ignore-tlog`
-    /// is required. Prints the verified payloads as JSON on stdout.
+    /// Looks in the storages `--registry-referrers-mode` names (default both): the
+    /// image's Sigstore bundle referrers (a v0.3 bundle whose one DSSE signature verifies
+    /// with the key over an in-toto statement naming the image's digest) and the
+    /// `sha256-<hex>.sig` manifest (each layer's payload digest, signature, and the
+    /// image digest it names), and reports which storage held valid signatures.
+    /// Transparency-log checks are not supported yet: `--insecure-ignore-tlog` is
+    /// required. Prints the verified payloads as JSON on stdout (a bundle's as cosign
+    /// prints it: its predicate type as `critical.type`).
     /// Exit codes: 0 a valid signature was found, 1 none was, 2 an error.
     Verify(VerifyArgs),
     /// Attest an image: sign an in-toto statement about its digest, as
@@ -142,6 +149,10 @@ pub struct SignArgs {
     /// Accepted for cosign compatibility; prompts are never shown.
     #[arg(short = 'y', long)]
     pub yes: bool,
+    /// Where signatures are stored (cosign's flag): `oci-1-1` a Sigstore bundle as an
+    /// OCI 1.1 referrer, `legacy` the `sha256-<hex>.sig` tag, `both`.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = ReferrersMode::Both)]
+    pub registry_referrers_mode: ReferrersMode,
     /// The image: `docker://REGISTRY/REPO:TAG` or `REGISTRY/REPO@sha256:…`.
     pub image: String,
     /// Registry access.
@@ -160,6 +171,10 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub insecure_ignore_tlog: bool,
+    /// Where signatures are looked for (cosign's flag): `oci-1-1` a Sigstore bundle as an
+    /// OCI 1.1 referrer, `legacy` the `sha256-<hex>.sig` tag, `both`.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = ReferrersMode::Both)]
+    pub registry_referrers_mode: ReferrersMode,
     /// The image: `docker://REGISTRY/REPO:TAG` or `REGISTRY/REPO@sha256:…`.
     pub image: String,
     /// Registry access.
@@ -359,6 +374,31 @@ pub struct TagsArgs {
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// Where `lading sign` stores signatures and `lading verify` looks for them (cosign's
+/// `--registry-referrers-mode`, plus `both`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReferrersMode {
+    /// The `sha256-<hex>.sig` tag (simple signing).
+    Legacy,
+    /// A Sigstore bundle v0.3 as an OCI 1.1 referrer.
+    #[value(name = "oci-1-1")]
+    Oci11,
+    /// Both.
+    Both,
+}
+
+impl ReferrersMode {
+    /// Whether the `.sig` tag is used.
+    pub fn legacy(self) -> bool {
+        matches!(self, ReferrersMode::Legacy | ReferrersMode::Both)
+    }
+
+    /// Whether bundle referrers are used.
+    pub fn referrers(self) -> bool {
+        matches!(self, ReferrersMode::Oci11 | ReferrersMode::Both)
+    }
 }
 
 /// `lading referrers`.

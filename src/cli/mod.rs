@@ -19,6 +19,7 @@ pub mod commands;
 pub mod gate;
 pub mod output;
 pub mod registry;
+pub mod signatures;
 pub mod ssh_agent;
 
 use std::process::ExitCode;

@@ -15,7 +15,7 @@ use lading_signer::policy::Policy;
 use lading_signer::{KeyPair, PublicKey, cosign};
 
 use crate::cli::args::{AttestArgs, Progress, VerifyAttestationArgs};
-use crate::cli::commands::sign::{docker_reference, load_private_key, resolve_digest};
+use crate::cli::commands::sign::{docker_reference, load_private_key, resolve};
 use crate::cli::registry;
 
 /// The predicate file's bytes. Without `--predicate`, lading is to generate the predicate
@@ -95,7 +95,7 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
     let key = load_private_key(&args.key)?;
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
-    let digest = resolve_digest(&client, &reference)?;
+    let digest = resolve(&client, &reference)?.digest;
     let file = predicate_bytes(store_dir, &args, &digest)?;
     let predicate = attestation::predicate(&args.predicate_type, &file, &timestamp()?)
         .with_context(|| format!("reading the {} predicate", args.predicate_type))?;
@@ -173,7 +173,7 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
     let key = load_public_key(&args.key)?;
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
-    let digest = resolve_digest(&client, &reference)?;
+    let digest = resolve(&client, &reference)?.digest;
     let image = reference.with_digest(digest.clone());
     let att_ref = reference.with_tag(&attestation::attestation_tag(&digest))?;
     if client

@@ -1,5 +1,6 @@
 //! `lading generate-key-pair`, `lading sign` and `lading verify`: key-based cosign
-//! signatures (legacy `.sig` storage, no transparency log yet).
+//! signatures (Sigstore bundles as OCI 1.1 referrers and the legacy `.sig` tag; no
+//! transparency log yet).
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
@@ -8,14 +9,16 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use lading_oci::{Digest, Reference, Store};
-use lading_registry::client::{Client, ClientError};
-use lading_signer::constants::MEDIA_TYPE_SIMPLE_SIGNING;
+use lading_oci::{Descriptor, Reference};
+use lading_registry::client::Client;
+use lading_signer::constants::PREDICATE_COSIGN_SIGN;
+use lading_signer::sigstore::image_signature;
+use lading_signer::simple_signing::Payload;
 use lading_signer::{KeyPair, PublicKey, cosign, keys};
 use zeroize::Zeroizing;
 
 use crate::cli::args::{GenerateKeyPairArgs, Progress, SignArgs, VerifyArgs};
-use crate::cli::registry;
+use crate::cli::{registry, signatures};
 
 /// `PREFIX` + `ext`.
 fn with_suffix(prefix: &Path, ext: &str) -> PathBuf {
@@ -93,20 +96,23 @@ pub(crate) fn docker_reference(r: &Reference) -> String {
     format!("{registry}/{}", r.repository())
 }
 
-/// The manifest digest `r` names: its digest, or its tag resolved once (and printed).
-pub(crate) fn resolve_digest(client: &Client, r: &Reference) -> Result<Digest> {
-    if let Some(d) = r.digest() {
-        return Ok(d.clone());
-    }
+/// The manifest `r` names: by its digest, or its tag resolved once (and printed).
+pub(crate) fn resolve(client: &Client, r: &Reference) -> Result<Descriptor> {
     let desc = client
         .resolve(r)
         .with_context(|| format!("resolving {r}"))?
         .with_context(|| format!("{r} not found"))?;
-    eprintln!("resolved {r} to {}", desc.digest);
-    Ok(desc.digest)
+    match r.digest() {
+        Some(d) if d != &desc.digest => {
+            bail!("{r}: the registry answered {}", desc.digest)
+        }
+        Some(_) => {}
+        None => eprintln!("resolved {r} to {}", desc.digest),
+    }
+    Ok(desc)
 }
 
-/// Signs an image and stores the signature in `sha256-<hex>.sig`.
+/// Signs an image and stores the signature as `--registry-referrers-mode` says.
 pub fn sign(args: SignArgs) -> Result<ExitCode> {
     if args.tlog_upload {
         bail!(
@@ -116,44 +122,31 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
     let key = load_private_key(&args.key)?;
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
-    let digest = resolve_digest(&client, &reference)?;
-    let signed = cosign::sign(&key, &docker_reference(&reference), &digest)?;
-    let sig_ref = reference.with_tag(&cosign::signature_tag(&digest))?;
-
-    let dir = tempfile::tempdir().context("creating a temporary store")?;
-    let store = Store::open(dir.path())?;
-    let mut layers = Vec::new();
-    if client
-        .resolve(&sig_ref)
-        .with_context(|| format!("looking for {sig_ref}"))?
-        .is_some()
-    {
-        let existing = client
-            .manifest(&sig_ref)
-            .with_context(|| format!("reading {sig_ref}"))?;
-        for layer in cosign::layers(&existing.bytes)? {
-            let bytes = client
-                .blob_bytes(&sig_ref, &layer)
-                .with_context(|| format!("reading signature layer {}", layer.digest))?;
-            store.put_bytes(&bytes, &layer.media_type)?;
-            layers.push(layer);
-        }
+    let subject = resolve(&client, &reference)?;
+    let digest = subject.digest.clone();
+    let mode = args.registry_referrers_mode;
+    if mode.referrers() {
+        let bundle = image_signature::sign_bundle(&key, &digest)?;
+        let at = signatures::store_bundle(
+            &client,
+            &reference,
+            &subject,
+            &bundle,
+            PREDICATE_COSIGN_SIGN,
+        )?;
+        crate::cli::out!("bundle {at}");
     }
-    store.put_bytes(&signed.payload, MEDIA_TYPE_SIMPLE_SIGNING)?;
-    layers.push(signed.layer);
-    let built = cosign::build(&layers)?;
-    store.put_bytes(&built.config, &built.config_descriptor.media_type)?;
-    store.put_bytes(&built.manifest, &built.manifest_descriptor.media_type)?;
-    let pushed = client
-        .push(&store, &built.manifest_descriptor, &sig_ref)
-        .with_context(|| format!("pushing the signature to {sig_ref}"))?;
+    if mode.legacy() {
+        let (sig_ref, at, count) = signatures::store_legacy(
+            &client,
+            &reference,
+            &docker_reference(&reference),
+            &key,
+            &digest,
+        )?;
+        crate::cli::out!("signature {sig_ref}@{at} ({count} signature(s))");
+    }
     crate::cli::out!("signed {}", reference.with_digest(digest));
-    crate::cli::out!(
-        "signature {}@{} ({} signature(s))",
-        sig_ref,
-        pushed.descriptor.digest,
-        layers.len()
-    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -170,39 +163,37 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
         .with_context(|| format!("loading the public key {}", args.key.display()))?;
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
-    let digest = resolve_digest(&client, &reference)?;
+    let digest = resolve(&client, &reference)?.digest;
     let image = reference.with_digest(digest.clone());
-    let sig_ref = reference.with_tag(&cosign::signature_tag(&digest))?;
-    if client
-        .resolve(&sig_ref)
-        .with_context(|| format!("looking for {sig_ref}"))?
-        .is_none()
-    {
-        eprintln!("no signatures found for {image} (no {sig_ref})");
-        return Ok(ExitCode::from(1));
-    }
-    let manifest = client
-        .manifest(&sig_ref)
-        .with_context(|| format!("reading {sig_ref}"))?;
+    let mode = args.registry_referrers_mode;
     let mut verified = Vec::new();
-    for (i, layer) in cosign::layers(&manifest.bytes)?.iter().enumerate() {
-        if layer.media_type != MEDIA_TYPE_SIMPLE_SIGNING {
-            eprintln!("signature {i}: skipped: media type {}", layer.media_type);
-            continue;
-        }
-        let payload = match client.blob_bytes(&sig_ref, layer) {
-            Ok(b) => b,
-            Err(e @ (ClientError::DigestMismatch { .. } | ClientError::SizeMismatch { .. })) => {
-                eprintln!("signature {i}: rejected: {e}");
-                continue;
-            }
-            Err(e) => {
-                return Err(e).with_context(|| format!("reading payload {}", layer.digest));
-            }
+    let mut found_in = Vec::new();
+    if mode.referrers() {
+        let (checked, via_api) = signatures::check_bundles(&client, &image, &key, &digest)?;
+        let how = if via_api {
+            "referrers API"
+        } else {
+            "referrers tag schema"
         };
-        match cosign::verify_layer(layer, &payload, &key, &digest) {
-            Ok(p) => verified.push(p),
-            Err(e) => eprintln!("signature {i}: rejected: {e}"),
+        eprintln!(
+            "OCI 1.1 referrers ({how}): {} valid bundle(s), {} refused",
+            checked.verified.len(),
+            checked.refused.len()
+        );
+        report(&checked, &mut verified, &mut found_in, "oci-1-1 bundle");
+    }
+    if mode.legacy() {
+        match signatures::check_legacy(&client, &image, &key, &digest)? {
+            None => eprintln!("legacy: no {}", cosign::signature_tag(&digest)),
+            Some(checked) => {
+                eprintln!(
+                    "legacy {}: {} valid signature(s), {} refused",
+                    cosign::signature_tag(&digest),
+                    checked.verified.len(),
+                    checked.refused.len()
+                );
+                report(&checked, &mut verified, &mut found_in, "legacy");
+            }
         }
     }
     if verified.is_empty() {
@@ -213,10 +204,27 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     eprintln!(
-        "Verified {image}: {} signature(s) valid with the key {} (no transparency log checked)",
+        "Verified {image}: {} signature(s) valid with the key {} in {} (no transparency log checked)",
         verified.len(),
-        args.key.display()
+        args.key.display(),
+        found_in.join(" and ")
     );
     crate::cli::out!("{}", serde_json::to_string(&verified)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a storage's refusals and collects what it verified.
+fn report(
+    checked: &signatures::Checked,
+    verified: &mut Vec<Payload>,
+    found_in: &mut Vec<&'static str>,
+    storage: &'static str,
+) {
+    for line in &checked.refused {
+        eprintln!("  rejected: {line}");
+    }
+    if !checked.verified.is_empty() {
+        found_in.push(storage);
+        verified.extend(checked.verified.iter().cloned());
+    }
 }

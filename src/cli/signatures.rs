@@ -1,0 +1,219 @@
+//! Where cosign signatures live in a registry, written and read with the registry client:
+//! the legacy `sha256-<hex>.sig` manifest (simple signing, one layer per signature) and
+//! Sigstore bundles stored as OCI 1.1 referrers of the image (the registry's referrers
+//! API, or the referrers tag schema the client maintains where there is none).
+
+use anyhow::{Context, Result};
+use lading_oci::{Descriptor, Digest, Reference, Store};
+use lading_registry::client::{Client, ClientError};
+use lading_signer::constants::{MEDIA_TYPE_BUNDLE_V03, MEDIA_TYPE_SIMPLE_SIGNING};
+use lading_signer::sigstore::bundle::Bundle;
+use lading_signer::sigstore::{image_signature, referrer};
+use lading_signer::simple_signing::Payload;
+use lading_signer::{KeyPair, PublicKey, cosign};
+
+/// Appends a simple-signing signature of `digest` by `key` to `sha256-<hex>.sig`; returns
+/// the tag's reference, the manifest digest and how many signatures it now holds.
+pub fn store_legacy(
+    client: &Client,
+    reference: &Reference,
+    docker_reference: &str,
+    key: &KeyPair,
+    digest: &Digest,
+) -> Result<(Reference, Digest, usize)> {
+    let signed = cosign::sign(key, docker_reference, digest)?;
+    let sig_ref = reference.with_tag(&cosign::signature_tag(digest))?;
+    let dir = tempfile::tempdir().context("creating a temporary store")?;
+    let store = Store::open(dir.path())?;
+    let mut layers = Vec::new();
+    if client
+        .resolve(&sig_ref)
+        .with_context(|| format!("looking for {sig_ref}"))?
+        .is_some()
+    {
+        let existing = client
+            .manifest(&sig_ref)
+            .with_context(|| format!("reading {sig_ref}"))?;
+        for layer in cosign::layers(&existing.bytes)? {
+            let bytes = client
+                .blob_bytes(&sig_ref, &layer)
+                .with_context(|| format!("reading signature layer {}", layer.digest))?;
+            store.put_bytes(&bytes, &layer.media_type)?;
+            layers.push(layer);
+        }
+    }
+    store.put_bytes(&signed.payload, MEDIA_TYPE_SIMPLE_SIGNING)?;
+    layers.push(signed.layer);
+    let built = cosign::build(&layers)?;
+    store.put_bytes(&built.config, &built.config_descriptor.media_type)?;
+    store.put_bytes(&built.manifest, &built.manifest_descriptor.media_type)?;
+    let pushed = client
+        .push(&store, &built.manifest_descriptor, &sig_ref)
+        .with_context(|| format!("pushing the signature to {sig_ref}"))?;
+    Ok((sig_ref, pushed.descriptor.digest, layers.len()))
+}
+
+/// Pushes `bundle` as an OCI 1.1 referrer of the image `subject` in `reference`'s
+/// repository, as cosign v3 does; returns the referrer's reference. The registry client
+/// updates the referrers tag `sha256-<hex>` when the registry keeps no referrers itself.
+///
+/// The bundle is built by the caller, so any verification material fits: a key hint
+/// (key-based), or a certificate with transparency-log entries (keyless).
+pub fn store_bundle(
+    client: &Client,
+    reference: &Reference,
+    subject: &Descriptor,
+    bundle: &Bundle,
+    predicate_type: &str,
+) -> Result<Reference> {
+    let built = referrer::build(bundle.to_json()?, predicate_type, subject, &created_now())?;
+    let dir = tempfile::tempdir().context("creating a temporary store")?;
+    let store = Store::open(dir.path())?;
+    store.put_bytes(referrer::EMPTY_CONFIG, &built.config_descriptor.media_type)?;
+    store.put_bytes(&built.bundle, MEDIA_TYPE_BUNDLE_V03)?;
+    store.put_bytes(&built.manifest, &built.manifest_descriptor.media_type)?;
+    let dest = reference.with_digest(built.manifest_descriptor.digest.clone());
+    client
+        .push(&store, &built.manifest_descriptor, &dest)
+        .with_context(|| format!("pushing the signature bundle to {dest}"))?;
+    Ok(dest)
+}
+
+/// `org.opencontainers.image.created`: `SOURCE_DATE_EPOCH` when set, else now.
+fn created_now() -> String {
+    let epoch = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64)
+        });
+    lading_oci::spec::rfc3339(epoch)
+}
+
+/// What a storage yielded: the verified payloads, and one line per refused signature.
+#[derive(Default)]
+pub struct Checked {
+    /// Payloads of the signatures that verified.
+    pub verified: Vec<Payload>,
+    /// `what: why` for each signature refused.
+    pub refused: Vec<String>,
+}
+
+/// Verifies the simple-signing layers of `image`'s `sha256-<hex>.sig`; `None` when there
+/// is no such tag.
+pub fn check_legacy(
+    client: &Client,
+    image: &Reference,
+    key: &PublicKey,
+    digest: &Digest,
+) -> Result<Option<Checked>> {
+    let sig_ref = image.with_tag(&cosign::signature_tag(digest))?;
+    if client
+        .resolve(&sig_ref)
+        .with_context(|| format!("looking for {sig_ref}"))?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    let manifest = client
+        .manifest(&sig_ref)
+        .with_context(|| format!("reading {sig_ref}"))?;
+    let mut checked = Checked::default();
+    for (i, layer) in cosign::layers(&manifest.bytes)?.iter().enumerate() {
+        let what = format!("{sig_ref} signature {i}");
+        if layer.media_type != MEDIA_TYPE_SIMPLE_SIGNING {
+            checked
+                .refused
+                .push(format!("{what}: skipped: media type {}", layer.media_type));
+            continue;
+        }
+        let Some(payload) = verified_blob(client, &sig_ref, layer, &what, &mut checked)? else {
+            continue;
+        };
+        match cosign::verify_layer(layer, &payload, key, digest) {
+            Ok(p) => checked.verified.push(p),
+            Err(e) => checked.refused.push(format!("{what}: {e}")),
+        }
+    }
+    Ok(Some(checked))
+}
+
+/// Verifies the Sigstore bundles stored as referrers of `image` (`REPO@DIGEST`); returns
+/// the result and whether the referrers API (not the tag schema) listed them.
+pub fn check_bundles(
+    client: &Client,
+    image: &Reference,
+    key: &PublicKey,
+    digest: &Digest,
+) -> Result<(Checked, bool)> {
+    let listing = client
+        .referrers(image, Some(MEDIA_TYPE_BUNDLE_V03))
+        .with_context(|| format!("listing the referrers of {image}"))?;
+    let mut checked = Checked::default();
+    for found in &listing.index.manifests {
+        let at = image.with_digest(found.digest.clone());
+        let what = format!("bundle {at}");
+        let manifest = match client.manifest(&at) {
+            Ok(m) => m,
+            Err(e @ (ClientError::DigestMismatch { .. } | ClientError::NotFound { .. })) => {
+                checked.refused.push(format!("{what}: {e}"));
+                continue;
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {at}")),
+        };
+        let layer = match referrer::bundle_layer(&manifest.bytes) {
+            Ok(l) => l,
+            Err(e) => {
+                checked.refused.push(format!("{what}: {e}"));
+                continue;
+            }
+        };
+        let Some(bytes) = verified_blob(client, &at, &layer, &what, &mut checked)? else {
+            continue;
+        };
+        let statement =
+            Bundle::parse(&bytes).and_then(|bundle| image_signature::verify(&bundle, key, digest));
+        match statement {
+            Ok(s) => checked.verified.push(cosign_output(image, digest, s)),
+            Err(e) => checked.refused.push(format!("{what}: {e}")),
+        }
+    }
+    Ok((checked, listing.via_api))
+}
+
+/// A blob checked against its descriptor; a mismatch is a refusal, not an error.
+fn verified_blob(
+    client: &Client,
+    at: &Reference,
+    layer: &Descriptor,
+    what: &str,
+    checked: &mut Checked,
+) -> Result<Option<Vec<u8>>> {
+    match client.blob_bytes(at, layer) {
+        Ok(b) => Ok(Some(b)),
+        Err(e @ (ClientError::DigestMismatch { .. } | ClientError::SizeMismatch { .. })) => {
+            checked.refused.push(format!("{what}: {e}"));
+            Ok(None)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", layer.digest)),
+    }
+}
+
+/// How `cosign verify` prints a verified bundle: a simple-signing payload whose type is
+/// the statement's predicate type and whose optional part is the subject's annotations.
+fn cosign_output(
+    image: &Reference,
+    digest: &Digest,
+    statement: image_signature::Statement,
+) -> Payload {
+    let mut payload = Payload::new(&image.to_string(), digest);
+    payload.critical.kind = statement.predicate_type;
+    payload.optional = statement
+        .subject
+        .into_iter()
+        .next()
+        .map(|s| s.annotations.into_iter().collect());
+    payload
+}
