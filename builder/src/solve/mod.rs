@@ -92,18 +92,10 @@ pub struct BuildResult {
     pub parameters: crate::options::BuildParameters,
 }
 
-/// Builds the Dockerfile of `opts` into `store`.
-pub fn build(
-    store: &Store,
-    opts: &BuildOptions,
-    resolve: Resolver<'_>,
-    reporter: &dyn Reporter,
-) -> Result<BuildResult> {
-    let df = parse(&opts.dockerfile_name, &opts.dockerfile_text)?;
-    let tmp = tempfile::Builder::new()
-        .prefix("build-")
-        .tempdir_in(store.private_dir())
-        .map_err(Error::io("creating temp dir in", store.private_dir()))?;
+/// The main build context of `opts` as its copies see it: `<Dockerfile>.dockerignore`
+/// beside the Dockerfile, else the context's `.dockerignore`, applied, and
+/// `--context-modes` for the permission bits.
+pub fn main_context(opts: &BuildOptions) -> Result<LocalContext> {
     let ignore = match opts
         .dockerfile_path
         .as_deref()
@@ -122,6 +114,22 @@ pub fn build(
     let context = LocalContext::new(&opts.context_dir, ignore)
         .map_err(|e| Error::Options(e.message))?
         .with_modes(opts.context_modes);
+    Ok(context)
+}
+
+/// Builds the Dockerfile of `opts` into `store`.
+pub fn build(
+    store: &Store,
+    opts: &BuildOptions,
+    resolve: Resolver<'_>,
+    reporter: &dyn Reporter,
+) -> Result<BuildResult> {
+    let df = parse(&opts.dockerfile_name, &opts.dockerfile_text)?;
+    let tmp = tempfile::Builder::new()
+        .prefix("build-")
+        .tempdir_in(store.private_dir())
+        .map_err(Error::io("creating temp dir in", store.private_dir()))?;
+    let context = main_context(opts)?;
     let shared = Shared::default();
     let mut b = Builder {
         store,
