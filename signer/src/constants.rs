@@ -26,3 +26,13 @@ pub const PEM_COSIGN_PRIVATE_KEYS: [&str; 2] = [
 ];
 /// PBKDF2 iterations for new encrypted keys (OWASP's figure for PBKDF2-HMAC-SHA256).
 pub const PBKDF2_ITERATIONS: u32 = 600_000;
+/// Predicate type of SLSA provenance v1 (cosign `--type slsaprovenance1`).
+pub const PREDICATE_SLSA_PROVENANCE_V1: &str = "https://slsa.dev/provenance/v1";
+/// Predicate type of a CycloneDX SBOM (cosign `--type cyclonedx`).
+pub const PREDICATE_CYCLONEDX: &str = "https://cyclonedx.org/bom";
+/// Predicate type of an SPDX JSON SBOM (cosign `--type spdxjson`).
+pub const PREDICATE_SPDX: &str = "https://spdx.dev/Document";
+/// Predicate type of cosign's vulnerability scan attestation (cosign `--type vuln`).
+pub const PREDICATE_VULN: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
+/// Predicate type of lading's build log (`docs/attestations.md`).
+pub const PREDICATE_BUILD_LOG: &str = "https://lading.dev/attestation/build-log/v1";
