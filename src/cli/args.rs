@@ -86,6 +86,15 @@ pub enum Command {
     /// log is supported for now: `--tlog-upload=false` is required. Keyless signing,
     /// sigstore bundles as referrers and attestations are not implemented yet.
     Sign(SignArgs),
+    /// Write the predicate lading would attest for an image it built, scanned or catalogued.
+    ///
+    /// `slsaprovenance1` (SLSA provenance v1, from the build record `lading build` keeps
+    /// in the store), `cyclonedx` and `spdxjson` (the documents `lading sbom` writes for
+    /// the image's digest), `vuln` (the cosign vulnerability predicate of the latest
+    /// `lading scan` of that digest), `buildlog` (the build's progress log, secrets
+    /// redacted, with step timings and cache hits). Build type and build-log schema:
+    /// docs/attestations.md.
+    Predicate(PredicateArgs),
     /// Verify an image's cosign signatures with a public key.
     ///
     /// Reads the `sha256-<hex>.sig` manifest, checks each signature layer's payload
@@ -94,6 +103,42 @@ pub enum Command {
     /// is required. Prints the verified payloads as JSON on stdout.
     /// Exit codes: 0 a valid signature was found, 1 none was, 2 an error.
     Verify(VerifyArgs),
+}
+
+/// `lading predicate`.
+#[derive(Debug, Args)]
+pub struct PredicateArgs {
+    /// Image: a tag or digest in the store (or any reference `lading sbom` takes).
+    pub reference: String,
+    /// Which predicate (cosign's `--type` names).
+    #[arg(long = "type", value_enum)]
+    pub kind: PredicateType,
+    /// Write to this file instead of stdout.
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+    /// Platform to pick from an index.
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+/// `lading predicate --type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PredicateType {
+    /// SLSA provenance v1 (`https://slsa.dev/provenance/v1`).
+    #[value(name = "slsaprovenance1")]
+    SlsaProvenance1,
+    /// CycloneDX 1.6 (`https://cyclonedx.org/bom`).
+    #[value(name = "cyclonedx")]
+    Cyclonedx,
+    /// SPDX 2.3 JSON (`https://spdx.dev/Document`).
+    #[value(name = "spdxjson")]
+    Spdxjson,
+    /// cosign's vulnerability predicate (`https://cosign.sigstore.dev/attestation/vuln/v1`).
+    #[value(name = "vuln")]
+    Vuln,
+    /// lading's build log (`https://lading.dev/attestation/build-log/v1`).
+    #[value(name = "buildlog")]
+    Buildlog,
 }
 
 /// `lading generate-key-pair`.
