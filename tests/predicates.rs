@@ -714,3 +714,140 @@ fn sbom_and_vuln_predicates_are_the_documents_lading_sbom_and_scan_write() {
         ),
     );
 }
+
+/// cosign itself attests every predicate lading generates and verifies it: its own
+/// predicate types parse ours (SLSA v1 and vuln through its Go structs, which would
+/// drop or refuse fields they do not know) and the verified statements carry exactly
+/// our predicates about the image's digest.
+#[test]
+fn cosign_attests_and_verifies_each_predicate_unchanged() {
+    let cosign = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers/go/bin/cosign");
+    if !require(
+        cosign.is_file(),
+        "cosign (scripts/install-peers installs it into target/peers/go/bin)",
+    ) || !common::require_tool("docker-registry")
+        || !bases()
+    {
+        return;
+    }
+    let f = Fixture::new();
+    let store = f.sb.store();
+    let (digest, _) = f.build(&store, &f.ctx, &[], &[]);
+    // A scan (of an image without packages) for the vuln predicate.
+    f.sb.write(
+        "osv/PYSEC-0.json",
+        r#"{"id":"PYSEC-0","modified":"2026-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"x"},"versions":["1"]}]}"#,
+    );
+    let db = f.sb.path("db");
+    let db_arg = db.to_str().unwrap();
+    assert_success(&f.sb.run(&[
+        "db",
+        "import",
+        f.sb.path("osv").to_str().unwrap(),
+        "--db",
+        db_arg,
+    ]));
+    assert_success(
+        &f.sb
+            .run(&["scan", "app:1", "--db", db_arg, "--no-external"]),
+    );
+
+    let registry = common::registry::Distribution::start(None);
+    assert_success(&f.sb.run(&[
+        "push",
+        "app:1",
+        &format!("docker://{}/app:1", registry.host),
+    ]));
+    let image = format!("{}/app@{digest}", registry.host);
+    let home = f.sb.path("cosign-home");
+    std::fs::create_dir_all(&home).unwrap();
+    let cosign_run = |args: &[&str]| {
+        run(Command::new(&cosign)
+            .args(args)
+            .current_dir(f.sb.dir.path())
+            .env("HOME", &home)
+            .env("COSIGN_PASSWORD", "")
+            .env("SIGSTORE_NO_CACHE", "true"))
+    };
+    assert_success(&cosign_run(&["generate-key-pair"]));
+
+    for (kind, cosign_type, predicate_type) in [
+        (
+            "slsaprovenance1",
+            "slsaprovenance1",
+            "https://slsa.dev/provenance/v1",
+        ),
+        ("cyclonedx", "cyclonedx", "https://cyclonedx.org/bom"),
+        ("spdxjson", "spdxjson", "https://spdx.dev/Document"),
+        (
+            "vuln",
+            "vuln",
+            "https://cosign.sigstore.dev/attestation/vuln/v1",
+        ),
+        (
+            "buildlog",
+            "https://lading.dev/attestation/build-log/v1",
+            "https://lading.dev/attestation/build-log/v1",
+        ),
+    ] {
+        let file = f.sb.path(&format!("{kind}.json"));
+        let out = run(common::lading()
+            .arg("--store")
+            .arg(&store)
+            .args(["predicate", &digest, "--type", kind, "-o"])
+            .arg(&file));
+        assert_success(&out);
+        let ours: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+        let attest = cosign_run(&[
+            "attest",
+            "--yes",
+            "--key",
+            "cosign.key",
+            "--type",
+            cosign_type,
+            "--predicate",
+            file.to_str().unwrap(),
+            "--tlog-upload=false",
+            "--use-signing-config=false",
+            "--new-bundle-format=false",
+            "--allow-http-registry",
+            "--allow-insecure-registry",
+            &image,
+        ]);
+        assert_success(&attest);
+        let verify = cosign_run(&[
+            "verify-attestation",
+            "--key",
+            "cosign.pub",
+            "--type",
+            cosign_type,
+            "--insecure-ignore-tlog=true",
+            "--allow-http-registry=true",
+            "--allow-insecure-registry",
+            &image,
+        ]);
+        assert_success(&verify);
+        let statements: Vec<Value> = stdout(&verify)
+            .lines()
+            .map(|line| {
+                let envelope: Value = serde_json::from_str(line).unwrap();
+                use base64::Engine as _;
+                let payload = base64::engine::general_purpose::STANDARD
+                    .decode(envelope["payload"].as_str().unwrap())
+                    .unwrap();
+                serde_json::from_slice(&payload).unwrap()
+            })
+            .collect();
+        assert_eq!(statements.len(), 1, "{kind}: {statements:?}");
+        let statement = &statements[0];
+        assert_eq!(statement["predicateType"], predicate_type, "{kind}");
+        assert_eq!(
+            statement["subject"][0]["digest"]["sha256"].as_str(),
+            Some(digest.trim_start_matches("sha256:"))
+        );
+        assert_eq!(
+            statement["predicate"], ours,
+            "{kind}: cosign kept our predicate"
+        );
+    }
+}

@@ -8,6 +8,7 @@ pub mod build_log;
 pub mod git;
 pub mod invocation;
 pub mod record;
+pub mod recording;
 pub mod resolved;
 pub mod scans;
 pub mod slsa;

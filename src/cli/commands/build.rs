@@ -6,17 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use lading_builder::context::ignore::IgnoreMatcher;
-use lading_builder::context::local::LocalContext;
 use lading_builder::{BuildOptions, NamedContext, NetworkMode, SecretSource, Snapshotter};
 use lading_oci::source::normalize_tag;
 use lading_oci::{ImageSource, Platform, Store};
 use lading_registry::client::PullPolicy;
 
-use crate::attestations::build_log::{BuildLog, Recorder};
-use crate::attestations::record::{self, BuildRecord, ContextRef, DockerfileRef, NamedContextRef};
-use crate::attestations::resolved::{ResolvedImage, ResolvedLog};
-use crate::attestations::{git, invocation};
+use crate::attestations::recording::Recording;
 use crate::cli::args::{BuildArgs, Progress};
 use crate::cli::output;
 use crate::cli::registry;
@@ -63,25 +58,13 @@ pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
         PullPolicy::Missing
     };
     // Provenance: what the build read and printed, recorded beside (never in) the image.
-    let started_on = invocation::now_rfc3339();
-    let images = ResolvedLog::default();
+    let recording = Recording::start(&opts, &printer)?;
     let resolver = |name: &str| -> Box<dyn ImageSource> {
-        images.wrap(name, registry::from_source(name, &client, policy))
+        recording.source(name, registry::from_source(name, &client, policy))
     };
-    let recorder = Recorder::new(&printer);
-    let contexts = context_refs(&opts)?;
-    let result = lading_builder::build(&store, &opts, &resolver, &recorder)?;
+    let result = lading_builder::build(&store, &opts, &resolver, recording.reporter())?;
     let image = result.image;
-    record_build(
-        &store,
-        &args,
-        &opts,
-        &image.descriptor.digest,
-        contexts,
-        images.images(),
-        recorder.recorded(),
-        started_on,
-    )?;
+    recording.finish(&store, &opts, &args.network, &image.descriptor.digest)?;
     let names: Vec<String> = args.tags.iter().map(|t| normalize_tag(t)).collect();
     if names.is_empty() {
         store.add_untagged(&image.descriptor)?;
@@ -131,95 +114,6 @@ pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
         server.shutdown();
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The main context and the `--build-context`s as provenance names them, digested as the
-/// build is about to see them.
-fn context_refs(opts: &BuildOptions) -> Result<(ContextRef, BTreeMap<String, NamedContextRef>)> {
-    let main = lading_builder::main_context(opts)?;
-    let digest = main
-        .digest()
-        .map_err(|e| anyhow::anyhow!("digesting the build context: {}", e.message))?;
-    let context = ContextRef {
-        digest: digest.to_string(),
-        git: git::clean_checkout(&main),
-    };
-    let mut named = BTreeMap::new();
-    for (name, ctx) in &opts.named_contexts {
-        let value = match ctx {
-            NamedContext::Dir(dir) => {
-                let digest = LocalContext::new(dir, IgnoreMatcher::default())
-                    .and_then(|c| c.with_modes(opts.context_modes).digest())
-                    .map_err(|e| {
-                        anyhow::anyhow!("digesting build context {name}: {}", e.message)
-                    })?;
-                NamedContextRef::Directory {
-                    digest: digest.to_string(),
-                }
-            }
-            NamedContext::Image(reference) => NamedContextRef::Image {
-                reference: reference.clone(),
-            },
-        };
-        named.insert(name.clone(), value);
-    }
-    Ok((context, named))
-}
-
-/// Writes the build record of `manifest` (see `attestations::record`).
-#[allow(clippy::too_many_arguments)]
-fn record_build(
-    store: &Store,
-    args: &BuildArgs,
-    opts: &BuildOptions,
-    manifest: &lading_oci::Digest,
-    (context, build_contexts): (ContextRef, BTreeMap<String, NamedContextRef>),
-    images: Vec<ResolvedImage>,
-    log: BuildLog,
-    started_on: String,
-) -> Result<()> {
-    let (builder_id, invocation_id) = invocation::identify(|k| std::env::var(k).ok());
-    // An image `--build-context` is named by its context name, as the Dockerfile names it.
-    let images = images
-        .into_iter()
-        .map(|mut image| {
-            let named = opts
-                .named_contexts
-                .iter()
-                .find(|(_, c)| matches!(c, NamedContext::Image(r) if *r == image.requested));
-            if let Some((name, _)) = named {
-                image.requested = name.clone();
-            }
-            image
-        })
-        .collect();
-    let record = BuildRecord {
-        schema: record::SCHEMA,
-        manifest: manifest.to_string(),
-        lading_version: env!("CARGO_PKG_VERSION").into(),
-        dockerfile: DockerfileRef {
-            path: record::dockerfile_path(&opts.context_dir, opts.dockerfile_path.as_deref()),
-            digest: lading_oci::Digest::of(opts.dockerfile_text.as_bytes()).to_string(),
-        },
-        context,
-        build_args: opts.build_args.clone(),
-        target: opts.target.clone(),
-        platform: opts.platform.to_string(),
-        source_date_epoch: opts.epoch,
-        context_modes: opts.context_modes.as_str().into(),
-        network: args.network.clone(),
-        no_cache: opts.no_cache,
-        build_contexts,
-        secrets: opts.secrets.keys().cloned().collect(),
-        ssh: opts.ssh.keys().cloned().collect(),
-        images,
-        builder_id,
-        invocation_id,
-        started_on,
-        finished_on: invocation::now_rfc3339(),
-        log,
-    };
-    record::write(store, &record)
 }
 
 fn options(args: &BuildArgs, agents: &mut Vec<Agent>) -> Result<BuildOptions> {
