@@ -851,3 +851,72 @@ fn cosign_attests_and_verifies_each_predicate_unchanged() {
         );
     }
 }
+
+/// The provenance's `externalParameters` are enough to rebuild the image: a build in
+/// a fresh store from a copy of the context, with only what they say (plus the secret
+/// and the directory the ids name), gives the same digest and the same parameters.
+#[test]
+fn external_parameters_are_enough_to_rebuild_the_same_digest() {
+    if !bases() {
+        return;
+    }
+    let f = Fixture::new();
+    let (digest, _) = f.build(&f.sb.store(), &f.ctx, &[], &[]);
+    let provenance = predicate_json(&f.sb.store(), &digest, "slsaprovenance1");
+    let ext = &provenance["buildDefinition"]["externalParameters"];
+
+    let copy = f.sb.path("rebuild-ctx");
+    common::sh(&format!("cp -a {} {}", common::q(&f.ctx), common::q(&copy)));
+    let text = |v: &Value| v.as_str().unwrap().to_string();
+    let mut args: Vec<String> = vec!["build".into(), "--progress".into(), "plain".into()];
+    args.extend([
+        "-f".into(),
+        copy.join(text(&ext["dockerfile"]["path"]))
+            .display()
+            .to_string(),
+    ]);
+    for (k, v) in ext["buildArgs"].as_object().unwrap() {
+        args.extend(["--build-arg".into(), format!("{k}={}", text(v))]);
+    }
+    args.extend(["--target".into(), text(&ext["target"])]);
+    args.extend(["--platform".into(), text(&ext["platform"])]);
+    args.extend([
+        "--source-date-epoch".into(),
+        ext["sourceDateEpoch"].to_string(),
+    ]);
+    args.extend(["--context-modes".into(), text(&ext["contextModes"])]);
+    args.extend(["--network".into(), text(&ext["network"])]);
+    for name in ext["buildContexts"].as_object().unwrap().keys() {
+        // The rebuilder's copy of the directory the digest names.
+        let dir = f.sb.path(name);
+        args.extend([
+            "--build-context".into(),
+            format!("{name}={}", dir.display()),
+        ]);
+    }
+    for id in ext["secrets"].as_array().unwrap() {
+        let src = f.sb.path("secret.txt");
+        args.extend([
+            "--secret".into(),
+            format!("id={},src={}", text(id), src.display()),
+        ]);
+    }
+    let store = f.sb.path("rebuild-store");
+    let iid = f.sb.path("rebuild.iid");
+    let mut cmd = common::lading();
+    cmd.arg("--store")
+        .arg(&store)
+        .args(&args)
+        .arg("--iidfile")
+        .arg(&iid)
+        .arg(&copy)
+        .env_remove("SOURCE_DATE_EPOCH");
+    assert_success(&run(&mut cmd));
+    assert_eq!(std::fs::read_to_string(&iid).unwrap(), digest);
+    let again = predicate_json(&store, &digest, "slsaprovenance1");
+    assert_eq!(&again["buildDefinition"]["externalParameters"], ext);
+    assert_eq!(
+        again["buildDefinition"]["resolvedDependencies"],
+        provenance["buildDefinition"]["resolvedDependencies"]
+    );
+}
