@@ -182,3 +182,73 @@ pub fn dockerfile_path(context: &Path, dockerfile: Option<&Path>) -> String {
             .map_or_else(|| "Dockerfile".into(), |n| n.to_string_lossy().into_owned()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(manifest: &Digest) -> BuildRecord {
+        BuildRecord {
+            schema: SCHEMA,
+            manifest: manifest.to_string(),
+            lading_version: "0.1.0".into(),
+            dockerfile: DockerfileRef {
+                path: "Dockerfile".into(),
+                digest: Digest::of(b"FROM scratch\n").to_string(),
+            },
+            context: ContextRef {
+                digest: Digest::of(b"").to_string(),
+                git: None,
+            },
+            build_args: BTreeMap::new(),
+            target: None,
+            platform: "linux/amd64".into(),
+            source_date_epoch: 0,
+            context_modes: "preserve".into(),
+            network: "default".into(),
+            no_cache: false,
+            build_contexts: BTreeMap::new(),
+            secrets: vec!["tok".into()],
+            ssh: Vec::new(),
+            images: Vec::new(),
+            builder_id: "https://lading.dev/builder/local".into(),
+            invocation_id: "urn:uuid:0".into(),
+            started_on: "2026-01-01T00:00:00Z".into(),
+            finished_on: "2026-01-01T00:00:01Z".into(),
+            log: BuildLog::default(),
+        }
+    }
+
+    #[test]
+    fn build_records_round_trip_and_must_name_their_manifest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let manifest = Digest::of(b"manifest");
+        assert_eq!(latest(&store, &manifest).unwrap(), None);
+        write(&store, &record(&manifest)).unwrap();
+        assert_eq!(latest(&store, &manifest).unwrap(), Some(record(&manifest)));
+        // A record file moved to another digest's name is refused.
+        let other = Digest::of(b"other");
+        std::fs::copy(record_path(&store, &manifest), record_path(&store, &other)).unwrap();
+        let err = latest(&store, &other).unwrap_err().to_string();
+        assert!(err.contains("is about"), "{err}");
+    }
+
+    #[test]
+    fn dockerfile_paths_never_name_host_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = dir.path().join("ctx");
+        std::fs::create_dir_all(ctx.join("docker")).unwrap();
+        std::fs::write(ctx.join("docker/app.Dockerfile"), "FROM scratch").unwrap();
+        std::fs::write(dir.path().join("outside.Dockerfile"), "FROM scratch").unwrap();
+        assert_eq!(
+            dockerfile_path(&ctx, Some(&ctx.join("docker/app.Dockerfile"))),
+            "docker/app.Dockerfile"
+        );
+        assert_eq!(
+            dockerfile_path(&ctx, Some(&dir.path().join("outside.Dockerfile"))),
+            "outside.Dockerfile"
+        );
+        assert_eq!(dockerfile_path(&ctx, None), "-");
+    }
+}
