@@ -100,6 +100,9 @@ pub fn hints(err: &anyhow::Error) -> Vec<String> {
                 .into(),
         );
     }
+    if text.contains("digesting the build context") || text.contains("digesting build context") {
+        hints.push("provenance records a digest of every file the build could read (as docker sends the whole context): exclude files it cannot read with .dockerignore".into());
+    }
     if text.contains("Address already in use") {
         hints.push("another server uses that port; pick another with --addr".into());
     }
