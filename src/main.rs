@@ -1,5 +1,6 @@
 //! `lading`: build reproducible OCI images from Dockerfiles, natively.
 
+mod attestations;
 mod cli;
 mod progress;
 

@@ -1049,11 +1049,11 @@ fn unsupported_modes_and_bad_input_are_refused_clearly() {
                 "--key",
                 key,
                 "--type",
-                "cyclonedx",
+                "openvex",
                 "--tlog-upload=false",
                 &image,
             ],
-            "--predicate is required for now",
+            "--predicate is required for --type openvex",
         ),
         (
             &[

@@ -23,4 +23,4 @@ pub use options::{
     Snapshotter,
 };
 pub use progress::Reporter;
-pub use solve::{BuildResult, build};
+pub use solve::{BuildResult, build, main_context};

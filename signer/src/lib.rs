@@ -5,6 +5,7 @@
 //!   HMAC-SHA256, AES-256-CBC), the public key as a `PUBLIC KEY` PEM
 //!   (SubjectPublicKeyInfo, [RFC 5480]) that `cosign verify --key` reads.
 //! - [`simple_signing`]: cosign's "simple signing" payload, the bytes that are signed.
+//! - [`slsa`]: SLSA provenance v1 predicates.
 //! - [`cosign`]: cosign's legacy signature manifests (tag `sha256-<hex>.sig`, one layer
 //!   per signature) built and read as OCI types; the binary moves them with the registry
 //!   client.
@@ -31,6 +32,7 @@ mod pem;
 pub mod policy;
 pub mod sigstore;
 pub mod simple_signing;
+pub mod slsa;
 
 pub use error::{Error, Result};
 pub use keys::{KeyPair, PublicKey};

@@ -89,6 +89,15 @@ pub enum Command {
     /// without a transparency log is supported for now: `--tlog-upload=false` is
     /// required. Keyless signing is not implemented yet.
     Sign(SignArgs),
+    /// Write the predicate lading would attest for an image it built, scanned or catalogued.
+    ///
+    /// `slsaprovenance1` (SLSA provenance v1, from the build record `lading build` keeps
+    /// in the store), `cyclonedx` and `spdxjson` (the documents `lading sbom` writes for
+    /// the image's digest), `vuln` (the cosign vulnerability predicate of the latest
+    /// `lading scan` of that digest), `buildlog` (the build's progress log, secrets
+    /// redacted, with step timings and cache hits). Build type and build-log schema:
+    /// docs/attestations.md.
+    Predicate(PredicateArgs),
     /// Verify an image's cosign signatures with a public key.
     ///
     /// Looks in the storages `--registry-referrers-mode` names (default both): the
@@ -124,6 +133,42 @@ pub enum Command {
     /// are not supported yet: `--insecure-ignore-tlog` is required.
     /// Exit codes: 0 an attestation verified, 1 none did, 2 an error.
     VerifyAttestation(VerifyAttestationArgs),
+}
+
+/// `lading predicate`.
+#[derive(Debug, Args)]
+pub struct PredicateArgs {
+    /// Image: a tag or digest in the store (or any reference `lading sbom` takes).
+    pub reference: String,
+    /// Which predicate (cosign's `--type` names).
+    #[arg(long = "type", value_enum)]
+    pub kind: PredicateType,
+    /// Write to this file instead of stdout.
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+    /// Platform to pick from an index.
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+/// `lading predicate --type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PredicateType {
+    /// SLSA provenance v1 (`https://slsa.dev/provenance/v1`).
+    #[value(name = "slsaprovenance1")]
+    SlsaProvenance1,
+    /// CycloneDX 1.6 (`https://cyclonedx.org/bom`).
+    #[value(name = "cyclonedx")]
+    Cyclonedx,
+    /// SPDX 2.3 JSON (`https://spdx.dev/Document`).
+    #[value(name = "spdxjson")]
+    Spdxjson,
+    /// cosign's vulnerability predicate (`https://cosign.sigstore.dev/attestation/vuln/v1`).
+    #[value(name = "vuln")]
+    Vuln,
+    /// lading's build log (`https://lading.dev/attestation/build-log/v1`).
+    #[value(name = "buildlog")]
+    Buildlog,
 }
 
 /// `lading generate-key-pair`.
@@ -194,6 +239,9 @@ pub struct AttestArgs {
     #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
     pub predicate_type: String,
     /// The predicate file (JSON; any text for `custom` and `spdx`); `-` reads stdin.
+    /// Without it, lading generates the predicate of a slsaprovenance1, cyclonedx,
+    /// spdxjson, vuln or buildlog type from what its store recorded for the image (as
+    /// `lading predicate` shows it).
     #[arg(long, value_name = "FILE")]
     pub predicate: Option<PathBuf>,
     /// Drop the image's attestations of the same predicate type before adding this one.

@@ -53,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Verify(args) => commands::sign::verify(args),
         Command::Attest(args) => commands::attest::attest(&store_dir, args),
         Command::VerifyAttestation(args) => commands::attest::verify_attestation(args),
+        Command::Predicate(args) => commands::predicate::run(&store_dir, args),
     }
 }
 
@@ -101,6 +102,9 @@ pub fn hints(err: &anyhow::Error) -> Vec<String> {
             "serve on 127.0.0.1 (the default), or protect the registry: lading serve --addr ADDR --htpasswd FILE --tls-cert CERT --tls-key KEY"
                 .into(),
         );
+    }
+    if text.contains("digesting the build context") || text.contains("digesting build context") {
+        hints.push("provenance records a digest of every file the build could read (as docker sends the whole context): exclude files it cannot read with .dockerignore".into());
     }
     if text.contains("Address already in use") {
         hints.push("another server uses that port; pick another with --addr".into());

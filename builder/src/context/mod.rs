@@ -1,4 +1,5 @@
 //! The build context: which files a build may read.
 
+pub mod digest;
 pub mod ignore;
 pub mod local;

@@ -92,18 +92,10 @@ pub struct BuildResult {
     pub parameters: crate::options::BuildParameters,
 }
 
-/// Builds the Dockerfile of `opts` into `store`.
-pub fn build(
-    store: &Store,
-    opts: &BuildOptions,
-    resolve: Resolver<'_>,
-    reporter: &dyn Reporter,
-) -> Result<BuildResult> {
-    let df = parse(&opts.dockerfile_name, &opts.dockerfile_text)?;
-    let tmp = tempfile::Builder::new()
-        .prefix("build-")
-        .tempdir_in(store.private_dir())
-        .map_err(Error::io("creating temp dir in", store.private_dir()))?;
+/// The main build context of `opts` as its copies see it: `<Dockerfile>.dockerignore`
+/// beside the Dockerfile, else the context's `.dockerignore`, applied, and
+/// `--context-modes` for the permission bits.
+pub fn main_context(opts: &BuildOptions) -> Result<LocalContext> {
     let ignore = match opts
         .dockerfile_path
         .as_deref()
@@ -122,6 +114,22 @@ pub fn build(
     let context = LocalContext::new(&opts.context_dir, ignore)
         .map_err(|e| Error::Options(e.message))?
         .with_modes(opts.context_modes);
+    Ok(context)
+}
+
+/// Builds the Dockerfile of `opts` into `store`.
+pub fn build(
+    store: &Store,
+    opts: &BuildOptions,
+    resolve: Resolver<'_>,
+    reporter: &dyn Reporter,
+) -> Result<BuildResult> {
+    let df = parse(&opts.dockerfile_name, &opts.dockerfile_text)?;
+    let tmp = tempfile::Builder::new()
+        .prefix("build-")
+        .tempdir_in(store.private_dir())
+        .map_err(Error::io("creating temp dir in", store.private_dir()))?;
+    let context = main_context(opts)?;
     let shared = Shared::default();
     let mut b = Builder {
         store,
@@ -134,6 +142,7 @@ pub fn build(
         done: BTreeMap::new(),
         used_args: BTreeSet::new(),
         vertex: 0,
+        step_cached: AtomicBool::new(false),
         total: 0,
         global: BTreeMap::new(),
         logs: Vec::new(),
@@ -178,6 +187,8 @@ struct Builder<'a> {
     done: BTreeMap<usize, StageState>,
     used_args: BTreeSet<String>,
     vertex: usize,
+    /// Whether the current step's result came from the cache (see [`Builder::cache_hit`]).
+    step_cached: AtomicBool,
     total: usize,
     /// Global ARG scope (before the first FROM), with predefined platform ARGs.
     global: BTreeMap<String, Option<String>>,
@@ -444,6 +455,7 @@ impl<'a> Builder<'a> {
             done: BTreeMap::new(),
             used_args: BTreeSet::new(),
             vertex: 0,
+            step_cached: AtomicBool::new(false),
             total: self.total,
             global: self.global.clone(),
             logs: Vec::new(),
@@ -590,7 +602,14 @@ impl<'a> Builder<'a> {
         run
     }
 
+    /// Marks the current step as answered from the cache: its `step_done` says so (the
+    /// progress prints `CACHED`, the build log records the hit).
+    fn cache_hit(&self) {
+        self.step_cached.store(true, Ordering::Relaxed);
+    }
+
     fn next_vertex(&mut self, label: &str) -> usize {
+        self.step_cached.store(false, Ordering::Relaxed);
         // Numbered and announced under one lock: numbers appear in order.
         let mut n = self
             .shared
@@ -621,7 +640,8 @@ impl<'a> Builder<'a> {
         let mut state = self
             .from(i, &stage.from)
             .map_err(|e| self.err_at(stage.from.span, e))?;
-        self.reporter.step_done(v, false);
+        self.reporter
+            .step_done(v, self.step_cached.swap(false, Ordering::Relaxed));
         // ONBUILD triggers of the base run first, then are cleared.
         let triggers = std::mem::take(&mut state.config.config.on_build);
         for t in triggers {
@@ -638,7 +658,8 @@ impl<'a> Builder<'a> {
             let v = self.next_vertex(&format!("[{stage_label} onbuild] {t}"));
             self.dispatch(&mut state, &located, i)
                 .map_err(|e| self.err_at(located.span, e))?;
-            self.reporter.step_done(v, false);
+            self.reporter
+                .step_done(v, self.step_cached.swap(false, Ordering::Relaxed));
         }
         for (n, ins) in stage.instructions.iter().enumerate() {
             if self.shared.cancel.load(Ordering::SeqCst) {
@@ -647,7 +668,8 @@ impl<'a> Builder<'a> {
             let v = self.next_vertex(&format!("[{stage_label} {}/{steps}] {}", n + 2, ins.source));
             self.dispatch(&mut state, ins, i)
                 .map_err(|e| self.err_at(ins.span, e))?;
-            self.reporter.step_done(v, false);
+            self.reporter
+                .step_done(v, self.step_cached.swap(false, Ordering::Relaxed));
         }
         self.done.insert(i, state);
         Ok(true)
@@ -1063,7 +1085,7 @@ impl<'a> Builder<'a> {
                 serde_json::from_slice::<(lading_oci::Descriptor, lading_oci::Digest)>(&bytes)
             && self.store.has(&descriptor.digest)
         {
-            self.reporter.log(self.vertex, "CACHED");
+            self.cache_hit();
             drop(downloads);
             let h = self.history(ins, false);
             state.push_layer(descriptor, diff_id, h);
@@ -1181,7 +1203,7 @@ impl<'a> Builder<'a> {
                 serde_json::from_slice::<(lading_oci::Descriptor, lading_oci::Digest)>(&bytes)
             && self.store.has(&descriptor.digest)
         {
-            self.reporter.log(self.vertex, "CACHED");
+            self.cache_hit();
             return Ok(lading_oci::layer::LayerBlob {
                 descriptor,
                 diff_id,

@@ -161,7 +161,7 @@ impl Builder<'_> {
                 .as_ref()
                 .is_none_or(|(d, _)| self.store.has(&d.digest))
         {
-            self.reporter.log(self.vertex, "CACHED");
+            self.cache_hit();
             self.push_run_result(state, ins, layer, created_by);
             return Ok(());
         }

@@ -14,25 +14,61 @@ use lading_signer::intoto::Statement;
 use lading_signer::policy::Policy;
 use lading_signer::{KeyPair, PublicKey, cosign};
 
+use crate::attestations;
 use crate::cli::args::{AttestArgs, Progress, VerifyAttestationArgs};
 use crate::cli::commands::sign::{docker_reference, load_private_key, resolve};
 use crate::cli::registry;
 
-/// The predicate file's bytes. Without `--predicate`, lading is to generate the predicate
-/// of `args.predicate_type` for `digest` from what the store holds: this is where that
-/// generator plugs in.
-fn predicate_bytes(_store_dir: &Path, args: &AttestArgs, _digest: &Digest) -> Result<Vec<u8>> {
-    match &args.predicate {
-        // `-` is stdin, as for cosign.
-        Some(path) if path.as_os_str() == "-" => {
-            let mut bytes = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut bytes)
-                .context("reading the predicate from stdin")?;
-            Ok(bytes)
+/// Where the predicate comes from.
+enum PredicateSource {
+    /// `--predicate FILE` (`-`: stdin), already read.
+    File(Vec<u8>),
+    /// No `--predicate`: lading generates it from what its store recorded for the image
+    /// (the build record, the SBOM, the latest scan, the build log).
+    Generated(attestations::Kind),
+}
+
+impl PredicateSource {
+    /// Decided (and a file read) before any network access, so bad input fails fast.
+    fn of(args: &AttestArgs, predicate_type: &str) -> Result<PredicateSource> {
+        match &args.predicate {
+            // `-` is stdin, as for cosign.
+            Some(path) if path.as_os_str() == "-" => {
+                let mut bytes = Vec::new();
+                std::io::stdin()
+                    .read_to_end(&mut bytes)
+                    .context("reading the predicate from stdin")?;
+                Ok(PredicateSource::File(bytes))
+            }
+            Some(path) => Ok(PredicateSource::File(
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+            )),
+            None => match attestations::Kind::of_predicate_type(predicate_type) {
+                Some(kind) => Ok(PredicateSource::Generated(kind)),
+                None => bail!(
+                    "--predicate is required for --type {}: lading generates only slsaprovenance1, cyclonedx, spdxjson, vuln and buildlog",
+                    args.predicate_type
+                ),
+            },
         }
-        Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display())),
-        None => bail!("--predicate is required for now"),
+    }
+
+    /// The predicate's bytes for the image `digest`.
+    fn bytes(self, store_dir: &Path, digest: &Digest) -> Result<Vec<u8>> {
+        match self {
+            PredicateSource::File(bytes) => Ok(bytes),
+            PredicateSource::Generated(kind) => {
+                let store = Store::open(store_dir)?;
+                let generated =
+                    attestations::generate(&store, digest, kind).with_context(|| {
+                        format!(
+                            "generating the {} predicate of {digest} from the store",
+                            kind.predicate_type()
+                        )
+                    })?;
+                Ok(generated.bytes)
+            }
+        }
     }
 }
 
@@ -92,13 +128,24 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         );
     }
     let predicate_type = attestation::predicate_type(&args.predicate_type)?.to_string();
+    let source = PredicateSource::of(&args, &predicate_type)?;
+    let wrap = |file: &[u8]| {
+        attestation::predicate(&args.predicate_type, file, &timestamp()?)
+            .with_context(|| format!("reading the {} predicate", args.predicate_type))
+    };
+    // A given file is checked before the key is decrypted or the registry asked.
+    let given = match &source {
+        PredicateSource::File(bytes) => Some(wrap(bytes)?),
+        PredicateSource::Generated(_) => None,
+    };
     let key = load_private_key(&args.key)?;
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
     let digest = resolve(&client, &reference)?.digest;
-    let file = predicate_bytes(store_dir, &args, &digest)?;
-    let predicate = attestation::predicate(&args.predicate_type, &file, &timestamp()?)
-        .with_context(|| format!("reading the {} predicate", args.predicate_type))?;
+    let predicate = match given {
+        Some(predicate) => predicate,
+        None => wrap(&source.bytes(store_dir, &digest)?)?,
+    };
     let statement = Statement::new(
         &docker_reference(&reference),
         &digest,

@@ -11,6 +11,7 @@ use lading_oci::source::normalize_tag;
 use lading_oci::{ImageSource, Platform, Store};
 use lading_registry::client::PullPolicy;
 
+use crate::attestations::recording::Recording;
 use crate::cli::args::{BuildArgs, Progress};
 use crate::cli::output;
 use crate::cli::registry;
@@ -56,10 +57,14 @@ pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
     } else {
         PullPolicy::Missing
     };
-    let resolver =
-        |name: &str| -> Box<dyn ImageSource> { registry::from_source(name, &client, policy) };
-    let result = lading_builder::build(&store, &opts, &resolver, &printer)?;
+    // Provenance: what the build read and printed, recorded beside (never in) the image.
+    let recording = Recording::start(&opts, &printer)?;
+    let resolver = |name: &str| -> Box<dyn ImageSource> {
+        recording.source(name, registry::from_source(name, &client, policy))
+    };
+    let result = lading_builder::build(&store, &opts, &resolver, recording.reporter())?;
     let image = result.image;
+    recording.finish(&store, &opts, &args.network, &image.descriptor.digest)?;
     let names: Vec<String> = args.tags.iter().map(|t| normalize_tag(t)).collect();
     if names.is_empty() {
         store.add_untagged(&image.descriptor)?;
@@ -309,7 +314,7 @@ fn git_info(context: &Path) -> Option<(String, String)> {
 /// A remote that names a server (`https://…`, `ssh://…`, `git@host:path`), not a
 /// directory on this machine: a local path would leak a host path into the image and
 /// make its digest depend on where the checkout was cloned from.
-fn is_network_url(url: &str) -> bool {
+pub(crate) fn is_network_url(url: &str) -> bool {
     match url.split_once("://") {
         Some((scheme, _)) => scheme != "file",
         None => url
@@ -319,7 +324,7 @@ fn is_network_url(url: &str) -> bool {
 }
 
 /// Drops credentials from `https://user:token@host/...`.
-fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
         (Some(s), Some(at)) if at > s => format!("{}{}", &url[..s + 3], &url[at + 1..]),
         _ => url.to_string(),

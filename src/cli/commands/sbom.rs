@@ -14,7 +14,7 @@ use crate::cli::args::{SbomArgs, SbomFormat};
 
 /// A name for the image that carries no host path: the tag when there is one, else the
 /// manifest digest.
-fn display_name(source: &SourceRef, digest: &Digest) -> String {
+pub fn display_name(source: &SourceRef, digest: &Digest) -> String {
     match source {
         SourceRef::Store(r) => r.clone(),
         SourceRef::OciDir { tag: Some(t), .. }

@@ -14,6 +14,7 @@ use lading_gates::vuln::{self, external, ignore, matcher};
 use lading_oci::{Image, Store};
 use lading_registry::{Auth, Credentials, Htpasswd, Limits, Registry, Server, ServerConfig};
 
+use crate::attestations::scans;
 use crate::cli::args::{FailOnArg, ScanArgs, ScanFormat};
 use crate::cli::commands::db::{default_dir, now};
 use crate::cli::gate::load_image;
@@ -58,13 +59,14 @@ pub fn run(store_dir: &Path, args: ScanArgs) -> Result<ExitCode> {
         FailOnArg::Any => FailOn::Any,
     });
     let version = env!("CARGO_PKG_VERSION");
+    // Every scan is recorded as its cosign predicate: the vuln attestation of the digest.
+    let cosign_vuln = pretty(&report.to_cosign_vuln(version, &started, &rfc3339(now()), fail_on))?;
+    scans::write(&store, &image.descriptor.digest, cosign_vuln.as_bytes())?;
     let text = match args.format {
         ScanFormat::Table => report.to_table(),
         ScanFormat::Json => pretty(&report.to_json(fail_on))?,
         ScanFormat::Sarif => pretty(&report.to_sarif(version))?,
-        ScanFormat::CosignVuln => {
-            pretty(&report.to_cosign_vuln(version, &started, &rfc3339(now()), fail_on))?
-        }
+        ScanFormat::CosignVuln => cosign_vuln,
     };
     if args.format == ScanFormat::Table {
         for w in &report.warnings {
