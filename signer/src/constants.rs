@@ -26,3 +26,9 @@ pub const PEM_COSIGN_PRIVATE_KEYS: [&str; 2] = [
 ];
 /// PBKDF2 iterations for new encrypted keys (OWASP's figure for PBKDF2-HMAC-SHA256).
 pub const PBKDF2_ITERATIONS: u32 = 600_000;
+/// Annotation holding a keyless signature's certificate (PEM).
+pub const ANNOTATION_CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
+/// Annotation holding the certificate's chain (PEM, intermediates then root).
+pub const ANNOTATION_CHAIN: &str = "dev.sigstore.cosign/chain";
+/// Annotation holding cosign's legacy Rekor bundle (the log entry and its SET).
+pub const ANNOTATION_BUNDLE: &str = "dev.sigstore.cosign/bundle";

@@ -8,6 +8,8 @@
 //! - [`cosign`]: cosign's legacy signature manifests (tag `sha256-<hex>.sig`, one layer
 //!   per signature) built and read as OCI types; the binary moves them with the registry
 //!   client.
+//! - [`sigstore`]: keyless signing (OIDC, Fulcio, Rekor) and its verification against a
+//!   trusted root.
 //!
 //! [RFC 5958]: https://www.rfc-editor.org/rfc/rfc5958
 //! [RFC 8018]: https://www.rfc-editor.org/rfc/rfc8018#section-6.2
@@ -20,6 +22,7 @@ mod der;
 pub mod error;
 pub mod keys;
 mod pem;
+pub mod sigstore;
 pub mod simple_signing;
 
 pub use error::{Error, Result};

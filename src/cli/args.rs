@@ -77,21 +77,25 @@ pub enum Command {
     /// and not empty, else plain) and PREFIX.pub (a `PUBLIC KEY` PEM that
     /// `cosign verify --key` reads). Existing files are not overwritten.
     GenerateKeyPair(GenerateKeyPairArgs),
-    /// Sign an image in a registry with a key, as `cosign sign --key` does.
+    /// Sign an image in a registry, as `cosign sign` does: with a key, or keyless.
     ///
     /// A tag is resolved once to its manifest digest (printed); only that digest is
     /// signed. The signature is stored the legacy cosign way: a simple-signing payload
     /// layer in the manifest tagged `sha256-<hex>.sig` in the same repository (appended
-    /// to the signatures already there). Only key-based signing without a transparency
-    /// log is supported for now: `--tlog-upload=false` is required. Keyless signing,
-    /// sigstore bundles as referrers and attestations are not implemented yet.
+    /// to the signatures already there). Keyless (no `--key`): an ephemeral key, a Fulcio
+    /// certificate for the OIDC identity token (`--identity-token`, or GitHub Actions'),
+    /// stored with the signature. The signature is uploaded to Rekor (hashedrekord) and
+    /// the entry stored with it, unless `--tlog-upload=false` (key signing only).
     Sign(SignArgs),
-    /// Verify an image's cosign signatures with a public key.
+    /// Verify an image's cosign signatures: with a public key, or keyless.
     ///
     /// Reads the `sha256-<hex>.sig` manifest, checks each signature layer's payload
-    /// digest, its signature against the key, and that the payload names the image's
-    /// digest. Transparency-log checks are not supported yet: `--insecure-ignore-tlog`
-    /// is required. Prints the verified payloads as JSON on stdout.
+    /// digest, its signature, and that the payload names the image's digest. Keyless: the
+    /// certificate must chain to a CA of `--trusted-root`, have been valid when Rekor
+    /// logged the signature, and name the `--certificate-identity` and
+    /// `--certificate-oidc-issuer` given. The Rekor entry (its signed timestamp, and that
+    /// it logs this signature) is checked against `--trusted-root` unless
+    /// `--insecure-ignore-tlog`. Prints the verified payloads as JSON on stdout.
     /// Exit codes: 0 a valid signature was found, 1 none was, 2 an error.
     Verify(VerifyArgs),
 }
@@ -108,14 +112,33 @@ pub struct GenerateKeyPairArgs {
 #[derive(Debug, Args)]
 pub struct SignArgs {
     /// Private key file (PKCS#8 PEM, encrypted or not; the password comes from
-    /// LADING_PASSWORD or COSIGN_PASSWORD).
+    /// LADING_PASSWORD or COSIGN_PASSWORD). Without it, signing is keyless: an
+    /// ephemeral key certified by Fulcio for the OIDC identity token.
     #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
-    /// Upload the signature to a transparency log (Rekor). Not supported yet: pass
-    /// `--tlog-upload=false`.
+    pub key: Option<PathBuf>,
+    /// Upload the signature to the transparency log (Rekor) and store the entry with it
+    /// (`dev.sigstore.cosign/bundle`). Keyless signing always uploads.
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub tlog_upload: bool,
+    /// Keyless: the OIDC identity token (a JWT), or a file holding it. Default: in GitHub
+    /// Actions, a token requested with audience `sigstore`. Never printed.
+    #[arg(long, value_name = "TOKEN|FILE")]
+    pub identity_token: Option<String>,
+    /// Keyless: the Fulcio to ask for a certificate.
+    #[arg(long, value_name = "URL", conflicts_with = "signing_config")]
+    pub fulcio_url: Option<String>,
+    /// The Rekor (v1 API) to upload to.
+    #[arg(long, value_name = "URL", conflicts_with = "signing_config")]
+    pub rekor_url: Option<String>,
+    /// A Sigstore `signing_config.json` (v0.2) naming the Fulcio and Rekor to use.
+    /// Default: public-good Sigstore (fulcio.sigstore.dev, rekor.sigstore.dev).
+    #[arg(long, value_name = "FILE")]
+    pub signing_config: Option<PathBuf>,
+    /// A Sigstore `trusted_root.json`: what Fulcio and Rekor return is verified against
+    /// it before the signature is stored.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
     /// Accepted for cosign compatibility; prompts are never shown.
     #[arg(short = 'y', long)]
     pub yes: bool,
@@ -129,11 +152,29 @@ pub struct SignArgs {
 /// `lading verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Public key file (`PUBLIC KEY` PEM, e.g. `cosign.pub`).
+    /// Public key file (`PUBLIC KEY` PEM, e.g. `cosign.pub`). Without it, signatures
+    /// are keyless and `--certificate-identity[-regexp]` and
+    /// `--certificate-oidc-issuer[-regexp]` are required.
     #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
-    /// Skip transparency-log verification. Required for now: log checks are not
-    /// implemented yet.
+    pub key: Option<PathBuf>,
+    /// Keyless: the identity (certificate SAN: email or URI) that must have signed.
+    #[arg(long, value_name = "IDENTITY", conflicts_with_all = ["key", "certificate_identity_regexp"])]
+    pub certificate_identity: Option<String>,
+    /// Keyless: a regular expression the identity must match (unanchored, as cosign).
+    #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
+    pub certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer that must have vouched for the identity.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["key", "certificate_oidc_issuer_regexp"])]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the OIDC issuer must match.
+    #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// A Sigstore `trusted_root.json`: the Fulcio CAs and Rekor keys to trust. Required
+    /// for keyless signatures and for transparency-log checks (public-good Sigstore's
+    /// TUF root is not fetched yet).
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Skip transparency-log verification (signatures made with `--tlog-upload=false`).
     #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub insecure_ignore_tlog: bool,

@@ -1,5 +1,5 @@
-//! `lading generate-key-pair`, `lading sign` and `lading verify`: key-based cosign
-//! signatures (legacy `.sig` storage, no transparency log yet).
+//! `lading generate-key-pair`, `lading sign` and `lading verify`: cosign signatures in
+//! legacy `.sig` storage, with a key or keyless (Fulcio), logged in Rekor or not.
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
@@ -11,7 +11,14 @@ use anyhow::{Context, Result, bail};
 use lading_oci::{Digest, Reference, Store};
 use lading_registry::client::{Client, ClientError};
 use lading_signer::constants::MEDIA_TYPE_SIMPLE_SIGNING;
+use lading_signer::sigstore::certificate::{self, IdentityPolicy, Matcher, ParsedCertificate};
+use lading_signer::sigstore::legacy::{self, Verifier};
+use lading_signer::sigstore::oidc::IdentityToken;
+use lading_signer::sigstore::rekor::{self, LogEntry};
+use lading_signer::sigstore::trust_root::{SigningConfig, TrustedRoot};
+use lading_signer::sigstore::{self, fulcio};
 use lading_signer::{KeyPair, PublicKey, cosign, keys};
+use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
 use crate::cli::args::{GenerateKeyPairArgs, Progress, SignArgs, VerifyArgs};
@@ -106,18 +113,164 @@ fn resolve_digest(client: &Client, r: &Reference) -> Result<Digest> {
     Ok(desc.digest)
 }
 
-/// Signs an image and stores the signature in `sha256-<hex>.sig`.
-pub fn sign(args: SignArgs) -> Result<ExitCode> {
-    if args.tlog_upload {
-        bail!(
-            "uploading to a transparency log is not supported yet; pass --tlog-upload=false to store the signature in the registry only"
+/// Reads a `trusted_root.json`.
+fn load_trusted_root(path: &Path) -> Result<TrustedRoot> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    TrustedRoot::from_json(&bytes)
+        .with_context(|| format!("loading the trusted root {}", path.display()))
+}
+
+/// The Fulcio and Rekor to use: `--signing-config`, else the flags, else public good.
+fn services(args: &SignArgs) -> Result<(String, String)> {
+    let mut fulcio = args.fulcio_url.clone();
+    let mut rekor = args.rekor_url.clone();
+    if let Some(path) = &args.signing_config {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let config = SigningConfig::from_json(&bytes, sigstore::time::now())
+            .with_context(|| format!("loading the signing config {}", path.display()))?;
+        fulcio = config.fulcio_url;
+        rekor = Some(
+            config
+                .rekor_url
+                .with_context(|| format!("{} names no Rekor v1 log valid now", path.display()))?,
         );
     }
-    let key = load_private_key(&args.key)?;
+    Ok((
+        fulcio.unwrap_or_else(|| sigstore::DEFAULT_FULCIO_URL.to_string()),
+        rekor.unwrap_or_else(|| sigstore::DEFAULT_REKOR_URL.to_string()),
+    ))
+}
+
+/// The identity token: `--identity-token`, else GitHub Actions'.
+fn identity_token(args: &SignArgs, http: &reqwest::blocking::Client) -> Result<IdentityToken> {
+    if let Some(value) = &args.identity_token {
+        return IdentityToken::from_flag(value).context("reading --identity-token");
+    }
+    IdentityToken::from_github_actions(http)?.context(
+        "keyless signing needs an OIDC identity token: pass --identity-token (a JWT or a file), run in GitHub Actions with `id-token: write`, or sign with --key",
+    )
+}
+
+/// Uploads `signed` to Rekor as a hashedrekord made with `verifier_pem` and, with a
+/// trusted root, checks what the log returned.
+fn log_signature(
+    http: &reqwest::blocking::Client,
+    rekor_url: &str,
+    signed: &cosign::Signed,
+    verifier_der: &[u8],
+    verifier_pem: &str,
+    trust: Option<&TrustedRoot>,
+) -> Result<LogEntry> {
+    let hash = Sha256::digest(&signed.payload);
+    let entry = rekor::upload(
+        http,
+        rekor_url,
+        &rekor::hashedrekord(&signed.signature, verifier_pem, &hash),
+    )
+    .context("uploading the signature to the transparency log")?;
+    if let Some(trust) = trust {
+        entry
+            .verify(trust)
+            .and_then(|()| entry.check_body(&signed.signature, &hash, verifier_der))
+            .context("the transparency log's answer")?;
+    }
+    eprintln!(
+        "tlog entry created with index {} (integrated at {})",
+        entry.log_index, entry.integrated_time
+    );
+    Ok(entry)
+}
+
+/// Signs keyless: an ephemeral key, certified by Fulcio for the token's identity.
+fn sign_keyless(
+    args: &SignArgs,
+    http: &reqwest::blocking::Client,
+    (fulcio_url, rekor_url): (&str, &str),
+    trust: Option<&TrustedRoot>,
+    docker_ref: &str,
+    digest: &Digest,
+) -> Result<cosign::Signed> {
+    if !args.tlog_upload {
+        bail!("keyless signatures are always logged: --tlog-upload=false needs --key");
+    }
+    let token = identity_token(args, http)?;
+    eprintln!(
+        "keyless signing as {} (issuer {})",
+        token.claims().subject(),
+        token.claims().iss
+    );
+    let key = KeyPair::generate().context("generating an ephemeral key")?;
+    let certs = fulcio::request_certificate(http, fulcio_url, &token, &key)
+        .context("getting a signing certificate from Fulcio")?;
+    drop(token);
+    let leaf = ParsedCertificate::from_der(&certs.leaf).context("Fulcio's certificate")?;
+    if leaf.public_key()? != key.public_key()? {
+        bail!("Fulcio's certificate is for another key");
+    }
+    let mut signed = cosign::sign(&key, docker_ref, digest)?;
+    let entry = log_signature(
+        http,
+        rekor_url,
+        &signed,
+        &certs.leaf,
+        &certs.leaf_pem(),
+        trust,
+    )?;
+    if let Some(trust) = trust {
+        // Who the certificate names is the verifier's question; here: is it trusted.
+        let anyone = IdentityPolicy {
+            identity: Matcher::regexp("")?,
+            issuer: Matcher::regexp("")?,
+        };
+        let who = certificate::verify(&leaf, trust, entry.integrated_time, &anyone)
+            .context("Fulcio's certificate")?;
+        eprintln!("certificate for {} (issuer {})", who.identity, who.issuer);
+    }
+    legacy::annotate_certificates(&mut signed, &certs);
+    legacy::annotate_log_entry(&mut signed, &entry)?;
+    Ok(signed)
+}
+
+/// Signs an image and stores the signature in `sha256-<hex>.sig`.
+pub fn sign(args: SignArgs) -> Result<ExitCode> {
+    let (fulcio_url, rekor_url) = services(&args)?;
+    let trust = args
+        .trusted_root
+        .as_deref()
+        .map(load_trusted_root)
+        .transpose()?;
+    let http = sigstore::http_client()?;
+    let key = args.key.as_deref().map(load_private_key).transpose()?;
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
     let digest = resolve_digest(&client, &reference)?;
-    let signed = cosign::sign(&key, &docker_reference(&reference), &digest)?;
+    let docker_ref = docker_reference(&reference);
+    let signed = match &key {
+        Some(key) => {
+            let mut signed = cosign::sign(key, &docker_ref, &digest)?;
+            if args.tlog_upload {
+                let public = key.public_key()?;
+                let entry = log_signature(
+                    &http,
+                    &rekor_url,
+                    &signed,
+                    public.der(),
+                    &public.to_pem(),
+                    trust.as_ref(),
+                )?;
+                legacy::annotate_log_entry(&mut signed, &entry)?;
+            }
+            signed
+        }
+        None => sign_keyless(
+            &args,
+            &http,
+            (&fulcio_url, &rekor_url),
+            trust.as_ref(),
+            &docker_ref,
+            &digest,
+        )?,
+    };
     let sig_ref = reference.with_tag(&cosign::signature_tag(&digest))?;
 
     let dir = tempfile::tempdir().context("creating a temporary store")?;
@@ -157,17 +310,58 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Verifies an image's signatures with a public key: 0 verified, 1 not.
-pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
-    if !args.insecure_ignore_tlog {
-        bail!(
-            "transparency-log verification is not supported yet; pass --insecure-ignore-tlog to check signatures against the key only"
-        );
+/// The verifier the flags ask for: `--key`, or a keyless identity policy.
+fn verifier(args: &VerifyArgs) -> Result<Verifier> {
+    if let Some(path) = &args.key {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let key = PublicKey::from_pem(&text)
+            .with_context(|| format!("loading the public key {}", path.display()))?;
+        return Ok(Verifier::Key(key));
     }
-    let text = std::fs::read_to_string(&args.key)
-        .with_context(|| format!("reading {}", args.key.display()))?;
-    let key = PublicKey::from_pem(&text)
-        .with_context(|| format!("loading the public key {}", args.key.display()))?;
+    let matcher =
+        |exact: &Option<String>, regexp: &Option<String>, flag: &str| match (exact, regexp) {
+            (Some(e), _) => Ok(Matcher::Exact(e.clone())),
+            (None, Some(r)) => Matcher::regexp(r).with_context(|| format!("--{flag}-regexp")),
+            (None, None) => bail!(
+                "keyless verification needs --{flag} or --{flag}-regexp (or verify with --key)"
+            ),
+        };
+    Ok(Verifier::Keyless(IdentityPolicy {
+        identity: matcher(
+            &args.certificate_identity,
+            &args.certificate_identity_regexp,
+            "certificate-identity",
+        )?,
+        issuer: matcher(
+            &args.certificate_oidc_issuer,
+            &args.certificate_oidc_issuer_regexp,
+            "certificate-oidc-issuer",
+        )?,
+    }))
+}
+
+/// Verifies an image's signatures: 0 verified, 1 not.
+pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    let verifier = verifier(&args)?;
+    let keyless = matches!(verifier, Verifier::Keyless(_));
+    let trust = match &args.trusted_root {
+        Some(path) => Some(load_trusted_root(path)?),
+        None if keyless || !args.insecure_ignore_tlog => bail!(
+            "--trusted-root FILE is required to verify {} (public-good Sigstore's TUF root is not fetched yet){}",
+            if keyless {
+                "keyless signatures"
+            } else {
+                "the transparency log"
+            },
+            if keyless {
+                ""
+            } else {
+                "; --insecure-ignore-tlog checks the key only"
+            }
+        ),
+        None => None,
+    };
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
     let digest = resolve_digest(&client, &reference)?;
@@ -200,23 +394,44 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
                 return Err(e).with_context(|| format!("reading payload {}", layer.digest));
             }
         };
-        match cosign::verify_layer(layer, &payload, &key, &digest) {
-            Ok(p) => verified.push(p),
+        match legacy::verify_layer(
+            layer,
+            &payload,
+            &digest,
+            &verifier,
+            trust.as_ref(),
+            args.insecure_ignore_tlog,
+        ) {
+            Ok(v) => {
+                if let Some(who) = &v.identity {
+                    eprintln!(
+                        "signature {i}: valid, signed by {} (issuer {})",
+                        who.identity, who.issuer
+                    );
+                }
+                verified.push(v);
+            }
             Err(e) => eprintln!("signature {i}: rejected: {e}"),
         }
     }
+    let by = match &args.key {
+        Some(k) => format!("the key {}", k.display()),
+        None => "the certificate identity and issuer given".to_string(),
+    };
     if verified.is_empty() {
-        eprintln!(
-            "no valid signature for {image} with the key {}",
-            args.key.display()
-        );
+        eprintln!("no valid signature for {image} with {by}");
         return Ok(ExitCode::from(1));
     }
     eprintln!(
-        "Verified {image}: {} signature(s) valid with the key {} (no transparency log checked)",
+        "Verified {image}: {} signature(s) valid with {by} ({})",
         verified.len(),
-        args.key.display()
+        if args.insecure_ignore_tlog {
+            "no transparency log checked"
+        } else {
+            "transparency log entries checked"
+        }
     );
-    crate::cli::out!("{}", serde_json::to_string(&verified)?);
+    let payloads: Vec<_> = verified.iter().map(|v| &v.payload).collect();
+    crate::cli::out!("{}", serde_json::to_string(&payloads)?);
     Ok(ExitCode::SUCCESS)
 }

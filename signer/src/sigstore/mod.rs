@@ -1,0 +1,39 @@
+//! Sigstore: keyless signing (an OIDC identity token, a short-lived Fulcio certificate,
+//! a Rekor transparency-log entry) and its verification against a trusted root.
+//!
+//! - [`oidc`]: the identity token (`--identity-token`, or GitHub Actions' token request).
+//! - [`fulcio`]: `POST /api/v2/signingCert` with proof of possession.
+//! - [`rekor`]: Rekor v1 `hashedrekord` entries, their signed entry timestamp (SET) and
+//!   inclusion proof, and cosign's legacy `dev.sigstore.cosign/bundle` annotation.
+//! - [`trust_root`]: `trusted_root.json` and `signing_config.json` (protobuf-specs JSON).
+//! - [`certificate`]: Fulcio certificates: the chain to a trusted CA, validity at the
+//!   log's time, the identity (SAN) and OIDC issuer extensions.
+//! - [`legacy`]: those on cosign's legacy `.sig` layers (annotations), and their verification.
+//! - [`time`]: RFC 3339 timestamps as Unix seconds.
+//!
+//! What the sign and verify flows produce is kept in plain types ([`fulcio::Certificates`],
+//! [`rekor::LogEntry`]) so that a Sigstore bundle can be assembled from them.
+
+pub mod certificate;
+pub mod fulcio;
+pub mod legacy;
+pub mod oidc;
+pub mod rekor;
+pub mod time;
+pub mod trust_root;
+
+/// Public-good Sigstore's Fulcio (cosign's default `--fulcio-url`).
+pub const DEFAULT_FULCIO_URL: &str = "https://fulcio.sigstore.dev";
+/// Public-good Sigstore's Rekor (cosign's default `--rekor-url`).
+pub const DEFAULT_REKOR_URL: &str = "https://rekor.sigstore.dev";
+
+/// An HTTP client for Fulcio, Rekor and token requests.
+pub fn http_client() -> crate::Result<reqwest::blocking::Client> {
+    reqwest::blocking::Client::builder()
+        .user_agent(concat!("lading/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| crate::Error::Http {
+            what: "an HTTP client",
+            reason: e.to_string(),
+        })
+}

@@ -1,0 +1,475 @@
+//! Rekor v1: `hashedrekord` 0.0.1 entries (`POST /api/v1/log/entries`), the log's signed
+//! entry timestamp (SET) over each entry, RFC 6962 inclusion proofs, and cosign's legacy
+//! `dev.sigstore.cosign/bundle` annotation that carries an entry beside a signature.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+
+use super::trust_root::TrustedRoot;
+use crate::error::{Error, Result};
+use crate::keys::PublicKey;
+
+/// An entry's inclusion proof (RFC 6962 section 2.1.1), as Rekor returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InclusionProof {
+    /// The entry's index in the tree the proof is for.
+    pub log_index: u64,
+    /// That tree's size.
+    pub tree_size: u64,
+    /// That tree's root hash.
+    pub root_hash: Vec<u8>,
+    /// The audit path, leaf to root.
+    pub hashes: Vec<Vec<u8>>,
+    /// The signed checkpoint (a signed note) for that tree.
+    pub checkpoint: String,
+}
+
+/// A Rekor v1 entry: what a Sigstore bundle's `TransparencyLogEntry` holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    /// The entry's UUID.
+    pub uuid: String,
+    /// The canonicalized entry (JSON).
+    pub body: Vec<u8>,
+    /// When the log integrated it (Unix seconds).
+    pub integrated_time: i64,
+    /// Its global index.
+    pub log_index: i64,
+    /// The log's ID (SHA-256 of its key).
+    pub log_id: Vec<u8>,
+    /// The signed entry timestamp: the log's promise to include it.
+    pub signed_entry_timestamp: Vec<u8>,
+    /// The inclusion proof, when Rekor gave one.
+    pub inclusion_proof: Option<InclusionProof>,
+}
+
+fn invalid(what: &'static str, reason: impl Into<String>) -> Error {
+    Error::Invalid {
+        what,
+        reason: reason.into(),
+    }
+}
+
+/// The `hashedrekord` 0.0.1 entry for a signature of a payload whose SHA-256 is
+/// `payload_sha256`, made with the key in `verifier_pem` (a certificate or public key).
+pub fn hashedrekord(
+    signature: &[u8],
+    verifier_pem: &str,
+    payload_sha256: &[u8],
+) -> serde_json::Value {
+    json!({
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": { "hash": { "algorithm": "sha256", "value": hex::encode(payload_sha256) } },
+            "signature": {
+                "content": STANDARD.encode(signature),
+                "publicKey": { "content": STANDARD.encode(verifier_pem) },
+            },
+        },
+    })
+}
+
+/// Uploads `entry` to the Rekor at `base_url`.
+pub fn upload(
+    client: &reqwest::blocking::Client,
+    base_url: &str,
+    entry: &serde_json::Value,
+) -> Result<LogEntry> {
+    let url = format!("{}/api/v1/log/entries", base_url.trim_end_matches('/'));
+    let http = |reason: String| Error::Http {
+        what: "Rekor",
+        reason,
+    };
+    let response = client
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .body(entry.to_string())
+        .send()
+        .map_err(|e| http(e.to_string()))?;
+    let status = response.status();
+    let body = response.text().map_err(|e| http(e.to_string()))?;
+    if !status.is_success() {
+        return Err(http(format!(
+            "{url}: status {status}: {}",
+            body.chars().take(500).collect::<String>()
+        )));
+    }
+    parse_response(&body)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawProof {
+    log_index: u64,
+    tree_size: u64,
+    root_hash: String,
+    #[serde(default)]
+    hashes: Vec<String>,
+    #[serde(default)]
+    checkpoint: String,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawVerification {
+    signed_entry_timestamp: String,
+    inclusion_proof: Option<RawProof>,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawEntry {
+    body: String,
+    integrated_time: i64,
+    #[serde(rename = "logID")]
+    log_id: String,
+    log_index: i64,
+    verification: RawVerification,
+}
+
+/// The entry of a `{uuid: entry}` answer.
+fn parse_response(body: &str) -> Result<LogEntry> {
+    let what = "Rekor's answer";
+    let map: BTreeMap<String, RawEntry> =
+        serde_json::from_str(body).map_err(|e| invalid(what, e.to_string()))?;
+    let (uuid, raw) = map
+        .into_iter()
+        .next()
+        .ok_or_else(|| invalid(what, "no entry"))?;
+    let unhex = |s: &str| hex::decode(s).map_err(|_| invalid(what, "a hash is not hex"));
+    let inclusion_proof = raw
+        .verification
+        .inclusion_proof
+        .map(|p| -> Result<InclusionProof> {
+            Ok(InclusionProof {
+                log_index: p.log_index,
+                tree_size: p.tree_size,
+                root_hash: unhex(&p.root_hash)?,
+                hashes: p.hashes.iter().map(|h| unhex(h)).collect::<Result<_>>()?,
+                checkpoint: p.checkpoint,
+            })
+        })
+        .transpose()?;
+    Ok(LogEntry {
+        uuid,
+        body: STANDARD
+            .decode(&raw.body)
+            .map_err(|_| invalid(what, "the body is not base64"))?,
+        integrated_time: raw.integrated_time,
+        log_index: raw.log_index,
+        log_id: unhex(&raw.log_id)?,
+        signed_entry_timestamp: STANDARD
+            .decode(&raw.verification.signed_entry_timestamp)
+            .map_err(|_| invalid(what, "the SET is not base64"))?,
+        inclusion_proof,
+    })
+}
+
+/// What the SET signs: the canonical JSON (keys sorted, no spaces) of these four fields.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+struct SetPayload {
+    body: String,
+    integrated_time: i64,
+    #[serde(rename = "logID")]
+    log_id: String,
+    log_index: i64,
+}
+
+impl LogEntry {
+    fn set_payload(&self) -> SetPayload {
+        SetPayload {
+            body: STANDARD.encode(&self.body),
+            integrated_time: self.integrated_time,
+            log_id: hex::encode(&self.log_id),
+            log_index: self.log_index,
+        }
+    }
+
+    /// cosign's `dev.sigstore.cosign/bundle` annotation (cosign `pkg/cosign/bundle`
+    /// `RekorBundle`): `{"SignedEntryTimestamp":…,"Payload":{"body":…,"integratedTime":…,"logIndex":…,"logID":…}}`.
+    pub fn to_cosign_bundle(&self) -> Result<String> {
+        #[derive(Serialize)]
+        struct Payload<'a> {
+            body: &'a str,
+            #[serde(rename = "integratedTime")]
+            integrated_time: i64,
+            #[serde(rename = "logIndex")]
+            log_index: i64,
+            #[serde(rename = "logID")]
+            log_id: &'a str,
+        }
+        #[derive(Serialize)]
+        struct Bundle<'a> {
+            #[serde(rename = "SignedEntryTimestamp")]
+            set: String,
+            #[serde(rename = "Payload")]
+            payload: Payload<'a>,
+        }
+        let p = self.set_payload();
+        serde_json::to_string(&Bundle {
+            set: STANDARD.encode(&self.signed_entry_timestamp),
+            payload: Payload {
+                body: &p.body,
+                integrated_time: p.integrated_time,
+                log_index: p.log_index,
+                log_id: &p.log_id,
+            },
+        })
+        .map_err(|e| invalid("cosign bundle", e.to_string()))
+    }
+
+    /// Reads cosign's `dev.sigstore.cosign/bundle` annotation (no UUID, no inclusion proof).
+    pub fn from_cosign_bundle(text: &str) -> Result<LogEntry> {
+        #[derive(Deserialize)]
+        struct Bundle {
+            #[serde(rename = "SignedEntryTimestamp")]
+            set: String,
+            #[serde(rename = "Payload")]
+            payload: SetPayload,
+        }
+        let what = "cosign bundle annotation";
+        let b: Bundle = serde_json::from_str(text).map_err(|e| invalid(what, e.to_string()))?;
+        let de = |s: &str| STANDARD.decode(s).map_err(|_| invalid(what, "not base64"));
+        Ok(LogEntry {
+            uuid: String::new(),
+            body: de(&b.payload.body)?,
+            integrated_time: b.payload.integrated_time,
+            log_index: b.payload.log_index,
+            log_id: hex::decode(&b.payload.log_id).map_err(|_| invalid(what, "logID not hex"))?,
+            signed_entry_timestamp: de(&b.set)?,
+            inclusion_proof: None,
+        })
+    }
+
+    /// Checks the SET with the key of the trusted log that issued it, valid at the
+    /// entry's time, and the inclusion proof when there is one.
+    pub fn verify(&self, trust: &TrustedRoot) -> Result<()> {
+        let untrusted = |reason: String| Error::Untrusted { reason };
+        let log = trust.tlog(&self.log_id).ok_or_else(|| {
+            untrusted(format!(
+                "the entry is from log {}, not one of the trusted root's",
+                hex::encode(&self.log_id)
+            ))
+        })?;
+        if !log.valid_for.contains(self.integrated_time) {
+            return Err(untrusted(
+                "the log's key was not valid at the entry's integrated time".into(),
+            ));
+        }
+        let key = PublicKey::from_der(&log.public_key)?;
+        let canonical = serde_json::to_vec(&self.set_payload())
+            .map_err(|e| invalid("SET payload", e.to_string()))?;
+        key.verify(&canonical, &self.signed_entry_timestamp)
+            .map_err(|_| {
+                untrusted("the signed entry timestamp does not verify with the log's key".into())
+            })?;
+        if let Some(proof) = &self.inclusion_proof {
+            verify_inclusion(&self.body, proof)?;
+        }
+        Ok(())
+    }
+
+    /// Checks that the entry is a `hashedrekord` of `signature`, over a payload whose
+    /// SHA-256 is `payload_sha256`, made by the key or certificate whose DER is
+    /// `verifier_der` (a certificate) or SubjectPublicKeyInfo.
+    pub fn check_body(
+        &self,
+        signature: &[u8],
+        payload_sha256: &[u8],
+        verifier_der: &[u8],
+    ) -> Result<()> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Body {
+            kind: String,
+            api_version: String,
+            spec: serde_json::Value,
+        }
+        let mismatch = |what: &str| Error::Untrusted {
+            reason: format!("the log entry's {what} is not the signature's"),
+        };
+        let body: Body = serde_json::from_slice(&self.body)
+            .map_err(|e| invalid("log entry body", e.to_string()))?;
+        if body.kind != "hashedrekord" || body.api_version != "0.0.1" {
+            return Err(invalid(
+                "log entry body",
+                format!(
+                    "kind {} {}, expected hashedrekord 0.0.1",
+                    body.kind, body.api_version
+                ),
+            ));
+        }
+        let field = |ptr: &str| {
+            body.spec
+                .pointer(ptr)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+        };
+        if field("/data/hash/algorithm") != "sha256"
+            || !field("/data/hash/value").eq_ignore_ascii_case(&hex::encode(payload_sha256))
+        {
+            return Err(mismatch("payload hash"));
+        }
+        if STANDARD.decode(field("/signature/content")).ok().as_deref() != Some(signature) {
+            return Err(mismatch("signature"));
+        }
+        let pem_text = STANDARD
+            .decode(field("/signature/publicKey/content"))
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default();
+        match crate::pem::decode(&pem_text) {
+            Ok((_, der)) if der.as_slice() == verifier_der => Ok(()),
+            _ => Err(mismatch("key or certificate")),
+        }
+    }
+}
+
+fn leaf_hash(data: &[u8]) -> Vec<u8> {
+    Sha256::new()
+        .chain_update([0u8])
+        .chain_update(data)
+        .finalize()
+        .to_vec()
+}
+
+fn node_hash(left: &[u8], right: &[u8]) -> Vec<u8> {
+    Sha256::new()
+        .chain_update([1u8])
+        .chain_update(left)
+        .chain_update(right)
+        .finalize()
+        .to_vec()
+}
+
+/// RFC 9162 section 2.1.3.2: the root the audit path leads to from `body`'s leaf must be
+/// the proof's root hash.
+pub fn verify_inclusion(body: &[u8], proof: &InclusionProof) -> Result<()> {
+    let fail = |reason: &str| Error::Untrusted {
+        reason: format!("inclusion proof: {reason}"),
+    };
+    if proof.log_index >= proof.tree_size {
+        return Err(fail("the index is outside the tree"));
+    }
+    let (mut fn_, mut sn) = (proof.log_index, proof.tree_size - 1);
+    let mut r = leaf_hash(body);
+    for p in &proof.hashes {
+        if sn == 0 {
+            return Err(fail("the path is too long"));
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            r = node_hash(p, &r);
+            if fn_ & 1 == 0 {
+                // "repeat … until LSB(fn) or fn is 0": at least once.
+                loop {
+                    fn_ >>= 1;
+                    sn >>= 1;
+                    if fn_ & 1 == 1 || fn_ == 0 {
+                        break;
+                    }
+                }
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    if sn != 0 {
+        return Err(fail("the path is too short"));
+    }
+    if r != proof.root_hash {
+        return Err(fail("the computed root is not the proof's root hash"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 6962 tree hash of `leaves`.
+    fn root(leaves: &[Vec<u8>]) -> Vec<u8> {
+        match leaves.len() {
+            1 => leaf_hash(&leaves[0]),
+            n => {
+                let k = (n - 1).next_power_of_two().max(1);
+                let k = if k >= n { k / 2 } else { k };
+                node_hash(&root(&leaves[..k]), &root(&leaves[k..]))
+            }
+        }
+    }
+
+    /// RFC 6962 audit path of leaf `m`.
+    fn path(m: usize, leaves: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let n = leaves.len();
+        if n == 1 {
+            return vec![];
+        }
+        let k = (n - 1).next_power_of_two();
+        let k = if k >= n { k / 2 } else { k };
+        if m < k {
+            let mut p = path(m, &leaves[..k]);
+            p.push(root(&leaves[k..]));
+            p
+        } else {
+            let mut p = path(m - k, &leaves[k..]);
+            p.push(root(&leaves[..k]));
+            p
+        }
+    }
+
+    #[test]
+    fn inclusion_proofs_of_every_leaf_in_trees_up_to_nine() {
+        for n in 1..=9usize {
+            let leaves: Vec<Vec<u8>> = (0..n).map(|i| format!("leaf {i}").into_bytes()).collect();
+            let root_hash = root(&leaves);
+            for m in 0..n {
+                let mut proof = InclusionProof {
+                    log_index: m as u64,
+                    tree_size: n as u64,
+                    root_hash: root_hash.clone(),
+                    hashes: path(m, &leaves),
+                    checkpoint: String::new(),
+                };
+                verify_inclusion(&leaves[m], &proof).unwrap();
+                assert!(verify_inclusion(b"another leaf", &proof).is_err());
+                if n > 1 {
+                    proof.log_index = ((m + 1) % n) as u64;
+                    assert!(verify_inclusion(&leaves[m], &proof).is_err(), "n={n} m={m}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn cosign_bundle_round_trips_in_cosigns_field_order() {
+        let e = LogEntry {
+            uuid: "u".into(),
+            body: b"{}".to_vec(),
+            integrated_time: 7,
+            log_index: 3,
+            log_id: vec![0xab],
+            signed_entry_timestamp: vec![1, 2],
+            inclusion_proof: None,
+        };
+        let text = e.to_cosign_bundle().unwrap();
+        assert_eq!(
+            text,
+            r#"{"SignedEntryTimestamp":"AQI=","Payload":{"body":"e30=","integratedTime":7,"logIndex":3,"logID":"ab"}}"#
+        );
+        let back = LogEntry::from_cosign_bundle(&text).unwrap();
+        assert_eq!(
+            back,
+            LogEntry {
+                uuid: String::new(),
+                ..e
+            }
+        );
+    }
+}
