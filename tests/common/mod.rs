@@ -14,6 +14,7 @@ use serde_json::Value;
 pub mod bases;
 pub mod dockerd;
 pub mod registry;
+pub mod sigstore;
 pub mod tree;
 
 /// The `lading` binary under test. Contexts inside this checkout are not seen as git
