@@ -401,6 +401,43 @@ fn expired_certificates_are_refused_by_lading_and_cosign() {
         "{}",
         stderr(&ours)
     );
+
+    // A valid certificate from a CA whose time in the trusted root ended before the
+    // signature was logged: refused by both.
+    let fresh = push_image(&sb, &reg.host, "2", "ca ended\n");
+    assert_success(&lading(
+        &sb,
+        &[
+            "sign",
+            "--identity-token",
+            token_file.to_str().expect("utf-8"),
+            "--fulcio-url",
+            &local.url,
+            "--rekor-url",
+            &local.url,
+            &fresh,
+        ],
+    ));
+    let mut root: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&local.trusted_root).expect("root")).expect("json");
+    let ca = &mut root["certificateAuthorities"][0]["validFor"];
+    ca["end"] = ca["start"].clone();
+    let ended = sb.write("ca-ended.json", &root.to_string());
+    assert_success(&lading_verify_keyless(
+        &sb,
+        &local.trusted_root,
+        IDENTITY,
+        &local.issuer,
+        &fresh,
+    ));
+    let ours = lading_verify_keyless(&sb, &ended, IDENTITY, &local.issuer, &fresh);
+    let theirs = cosign_verify_keyless(&sb, &ended, IDENTITY, &local.issuer, &fresh);
+    refused_by_both(&ours, &theirs, "the CA's validity ended");
+    assert!(
+        stderr(&ours).contains("valid at the signing time"),
+        "{}",
+        stderr(&ours)
+    );
 }
 
 #[test]
@@ -583,5 +620,130 @@ fn bad_tokens_are_refused_and_never_echoed() {
         stderr(&out).contains("--certificate-oidc-issuer"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// The PyPI `sigstore` client pinned by scripts/install-peers.
+fn sigstore_python() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers-venv/bin/python")
+}
+
+/// A Sigstore bundle v0.3 (protobuf-specs JSON) from what lading's Fulcio and Rekor
+/// clients returned. The bundle model itself lives elsewhere (`signer::sigstore::bundle`);
+/// this test writes the JSON by hand to show the types carry everything a bundle needs.
+fn bundle_v03(
+    certs: &lading_signer::sigstore::fulcio::Certificates,
+    entry: &lading_signer::sigstore::rekor::LogEntry,
+    artifact_sha256: &[u8],
+    signature: &[u8],
+) -> serde_json::Value {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let proof = entry
+        .inclusion_proof
+        .as_ref()
+        .expect("Rekor returns an inclusion proof");
+    serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {
+            "certificate": { "rawBytes": b64(&certs.leaf) },
+            "tlogEntries": [{
+                "logIndex": entry.log_index.to_string(),
+                "logId": { "keyId": b64(&entry.log_id) },
+                "kindVersion": { "kind": "hashedrekord", "version": "0.0.1" },
+                "integratedTime": entry.integrated_time.to_string(),
+                "inclusionPromise": { "signedEntryTimestamp": b64(&entry.signed_entry_timestamp) },
+                "inclusionProof": {
+                    "logIndex": proof.log_index.to_string(),
+                    "rootHash": b64(&proof.root_hash),
+                    "treeSize": proof.tree_size.to_string(),
+                    "hashes": proof.hashes.iter().map(|h| b64(h)).collect::<Vec<_>>(),
+                    "checkpoint": { "envelope": proof.checkpoint },
+                },
+                "canonicalizedBody": b64(&entry.body),
+            }],
+        },
+        "messageSignature": {
+            "messageDigest": { "algorithm": "SHA2_256", "digest": b64(artifact_sha256) },
+            "signature": b64(signature),
+        },
+    })
+}
+
+#[test]
+fn sigstore_python_verifies_what_ladings_fulcio_and_rekor_clients_return() {
+    use lading_signer::sigstore::{fulcio, oidc::IdentityToken, rekor, trust_root::TrustedRoot};
+    use sha2::Digest as _;
+    if !require(
+        sigstore::available(),
+        "node and @sigstore/mock in target/peers/sigstore-mock (scripts/install-peers)",
+    ) || !require(
+        run(Command::new(sigstore_python()).args(["-m", "sigstore", "--version"]))
+            .status
+            .success(),
+        "the PyPI sigstore client in target/peers-venv (scripts/install-peers)",
+    ) {
+        return;
+    }
+    let sb = Sandbox::new();
+    let local = LocalSigstore::start();
+    let http = lading_signer::sigstore::http_client().expect("client");
+    let token =
+        IdentityToken::parse(zeroize::Zeroizing::new(local.token(IDENTITY))).expect("token");
+    let key = lading_signer::KeyPair::generate().expect("key");
+    let certs = fulcio::request_certificate(&http, &local.url, &token, &key).expect("certificate");
+    let artifact = sb.write("artifact.txt", "an artifact\n");
+    let bytes = std::fs::read(&artifact).expect("artifact");
+    let hash = sha2::Sha256::digest(&bytes);
+    let signature = key.sign(&bytes).expect("sign");
+    let entry = rekor::upload(
+        &http,
+        &local.url,
+        &rekor::hashedrekord(&signature, &certs.leaf_pem(), &hash),
+    )
+    .expect("rekor");
+    // lading's own checks of the entry first.
+    let trust =
+        TrustedRoot::from_json(&std::fs::read(&local.trusted_root).expect("root")).expect("root");
+    entry.verify(&trust).expect("SET and inclusion proof");
+    entry
+        .check_body(&signature, &hash, &certs.leaf)
+        .expect("body");
+
+    let bundle = sb.write(
+        "artifact.txt.sigstore.json",
+        &bundle_v03(&certs, &entry, &hash, &signature).to_string(),
+    );
+    let trust_config = sb.write(
+        "trust_config.json",
+        &serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+            "trustedRoot": serde_json::from_slice::<serde_json::Value>(&std::fs::read(&local.trusted_root).expect("root")).expect("json"),
+            "signingConfig": serde_json::from_slice::<serde_json::Value>(&std::fs::read(&local.signing_config).expect("config")).expect("json"),
+        })
+        .to_string(),
+    );
+    let verify = |identity: &str| {
+        run(Command::new(sigstore_python())
+            .args(["-m", "sigstore", "--trust-config"])
+            .arg(&trust_config)
+            .args(["verify", "identity", "--offline", "--bundle"])
+            .arg(&bundle)
+            .args([
+                "--cert-identity",
+                identity,
+                "--cert-oidc-issuer",
+                &local.issuer,
+            ])
+            .arg(&artifact))
+    };
+    assert_success(&verify(IDENTITY));
+    let refused =
+        verify("https://github.com/evil/app/.github/workflows/release.yml@refs/heads/main");
+    assert!(!refused.status.success(), "{}", stdout(&refused));
+    assert!(
+        stderr(&refused).contains("SANs do not match"),
+        "{}",
+        stderr(&refused)
     );
 }
