@@ -561,6 +561,57 @@ fn key_signatures_in_the_transparency_log_verify_with_cosign_and_lading() {
 }
 
 #[test]
+fn github_actions_tokens_are_requested_with_audience_sigstore() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Distribution::start(None);
+    let local = LocalSigstore::start();
+    let image = push_image(&sb, &reg.host, "1", "from actions\n");
+    // The runner's URL already has a query; the identity is chosen by the harness's `sub`.
+    let request_url = format!(
+        "{}/github/token?api-version=2.0&sub={}",
+        local.url,
+        IDENTITY.replace('@', "%40")
+    );
+    let sign = |request_token: &str| {
+        let mut cmd = sb.lading(&[
+            "sign",
+            "--signing-config",
+            local.signing_config.to_str().expect("utf-8"),
+            &image,
+        ]);
+        cmd.current_dir(sb.dir.path())
+            .env("ACTIONS_ID_TOKEN_REQUEST_URL", &request_url)
+            .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", request_token);
+        run(&mut cmd)
+    };
+    let signed = sign(&local.actions_request_token);
+    assert_success(&signed);
+    assert_success(&cosign_verify_keyless(
+        &sb,
+        &local.trusted_root,
+        IDENTITY,
+        &local.issuer,
+        &image,
+    ));
+    // A wrong request token: the endpoint refuses, and neither token is echoed.
+    let refused = sign("not-the-request-token");
+    assert_eq!(code(&refused), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("GitHub Actions"),
+        "{}",
+        stderr(&refused)
+    );
+    for o in [&signed, &refused] {
+        let text = format!("{}{}", stdout(o), stderr(o));
+        assert!(!text.contains(&local.actions_request_token), "{text}");
+        assert!(!text.contains("not-the-request-token"), "{text}");
+    }
+}
+
+#[test]
 fn bad_tokens_are_refused_and_never_echoed() {
     if !need_peers() {
         return;

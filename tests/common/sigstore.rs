@@ -39,6 +39,8 @@ pub struct LocalSigstore {
     pub trusted_root: PathBuf,
     /// Its `signing_config.json`.
     pub signing_config: PathBuf,
+    /// The bearer token its GitHub Actions token endpoint (`/github/token`) wants.
+    pub actions_request_token: String,
     log: Arc<Mutex<String>>,
     _dir: tempfile::TempDir,
 }
@@ -79,6 +81,10 @@ impl LocalSigstore {
             issuer: info["issuer"].as_str().expect("issuer").to_string(),
             trusted_root,
             signing_config,
+            actions_request_token: info["actionsRequestToken"]
+                .as_str()
+                .expect("actionsRequestToken")
+                .to_string(),
             log,
             _dir: dir,
         }

@@ -5,11 +5,15 @@
 //   node tests/support/sigstore.js      (NODE_PATH = target/peers/sigstore-mock/node_modules)
 //
 // Prints one JSON line on stdout once listening: {url, issuer, trustedRoot,
-// signingConfig}, then serves until killed (or stdin closes).
+// signingConfig, actionsRequestToken}, then serves until killed (or stdin closes).
 //
 // Routes:
 //   POST /oidc/token {sub, aud?, ttl?}        an ES256 ID token from the local issuer
 //   GET  /oidc/.well-known/openid-configuration, /oidc/jwks
+//   GET  /github/token?audience=A&sub=S          GitHub Actions' ID token request
+//                                             (ACTIONS_ID_TOKEN_REQUEST_URL): needs
+//                                             `Authorization: Bearer <actionsRequestToken>`,
+//                                             answers {"value": <token for S, audience A>}
 //   POST /api/v2/signingCert                  Fulcio: the token must verify against the
 //                                             issuer's JWKS with audience "sigstore" and the
 //                                             proof of possession (an ECDSA-SHA256 signature
@@ -131,6 +135,9 @@ async function main() {
     crypto.createPublicKey(Buffer.from(signature.publicKey.content, 'base64').toString());
   }
 
+  // The request token a GitHub Actions runner would hold (ACTIONS_ID_TOKEN_REQUEST_TOKEN).
+  const actionsRequestToken = crypto.randomBytes(24).toString('hex');
+
   const requests = [];
   server.on('request', (req, res) => {
     let body = '';
@@ -145,6 +152,14 @@ async function main() {
         const path = req.url.split('?')[0];
         if (req.method === 'POST' && path === '/oidc/token') {
           return reply(200, await mintToken(body), 'text/plain');
+        }
+        if (req.method === 'GET' && path === '/github/token') {
+          if (req.headers.authorization !== `Bearer ${actionsRequestToken}`) {
+            return reply(401, JSON.stringify({ message: 'bad request token' }));
+          }
+          const q = new URL(req.url, url).searchParams;
+          const token = await mintToken(JSON.stringify({ sub: q.get('sub'), aud: q.get('audience') }));
+          return reply(200, JSON.stringify({ count: token.length, value: token }));
         }
         if (req.method === 'GET' && path === '/oidc/.well-known/openid-configuration') {
           return reply(200, JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks` }));
@@ -187,7 +202,7 @@ async function main() {
     });
   });
 
-  process.stdout.write(`${JSON.stringify({ url, issuer, trustedRoot, signingConfig })}\n`);
+  process.stdout.write(`${JSON.stringify({ url, issuer, trustedRoot, signingConfig, actionsRequestToken })}\n`);
   process.stdin.on('end', () => process.exit(0));
   process.stdin.resume();
 }
