@@ -330,3 +330,122 @@ fn chain_ok(leaf: &ParsedCertificate, chain: &[ParsedCertificate], t: i64) -> Re
     }
     child.issued_by(child)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sigstore::fulcio::certificates_from_pem;
+
+    // A certificate from @sigstore/mock's Fulcio (tests/support/sigstore.js) and the
+    // trusted root of that run.
+    const CHAIN: &str = include_str!("testdata/fulcio-chain.pem");
+    const ROOT: &[u8] = include_bytes!("testdata/trusted_root.json");
+    const IDENTITY: &str = "https://github.com/acme/app/.github/workflows/ci.yml@refs/heads/main";
+    const ISSUER: &str = "http://127.0.0.1:37153/oidc";
+
+    fn leaf() -> ParsedCertificate {
+        ParsedCertificate::from_der(&certificates_from_pem(CHAIN).unwrap()[0]).unwrap()
+    }
+
+    fn exact(identity: &str, issuer: &str) -> IdentityPolicy {
+        IdentityPolicy {
+            identity: Matcher::Exact(identity.into()),
+            issuer: Matcher::Exact(issuer.into()),
+        }
+    }
+
+    #[test]
+    fn reads_fulcios_extensions() {
+        let leaf = leaf();
+        assert_eq!(leaf.identities().unwrap(), vec![IDENTITY.to_string()]);
+        assert_eq!(leaf.oidc_issuer().unwrap().as_deref(), Some(ISSUER));
+        assert!(leaf.is_code_signing().unwrap());
+        assert!(!leaf.is_ca().unwrap());
+        leaf.public_key().unwrap();
+        let (from, to) = leaf.validity();
+        assert_eq!(to - from, 600, "Fulcio's 10 minutes");
+    }
+
+    #[test]
+    fn verifies_chain_validity_and_identity() {
+        let trust = TrustedRoot::from_json(ROOT).unwrap();
+        let leaf = leaf();
+        let (from, to) = leaf.validity();
+        let during = from + 60;
+        let ok = verify(&leaf, &trust, during, &exact(IDENTITY, ISSUER)).unwrap();
+        assert_eq!(ok.identity, IDENTITY);
+        assert_eq!(ok.issuer, ISSUER);
+        let re = IdentityPolicy {
+            identity: Matcher::regexp("github\\.com/acme/").unwrap(),
+            issuer: Matcher::regexp("^http://127\\.0\\.0\\.1:").unwrap(),
+        };
+        verify(&leaf, &trust, during, &re).unwrap();
+
+        // Outside the certificate's validity.
+        for t in [from - 1, to + 1] {
+            let err = verify(&leaf, &trust, t, &exact(IDENTITY, ISSUER)).unwrap_err();
+            assert!(matches!(err, Error::Untrusted { .. }), "{err}");
+        }
+        // Another identity or issuer.
+        let err = verify(&leaf, &trust, during, &exact("a@b.c", ISSUER)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::IdentityMismatch {
+                    what: "identity",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = verify(&leaf, &trust, during, &exact(IDENTITY, "https://x")).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::IdentityMismatch {
+                    what: "OIDC issuer",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let prefix = IdentityPolicy {
+            identity: Matcher::regexp("^github\\.com").unwrap(),
+            issuer: Matcher::regexp(".*").unwrap(),
+        };
+        assert!(verify(&leaf, &trust, during, &prefix).is_err());
+
+        // The CA's time in the trusted root ended before the signing time.
+        let mut ended = trust.clone();
+        ended.certificate_authorities[0].valid_for.end = Some(during - 1);
+        let err = verify(&leaf, &ended, during, &exact(IDENTITY, ISSUER)).unwrap_err();
+        assert!(matches!(err, Error::Untrusted { .. }), "{err}");
+        // No CA at all, or the leaf itself posing as one.
+        let mut none = trust.clone();
+        none.certificate_authorities.clear();
+        assert!(verify(&leaf, &none, during, &exact(IDENTITY, ISSUER)).is_err());
+        let mut fake = trust.clone();
+        fake.certificate_authorities[0].chain = vec![leaf.der().to_vec()];
+        assert!(verify(&leaf, &fake, during, &exact(IDENTITY, ISSUER)).is_err());
+    }
+
+    #[test]
+    fn a_changed_certificate_no_longer_chains() {
+        let trust = TrustedRoot::from_json(ROOT).unwrap();
+        let mut der = certificates_from_pem(CHAIN).unwrap()[0].clone();
+        // Change one byte of the SAN's URI (inside the signed part).
+        let at = der
+            .windows(4)
+            .position(|w| w == b"acme")
+            .expect("the SAN is in the DER");
+        der[at] = b'e';
+        let changed = ParsedCertificate::from_der(&der).unwrap();
+        let (from, _) = changed.validity();
+        let policy = IdentityPolicy {
+            identity: Matcher::regexp("").unwrap(),
+            issuer: Matcher::regexp("").unwrap(),
+        };
+        let err = verify(&changed, &trust, from + 60, &policy).unwrap_err();
+        assert!(err.to_string().contains("does not chain"), "{err}");
+    }
+}

@@ -447,6 +447,54 @@ mod tests {
         }
     }
 
+    // An entry from @sigstore/mock's Rekor (tests/support/sigstore.js) for a signature of
+    // "a payload\n" by the key beside it, and the trusted root of that run.
+    const ENTRY: &str = include_str!("testdata/rekor-entry.json");
+    const SIGNATURE: &[u8] = include_bytes!("testdata/rekor-entry.sig");
+    const KEY: &str = include_str!("testdata/rekor-entry.pub");
+    const ROOT: &[u8] = include_bytes!("testdata/trusted_root.json");
+
+    #[test]
+    fn a_logged_entry_verifies_and_a_changed_one_does_not() {
+        let trust = TrustedRoot::from_json(ROOT).unwrap();
+        let entry = parse_response(ENTRY).unwrap();
+        assert!(entry.inclusion_proof.is_some());
+        entry.verify(&trust).unwrap();
+        let key = PublicKey::from_pem(KEY).unwrap();
+        let hash = Sha256::digest(b"a payload\n");
+        entry.check_body(SIGNATURE, &hash, key.der()).unwrap();
+
+        // What the bundle annotation keeps verifies the same.
+        let back = LogEntry::from_cosign_bundle(&entry.to_cosign_bundle().unwrap()).unwrap();
+        back.verify(&trust).unwrap();
+
+        // Another time, index or body: the SET no longer verifies.
+        let mut e = entry.clone();
+        e.integrated_time += 1;
+        assert!(matches!(e.verify(&trust), Err(Error::Untrusted { .. })));
+        let mut e = entry.clone();
+        e.log_index += 1;
+        assert!(matches!(e.verify(&trust), Err(Error::Untrusted { .. })));
+        let mut e = entry.clone();
+        e.body.push(b' ');
+        assert!(e.verify(&trust).is_err());
+        // A log the root does not know.
+        let mut e = entry.clone();
+        e.log_id[0] ^= 1;
+        assert!(
+            e.verify(&trust)
+                .unwrap_err()
+                .to_string()
+                .contains("not one of")
+        );
+        // The body names this signature, payload and key only.
+        let other = Sha256::digest(b"another payload\n");
+        assert!(entry.check_body(SIGNATURE, &other, key.der()).is_err());
+        assert!(entry.check_body(b"sig", &hash, key.der()).is_err());
+        let stranger = crate::KeyPair::generate().unwrap().public_key().unwrap();
+        assert!(entry.check_body(SIGNATURE, &hash, stranger.der()).is_err());
+    }
+
     #[test]
     fn cosign_bundle_round_trips_in_cosigns_field_order() {
         let e = LogEntry {
