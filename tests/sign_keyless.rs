@@ -278,6 +278,44 @@ fn lading_keyless_signatures_verify_with_cosign_and_lading() {
         "another trust root",
     );
 
+    // A trusted root without the CT log: the SCT cannot be checked, refused by both
+    // unless `--insecure-ignore-sct`.
+    let mut no_ct: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&local.trusted_root).expect("root")).expect("json");
+    no_ct["ctlogs"] = serde_json::json!([]);
+    let no_ct = sb.write("no-ct.json", &no_ct.to_string());
+    let ours = lading_verify_keyless(&sb, &no_ct, IDENTITY, &local.issuer, &image);
+    refused_by_both(
+        &ours,
+        &cosign_verify_keyless(&sb, &no_ct, IDENTITY, &local.issuer, &image),
+        "no CT log",
+    );
+    assert!(stderr(&ours).contains("SCT"), "{}", stderr(&ours));
+    let no_ct = no_ct.to_str().expect("utf-8");
+    let ignore_sct = |tool: &str| {
+        let mut args = vec![
+            "verify",
+            "--trusted-root",
+            no_ct,
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            &local.issuer,
+            "--insecure-ignore-sct",
+        ];
+        if tool == "cosign" {
+            args.extend(["--allow-http-registry", "--allow-insecure-registry"]);
+        }
+        args.push(&image);
+        if tool == "cosign" {
+            cosign(&sb, &args)
+        } else {
+            lading(&sb, &args)
+        }
+    };
+    assert_success(&ignore_sct("lading"));
+    assert_success(&ignore_sct("cosign"));
+
     // The token given inline works the same and is not echoed either.
     let inline = lading(
         &sb,

@@ -83,7 +83,7 @@ impl ParsedCertificate {
         from <= t && t <= to
     }
 
-    fn spki_der(&self) -> Result<Vec<u8>> {
+    pub(crate) fn spki_der(&self) -> Result<Vec<u8>> {
         self.cert
             .tbs_certificate()
             .subject_public_key_info()
@@ -257,13 +257,16 @@ pub struct VerifiedIdentity {
     pub issuer: String,
 }
 
-/// Verifies `leaf` (with the `chain` that came with it, unused for trust: only the
-/// trusted root's chains count) for a signature made at `signed_at` (Unix seconds).
+/// Verifies `leaf` for a signature made at `signed_at` (Unix seconds): only the trusted
+/// root's chains count (a chain shipped with a signature is never trusted). With
+/// `require_sct`, the certificate must embed an SCT from a CT log of the trusted root
+/// (cosign's default; `--insecure-ignore-sct` turns it off).
 pub fn verify(
     leaf: &ParsedCertificate,
     trust: &TrustedRoot,
     signed_at: i64,
     policy: &IdentityPolicy,
+    require_sct: bool,
 ) -> Result<VerifiedIdentity> {
     if !leaf.valid_at(signed_at) {
         let (from, to) = leaf.validity();
@@ -274,7 +277,7 @@ pub fn verify(
     if !leaf.is_code_signing()? {
         return Err(untrusted("the certificate is not for code signing"));
     }
-    let mut chained = false;
+    let mut issuer = None;
     for ca in &trust.certificate_authorities {
         if !ca.valid_for.contains(signed_at) || ca.chain.is_empty() {
             continue;
@@ -285,14 +288,17 @@ pub fn verify(
             .map(|d| ParsedCertificate::from_der(d))
             .collect::<Result<Vec<_>>>()?;
         if chain_ok(leaf, &chain, signed_at)? {
-            chained = true;
+            issuer = chain.into_iter().next();
             break;
         }
     }
-    if !chained {
-        return Err(untrusted(
+    let issuer = issuer.ok_or_else(|| {
+        untrusted(
             "the certificate does not chain to a certificate authority of the trusted root valid at the signing time",
-        ));
+        )
+    })?;
+    if require_sct {
+        super::sct::verify(leaf, &issuer, trust)?;
     }
     let issuer = leaf
         .oidc_issuer()?
@@ -372,22 +378,22 @@ mod tests {
         let leaf = leaf();
         let (from, to) = leaf.validity();
         let during = from + 60;
-        let ok = verify(&leaf, &trust, during, &exact(IDENTITY, ISSUER)).unwrap();
+        let ok = verify(&leaf, &trust, during, &exact(IDENTITY, ISSUER), true).unwrap();
         assert_eq!(ok.identity, IDENTITY);
         assert_eq!(ok.issuer, ISSUER);
         let re = IdentityPolicy {
             identity: Matcher::regexp("github\\.com/acme/").unwrap(),
             issuer: Matcher::regexp("^http://127\\.0\\.0\\.1:").unwrap(),
         };
-        verify(&leaf, &trust, during, &re).unwrap();
+        verify(&leaf, &trust, during, &re, true).unwrap();
 
         // Outside the certificate's validity.
         for t in [from - 1, to + 1] {
-            let err = verify(&leaf, &trust, t, &exact(IDENTITY, ISSUER)).unwrap_err();
+            let err = verify(&leaf, &trust, t, &exact(IDENTITY, ISSUER), true).unwrap_err();
             assert!(matches!(err, Error::Untrusted { .. }), "{err}");
         }
         // Another identity or issuer.
-        let err = verify(&leaf, &trust, during, &exact("a@b.c", ISSUER)).unwrap_err();
+        let err = verify(&leaf, &trust, during, &exact("a@b.c", ISSUER), true).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -398,7 +404,7 @@ mod tests {
             ),
             "{err}"
         );
-        let err = verify(&leaf, &trust, during, &exact(IDENTITY, "https://x")).unwrap_err();
+        let err = verify(&leaf, &trust, during, &exact(IDENTITY, "https://x"), true).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -413,20 +419,27 @@ mod tests {
             identity: Matcher::regexp("^github\\.com").unwrap(),
             issuer: Matcher::regexp(".*").unwrap(),
         };
-        assert!(verify(&leaf, &trust, during, &prefix).is_err());
+        assert!(verify(&leaf, &trust, during, &prefix, false).is_err());
 
         // The CA's time in the trusted root ended before the signing time.
         let mut ended = trust.clone();
         ended.certificate_authorities[0].valid_for.end = Some(during - 1);
-        let err = verify(&leaf, &ended, during, &exact(IDENTITY, ISSUER)).unwrap_err();
+        let err = verify(&leaf, &ended, during, &exact(IDENTITY, ISSUER), false).unwrap_err();
         assert!(matches!(err, Error::Untrusted { .. }), "{err}");
         // No CA at all, or the leaf itself posing as one.
         let mut none = trust.clone();
         none.certificate_authorities.clear();
-        assert!(verify(&leaf, &none, during, &exact(IDENTITY, ISSUER)).is_err());
+        assert!(verify(&leaf, &none, during, &exact(IDENTITY, ISSUER), false).is_err());
         let mut fake = trust.clone();
         fake.certificate_authorities[0].chain = vec![leaf.der().to_vec()];
-        assert!(verify(&leaf, &fake, during, &exact(IDENTITY, ISSUER)).is_err());
+        assert!(verify(&leaf, &fake, during, &exact(IDENTITY, ISSUER), false).is_err());
+
+        // Without the CT log in the trusted root, the SCT cannot be checked.
+        let mut no_ct = trust.clone();
+        no_ct.ctlogs.clear();
+        let err = verify(&leaf, &no_ct, during, &exact(IDENTITY, ISSUER), true).unwrap_err();
+        assert!(err.to_string().contains("SCT"), "{err}");
+        verify(&leaf, &no_ct, during, &exact(IDENTITY, ISSUER), false).unwrap();
     }
 
     #[test]
@@ -445,7 +458,7 @@ mod tests {
             identity: Matcher::regexp("").unwrap(),
             issuer: Matcher::regexp("").unwrap(),
         };
-        let err = verify(&changed, &trust, from + 60, &policy).unwrap_err();
+        let err = verify(&changed, &trust, from + 60, &policy, false).unwrap_err();
         assert!(err.to_string().contains("does not chain"), "{err}");
     }
 }

@@ -55,6 +55,15 @@ pub struct Verified {
     pub log_entry: Option<LogEntry>,
 }
 
+/// Which checks verification makes beyond the signature (both on by default, as cosign).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checks {
+    /// The Rekor entry (cosign's `--insecure-ignore-tlog` turns it off).
+    pub tlog: bool,
+    /// The certificate's embedded SCT (`--insecure-ignore-sct`).
+    pub sct: bool,
+}
+
 fn missing(what: &str) -> Error {
     Error::Invalid {
         what: "signature layer",
@@ -63,16 +72,16 @@ fn missing(what: &str) -> Error {
 }
 
 /// Verifies one signature layer of `image`: the Rekor entry in its bundle annotation
-/// against the trusted root (unless `ignore_tlog`), the certificate for a keyless
-/// signature (chain, validity at the entry's time, identity), then the signature and
-/// payload as [`cosign::verify_layer`].
+/// against the trusted root (with `checks.tlog`), the certificate for a keyless
+/// signature (chain, validity at the entry's time, SCT with `checks.sct`, identity),
+/// then the signature and payload as [`cosign::verify_layer`].
 pub fn verify_layer(
     layer: &Descriptor,
     payload: &[u8],
     image: &Digest,
     verifier: &Verifier,
     trust: Option<&TrustedRoot>,
-    ignore_tlog: bool,
+    checks: Checks,
 ) -> Result<Verified> {
     let need_trust = || {
         trust.ok_or_else(|| Error::Untrusted {
@@ -99,7 +108,7 @@ pub fn verify_layer(
             Some(ParsedCertificate::from_der(&der)?)
         }
     };
-    let log_entry = if ignore_tlog {
+    let log_entry = if !checks.tlog {
         None
     } else {
         let text = layer
@@ -124,7 +133,7 @@ pub fn verify_layer(
             let at = log_entry
                 .as_ref()
                 .map_or_else(super::time::now, |e| e.integrated_time);
-            let identity = certificate::verify(c, need_trust()?, at, policy)?;
+            let identity = certificate::verify(c, need_trust()?, at, policy, checks.sct)?;
             (c.public_key()?, Some(identity))
         }
         (Verifier::Key(k), _) => (k.clone(), None),

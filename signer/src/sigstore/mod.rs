@@ -9,6 +9,7 @@
 //! - [`certificate`]: Fulcio certificates: the chain to a trusted CA, validity at the
 //!   log's time, the identity (SAN) and OIDC issuer extensions.
 //! - [`legacy`]: those on cosign's legacy `.sig` layers (annotations), and their verification.
+//! - [`sct`]: the certificate's embedded SCT, checked with the trusted root's CT logs.
 //! - [`time`]: RFC 3339 timestamps as Unix seconds.
 //!
 //! What the sign and verify flows produce is kept in plain types ([`fulcio::Certificates`],
@@ -19,6 +20,7 @@ pub mod fulcio;
 pub mod legacy;
 pub mod oidc;
 pub mod rekor;
+pub mod sct;
 pub mod time;
 pub mod trust_root;
 

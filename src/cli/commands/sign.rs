@@ -12,7 +12,7 @@ use lading_oci::{Digest, Reference, Store};
 use lading_registry::client::{Client, ClientError};
 use lading_signer::constants::MEDIA_TYPE_SIMPLE_SIGNING;
 use lading_signer::sigstore::certificate::{self, IdentityPolicy, Matcher, ParsedCertificate};
-use lading_signer::sigstore::legacy::{self, Verifier};
+use lading_signer::sigstore::legacy::{self, Checks, Verifier};
 use lading_signer::sigstore::oidc::IdentityToken;
 use lading_signer::sigstore::rekor::{self, LogEntry};
 use lading_signer::sigstore::trust_root::{SigningConfig, TrustedRoot};
@@ -222,7 +222,7 @@ fn sign_keyless(
             identity: Matcher::regexp("")?,
             issuer: Matcher::regexp("")?,
         };
-        let who = certificate::verify(&leaf, trust, entry.integrated_time, &anyone)
+        let who = certificate::verify(&leaf, trust, entry.integrated_time, &anyone, true)
             .context("Fulcio's certificate")?;
         eprintln!("certificate for {} (issuer {})", who.identity, who.issuer);
     }
@@ -400,7 +400,10 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
             &digest,
             &verifier,
             trust.as_ref(),
-            args.insecure_ignore_tlog,
+            Checks {
+                tlog: !args.insecure_ignore_tlog,
+                sct: !args.insecure_ignore_sct,
+            },
         ) {
             Ok(v) => {
                 if let Some(who) = &v.identity {
