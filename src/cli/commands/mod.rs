@@ -7,6 +7,7 @@ pub mod db;
 pub mod gate;
 pub mod images;
 pub mod inspect;
+pub mod keyless;
 pub mod pull;
 pub mod remote;
 pub mod sbom;

@@ -11,17 +11,14 @@ use anyhow::{Context, Result, bail};
 use lading_oci::{Digest, Reference, Store};
 use lading_registry::client::{Client, ClientError};
 use lading_signer::constants::MEDIA_TYPE_SIMPLE_SIGNING;
-use lading_signer::sigstore::certificate::{self, IdentityPolicy, Matcher, ParsedCertificate};
+use lading_signer::sigstore;
+use lading_signer::sigstore::certificate::{IdentityPolicy, Matcher};
 use lading_signer::sigstore::legacy::{self, Checks, Verifier};
-use lading_signer::sigstore::oidc::IdentityToken;
-use lading_signer::sigstore::rekor::{self, LogEntry};
-use lading_signer::sigstore::trust_root::{SigningConfig, TrustedRoot};
-use lading_signer::sigstore::{self, fulcio};
 use lading_signer::{KeyPair, PublicKey, cosign, keys};
-use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
 use crate::cli::args::{GenerateKeyPairArgs, Progress, SignArgs, VerifyArgs};
+use crate::cli::commands::keyless::{load_trusted_root, log_signature, services, sign_keyless};
 use crate::cli::registry;
 
 /// `PREFIX` + `ext`.
@@ -111,124 +108,6 @@ fn resolve_digest(client: &Client, r: &Reference) -> Result<Digest> {
         .with_context(|| format!("{r} not found"))?;
     eprintln!("resolved {r} to {}", desc.digest);
     Ok(desc.digest)
-}
-
-/// Reads a `trusted_root.json`.
-fn load_trusted_root(path: &Path) -> Result<TrustedRoot> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    TrustedRoot::from_json(&bytes)
-        .with_context(|| format!("loading the trusted root {}", path.display()))
-}
-
-/// The Fulcio and Rekor to use: `--signing-config`, else the flags, else public good.
-fn services(args: &SignArgs) -> Result<(String, String)> {
-    let mut fulcio = args.fulcio_url.clone();
-    let mut rekor = args.rekor_url.clone();
-    if let Some(path) = &args.signing_config {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let config = SigningConfig::from_json(&bytes, sigstore::time::now())
-            .with_context(|| format!("loading the signing config {}", path.display()))?;
-        fulcio = config.fulcio_url;
-        rekor = Some(
-            config
-                .rekor_url
-                .with_context(|| format!("{} names no Rekor v1 log valid now", path.display()))?,
-        );
-    }
-    Ok((
-        fulcio.unwrap_or_else(|| sigstore::DEFAULT_FULCIO_URL.to_string()),
-        rekor.unwrap_or_else(|| sigstore::DEFAULT_REKOR_URL.to_string()),
-    ))
-}
-
-/// The identity token: `--identity-token`, else GitHub Actions'.
-fn identity_token(args: &SignArgs, http: &reqwest::blocking::Client) -> Result<IdentityToken> {
-    if let Some(value) = &args.identity_token {
-        return IdentityToken::from_flag(value).context("reading --identity-token");
-    }
-    IdentityToken::from_github_actions(http)?.context(
-        "keyless signing needs an OIDC identity token: pass --identity-token (a JWT or a file), run in GitHub Actions with `id-token: write`, or sign with --key",
-    )
-}
-
-/// Uploads `signed` to Rekor as a hashedrekord made with `verifier_pem` and, with a
-/// trusted root, checks what the log returned.
-fn log_signature(
-    http: &reqwest::blocking::Client,
-    rekor_url: &str,
-    signed: &cosign::Signed,
-    verifier_der: &[u8],
-    verifier_pem: &str,
-    trust: Option<&TrustedRoot>,
-) -> Result<LogEntry> {
-    let hash = Sha256::digest(&signed.payload);
-    let entry = rekor::upload(
-        http,
-        rekor_url,
-        &rekor::hashedrekord(&signed.signature, verifier_pem, &hash),
-    )
-    .context("uploading the signature to the transparency log")?;
-    if let Some(trust) = trust {
-        entry
-            .verify(trust)
-            .and_then(|()| entry.check_body(&signed.signature, &hash, verifier_der))
-            .context("the transparency log's answer")?;
-    }
-    eprintln!(
-        "tlog entry created with index {} (integrated at {})",
-        entry.log_index, entry.integrated_time
-    );
-    Ok(entry)
-}
-
-/// Signs keyless: an ephemeral key, certified by Fulcio for the token's identity.
-fn sign_keyless(
-    args: &SignArgs,
-    http: &reqwest::blocking::Client,
-    (fulcio_url, rekor_url): (&str, &str),
-    trust: Option<&TrustedRoot>,
-    docker_ref: &str,
-    digest: &Digest,
-) -> Result<cosign::Signed> {
-    if !args.tlog_upload {
-        bail!("keyless signatures are always logged: --tlog-upload=false needs --key");
-    }
-    let token = identity_token(args, http)?;
-    eprintln!(
-        "keyless signing as {} (issuer {})",
-        token.claims().subject(),
-        token.claims().iss
-    );
-    let key = KeyPair::generate().context("generating an ephemeral key")?;
-    let certs = fulcio::request_certificate(http, fulcio_url, &token, &key)
-        .context("getting a signing certificate from Fulcio")?;
-    drop(token);
-    let leaf = ParsedCertificate::from_der(&certs.leaf).context("Fulcio's certificate")?;
-    if leaf.public_key()? != key.public_key()? {
-        bail!("Fulcio's certificate is for another key");
-    }
-    let mut signed = cosign::sign(&key, docker_ref, digest)?;
-    let entry = log_signature(
-        http,
-        rekor_url,
-        &signed,
-        &certs.leaf,
-        &certs.leaf_pem(),
-        trust,
-    )?;
-    if let Some(trust) = trust {
-        // Who the certificate names is the verifier's question; here: is it trusted.
-        let anyone = IdentityPolicy {
-            identity: Matcher::regexp("")?,
-            issuer: Matcher::regexp("")?,
-        };
-        let who = certificate::verify(&leaf, trust, entry.integrated_time, &anyone, true)
-            .context("Fulcio's certificate")?;
-        eprintln!("certificate for {} (issuer {})", who.identity, who.issuer);
-    }
-    legacy::annotate_certificates(&mut signed, &certs);
-    legacy::annotate_log_entry(&mut signed, &entry)?;
-    Ok(signed)
 }
 
 /// Signs an image and stores the signature in `sha256-<hex>.sig`.
