@@ -270,6 +270,9 @@ impl LogEntry {
             })?;
         if let Some(proof) = &self.inclusion_proof {
             verify_inclusion(&self.body, proof)?;
+            if !proof.checkpoint.is_empty() {
+                verify_checkpoint(proof, &key, &self.log_id)?;
+            }
         }
         Ok(())
     }
@@ -328,6 +331,42 @@ impl LogEntry {
             _ => Err(mismatch("key or certificate")),
         }
     }
+}
+
+/// The proof's checkpoint (a signed note: `origin\nsize\nbase64(root)\n…\n\n— name
+/// base64(key hint ‖ signature)\n`, as rekor's `pkg/util`) must be signed by the log's
+/// key (ECDSA over the note text, key hint = the log ID's first 4 bytes) and name the
+/// proof's tree size and root hash.
+pub fn verify_checkpoint(proof: &InclusionProof, key: &PublicKey, log_id: &[u8]) -> Result<()> {
+    let fail = |reason: &str| Error::Untrusted {
+        reason: format!("checkpoint: {reason}"),
+    };
+    let text = &proof.checkpoint;
+    let split = text
+        .rfind("\n\n")
+        .ok_or_else(|| fail("no signature block"))?;
+    let (note, signatures) = (&text[..=split], &text[split + 2..]);
+    let mut lines = note.lines();
+    let (_origin, size, root) = (lines.next(), lines.next(), lines.next());
+    if size.and_then(|s| s.parse::<u64>().ok()) != Some(proof.tree_size) {
+        return Err(fail("another tree size than the proof's"));
+    }
+    if root.and_then(|r| STANDARD.decode(r).ok()).as_deref() != Some(&proof.root_hash[..]) {
+        return Err(fail("another root hash than the proof's"));
+    }
+    let hint = log_id.get(..4).ok_or_else(|| fail("log ID too short"))?;
+    let signed = signatures.lines().any(|line| {
+        let sig = line
+            .strip_prefix("\u{2014} ")
+            .and_then(|rest| rest.split(' ').nth(1))
+            .and_then(|b| STANDARD.decode(b).ok());
+        matches!(sig, Some(sig) if sig.len() > 4 && &sig[..4] == hint
+            && key.verify(note.as_bytes(), &sig[4..]).is_ok())
+    });
+    if !signed {
+        return Err(fail("not signed by the log's key"));
+    }
+    Ok(())
 }
 
 fn leaf_hash(data: &[u8]) -> Vec<u8> {
@@ -487,7 +526,20 @@ mod tests {
                 .to_string()
                 .contains("not one of")
         );
+        // The inclusion proof's checkpoint is the log's: another root is refused.
+        let mut e = entry.clone();
+        let proof = e.inclusion_proof.as_mut().unwrap();
+        assert!(!proof.checkpoint.is_empty());
+        let key = PublicKey::from_der(&trust.tlogs[0].public_key).unwrap();
+        verify_checkpoint(proof, &key, &entry.log_id).unwrap();
+        proof.checkpoint = proof.checkpoint.replacen("\n1\n", "\n2\n", 1);
+        assert!(verify_checkpoint(proof, &key, &entry.log_id).is_err());
+        let stranger = crate::KeyPair::generate().unwrap().public_key().unwrap();
+        let proof = entry.inclusion_proof.as_ref().unwrap();
+        assert!(verify_checkpoint(proof, &stranger, &entry.log_id).is_err());
+
         // The body names this signature, payload and key only.
+        let key = PublicKey::from_pem(KEY).unwrap();
         let other = Sha256::digest(b"another payload\n");
         assert!(entry.check_body(SIGNATURE, &other, key.der()).is_err());
         assert!(entry.check_body(b"sig", &hash, key.der()).is_err());
