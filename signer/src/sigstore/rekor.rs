@@ -190,6 +190,20 @@ impl LogEntry {
         }
     }
 
+    /// The entry's kind and version (`hashedrekord`, `0.0.1`), from its body: a bundle's
+    /// `kindVersion`.
+    pub fn kind_version(&self) -> Result<(String, String)> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Head {
+            kind: String,
+            api_version: String,
+        }
+        let h: Head = serde_json::from_slice(&self.body)
+            .map_err(|e| invalid("log entry body", e.to_string()))?;
+        Ok((h.kind, h.api_version))
+    }
+
     /// cosign's `dev.sigstore.cosign/bundle` annotation (cosign `pkg/cosign/bundle`
     /// `RekorBundle`): `{"SignedEntryTimestamp":…,"Payload":{"body":…,"integratedTime":…,"logIndex":…,"logID":…}}`.
     pub fn to_cosign_bundle(&self) -> Result<String> {
@@ -499,6 +513,10 @@ mod tests {
         let entry = parse_response(ENTRY).unwrap();
         assert!(entry.inclusion_proof.is_some());
         entry.verify(&trust).unwrap();
+        assert_eq!(
+            entry.kind_version().unwrap(),
+            ("hashedrekord".to_string(), "0.0.1".to_string())
+        );
         let key = PublicKey::from_pem(KEY).unwrap();
         let hash = Sha256::digest(b"a payload\n");
         entry.check_body(SIGNATURE, &hash, key.der()).unwrap();
