@@ -11,7 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::registry::Distribution;
+use common::registry::{Distribution, LadingServe};
 use common::sigstore::{self, LocalSigstore};
 use common::{Sandbox, assert_success, require, require_tool, run, stderr, stdout};
 use lading_signer::constants::{ANNOTATION_BUNDLE, ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN};
@@ -340,6 +340,48 @@ fn lading_keyless_signatures_verify_with_cosign_and_lading() {
         stderr(&both)
     );
     assert_no_token(&[&signed, &theirs, &ours, &re, &inline, &both], &token);
+}
+
+#[test]
+fn keyless_signatures_in_lading_serve_verify_with_cosign() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let local = LocalSigstore::start();
+    let ctx = sb.path("ctx");
+    std::fs::create_dir_all(&ctx).expect("ctx");
+    std::fs::write(ctx.join("f"), "served\n").expect("f");
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY f /f\n").expect("df");
+    let digest = sb.build_ok(&ctx, &["-t", "app:1"]);
+    let serve = LadingServe::start(&sb.store());
+    let token_file = sb.write("token", &local.token(IDENTITY));
+    assert_success(&lading(
+        &sb,
+        &[
+            "sign",
+            "--identity-token",
+            token_file.to_str().expect("utf-8"),
+            "--signing-config",
+            local.signing_config.to_str().expect("utf-8"),
+            &format!("docker://{}/app:1", serve.host),
+        ],
+    ));
+    let image = format!("{}/app@{digest}", serve.host);
+    assert_success(&cosign_verify_keyless(
+        &sb,
+        &local.trusted_root,
+        IDENTITY,
+        &local.issuer,
+        &image,
+    ));
+    assert_success(&lading_verify_keyless(
+        &sb,
+        &local.trusted_root,
+        IDENTITY,
+        &local.issuer,
+        &image,
+    ));
 }
 
 #[test]
@@ -712,7 +754,10 @@ fn bad_tokens_are_refused_and_never_echoed() {
     );
 }
 
-/// The PyPI `sigstore` client pinned by scripts/install-peers.
+/// The PyPI `sigstore` client's version pinned by scripts/install-peers.
+const SIGSTORE_PYTHON_VERSION: &str = "4.5.1";
+
+/// The Python of the venv holding the PyPI `sigstore` client.
 fn sigstore_python() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers-venv/bin/python")
 }
@@ -767,10 +812,14 @@ fn sigstore_python_verifies_what_ladings_fulcio_and_rekor_clients_return() {
         sigstore::available(),
         "node and @sigstore/mock in target/peers/sigstore-mock (scripts/install-peers)",
     ) || !require(
-        run(Command::new(sigstore_python()).args(["-m", "sigstore", "--version"]))
-            .status
-            .success(),
-        "the PyPI sigstore client in target/peers-venv (scripts/install-peers)",
+        stdout(&run(Command::new(sigstore_python()).args([
+            "-m",
+            "sigstore",
+            "--version",
+        ])))
+        .trim()
+            == format!("sigstore {SIGSTORE_PYTHON_VERSION}"),
+        "the PyPI sigstore client (pinned) in target/peers-venv (scripts/install-peers)",
     ) {
         return;
     }
