@@ -87,16 +87,24 @@ impl IdentityToken {
         })
     }
 
-    /// `--identity-token`'s value: the token itself, or a file holding it (as cosign).
+    /// `--identity-token`'s value: a file holding the token, or the token itself (as
+    /// cosign). An existing file wins, so a file name with dots is never taken for a JWT;
+    /// the value is never echoed.
     pub fn from_flag(value: &str) -> Result<IdentityToken> {
+        let path = std::path::Path::new(value);
+        if path.is_file() {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::Invalid {
+                what: "identity token",
+                reason: format!("reading the --identity-token file: {e}"),
+            })?;
+            return IdentityToken::parse(Zeroizing::new(text));
+        }
         if looks_like_jwt(value) {
             return IdentityToken::parse(Zeroizing::new(value.to_string()));
         }
-        let text = std::fs::read_to_string(value).map_err(|e| Error::Invalid {
-            what: "identity token",
-            reason: format!("--identity-token is neither a JWT nor a readable file ({e})"),
-        })?;
-        IdentityToken::parse(Zeroizing::new(text))
+        Err(invalid(
+            "--identity-token is neither a JWT nor a readable file",
+        ))
     }
 
     /// In GitHub Actions (`id-token: write`): the token requested from
@@ -190,7 +198,7 @@ mod tests {
     fn a_file_holds_the_token() {
         let dir = std::env::temp_dir().join(format!("lading-oidc-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("token");
+        let path = dir.join("my.id.token");
         std::fs::write(&path, jwt(r#"{"iss":"https://i","sub":"file"}"#) + "\n").unwrap();
         let t = IdentityToken::from_flag(path.to_str().unwrap()).unwrap();
         assert_eq!(t.claims().sub, "file");
