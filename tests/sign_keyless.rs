@@ -744,6 +744,25 @@ fn bad_tokens_are_refused_and_never_echoed() {
         "{}",
         stderr(&out)
     );
+    // A signing config without a Fulcio cannot sign keyless.
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&local.signing_config).expect("config"))
+            .expect("json");
+    config["caUrls"] = serde_json::json!([]);
+    let config = sb.write("no-fulcio.json", &config.to_string());
+    let out = lading(
+        &sb,
+        &[
+            "sign",
+            "--identity-token",
+            &local.token(IDENTITY),
+            "--signing-config",
+            config.to_str().expect("utf-8"),
+            &image,
+        ],
+    );
+    assert_eq!(code(&out), Some(2));
+    assert!(stderr(&out).contains("names no Fulcio"), "{}", stderr(&out));
     // Keyless verification names what it needs.
     let out = lading(&sb, &["verify", "--certificate-identity", IDENTITY, &image]);
     assert_eq!(code(&out), Some(2));

@@ -22,25 +22,37 @@ pub(crate) fn load_trusted_root(path: &Path) -> Result<TrustedRoot> {
         .with_context(|| format!("loading the trusted root {}", path.display()))
 }
 
-/// The Fulcio and Rekor to use: `--signing-config`, else the flags, else public good.
-pub(crate) fn services(args: &SignArgs) -> Result<(String, String)> {
-    let mut fulcio = args.fulcio_url.clone();
-    let mut rekor = args.rekor_url.clone();
-    if let Some(path) = &args.signing_config {
-        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        let config = SigningConfig::from_json(&bytes, sigstore::time::now())
-            .with_context(|| format!("loading the signing config {}", path.display()))?;
-        fulcio = config.fulcio_url;
-        rekor = Some(
-            config
+/// The Fulcio and Rekor to use.
+pub(crate) struct Services {
+    /// `None` when a signing config names none (key signing needs none).
+    pub(crate) fulcio: Option<String>,
+    pub(crate) rekor: String,
+}
+
+/// `--signing-config`, else the flags, else public-good Sigstore.
+pub(crate) fn services(args: &SignArgs) -> Result<Services> {
+    let Some(path) = &args.signing_config else {
+        return Ok(Services {
+            fulcio: Some(
+                args.fulcio_url
+                    .clone()
+                    .unwrap_or_else(|| sigstore::DEFAULT_FULCIO_URL.to_string()),
+            ),
+            rekor: args
                 .rekor_url
-                .with_context(|| format!("{} names no Rekor v1 log valid now", path.display()))?,
-        );
-    }
-    Ok((
-        fulcio.unwrap_or_else(|| sigstore::DEFAULT_FULCIO_URL.to_string()),
-        rekor.unwrap_or_else(|| sigstore::DEFAULT_REKOR_URL.to_string()),
-    ))
+                .clone()
+                .unwrap_or_else(|| sigstore::DEFAULT_REKOR_URL.to_string()),
+        });
+    };
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let config = SigningConfig::from_json(&bytes, sigstore::time::now())
+        .with_context(|| format!("loading the signing config {}", path.display()))?;
+    Ok(Services {
+        fulcio: config.fulcio_url,
+        rekor: config
+            .rekor_url
+            .with_context(|| format!("{} names no Rekor v1 log valid now", path.display()))?,
+    })
 }
 
 /// The identity token: `--identity-token`, else GitHub Actions'.
@@ -87,7 +99,7 @@ pub(crate) fn log_signature(
 pub(crate) fn sign_keyless(
     args: &SignArgs,
     http: &reqwest::blocking::Client,
-    (fulcio_url, rekor_url): (&str, &str),
+    services: &Services,
     trust: Option<&TrustedRoot>,
     docker_ref: &str,
     digest: &Digest,
@@ -95,6 +107,10 @@ pub(crate) fn sign_keyless(
     if !args.tlog_upload {
         bail!("keyless signatures are always logged: --tlog-upload=false needs --key");
     }
+    let fulcio_url = services
+        .fulcio
+        .as_deref()
+        .context("the signing config names no Fulcio (API v1) valid now")?;
     let token = identity_token(args, http)?;
     eprintln!(
         "keyless signing as {} (issuer {})",
@@ -112,7 +128,7 @@ pub(crate) fn sign_keyless(
     let mut signed = cosign::sign(&key, docker_ref, digest)?;
     let entry = log_signature(
         http,
-        rekor_url,
+        &services.rekor,
         &signed,
         &certs.leaf,
         &certs.leaf_pem(),

@@ -112,7 +112,7 @@ fn resolve_digest(client: &Client, r: &Reference) -> Result<Digest> {
 
 /// Signs an image and stores the signature in `sha256-<hex>.sig`.
 pub fn sign(args: SignArgs) -> Result<ExitCode> {
-    let (fulcio_url, rekor_url) = services(&args)?;
+    let services = services(&args)?;
     let trust = args
         .trusted_root
         .as_deref()
@@ -131,7 +131,7 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
                 let public = key.public_key()?;
                 let entry = log_signature(
                     &http,
-                    &rekor_url,
+                    &services.rekor,
                     &signed,
                     public.der(),
                     &public.to_pem(),
@@ -144,7 +144,7 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
         None => sign_keyless(
             &args,
             &http,
-            (&fulcio_url, &rekor_url),
+            &services,
             trust.as_ref(),
             &docker_ref,
             &digest,
