@@ -331,17 +331,31 @@ fn forged_signatures_are_refused_by_lading_and_by_cosign() {
 
 #[test]
 fn unsupported_modes_are_refused_clearly() {
+    if !require_tool("docker-registry") {
+        return;
+    }
     let sb = Sandbox::new();
     let (key, public, _) = lading_keys(&sb, "k", Some("pw-123456"));
-    let image = format!("127.0.0.1:1/app@sha256:{}", "a".repeat(64));
+    // A digest reference is checked with the registry (HEAD) before signing.
+    let reg = Distribution::start(None);
+    let digest = push_image(&sb, &reg.host, "app", "1", "unsupported");
+    let image = format!("{}/app@{digest}", reg.host);
+    // The transparency log is on by default: an unreachable Rekor is an error.
     let out = lading(
         &sb,
         Some("pw-123456"),
-        &["sign", "--key", key.to_str().expect("utf-8"), &image],
+        &[
+            "sign",
+            "--key",
+            key.to_str().expect("utf-8"),
+            "--rekor-url",
+            "http://127.0.0.1:1",
+            &image,
+        ],
     );
     assert_eq!(code(&out), Some(2));
     assert!(
-        stderr(&out).contains("--tlog-upload=false"),
+        stderr(&out).contains("uploading the signature to the transparency log"),
         "{}",
         stderr(&out)
     );

@@ -81,3 +81,10 @@ pub const ANNOTATION_BUNDLE_PREDICATE_TYPE: &str = "dev.sigstore.bundle.predicat
 /// The predicate type of cosign v3's image signature statement (cosign `pkg/types`
 /// `CosignSignPredicateType`).
 pub const PREDICATE_COSIGN_SIGN: &str = "https://sigstore.dev/cosign/sign/v1";
+
+/// Annotation holding a keyless signature's certificate (PEM).
+pub const ANNOTATION_CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
+/// Annotation holding the certificate's chain (PEM, intermediates then root).
+pub const ANNOTATION_CHAIN: &str = "dev.sigstore.cosign/chain";
+/// Annotation holding cosign's legacy Rekor bundle (the log entry and its SET).
+pub const ANNOTATION_BUNDLE: &str = "dev.sigstore.cosign/bundle";

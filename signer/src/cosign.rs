@@ -36,6 +36,8 @@ pub struct Signed {
     pub payload: Vec<u8>,
     /// The layer descriptor, with the signature annotation.
     pub layer: Descriptor,
+    /// The signature (ASN.1 DER), as in the annotation.
+    pub signature: Vec<u8>,
 }
 
 /// Signs the simple-signing payload for `digest` in `docker_reference`
@@ -48,10 +50,15 @@ pub fn sign(key: &KeyPair, docker_reference: &str, digest: &Digest) -> Result<Si
         Digest::of(&payload),
         payload.len() as u64,
     );
-    layer
-        .annotations
-        .insert(ANNOTATION_SIGNATURE.to_string(), STANDARD.encode(signature));
-    Ok(Signed { payload, layer })
+    layer.annotations.insert(
+        ANNOTATION_SIGNATURE.to_string(),
+        STANDARD.encode(&signature),
+    );
+    Ok(Signed {
+        payload,
+        layer,
+        signature,
+    })
 }
 
 /// A descriptor in go-containerregistry's field order.

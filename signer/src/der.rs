@@ -1,5 +1,6 @@
-//! The little DER (X.690) that PBES2's `EncryptedPrivateKeyInfo` needs: definite lengths,
-//! SEQUENCE, OCTET STRING, INTEGER, OBJECT IDENTIFIER, NULL.
+//! The little DER (X.690) that PBES2's `EncryptedPrivateKeyInfo` and the SCT check's
+//! precertificate need: definite lengths, SEQUENCE, OCTET STRING, INTEGER, OBJECT
+//! IDENTIFIER, NULL.
 
 use crate::error::{Error, Result};
 
@@ -56,6 +57,11 @@ impl<'a> Reader<'a> {
 
     pub fn is_empty(&self) -> bool {
         self.input.is_empty()
+    }
+
+    /// How many bytes are left.
+    pub fn remaining(&self) -> usize {
+        self.input.len()
     }
 
     /// The next element's tag, without consuming it.

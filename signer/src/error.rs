@@ -68,4 +68,28 @@ pub enum Error {
         /// Which requirement failed.
         reason: String,
     },
+    /// A request to Fulcio, Rekor or a token issuer failed.
+    #[error("{what}: {reason}")]
+    Http {
+        /// Which service.
+        what: &'static str,
+        /// Why (never the token).
+        reason: String,
+    },
+    /// Sigstore material that does not chain to the trusted root, or disagrees with it.
+    #[error("not trusted: {reason}")]
+    Untrusted {
+        /// Why.
+        reason: String,
+    },
+    /// The certificate is valid, but for another identity or issuer.
+    #[error("the certificate's {what} {actual:?} does not match {expected}")]
+    IdentityMismatch {
+        /// `identity` or `OIDC issuer`.
+        what: &'static str,
+        /// What the certificate says.
+        actual: String,
+        /// What was required.
+        expected: String,
+    },
 }

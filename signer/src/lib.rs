@@ -13,7 +13,8 @@
 //!   statements, stored as cosign's legacy `sha256-<hex>.att` manifests; [`policy`]:
 //!   requirements on a verified SLSA provenance.
 //! - [`sigstore`]: Sigstore bundles v0.3, cosign v3 image signatures in them and the
-//!   OCI 1.1 referrer manifests that store them.
+//!   OCI 1.1 referrer manifests that store them; keyless signing (OIDC, Fulcio, Rekor)
+//!   and its verification against a trusted root.
 //!
 //! [RFC 5958]: https://www.rfc-editor.org/rfc/rfc5958
 //! [RFC 8018]: https://www.rfc-editor.org/rfc/rfc8018#section-6.2

@@ -77,17 +77,20 @@ pub enum Command {
     /// and not empty, else plain) and PREFIX.pub (a `PUBLIC KEY` PEM that
     /// `cosign verify --key` reads). Existing files are not overwritten.
     GenerateKeyPair(GenerateKeyPairArgs),
-    /// Sign an image in a registry with a key, as `cosign sign --key` does.
+    /// Sign an image in a registry, as `cosign sign` does: with a key, or keyless.
     ///
     /// A tag is resolved once to its manifest digest (printed); only that digest is
-    /// signed. `--registry-referrers-mode` picks the storage (default both): `oci-1-1`
-    /// pushes a Sigstore bundle v0.3 (cosign v3's signature: an in-toto statement in a
-    /// DSSE envelope) as an OCI 1.1 referrer of the image — through the registry's
-    /// referrers API, or the referrers tag `sha256-<hex>` where it has none — and
-    /// `legacy` appends a simple-signing layer to the manifest tagged
-    /// `sha256-<hex>.sig`, which admission controllers read. Only key-based signing
-    /// without a transparency log is supported for now: `--tlog-upload=false` is
-    /// required. Keyless signing is not implemented yet.
+    /// signed. Key-based with `--key`; keyless without it: an ephemeral key and a Fulcio
+    /// certificate for the OIDC identity token (`--identity-token`, or GitHub Actions').
+    /// The signature is uploaded to Rekor (hashedrekord) and the entry stored with it,
+    /// unless `--tlog-upload=false` (key signing only). `--registry-referrers-mode`
+    /// picks the storage (default both): `oci-1-1` pushes a Sigstore bundle v0.3
+    /// (cosign v3's signature: an in-toto statement in a DSSE envelope, with the key's
+    /// hint or the certificate, and the Rekor entry) as an OCI 1.1 referrer of the image
+    /// — through the registry's referrers API, or the referrers tag `sha256-<hex>` where
+    /// it has none — and `legacy` appends a simple-signing layer to the manifest tagged
+    /// `sha256-<hex>.sig` (with the certificate, chain and Rekor bundle annotations),
+    /// which admission controllers read.
     Sign(SignArgs),
     /// Write the predicate lading would attest for an image it built, scanned or catalogued.
     ///
@@ -98,16 +101,19 @@ pub enum Command {
     /// redacted, with step timings and cache hits). Build type and build-log schema:
     /// docs/attestations.md.
     Predicate(PredicateArgs),
-    /// Verify an image's cosign signatures with a public key.
+    /// Verify an image's cosign signatures: with a public key, or keyless.
     ///
     /// Looks in the storages `--registry-referrers-mode` names (default both): the
     /// image's Sigstore bundle referrers (a v0.3 bundle whose one DSSE signature verifies
-    /// with the key over an in-toto statement naming the image's digest) and the
-    /// `sha256-<hex>.sig` manifest (each layer's payload digest, signature, and the
-    /// image digest it names), and reports which storage held valid signatures.
-    /// Transparency-log checks are not supported yet: `--insecure-ignore-tlog` is
-    /// required. Prints the verified payloads as JSON on stdout (a bundle's as cosign
-    /// prints it: its predicate type as `critical.type`).
+    /// over an in-toto statement naming the image's digest) and the `sha256-<hex>.sig`
+    /// manifest (each layer's payload digest, signature, and the image digest it names),
+    /// and reports which storage held valid signatures. Keyless: the certificate must
+    /// chain to a CA of `--trusted-root`, have been valid when Rekor logged the
+    /// signature, and name the `--certificate-identity` and `--certificate-oidc-issuer`
+    /// given. The Rekor entry (its signed timestamp, and that it logs this signature) is
+    /// checked against `--trusted-root` unless `--insecure-ignore-tlog`. Prints the
+    /// verified payloads as JSON on stdout (a bundle's as cosign prints it: its
+    /// predicate type as `critical.type`).
     /// Exit codes: 0 a valid signature was found, 1 none was, 2 an error.
     Verify(VerifyArgs),
     /// Attest an image: sign an in-toto statement about its digest, as
@@ -183,14 +189,33 @@ pub struct GenerateKeyPairArgs {
 #[derive(Debug, Args)]
 pub struct SignArgs {
     /// Private key file (PKCS#8 PEM, encrypted or not; the password comes from
-    /// LADING_PASSWORD or COSIGN_PASSWORD).
+    /// LADING_PASSWORD or COSIGN_PASSWORD). Without it, signing is keyless: an
+    /// ephemeral key certified by Fulcio for the OIDC identity token.
     #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
-    /// Upload the signature to a transparency log (Rekor). Not supported yet: pass
-    /// `--tlog-upload=false`.
+    pub key: Option<PathBuf>,
+    /// Upload the signature to the transparency log (Rekor) and store the entry with it
+    /// (`dev.sigstore.cosign/bundle`). Keyless signing always uploads.
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub tlog_upload: bool,
+    /// Keyless: the OIDC identity token (a JWT), or a file holding it. Default: in GitHub
+    /// Actions, a token requested with audience `sigstore`. Never printed.
+    #[arg(long, value_name = "TOKEN|FILE")]
+    pub identity_token: Option<String>,
+    /// Keyless: the Fulcio to ask for a certificate.
+    #[arg(long, value_name = "URL", conflicts_with = "signing_config")]
+    pub fulcio_url: Option<String>,
+    /// The Rekor (v1 API) to upload to.
+    #[arg(long, value_name = "URL", conflicts_with = "signing_config")]
+    pub rekor_url: Option<String>,
+    /// A Sigstore `signing_config.json` (v0.2) naming the Fulcio and Rekor to use.
+    /// Default: public-good Sigstore (fulcio.sigstore.dev, rekor.sigstore.dev).
+    #[arg(long, value_name = "FILE")]
+    pub signing_config: Option<PathBuf>,
+    /// A Sigstore `trusted_root.json`: what Fulcio and Rekor return is verified against
+    /// it before the signature is stored.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
     /// Accepted for cosign compatibility; prompts are never shown.
     #[arg(short = 'y', long)]
     pub yes: bool,
@@ -208,14 +233,37 @@ pub struct SignArgs {
 /// `lading verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Public key file (`PUBLIC KEY` PEM, e.g. `cosign.pub`).
+    /// Public key file (`PUBLIC KEY` PEM, e.g. `cosign.pub`). Without it, signatures
+    /// are keyless and `--certificate-identity[-regexp]` and
+    /// `--certificate-oidc-issuer[-regexp]` are required.
     #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
-    /// Skip transparency-log verification. Required for now: log checks are not
-    /// implemented yet.
+    pub key: Option<PathBuf>,
+    /// Keyless: the identity (certificate SAN: email or URI) that must have signed.
+    #[arg(long, value_name = "IDENTITY", conflicts_with_all = ["key", "certificate_identity_regexp"])]
+    pub certificate_identity: Option<String>,
+    /// Keyless: a regular expression the identity must match (unanchored, as cosign).
+    #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
+    pub certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer that must have vouched for the identity.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["key", "certificate_oidc_issuer_regexp"])]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the OIDC issuer must match.
+    #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// A Sigstore `trusted_root.json`: the Fulcio CAs and Rekor keys to trust. Required
+    /// for keyless signatures and for transparency-log checks (public-good Sigstore's
+    /// TUF root is not fetched yet).
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+    /// Skip transparency-log verification (signatures made with `--tlog-upload=false`).
     #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub insecure_ignore_tlog: bool,
+    /// Keyless: skip the check of the certificate's embedded SCT against the trusted
+    /// root's CT logs.
+    #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub insecure_ignore_sct: bool,
     /// Where signatures are looked for (cosign's flag): `oci-1-1` a Sigstore bundle as an
     /// OCI 1.1 referrer, `legacy` the `sha256-<hex>.sig` tag, `both`.
     #[arg(long, value_enum, value_name = "MODE", default_value_t = ReferrersMode::Both)]

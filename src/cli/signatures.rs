@@ -6,22 +6,24 @@
 use anyhow::{Context, Result};
 use lading_oci::{Descriptor, Digest, Reference, Store};
 use lading_registry::client::{Client, ClientError};
+use lading_signer::PublicKey;
 use lading_signer::constants::{MEDIA_TYPE_BUNDLE_V03, MEDIA_TYPE_SIMPLE_SIGNING};
+use lading_signer::cosign::{self, Signed};
 use lading_signer::sigstore::bundle::Bundle;
+use lading_signer::sigstore::legacy::{self, Checks, Verifier};
+use lading_signer::sigstore::trust_root::TrustedRoot;
 use lading_signer::sigstore::{image_signature, referrer};
 use lading_signer::simple_signing::Payload;
-use lading_signer::{KeyPair, PublicKey, cosign};
 
-/// Appends a simple-signing signature of `digest` by `key` to `sha256-<hex>.sig`; returns
+/// Appends `signed` (a simple-signing signature of `digest`, with its certificate and log
+/// annotations when it has them) to `sha256-<hex>.sig`; returns
 /// the tag's reference, the manifest digest and how many signatures it now holds.
 pub fn store_legacy(
     client: &Client,
     reference: &Reference,
-    docker_reference: &str,
-    key: &KeyPair,
+    signed: Signed,
     digest: &Digest,
 ) -> Result<(Reference, Digest, usize)> {
-    let signed = cosign::sign(key, docker_reference, digest)?;
     let sig_ref = reference.with_tag(&cosign::signature_tag(digest))?;
     let dir = tempfile::tempdir().context("creating a temporary store")?;
     let store = Store::open(dir.path())?;
@@ -106,7 +108,9 @@ pub struct Checked {
 pub fn check_legacy(
     client: &Client,
     image: &Reference,
-    key: &PublicKey,
+    verifier: &Verifier,
+    trust: Option<&TrustedRoot>,
+    checks: Checks,
     digest: &Digest,
 ) -> Result<Option<Checked>> {
     let sig_ref = image.with_tag(&cosign::signature_tag(digest))?;
@@ -132,8 +136,16 @@ pub fn check_legacy(
         let Some(payload) = verified_blob(client, &sig_ref, layer, &what, &mut checked)? else {
             continue;
         };
-        match cosign::verify_layer(layer, &payload, key, digest) {
-            Ok(p) => checked.verified.push(p),
+        match legacy::verify_layer(layer, &payload, digest, verifier, trust, checks) {
+            Ok(v) => {
+                if let Some(who) = &v.identity {
+                    eprintln!(
+                        "{what}: valid, signed by {} (issuer {})",
+                        who.identity, who.issuer
+                    );
+                }
+                checked.verified.push(v.payload);
+            }
             Err(e) => checked.refused.push(format!("{what}: {e}")),
         }
     }

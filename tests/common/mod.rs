@@ -15,6 +15,7 @@ pub mod bases;
 pub mod dockerd;
 pub mod registry;
 pub mod signing;
+pub mod sigstore;
 pub mod tree;
 
 /// The `lading` binary under test. Contexts inside this checkout are not seen as git

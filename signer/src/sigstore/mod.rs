@@ -1,13 +1,52 @@
-//! Sigstore: bundles and cosign v3's image signatures in them.
+//! Sigstore: bundles, cosign v3's image signatures in them, and keyless signing (an
+//! OIDC identity token, a short-lived Fulcio certificate, a Rekor transparency-log entry)
+//! with its verification against a trusted root.
 //!
 //! - [`bundle`]: the Sigstore bundle v0.3 in protobuf-JSON (sigstore/protobuf-specs).
 //! - [`image_signature`]: cosign v3's image signature — an in-toto statement naming the
 //!   image digest, predicate `https://sigstore.dev/cosign/sign/v1`, in a DSSE envelope
-//!   in a bundle — signed and verified with a key.
+//!   in a bundle — signed and verified.
 //! - [`referrer`]: the OCI 1.1 referrer manifest that stores a bundle next to the image
 //!   (artifact type `application/vnd.dev.sigstore.bundle.v0.3+json`, `subject` = the
 //!   image), as cosign v3 pushes it.
+//! - [`oidc`]: the identity token (`--identity-token`, or GitHub Actions' token request).
+//! - [`fulcio`]: `POST /api/v2/signingCert` with proof of possession.
+//! - [`rekor`]: Rekor v1 `hashedrekord` entries, their signed entry timestamp (SET) and
+//!   inclusion proof, and cosign's legacy `dev.sigstore.cosign/bundle` annotation.
+//! - [`trust_root`]: `trusted_root.json` and `signing_config.json` (protobuf-specs JSON).
+//! - [`certificate`]: Fulcio certificates: the chain to a trusted CA, validity at the
+//!   log's time, the identity (SAN) and OIDC issuer extensions.
+//! - [`legacy`]: those on cosign's legacy `.sig` layers (annotations), and their verification.
+//! - [`sct`]: the certificate's embedded SCT, checked with the trusted root's CT logs.
+//! - [`time`]: RFC 3339 timestamps as Unix seconds.
+//!
+//! What the sign and verify flows produce is kept in plain types ([`fulcio::Certificates`],
+//! [`rekor::LogEntry`]) so that a Sigstore bundle can be assembled from them.
 
 pub mod bundle;
+pub mod certificate;
+pub mod fulcio;
 pub mod image_signature;
+pub mod legacy;
+pub mod oidc;
 pub mod referrer;
+pub mod rekor;
+pub mod sct;
+pub mod time;
+pub mod trust_root;
+
+/// Public-good Sigstore's Fulcio (cosign's default `--fulcio-url`).
+pub const DEFAULT_FULCIO_URL: &str = "https://fulcio.sigstore.dev";
+/// Public-good Sigstore's Rekor (cosign's default `--rekor-url`).
+pub const DEFAULT_REKOR_URL: &str = "https://rekor.sigstore.dev";
+
+/// An HTTP client for Fulcio, Rekor and token requests.
+pub fn http_client() -> crate::Result<reqwest::blocking::Client> {
+    reqwest::blocking::Client::builder()
+        .user_agent(concat!("lading/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| crate::Error::Http {
+            what: "an HTTP client",
+            reason: e.to_string(),
+        })
+}

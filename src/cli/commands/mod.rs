@@ -8,6 +8,7 @@ pub mod db;
 pub mod gate;
 pub mod images;
 pub mod inspect;
+pub mod keyless;
 pub mod predicate;
 pub mod pull;
 pub mod remote;

@@ -1,6 +1,6 @@
-//! `lading generate-key-pair`, `lading sign` and `lading verify`: key-based cosign
-//! signatures (Sigstore bundles as OCI 1.1 referrers and the legacy `.sig` tag; no
-//! transparency log yet).
+//! `lading generate-key-pair`, `lading sign` and `lading verify`: cosign signatures with
+//! a key or keyless (Fulcio), logged in Rekor or not, stored as Sigstore bundle
+//! referrers (OCI 1.1) and in the legacy `.sig` tag.
 
 use std::fs::OpenOptions;
 use std::io::Write as _;
@@ -12,12 +12,16 @@ use anyhow::{Context, Result, bail};
 use lading_oci::{Descriptor, Reference};
 use lading_registry::client::Client;
 use lading_signer::constants::PREDICATE_COSIGN_SIGN;
+use lading_signer::sigstore;
+use lading_signer::sigstore::certificate::{IdentityPolicy, Matcher};
 use lading_signer::sigstore::image_signature;
+use lading_signer::sigstore::legacy::{self, Checks, Verifier};
 use lading_signer::simple_signing::Payload;
 use lading_signer::{KeyPair, PublicKey, cosign, keys};
 use zeroize::Zeroizing;
 
 use crate::cli::args::{GenerateKeyPairArgs, Progress, SignArgs, VerifyArgs};
+use crate::cli::commands::keyless::{load_trusted_root, log_signature, services, sign_keyless};
 use crate::cli::{registry, signatures};
 
 /// `PREFIX` + `ext`.
@@ -114,53 +118,133 @@ pub(crate) fn resolve(client: &Client, r: &Reference) -> Result<Descriptor> {
 
 /// Signs an image and stores the signature as `--registry-referrers-mode` says.
 pub fn sign(args: SignArgs) -> Result<ExitCode> {
-    if args.tlog_upload {
+    let mode = args.registry_referrers_mode;
+    // A bundle referrer is cosign v3's DSSE form; its Rekor entry would be of the
+    // `dsse` kind, which lading does not upload yet. Only key signing without a log
+    // makes one for now.
+    let bundle_possible = args.key.is_some() && !args.tlog_upload;
+    if !mode.legacy() && !bundle_possible {
         bail!(
-            "uploading to a transparency log is not supported yet; pass --tlog-upload=false to store the signature in the registry only"
+            "--registry-referrers-mode=oci-1-1 stores a bundle, which lading makes only for key signing without a transparency log (--key with --tlog-upload=false) for now; use legacy or both"
         );
     }
-    let key = load_private_key(&args.key)?;
+    let services = services(&args)?;
+    let trust = args
+        .trusted_root
+        .as_deref()
+        .map(load_trusted_root)
+        .transpose()?;
+    let http = sigstore::http_client()?;
+    let key = args.key.as_deref().map(load_private_key).transpose()?;
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
     let subject = resolve(&client, &reference)?;
     let digest = subject.digest.clone();
-    let mode = args.registry_referrers_mode;
+    let docker_ref = docker_reference(&reference);
     if mode.referrers() {
-        let bundle = image_signature::sign_bundle(&key, &digest)?;
-        let at = signatures::store_bundle(
-            &client,
-            &reference,
-            &subject,
-            &bundle,
-            PREDICATE_COSIGN_SIGN,
-        )?;
-        crate::cli::out!("bundle {at}");
+        match &key {
+            Some(key) if bundle_possible => {
+                let bundle = image_signature::sign_bundle(key, &digest)?;
+                let at = signatures::store_bundle(
+                    &client,
+                    &reference,
+                    &subject,
+                    &bundle,
+                    PREDICATE_COSIGN_SIGN,
+                )?;
+                crate::cli::out!("bundle {at}");
+            }
+            _ => eprintln!(
+                "note: no bundle referrer: lading stores bundles only for key signatures without a transparency log for now; the signature goes to the legacy .sig tag"
+            ),
+        }
     }
     if mode.legacy() {
-        let (sig_ref, at, count) = signatures::store_legacy(
-            &client,
-            &reference,
-            &docker_reference(&reference),
-            &key,
-            &digest,
-        )?;
+        let signed = match &key {
+            Some(key) => {
+                let mut signed = cosign::sign(key, &docker_ref, &digest)?;
+                if args.tlog_upload {
+                    let public = key.public_key()?;
+                    let entry = log_signature(
+                        &http,
+                        &services.rekor,
+                        &signed,
+                        public.der(),
+                        &public.to_pem(),
+                        trust.as_ref(),
+                    )?;
+                    legacy::annotate_log_entry(&mut signed, &entry)?;
+                }
+                signed
+            }
+            None => sign_keyless(
+                &args,
+                &http,
+                &services,
+                trust.as_ref(),
+                &docker_ref,
+                &digest,
+            )?,
+        };
+        let (sig_ref, at, count) = signatures::store_legacy(&client, &reference, signed, &digest)?;
         crate::cli::out!("signature {sig_ref}@{at} ({count} signature(s))");
     }
     crate::cli::out!("signed {}", reference.with_digest(digest));
     Ok(ExitCode::SUCCESS)
 }
 
-/// Verifies an image's signatures with a public key: 0 verified, 1 not.
-pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
-    if !args.insecure_ignore_tlog {
-        bail!(
-            "transparency-log verification is not supported yet; pass --insecure-ignore-tlog to check signatures against the key only"
-        );
+/// The verifier the flags ask for: `--key`, or a keyless identity policy.
+fn verifier(args: &VerifyArgs) -> Result<Verifier> {
+    if let Some(path) = &args.key {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let key = PublicKey::from_pem(&text)
+            .with_context(|| format!("loading the public key {}", path.display()))?;
+        return Ok(Verifier::Key(key));
     }
-    let text = std::fs::read_to_string(&args.key)
-        .with_context(|| format!("reading {}", args.key.display()))?;
-    let key = PublicKey::from_pem(&text)
-        .with_context(|| format!("loading the public key {}", args.key.display()))?;
+    let matcher =
+        |exact: &Option<String>, regexp: &Option<String>, flag: &str| match (exact, regexp) {
+            (Some(e), _) => Ok(Matcher::Exact(e.clone())),
+            (None, Some(r)) => Matcher::regexp(r).with_context(|| format!("--{flag}-regexp")),
+            (None, None) => bail!(
+                "keyless verification needs --{flag} or --{flag}-regexp (or verify with --key)"
+            ),
+        };
+    Ok(Verifier::Keyless(IdentityPolicy {
+        identity: matcher(
+            &args.certificate_identity,
+            &args.certificate_identity_regexp,
+            "certificate-identity",
+        )?,
+        issuer: matcher(
+            &args.certificate_oidc_issuer,
+            &args.certificate_oidc_issuer_regexp,
+            "certificate-oidc-issuer",
+        )?,
+    }))
+}
+
+/// Verifies an image's signatures: 0 verified, 1 not.
+pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
+    let verifier = verifier(&args)?;
+    let keyless = matches!(verifier, Verifier::Keyless(_));
+    let trust = match &args.trusted_root {
+        Some(path) => Some(load_trusted_root(path)?),
+        None if keyless || !args.insecure_ignore_tlog => bail!(
+            "--trusted-root FILE is required to verify {} (public-good Sigstore's TUF root is not fetched yet){}",
+            if keyless {
+                "keyless signatures"
+            } else {
+                "the transparency log"
+            },
+            if keyless {
+                ""
+            } else {
+                "; --insecure-ignore-tlog checks the key only"
+            }
+        ),
+        None => None,
+    };
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
     let digest = resolve(&client, &reference)?.digest;
@@ -169,21 +253,34 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
     let mut verified = Vec::new();
     let mut found_in = Vec::new();
     if mode.referrers() {
-        let (checked, via_api) = signatures::check_bundles(&client, &image, &key, &digest)?;
-        let how = if via_api {
-            "referrers API"
-        } else {
-            "referrers tag schema"
-        };
-        eprintln!(
-            "OCI 1.1 referrers ({how}): {} valid bundle(s), {} refused",
-            checked.verified.len(),
-            checked.refused.len()
-        );
-        report(&checked, &mut verified, &mut found_in, "oci-1-1 bundle");
+        match &verifier {
+            // Bundles hold no log entry lading can check yet (see `sign`).
+            Verifier::Key(key) if args.insecure_ignore_tlog => {
+                let (checked, via_api) = signatures::check_bundles(&client, &image, key, &digest)?;
+                let how = if via_api {
+                    "referrers API"
+                } else {
+                    "referrers tag schema"
+                };
+                eprintln!(
+                    "OCI 1.1 referrers ({how}): {} valid bundle(s), {} refused",
+                    checked.verified.len(),
+                    checked.refused.len()
+                );
+                report(&checked, &mut verified, &mut found_in, "oci-1-1 bundle");
+            }
+            _ => eprintln!(
+                "OCI 1.1 referrers: not checked: lading verifies bundles only with --key and --insecure-ignore-tlog for now"
+            ),
+        }
     }
     if mode.legacy() {
-        match signatures::check_legacy(&client, &image, &key, &digest)? {
+        let checks = Checks {
+            tlog: !args.insecure_ignore_tlog,
+            sct: !args.insecure_ignore_sct,
+        };
+        match signatures::check_legacy(&client, &image, &verifier, trust.as_ref(), checks, &digest)?
+        {
             None => eprintln!("legacy: no {}", cosign::signature_tag(&digest)),
             Some(checked) => {
                 eprintln!(
@@ -196,18 +293,23 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
             }
         }
     }
+    let by = match &args.key {
+        Some(k) => format!("the key {}", k.display()),
+        None => "the certificate identity and issuer given".to_string(),
+    };
     if verified.is_empty() {
-        eprintln!(
-            "no valid signature for {image} with the key {}",
-            args.key.display()
-        );
+        eprintln!("no valid signature for {image} with {by}");
         return Ok(ExitCode::from(1));
     }
     eprintln!(
-        "Verified {image}: {} signature(s) valid with the key {} in {} (no transparency log checked)",
+        "Verified {image}: {} signature(s) valid with {by} in {} ({})",
         verified.len(),
-        args.key.display(),
-        found_in.join(" and ")
+        found_in.join(" and "),
+        if args.insecure_ignore_tlog {
+            "no transparency log checked"
+        } else {
+            "transparency log entries checked"
+        }
     );
     crate::cli::out!("{}", serde_json::to_string(&verified)?);
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,148 @@
+//! Sigstore material on cosign's legacy `.sig` layers: a keyless signature's certificate
+//! and chain (`dev.sigstore.cosign/certificate`, `…/chain`, PEM) and the Rekor entry
+//! (`dev.sigstore.cosign/bundle`), written and verified as cosign v3 does.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use lading_oci::{Descriptor, Digest};
+use sha2::{Digest as _, Sha256};
+
+use super::certificate::{self, IdentityPolicy, ParsedCertificate, VerifiedIdentity};
+use super::fulcio::{Certificates, certificates_from_pem};
+use super::rekor::LogEntry;
+use super::trust_root::TrustedRoot;
+use crate::constants::{
+    ANNOTATION_BUNDLE, ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN, ANNOTATION_SIGNATURE,
+};
+use crate::cosign::{self, Signed};
+use crate::error::{Error, Result};
+use crate::keys::PublicKey;
+use crate::simple_signing::Payload;
+
+/// Adds the certificate and chain annotations of a keyless signature.
+pub fn annotate_certificates(signed: &mut Signed, certs: &Certificates) {
+    let a = &mut signed.layer.annotations;
+    a.insert(ANNOTATION_CERTIFICATE.to_string(), certs.leaf_pem());
+    a.insert(ANNOTATION_CHAIN.to_string(), certs.chain_pem());
+}
+
+/// Adds the Rekor bundle annotation.
+pub fn annotate_log_entry(signed: &mut Signed, entry: &LogEntry) -> Result<()> {
+    signed
+        .layer
+        .annotations
+        .insert(ANNOTATION_BUNDLE.to_string(), entry.to_cosign_bundle()?);
+    Ok(())
+}
+
+/// Who must have signed.
+#[derive(Debug, Clone)]
+pub enum Verifier {
+    /// A key.
+    Key(PublicKey),
+    /// A Fulcio certificate for this identity.
+    Keyless(IdentityPolicy),
+}
+
+/// What verification established about one signature.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The signed payload.
+    pub payload: Payload,
+    /// For a keyless signature: the certificate's identity and issuer.
+    pub identity: Option<VerifiedIdentity>,
+    /// The Rekor entry, unless the log was ignored.
+    pub log_entry: Option<LogEntry>,
+}
+
+/// Which checks verification makes beyond the signature (both on by default, as cosign).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checks {
+    /// The Rekor entry (cosign's `--insecure-ignore-tlog` turns it off).
+    pub tlog: bool,
+    /// The certificate's embedded SCT (`--insecure-ignore-sct`).
+    pub sct: bool,
+}
+
+fn missing(what: &str) -> Error {
+    Error::Invalid {
+        what: "signature layer",
+        reason: format!("no {what} annotation"),
+    }
+}
+
+/// Verifies one signature layer of `image`: the Rekor entry in its bundle annotation
+/// against the trusted root (with `checks.tlog`), the certificate for a keyless
+/// signature (chain, validity at the entry's time, SCT with `checks.sct`, identity),
+/// then the signature and payload as [`cosign::verify_layer`].
+pub fn verify_layer(
+    layer: &Descriptor,
+    payload: &[u8],
+    image: &Digest,
+    verifier: &Verifier,
+    trust: Option<&TrustedRoot>,
+    checks: Checks,
+) -> Result<Verified> {
+    let need_trust = || {
+        trust.ok_or_else(|| Error::Untrusted {
+            reason: "no trusted root to check it against".into(),
+        })
+    };
+    let signature = layer
+        .annotations
+        .get(ANNOTATION_SIGNATURE)
+        .and_then(|s| STANDARD.decode(s.trim()).ok())
+        .ok_or_else(|| missing("base64 signature"))?;
+    let cert = match verifier {
+        Verifier::Key(_) => None,
+        Verifier::Keyless(_) => {
+            let pem_text = layer
+                .annotations
+                .get(ANNOTATION_CERTIFICATE)
+                .filter(|c| !c.is_empty())
+                .ok_or_else(|| missing(ANNOTATION_CERTIFICATE))?;
+            let der = certificates_from_pem(pem_text)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| missing(ANNOTATION_CERTIFICATE))?;
+            Some(ParsedCertificate::from_der(&der)?)
+        }
+    };
+    let log_entry = if !checks.tlog {
+        None
+    } else {
+        let text = layer
+            .annotations
+            .get(ANNOTATION_BUNDLE)
+            .ok_or_else(|| missing(&format!("{ANNOTATION_BUNDLE} (transparency log)")))?;
+        let entry = LogEntry::from_cosign_bundle(text)?;
+        entry.verify(need_trust()?)?;
+        let verifier_der = match (verifier, &cert) {
+            (_, Some(c)) => c.der().to_vec(),
+            (Verifier::Key(k), None) => k.der().to_vec(),
+            (Verifier::Keyless(_), None) => unreachable!("keyless verification has a certificate"),
+        };
+        let hash = Sha256::digest(payload);
+        entry.check_body(&signature, &hash, &verifier_der)?;
+        Some(entry)
+    };
+    let (key, identity) = match (verifier, &cert) {
+        (Verifier::Keyless(policy), Some(c)) => {
+            // Without a log entry there is no trusted signing time: the certificate must
+            // be valid now (as cosign).
+            let at = log_entry
+                .as_ref()
+                .map_or_else(super::time::now, |e| e.integrated_time);
+            let identity = certificate::verify(c, need_trust()?, at, policy, checks.sct)?;
+            (c.public_key()?, Some(identity))
+        }
+        (Verifier::Key(k), _) => (k.clone(), None),
+        (Verifier::Keyless(_), None) => unreachable!("keyless verification has a certificate"),
+    };
+    let payload = cosign::verify_layer(layer, payload, &key, image)?;
+    Ok(Verified {
+        payload,
+        identity,
+        log_entry,
+    })
+}

@@ -1,0 +1,907 @@
+//! Keyless signing and the transparency log, end to end without the internet: a local
+//! Sigstore (tests/support/sigstore.js: the Sigstore project's @sigstore/mock Fulcio, CT
+//! log and Rekor, a local OIDC issuer, and the trusted_root.json made from their keys)
+//! and Debian's docker-registry on 127.0.0.1. Real cosign v3 is the oracle: what lading
+//! signs, cosign verifies; what cosign signs, lading verifies; what either must refuse
+//! (another identity, another issuer, an expired certificate, another trust root), both
+//! refuse. The identity token never appears in any output.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::registry::{Distribution, LadingServe};
+use common::sigstore::{self, LocalSigstore};
+use common::{Sandbox, assert_success, require, require_tool, run, stderr, stdout};
+use lading_signer::constants::{ANNOTATION_BUNDLE, ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN};
+
+/// The identity the tokens name (a GitHub Actions workflow, as Fulcio puts it in a URI SAN).
+const IDENTITY: &str = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main";
+
+fn peers() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers/go/bin")
+}
+
+fn need_peers() -> bool {
+    require(
+        peers().join("cosign").is_file() && peers().join("crane").is_file(),
+        "cosign and crane in target/peers/go/bin (scripts/install-peers)",
+    ) && require(
+        sigstore::available(),
+        "node and @sigstore/mock in target/peers/sigstore-mock (scripts/install-peers)",
+    ) && require_tool("docker-registry")
+}
+
+/// `cosign ARGS` with a private HOME, offline (no TUF), for a registry on 127.0.0.1.
+fn cosign(sb: &Sandbox, args: &[&str]) -> Output {
+    let home = sb.path("cosign-home");
+    std::fs::create_dir_all(&home).expect("home");
+    run(Command::new(peers().join("cosign"))
+        .args(args)
+        .current_dir(sb.dir.path())
+        .env("HOME", &home)
+        .env("COSIGN_PASSWORD", "")
+        .env("SIGSTORE_NO_CACHE", "true"))
+}
+
+/// `cosign verify` of a keyless signature with the local trust root.
+fn cosign_verify_keyless(
+    sb: &Sandbox,
+    trusted_root: &Path,
+    identity: &str,
+    issuer: &str,
+    image: &str,
+) -> Output {
+    cosign(
+        sb,
+        &[
+            "verify",
+            "--trusted-root",
+            trusted_root.to_str().expect("utf-8"),
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            issuer,
+            "--allow-http-registry",
+            "--allow-insecure-registry",
+            image,
+        ],
+    )
+}
+
+/// `lading ARGS`, without password variables.
+fn lading(sb: &Sandbox, args: &[&str]) -> Output {
+    let mut cmd = sb.lading(args);
+    cmd.current_dir(sb.dir.path())
+        .env_remove("LADING_PASSWORD")
+        .env_remove("COSIGN_PASSWORD")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+        .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
+    run(&mut cmd)
+}
+
+/// `lading verify` of a keyless signature with the local trust root.
+fn lading_verify_keyless(
+    sb: &Sandbox,
+    trusted_root: &Path,
+    identity: &str,
+    issuer: &str,
+    image: &str,
+) -> Output {
+    lading(
+        sb,
+        &[
+            "verify",
+            "--trusted-root",
+            trusted_root.to_str().expect("utf-8"),
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            issuer,
+            image,
+        ],
+    )
+}
+
+/// Builds a one-file `FROM scratch` image holding `content`, pushes it to
+/// `host/app:tag` and returns `host/app@digest`.
+fn push_image(sb: &Sandbox, host: &str, tag: &str, content: &str) -> String {
+    let ctx = sb.path(&format!("ctx-{tag}"));
+    std::fs::create_dir_all(&ctx).expect("ctx");
+    std::fs::write(ctx.join("f"), content).expect("file");
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY f /f\n").expect("df");
+    let local = format!("app:{tag}");
+    let digest = sb.build_ok(&ctx, &["-t", &local]);
+    assert_success(&sb.run(&["push", &local, &format!("docker://{host}/app:{tag}")]));
+    format!("{host}/app@{digest}")
+}
+
+/// The annotations of the first layer of the image's `.sig` manifest.
+fn signature_annotations(image: &str) -> serde_json::Map<String, serde_json::Value> {
+    let (repo, digest) = image.split_once('@').expect("by digest");
+    let tag = format!("{repo}:{}.sig", digest.replace(':', "-"));
+    let out = run(Command::new(peers().join("crane")).args(["manifest", "--insecure", &tag]));
+    assert_success(&out);
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).expect("manifest");
+    m["layers"][0]["annotations"]
+        .as_object()
+        .expect("annotations")
+        .clone()
+}
+
+fn code(o: &Output) -> Option<i32> {
+    o.status.code()
+}
+
+/// lading exits 1 (no valid signature); cosign fails having found and rejected the
+/// signatures (not for want of them or of the registry).
+fn refused_by_both(lading_out: &Output, cosign_out: &Output, why: &str) {
+    assert_eq!(
+        code(lading_out),
+        Some(1),
+        "{why}: lading verify:\n{}{}",
+        stdout(lading_out),
+        stderr(lading_out)
+    );
+    assert!(
+        !cosign_out.status.success(),
+        "{why}: cosign verified:\n{}",
+        stdout(cosign_out)
+    );
+    assert!(
+        stderr(cosign_out).contains("no matching signatures"),
+        "{why}: cosign:\n{}",
+        stderr(cosign_out)
+    );
+}
+
+fn assert_no_token(outputs: &[&Output], token: &str) {
+    // The signature part alone is secret enough to look for.
+    let signature = token.rsplit('.').next().expect("jwt");
+    for o in outputs {
+        let text = format!("{}{}", stdout(o), stderr(o));
+        assert!(!text.contains(signature), "the token leaked in:\n{text}");
+    }
+}
+
+#[test]
+fn lading_keyless_signatures_verify_with_cosign_and_lading() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Distribution::start(None);
+    let local = LocalSigstore::start();
+    let image = push_image(&sb, &reg.host, "1", "keyless\n");
+    let token = local.token(IDENTITY);
+    let token_file = sb.write("token", &token);
+    let root = local.trusted_root.to_str().expect("utf-8");
+
+    let signed = lading(
+        &sb,
+        &[
+            "sign",
+            "--identity-token",
+            token_file.to_str().expect("utf-8"),
+            "--signing-config",
+            local.signing_config.to_str().expect("utf-8"),
+            "--trusted-root",
+            root,
+            &format!("docker://{}/app:1", reg.host),
+        ],
+    );
+    assert_success(&signed);
+    assert!(stderr(&signed).contains(IDENTITY), "{}", stderr(&signed));
+
+    // cosign's legacy annotations: the Fulcio certificate, its chain, the Rekor bundle.
+    let a = signature_annotations(&image);
+    assert!(
+        a[ANNOTATION_CERTIFICATE]
+            .as_str()
+            .expect("cert")
+            .starts_with("-----BEGIN CERTIFICATE-----\n")
+    );
+    assert!(
+        a[ANNOTATION_CHAIN]
+            .as_str()
+            .expect("chain")
+            .starts_with("-----BEGIN CERTIFICATE-----\n")
+    );
+    let bundle: serde_json::Value =
+        serde_json::from_str(a[ANNOTATION_BUNDLE].as_str().expect("bundle")).expect("bundle json");
+    for key in ["body", "integratedTime", "logIndex", "logID"] {
+        assert!(bundle["Payload"].get(key).is_some(), "{bundle}");
+    }
+    assert!(bundle["SignedEntryTimestamp"].is_string(), "{bundle}");
+
+    let theirs = cosign_verify_keyless(&sb, &local.trusted_root, IDENTITY, &local.issuer, &image);
+    assert_success(&theirs);
+    let ours = lading_verify_keyless(&sb, &local.trusted_root, IDENTITY, &local.issuer, &image);
+    assert_success(&ours);
+    let payloads: serde_json::Value = serde_json::from_str(&stdout(&ours)).expect("json");
+    let digest = image.split_once('@').expect("digest").1;
+    assert_eq!(
+        payloads[0]["critical"]["image"]["docker-manifest-digest"],
+        digest
+    );
+
+    // Regular expressions, unanchored as cosign's.
+    let re = lading(
+        &sb,
+        &[
+            "verify",
+            "--trusted-root",
+            root,
+            "--certificate-identity-regexp",
+            "^https://github\\.com/acme/",
+            "--certificate-oidc-issuer-regexp",
+            "127\\.0\\.0\\.1",
+            &image,
+        ],
+    );
+    assert_success(&re);
+
+    // Another identity, another issuer: refused by both.
+    let other = "https://github.com/evil/app/.github/workflows/release.yml@refs/heads/main";
+    refused_by_both(
+        &lading_verify_keyless(&sb, &local.trusted_root, other, &local.issuer, &image),
+        &cosign_verify_keyless(&sb, &local.trusted_root, other, &local.issuer, &image),
+        "another identity",
+    );
+    let other_issuer = "https://token.actions.githubusercontent.com";
+    refused_by_both(
+        &lading_verify_keyless(&sb, &local.trusted_root, IDENTITY, other_issuer, &image),
+        &cosign_verify_keyless(&sb, &local.trusted_root, IDENTITY, other_issuer, &image),
+        "another issuer",
+    );
+    let re_other = lading(
+        &sb,
+        &[
+            "verify",
+            "--trusted-root",
+            root,
+            "--certificate-identity-regexp",
+            "^https://github\\.com/evil/",
+            "--certificate-oidc-issuer-regexp",
+            ".*",
+            &image,
+        ],
+    );
+    assert_eq!(code(&re_other), Some(1), "{}", stderr(&re_other));
+
+    // Another Sigstore's trust root (other CA and log keys): refused by both.
+    let stranger = LocalSigstore::start();
+    refused_by_both(
+        &lading_verify_keyless(&sb, &stranger.trusted_root, IDENTITY, &local.issuer, &image),
+        &cosign_verify_keyless(&sb, &stranger.trusted_root, IDENTITY, &local.issuer, &image),
+        "another trust root",
+    );
+
+    // A trusted root without the CT log: the SCT cannot be checked, refused by both
+    // unless `--insecure-ignore-sct`.
+    let mut no_ct: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&local.trusted_root).expect("root")).expect("json");
+    no_ct["ctlogs"] = serde_json::json!([]);
+    let no_ct = sb.write("no-ct.json", &no_ct.to_string());
+    let ours = lading_verify_keyless(&sb, &no_ct, IDENTITY, &local.issuer, &image);
+    refused_by_both(
+        &ours,
+        &cosign_verify_keyless(&sb, &no_ct, IDENTITY, &local.issuer, &image),
+        "no CT log",
+    );
+    assert!(stderr(&ours).contains("SCT"), "{}", stderr(&ours));
+    let no_ct = no_ct.to_str().expect("utf-8");
+    let ignore_sct = |tool: &str| {
+        let mut args = vec![
+            "verify",
+            "--trusted-root",
+            no_ct,
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            &local.issuer,
+            "--insecure-ignore-sct",
+        ];
+        if tool == "cosign" {
+            args.extend(["--allow-http-registry", "--allow-insecure-registry"]);
+        }
+        args.push(&image);
+        if tool == "cosign" {
+            cosign(&sb, &args)
+        } else {
+            lading(&sb, &args)
+        }
+    };
+    assert_success(&ignore_sct("lading"));
+    assert_success(&ignore_sct("cosign"));
+
+    // The token given inline works the same and is not echoed either.
+    let inline = lading(
+        &sb,
+        &[
+            "sign",
+            "--identity-token",
+            &token,
+            "--fulcio-url",
+            &local.url,
+            "--rekor-url",
+            &local.url,
+            &image,
+        ],
+    );
+    assert_success(&inline);
+    assert_eq!(signature_annotations(&image).len(), 4, "first layer intact");
+    let both = lading_verify_keyless(&sb, &local.trusted_root, IDENTITY, &local.issuer, &image);
+    assert_success(&both);
+    assert!(
+        stderr(&both).contains("2 signature(s) valid"),
+        "{}",
+        stderr(&both)
+    );
+    assert_no_token(&[&signed, &theirs, &ours, &re, &inline, &both], &token);
+}
+
+#[test]
+fn keyless_signatures_in_lading_serve_verify_with_cosign() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let local = LocalSigstore::start();
+    let ctx = sb.path("ctx");
+    std::fs::create_dir_all(&ctx).expect("ctx");
+    std::fs::write(ctx.join("f"), "served\n").expect("f");
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY f /f\n").expect("df");
+    let digest = sb.build_ok(&ctx, &["-t", "app:1"]);
+    let serve = LadingServe::start(&sb.store());
+    let token_file = sb.write("token", &local.token(IDENTITY));
+    assert_success(&lading(
+        &sb,
+        &[
+            "sign",
+            "--identity-token",
+            token_file.to_str().expect("utf-8"),
+            "--signing-config",
+            local.signing_config.to_str().expect("utf-8"),
+            &format!("docker://{}/app:1", serve.host),
+        ],
+    ));
+    let image = format!("{}/app@{digest}", serve.host);
+    assert_success(&cosign_verify_keyless(
+        &sb,
+        &local.trusted_root,
+        IDENTITY,
+        &local.issuer,
+        &image,
+    ));
+    assert_success(&lading_verify_keyless(
+        &sb,
+        &local.trusted_root,
+        IDENTITY,
+        &local.issuer,
+        &image,
+    ));
+}
+
+#[test]
+fn lading_verifies_cosign_keyless_signatures() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Distribution::start(None);
+    let local = LocalSigstore::start();
+    let image = push_image(&sb, &reg.host, "1", "signed by cosign\n");
+    let token_file = sb.write("token", &local.token(IDENTITY));
+    let signed = cosign(
+        &sb,
+        &[
+            "sign",
+            "-y",
+            "--identity-token",
+            token_file.to_str().expect("utf-8"),
+            "--fulcio-url",
+            &local.url,
+            "--rekor-url",
+            &local.url,
+            "--trusted-root",
+            local.trusted_root.to_str().expect("utf-8"),
+            "--use-signing-config=false",
+            "--new-bundle-format=false",
+            "--allow-http-registry",
+            "--allow-insecure-registry",
+            &image,
+        ],
+    );
+    assert_success(&signed);
+    assert!(signature_annotations(&image).contains_key(ANNOTATION_BUNDLE));
+    let ours = lading_verify_keyless(&sb, &local.trusted_root, IDENTITY, &local.issuer, &image);
+    assert_success(&ours);
+    assert!(
+        stderr(&ours).contains(&format!("signed by {IDENTITY}")),
+        "{}",
+        stderr(&ours)
+    );
+    let other = "someone@example.com";
+    let refused = lading_verify_keyless(&sb, &local.trusted_root, other, &local.issuer, &image);
+    assert_eq!(code(&refused), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("does not match"),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+#[test]
+fn expired_certificates_are_refused_by_lading_and_cosign() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Distribution::start(None);
+    let local = LocalSigstore::start();
+    let image = push_image(&sb, &reg.host, "1", "expired\n");
+    let token_file = sb.write("token", &local.token(IDENTITY));
+    // This Fulcio's clock is 30 minutes slow: the certificate's 10 minutes ended before
+    // Rekor logs the signature.
+    let expired_fulcio = format!("{}/expired", local.url);
+    let sign = |extra: &[&str]| {
+        let mut args = vec![
+            "sign",
+            "--identity-token",
+            token_file.to_str().expect("utf-8"),
+            "--fulcio-url",
+            &expired_fulcio,
+            "--rekor-url",
+            &local.url,
+        ];
+        args.extend_from_slice(extra);
+        args.push(&image);
+        lading(&sb, &args)
+    };
+    // With the trust root, lading checks what it got before storing it: refused.
+    let checked = sign(&[
+        "--trusted-root",
+        local.trusted_root.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code(&checked), Some(2), "{}", stderr(&checked));
+    assert!(
+        stderr(&checked).contains("not valid when the signature was logged"),
+        "{}",
+        stderr(&checked)
+    );
+    // Stored without the check, then verified: refused by both.
+    assert_success(&sign(&[]));
+    let ours = lading_verify_keyless(&sb, &local.trusted_root, IDENTITY, &local.issuer, &image);
+    let theirs = cosign_verify_keyless(&sb, &local.trusted_root, IDENTITY, &local.issuer, &image);
+    refused_by_both(&ours, &theirs, "expired certificate");
+    assert!(
+        stderr(&ours).contains("not valid when the signature was logged"),
+        "{}",
+        stderr(&ours)
+    );
+
+    // A valid certificate from a CA whose time in the trusted root ended before the
+    // signature was logged: refused by both.
+    let fresh = push_image(&sb, &reg.host, "2", "ca ended\n");
+    assert_success(&lading(
+        &sb,
+        &[
+            "sign",
+            "--identity-token",
+            token_file.to_str().expect("utf-8"),
+            "--fulcio-url",
+            &local.url,
+            "--rekor-url",
+            &local.url,
+            &fresh,
+        ],
+    ));
+    let mut root: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&local.trusted_root).expect("root")).expect("json");
+    let ca = &mut root["certificateAuthorities"][0]["validFor"];
+    ca["end"] = ca["start"].clone();
+    let ended = sb.write("ca-ended.json", &root.to_string());
+    assert_success(&lading_verify_keyless(
+        &sb,
+        &local.trusted_root,
+        IDENTITY,
+        &local.issuer,
+        &fresh,
+    ));
+    let ours = lading_verify_keyless(&sb, &ended, IDENTITY, &local.issuer, &fresh);
+    let theirs = cosign_verify_keyless(&sb, &ended, IDENTITY, &local.issuer, &fresh);
+    refused_by_both(&ours, &theirs, "the CA's validity ended");
+    assert!(
+        stderr(&ours).contains("valid at the signing time"),
+        "{}",
+        stderr(&ours)
+    );
+}
+
+#[test]
+fn key_signatures_in_the_transparency_log_verify_with_cosign_and_lading() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Distribution::start(None);
+    let local = LocalSigstore::start();
+    let image = push_image(&sb, &reg.host, "1", "key and log\n");
+    let prefix = sb.path("cosign");
+    assert_success(&lading(
+        &sb,
+        &[
+            "generate-key-pair",
+            "--output-key-prefix",
+            prefix.to_str().expect("utf-8"),
+        ],
+    ));
+    let key = sb.path("cosign.key");
+    let public = sb.path("cosign.pub");
+    let root = local.trusted_root.to_str().expect("utf-8");
+    let signed = lading(
+        &sb,
+        &[
+            "sign",
+            "--key",
+            key.to_str().expect("utf-8"),
+            "--rekor-url",
+            &local.url,
+            "--trusted-root",
+            root,
+            &image,
+        ],
+    );
+    assert_success(&signed);
+    let a = signature_annotations(&image);
+    assert!(
+        a.contains_key(ANNOTATION_BUNDLE) && !a.contains_key(ANNOTATION_CERTIFICATE),
+        "{a:?}"
+    );
+
+    let verify = |root: &str| {
+        let pub_path = public.to_str().expect("utf-8");
+        (
+            lading(
+                &sb,
+                &["verify", "--key", pub_path, "--trusted-root", root, &image],
+            ),
+            cosign(
+                &sb,
+                &[
+                    "verify",
+                    "--key",
+                    pub_path,
+                    "--trusted-root",
+                    root,
+                    "--allow-http-registry",
+                    "--allow-insecure-registry",
+                    &image,
+                ],
+            ),
+        )
+    };
+    let (ours, theirs) = verify(root);
+    assert_success(&ours);
+    assert!(
+        stderr(&ours).contains("transparency log entries checked"),
+        "{}",
+        stderr(&ours)
+    );
+    assert_success(&theirs);
+
+    // Another log's key: the SET does not verify; refused by both.
+    let stranger = LocalSigstore::start();
+    let (ours, theirs) = verify(stranger.trusted_root.to_str().expect("utf-8"));
+    refused_by_both(&ours, &theirs, "another log");
+
+    // Checking the log needs a trust root.
+    let no_root = lading(
+        &sb,
+        &["verify", "--key", public.to_str().expect("utf-8"), &image],
+    );
+    assert_eq!(code(&no_root), Some(2), "{}", stderr(&no_root));
+    assert!(
+        stderr(&no_root).contains("--trusted-root"),
+        "{}",
+        stderr(&no_root)
+    );
+
+    // A signature without a log entry is refused unless the log is ignored.
+    let unlogged = push_image(&sb, &reg.host, "2", "not logged\n");
+    assert_success(&lading(
+        &sb,
+        &[
+            "sign",
+            "--key",
+            key.to_str().expect("utf-8"),
+            "--tlog-upload=false",
+            &unlogged,
+        ],
+    ));
+    let refused = lading(
+        &sb,
+        &[
+            "verify",
+            "--key",
+            public.to_str().expect("utf-8"),
+            "--trusted-root",
+            root,
+            &unlogged,
+        ],
+    );
+    assert_eq!(code(&refused), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains(ANNOTATION_BUNDLE),
+        "{}",
+        stderr(&refused)
+    );
+}
+
+#[test]
+fn github_actions_tokens_are_requested_with_audience_sigstore() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Distribution::start(None);
+    let local = LocalSigstore::start();
+    let image = push_image(&sb, &reg.host, "1", "from actions\n");
+    // The runner's URL already has a query; the identity is chosen by the harness's `sub`.
+    let request_url = format!(
+        "{}/github/token?api-version=2.0&sub={}",
+        local.url,
+        IDENTITY.replace('@', "%40")
+    );
+    let sign = |request_token: &str| {
+        let mut cmd = sb.lading(&[
+            "sign",
+            "--signing-config",
+            local.signing_config.to_str().expect("utf-8"),
+            &image,
+        ]);
+        cmd.current_dir(sb.dir.path())
+            .env("ACTIONS_ID_TOKEN_REQUEST_URL", &request_url)
+            .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", request_token);
+        run(&mut cmd)
+    };
+    let signed = sign(&local.actions_request_token);
+    assert_success(&signed);
+    assert_success(&cosign_verify_keyless(
+        &sb,
+        &local.trusted_root,
+        IDENTITY,
+        &local.issuer,
+        &image,
+    ));
+    // A wrong request token: the endpoint refuses, and neither token is echoed.
+    let refused = sign("not-the-request-token");
+    assert_eq!(code(&refused), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("GitHub Actions"),
+        "{}",
+        stderr(&refused)
+    );
+    for o in [&signed, &refused] {
+        let text = format!("{}{}", stdout(o), stderr(o));
+        assert!(!text.contains(&local.actions_request_token), "{text}");
+        assert!(!text.contains("not-the-request-token"), "{text}");
+    }
+}
+
+#[test]
+fn bad_tokens_are_refused_and_never_echoed() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let local = LocalSigstore::start();
+    let reg = Distribution::start(None);
+    let image = push_image(&sb, &reg.host, "1", "bad tokens\n");
+    // Fulcio refuses a token for another audience; lading says so without the token.
+    let token = local.token_for(IDENTITY, "not-sigstore");
+    let out = lading(
+        &sb,
+        &[
+            "sign",
+            "--identity-token",
+            &token,
+            "--fulcio-url",
+            &local.url,
+            "--rekor-url",
+            &local.url,
+            &image,
+        ],
+    );
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Fulcio"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("401"), "{}", stderr(&out));
+    assert_no_token(&[&out], &token);
+
+    // No token and not in GitHub Actions: a clear error.
+    let out = lading(&sb, &["sign", "--fulcio-url", &local.url, &image]);
+    assert_eq!(code(&out), Some(2));
+    assert!(
+        stderr(&out).contains("--identity-token"),
+        "{}",
+        stderr(&out)
+    );
+    // Keyless signatures are always logged.
+    let out = lading(
+        &sb,
+        &[
+            "sign",
+            "--identity-token",
+            &local.token(IDENTITY),
+            "--tlog-upload=false",
+            &image,
+        ],
+    );
+    assert_eq!(code(&out), Some(2));
+    assert!(
+        stderr(&out).contains("--tlog-upload=false needs --key"),
+        "{}",
+        stderr(&out)
+    );
+    // A signing config without a Fulcio cannot sign keyless.
+    let mut config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&local.signing_config).expect("config"))
+            .expect("json");
+    config["caUrls"] = serde_json::json!([]);
+    let config = sb.write("no-fulcio.json", &config.to_string());
+    let out = lading(
+        &sb,
+        &[
+            "sign",
+            "--identity-token",
+            &local.token(IDENTITY),
+            "--signing-config",
+            config.to_str().expect("utf-8"),
+            &image,
+        ],
+    );
+    assert_eq!(code(&out), Some(2));
+    assert!(stderr(&out).contains("names no Fulcio"), "{}", stderr(&out));
+    // Keyless verification names what it needs.
+    let out = lading(&sb, &["verify", "--certificate-identity", IDENTITY, &image]);
+    assert_eq!(code(&out), Some(2));
+    assert!(
+        stderr(&out).contains("--certificate-oidc-issuer"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The PyPI `sigstore` client's version pinned by scripts/install-peers.
+const SIGSTORE_PYTHON_VERSION: &str = "4.5.1";
+
+/// The Python of the venv holding the PyPI `sigstore` client.
+fn sigstore_python() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers-venv/bin/python")
+}
+
+/// A Sigstore bundle v0.3 (protobuf-specs JSON) from what lading's Fulcio and Rekor
+/// clients returned. The bundle model itself lives elsewhere (`signer::sigstore::bundle`);
+/// this test writes the JSON by hand to show the types carry everything a bundle needs.
+fn bundle_v03(
+    certs: &lading_signer::sigstore::fulcio::Certificates,
+    entry: &lading_signer::sigstore::rekor::LogEntry,
+    artifact_sha256: &[u8],
+    signature: &[u8],
+) -> serde_json::Value {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let proof = entry
+        .inclusion_proof
+        .as_ref()
+        .expect("Rekor returns an inclusion proof");
+    serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {
+            "certificate": { "rawBytes": b64(&certs.leaf) },
+            "tlogEntries": [{
+                "logIndex": entry.log_index.to_string(),
+                "logId": { "keyId": b64(&entry.log_id) },
+                "kindVersion": { "kind": "hashedrekord", "version": "0.0.1" },
+                "integratedTime": entry.integrated_time.to_string(),
+                "inclusionPromise": { "signedEntryTimestamp": b64(&entry.signed_entry_timestamp) },
+                "inclusionProof": {
+                    "logIndex": proof.log_index.to_string(),
+                    "rootHash": b64(&proof.root_hash),
+                    "treeSize": proof.tree_size.to_string(),
+                    "hashes": proof.hashes.iter().map(|h| b64(h)).collect::<Vec<_>>(),
+                    "checkpoint": { "envelope": proof.checkpoint },
+                },
+                "canonicalizedBody": b64(&entry.body),
+            }],
+        },
+        "messageSignature": {
+            "messageDigest": { "algorithm": "SHA2_256", "digest": b64(artifact_sha256) },
+            "signature": b64(signature),
+        },
+    })
+}
+
+#[test]
+fn sigstore_python_verifies_what_ladings_fulcio_and_rekor_clients_return() {
+    use lading_signer::sigstore::{fulcio, oidc::IdentityToken, rekor, trust_root::TrustedRoot};
+    use sha2::Digest as _;
+    if !require(
+        sigstore::available(),
+        "node and @sigstore/mock in target/peers/sigstore-mock (scripts/install-peers)",
+    ) || !require(
+        stdout(&run(Command::new(sigstore_python()).args([
+            "-m",
+            "sigstore",
+            "--version",
+        ])))
+        .trim()
+            == format!("sigstore {SIGSTORE_PYTHON_VERSION}"),
+        "the PyPI sigstore client (pinned) in target/peers-venv (scripts/install-peers)",
+    ) {
+        return;
+    }
+    let sb = Sandbox::new();
+    let local = LocalSigstore::start();
+    let http = lading_signer::sigstore::http_client().expect("client");
+    let token =
+        IdentityToken::parse(zeroize::Zeroizing::new(local.token(IDENTITY))).expect("token");
+    let key = lading_signer::KeyPair::generate().expect("key");
+    let certs = fulcio::request_certificate(&http, &local.url, &token, &key).expect("certificate");
+    let artifact = sb.write("artifact.txt", "an artifact\n");
+    let bytes = std::fs::read(&artifact).expect("artifact");
+    let hash = sha2::Sha256::digest(&bytes);
+    let signature = key.sign(&bytes).expect("sign");
+    let entry = rekor::upload(
+        &http,
+        &local.url,
+        &rekor::hashedrekord(&signature, &certs.leaf_pem(), &hash),
+    )
+    .expect("rekor");
+    // lading's own checks of the entry first.
+    let trust =
+        TrustedRoot::from_json(&std::fs::read(&local.trusted_root).expect("root")).expect("root");
+    entry.verify(&trust).expect("SET and inclusion proof");
+    entry
+        .check_body(&signature, &hash, &certs.leaf)
+        .expect("body");
+
+    let bundle = sb.write(
+        "artifact.txt.sigstore.json",
+        &bundle_v03(&certs, &entry, &hash, &signature).to_string(),
+    );
+    let trust_config = sb.write(
+        "trust_config.json",
+        &serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json",
+            "trustedRoot": serde_json::from_slice::<serde_json::Value>(&std::fs::read(&local.trusted_root).expect("root")).expect("json"),
+            "signingConfig": serde_json::from_slice::<serde_json::Value>(&std::fs::read(&local.signing_config).expect("config")).expect("json"),
+        })
+        .to_string(),
+    );
+    let verify = |identity: &str| {
+        run(Command::new(sigstore_python())
+            .args(["-m", "sigstore", "--trust-config"])
+            .arg(&trust_config)
+            .args(["verify", "identity", "--offline", "--bundle"])
+            .arg(&bundle)
+            .args([
+                "--cert-identity",
+                identity,
+                "--cert-oidc-issuer",
+                &local.issuer,
+            ])
+            .arg(&artifact))
+    };
+    assert_success(&verify(IDENTITY));
+    let refused =
+        verify("https://github.com/evil/app/.github/workflows/release.yml@refs/heads/main");
+    assert!(!refused.status.success(), "{}", stdout(&refused));
+    assert!(
+        stderr(&refused).contains("SANs do not match"),
+        "{}",
+        stderr(&refused)
+    );
+}
