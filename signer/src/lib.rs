@@ -29,6 +29,7 @@ pub mod intoto;
 pub mod keys;
 mod pem;
 pub mod policy;
+mod protojson;
 pub mod sigstore;
 pub mod simple_signing;
 
