@@ -123,6 +123,10 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
     );
     let envelope = sign_statement(&key, &statement)?;
     let mode = args.registry_referrers_mode;
+    if args.replace && mode.referrers() {
+        // cosign v3 adds bundle referrers without replacing either.
+        eprintln!("--replace applies to the legacy .att tag only; the bundle is added");
+    }
     if mode.referrers() {
         let bundle = Bundle::dsse(verification_material(&key)?, envelope.clone());
         let at = signatures::store_bundle(&client, &reference, &subject, &bundle, &predicate_type)?;
