@@ -73,3 +73,96 @@ pub fn verify(bundle: &Bundle, key: &PublicKey, image: &Digest) -> Result<Statem
     statement.check_subject(image)?;
     Ok(statement)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::constants::{IN_TOTO_STATEMENT_V01, PREDICATE_SLSA_PROVENANCE_V1};
+    use crate::sigstore::bundle::Content;
+
+    /// cosign v3.1.3's key-based attestation bundle (`cosign attest-blob --key
+    /// --type slsaprovenance1 --new-bundle-format --tlog-upload=false`; the same
+    /// `NewAttestationBundle` as `cosign attest`), its key, and the blob's digest.
+    const COSIGN_ATTESTATION: &str = include_str!("testdata/cosign-attest-blob-key.sigstore.json");
+    const COSIGN_ATTEST_PUB: &str = include_str!("testdata/cosign-attest.pub");
+    const COSIGN_BLOB: &str =
+        "sha256:9b07635aaae8632a4883db75db117dbb2fc84df917de262809c2b37bd2cf2b2a";
+
+    #[test]
+    fn cosigns_attestation_bundle_verifies_with_its_key_and_digest_only() {
+        let bundle = Bundle::parse(COSIGN_ATTESTATION.as_bytes()).unwrap();
+        let key = PublicKey::from_pem(COSIGN_ATTEST_PUB).unwrap();
+        let blob: Digest = COSIGN_BLOB.parse().unwrap();
+        let statement = verify(&bundle, &key, &blob).unwrap();
+        assert_eq!(statement.kind, IN_TOTO_STATEMENT_V01);
+        assert_eq!(statement.predicate_type, PREDICATE_SLSA_PROVENANCE_V1);
+        assert_eq!(
+            statement.predicate_value().unwrap()["runDetails"]["builder"]["id"],
+            "https://ci.example/builder"
+        );
+        // Its bundle JSON is what this model writes back.
+        assert_eq!(
+            String::from_utf8(bundle.to_json().unwrap()).unwrap(),
+            COSIGN_ATTESTATION.trim_end()
+        );
+        let stranger = KeyPair::generate().unwrap().public_key().unwrap();
+        assert!(matches!(
+            verify(&bundle, &stranger, &blob),
+            Err(Error::BadSignature)
+        ));
+        assert!(matches!(
+            verify(&bundle, &key, &Digest::of(b"other")),
+            Err(Error::WrongDigest { .. })
+        ));
+    }
+
+    #[test]
+    fn signed_statement_verifies_and_forgeries_are_refused() {
+        let pair = KeyPair::generate().unwrap();
+        let key = pair.public_key().unwrap();
+        let image = Digest::of(b"image");
+        let statement = |d: &Digest, predicate: &str| {
+            let raw = serde_json::value::RawValue::from_string(predicate.into()).unwrap();
+            Statement::new("r.example/app", d, "https://example.com/p", raw)
+                .to_bytes()
+                .unwrap()
+        };
+        let bundle = sign(&pair, &statement(&image, r#"{"ok": true}"#)).unwrap();
+        let bundle = Bundle::parse(&bundle.to_json().unwrap()).unwrap();
+        let back = verify(&bundle, &key, &image).unwrap();
+        assert_eq!(back.predicate.get(), r#"{"ok": true}"#);
+
+        // A predicate changed after signing.
+        let mut changed = bundle.clone();
+        if let Content::DsseEnvelope(e) = &mut changed.content {
+            e.payload = statement(&image, r#"{"ok": false}"#);
+        }
+        assert!(matches!(
+            verify(&changed, &key, &image),
+            Err(Error::BadSignature)
+        ));
+        // Another payload type, re-signed: the envelope must carry in-toto.
+        let retyped = Bundle::dsse(
+            VerificationMaterial::public_key(&key),
+            Envelope::sign(&pair, "text/plain", &statement(&image, "{}")).unwrap(),
+        );
+        assert!(matches!(
+            verify(&retyped, &key, &image),
+            Err(Error::Invalid { .. })
+        ));
+        // Two signatures.
+        let mut twice = bundle.clone();
+        if let Content::DsseEnvelope(e) = &mut twice.content {
+            e.signatures.push(e.signatures[0].clone());
+        }
+        assert!(matches!(
+            verify(&twice, &key, &image),
+            Err(Error::Invalid { .. })
+        ));
+        // Another image.
+        assert!(matches!(
+            verify(&bundle, &key, &Digest::of(b"other")),
+            Err(Error::WrongDigest { .. })
+        ));
+    }
+}
