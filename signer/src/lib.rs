@@ -8,9 +8,10 @@
 //! - [`cosign`]: cosign's legacy signature manifests (tag `sha256-<hex>.sig`, one layer
 //!   per signature) built and read as OCI types; the binary moves them with the registry
 //!   client.
-//! - [`dsse`], [`intoto`], [`attestation`]: attestations, DSSE envelopes over in-toto
-//!   statements, stored as cosign's legacy `sha256-<hex>.att` manifests; [`policy`]:
-//!   requirements on a verified SLSA provenance.
+//! - [`dsse`], [`intoto`]: the one DSSE envelope and in-toto statement model, used by
+//!   attestations and Sigstore bundles alike; [`attestation`]: attestations stored as
+//!   cosign's legacy `sha256-<hex>.att` manifests; [`policy`]: requirements on a verified
+//!   SLSA provenance.
 //! - [`sigstore`]: Sigstore bundles v0.3, cosign v3 image signatures in them and the
 //!   OCI 1.1 referrer manifests that store them.
 //!

@@ -304,7 +304,7 @@ fn verified_bundles(
         found.bundles.len()
     );
     for line in &found.refused {
-        eprintln!("{line}: rejected");
+        eprintln!("rejected: {line}");
     }
     let mut verified = Vec::new();
     for (what, bundle) in &found.bundles {
