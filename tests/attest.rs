@@ -11,12 +11,13 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use common::registry::{Distribution, LadingServe, Secured, htpasswd, make_ca};
 use common::{Sandbox, assert_success, require, require_tool, run, stderr, stdout};
 use lading_oci::{Descriptor, Digest, Store};
 use lading_signer::attestation::attestation_tag;
+use lading_signer::constants::{
+    ANNOTATION_BUNDLE_CONTENT, ANNOTATION_BUNDLE_PREDICATE_TYPE, MEDIA_TYPE_BUNDLE_V03,
+};
 use lading_signer::constants::{
     ANNOTATION_PREDICATE_TYPE, ANNOTATION_SIGNATURE, MEDIA_TYPE_DSSE_ENVELOPE, PREDICATE_BUILD_LOG,
     PREDICATE_CUSTOM, PREDICATE_CYCLONEDX, PREDICATE_SLSA_PROVENANCE_V1, PREDICATE_SPDX,
@@ -24,6 +25,9 @@ use lading_signer::constants::{
 };
 use lading_signer::cosign;
 use lading_signer::dsse::Envelope;
+use lading_signer::intoto::Statement;
+use lading_signer::sigstore::bundle::{Bundle, Content};
+use lading_signer::sigstore::{dsse_bundle, referrer};
 use serde_json::Value;
 
 /// The cosign built for the peer tests.
@@ -132,8 +136,23 @@ fn cosign(sb: &Sandbox, password: &str, args: &[&str]) -> Output {
         .env("SIGSTORE_NO_CACHE", "true"))
 }
 
-/// `cosign verify-attestation --key KEY --type TYPE IMAGE`.
+/// `cosign verify-attestation --key KEY --type TYPE --new-bundle-format=false IMAGE`:
+/// the legacy `.att` tag only.
 fn cosign_verify(sb: &Sandbox, reg: &Registry, key: &Path, kind: &str, image: &str) -> Output {
+    cosign_verify_format(sb, reg, key, kind, false, image)
+}
+
+/// `cosign verify-attestation --key KEY --type TYPE --new-bundle-format=BOOL IMAGE`: with
+/// true (cosign v3's default), the bundle referrers when the image has any.
+fn cosign_verify_format(
+    sb: &Sandbox,
+    reg: &Registry,
+    key: &Path,
+    kind: &str,
+    new_bundle_format: bool,
+    image: &str,
+) -> Output {
+    let format = format!("--new-bundle-format={new_bundle_format}");
     let mut args = vec![
         "verify-attestation",
         "--key",
@@ -141,6 +160,7 @@ fn cosign_verify(sb: &Sandbox, reg: &Registry, key: &Path, kind: &str, image: &s
         "--insecure-ignore-tlog=true",
         "--type",
         kind,
+        &format,
     ];
     args.extend(reg.cosign_flags.iter().map(String::as_str));
     args.push(image);
@@ -187,7 +207,18 @@ fn lading(sb: &Sandbox, password: Option<&str>, args: &[&str]) -> Output {
     run(&mut cmd)
 }
 
-/// `lading attest --key KEY --type TYPE --predicate FILE --tlog-upload=false IMAGE EXTRA`.
+/// The storage flag of a helper call: the tests of the legacy `.att` tag pass none and get
+/// `legacy`; the others name their mode in `extra`.
+fn mode_flags<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    if extra.contains(&"--registry-referrers-mode") {
+        extra.to_vec()
+    } else {
+        [&["--registry-referrers-mode", "legacy"][..], extra].concat()
+    }
+}
+
+/// `lading attest --key KEY --type TYPE --predicate FILE --tlog-upload=false IMAGE EXTRA`
+/// (legacy storage unless EXTRA names a mode).
 #[allow(clippy::too_many_arguments)]
 fn lading_attest(
     sb: &Sandbox,
@@ -210,12 +241,13 @@ fn lading_attest(
         "--tlog-upload=false",
     ];
     args.extend(reg.lading_flags.iter().map(String::as_str));
-    args.extend(extra);
+    args.extend(mode_flags(extra));
     args.push(image);
     lading(sb, password, &args)
 }
 
-/// `lading verify-attestation --key KEY --type TYPE --insecure-ignore-tlog IMAGE EXTRA`.
+/// `lading verify-attestation --key KEY --type TYPE --insecure-ignore-tlog IMAGE EXTRA`
+/// (legacy storage unless EXTRA names a mode).
 fn lading_verify(
     sb: &Sandbox,
     reg: &Registry,
@@ -233,7 +265,7 @@ fn lading_verify(
         "--insecure-ignore-tlog",
     ];
     args.extend(reg.lading_flags.iter().map(String::as_str));
-    args.extend(extra);
+    args.extend(mode_flags(extra));
     args.push(image);
     lading(sb, None, &args)
 }
@@ -249,7 +281,7 @@ fn statements(out: &Output) -> Vec<Value> {
         .filter(|l| l.starts_with('{'))
         .map(|l| {
             let env = Envelope::parse(l.as_bytes()).expect("envelope");
-            serde_json::from_slice(&env.payload_bytes().expect("payload")).expect("statement")
+            serde_json::from_slice(&env.payload).expect("statement")
         })
         .collect()
 }
@@ -715,7 +747,7 @@ fn lading_verifies_what_cosign_attested_and_stores_it_the_same_way() {
         let v: serde_json::Map<String, Value> = serde_json::from_slice(b).expect("object");
         v.keys().cloned().collect()
     };
-    let statement_of = |e: &Envelope| e.payload_bytes().expect("payload");
+    let statement_of = |e: &Envelope| e.payload.clone();
     assert_eq!(
         field_names(&statement_of(&theirs_env)),
         field_names(&statement_of(&ours_env))
@@ -869,10 +901,10 @@ fn forged_attestations_are_refused_by_lading_and_by_cosign() {
     // c's predicate changed after signing (envelope re-encoded, descriptor updated).
     let (envelope, layer) = first_attestation(&reg, "app", c);
     let mut env = Envelope::parse(&envelope).expect("envelope");
-    let statement = String::from_utf8(env.payload_bytes().expect("payload")).expect("utf-8");
+    let statement = String::from_utf8(env.payload.clone()).expect("utf-8");
     let changed = statement.replace("\"fail\"", "\"pass\"");
     assert_ne!(changed, statement);
-    env.payload = STANDARD.encode(changed);
+    env.payload = changed.into_bytes();
     let forged = env.to_bytes().expect("bytes");
     let mut forged_layer = layer.clone();
     forged_layer.digest = Digest::of(&forged);
@@ -1087,4 +1119,457 @@ fn unsupported_modes_and_bad_input_are_refused_clearly() {
         assert_eq!(code(&out), Some(2), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(why), "{args:?}: {}", stderr(&out));
     }
+}
+
+// Sigstore bundle referrers (`--registry-referrers-mode oci-1-1|both`), cosign v3's
+// default storage for attestations.
+
+/// The predicate types issue #10 proves in both storages.
+const BUNDLE_KINDS: [&str; 4] = ["slsaprovenance1", "cyclonedx", "spdxjson", "vuln"];
+
+/// sigstore-go's refusal of a DSSE envelope whose signature does not verify.
+const NO_VALID_SIGNATURE: &str = "accepted signatures do not match threshold";
+
+/// `SOURCE_DATE_EPOCH` for the bundle tests, and the `created` time it means.
+const EPOCH: &str = "1767225600";
+const EPOCH_RFC3339: &str = "2026-01-01T00:00:00Z";
+
+/// `lading attest … --registry-referrers-mode MODE IMAGE` with `SOURCE_DATE_EPOCH`.
+fn lading_attest_mode(
+    sb: &Sandbox,
+    reg: &Registry,
+    key: &Path,
+    kind: &str,
+    predicate: &Path,
+    mode: &str,
+    image: &str,
+) -> Output {
+    let mut args = vec![
+        "attest",
+        "--key",
+        key.to_str().expect("utf-8"),
+        "--type",
+        kind,
+        "--predicate",
+        predicate.to_str().expect("utf-8"),
+        "--tlog-upload=false",
+        "--registry-referrers-mode",
+        mode,
+    ];
+    args.extend(reg.lading_flags.iter().map(String::as_str));
+    args.push(image);
+    run(sb
+        .lading(&args)
+        .current_dir(sb.dir.path())
+        .env_remove("LADING_PASSWORD")
+        .env_remove("COSIGN_PASSWORD")
+        .env("SOURCE_DATE_EPOCH", EPOCH))
+}
+
+/// Asserts that a verifier printed exactly `count` statements, each of predicate type
+/// `uri` about `digest`.
+fn assert_statements(out: &Output, count: usize, uri: &str, digest: &Digest) {
+    let st = statements(out);
+    assert_eq!(st.len(), count, "{}\n{}", stdout(out), stderr(out));
+    for s in &st {
+        assert_eq!(s["predicateType"], uri, "{s}");
+        assert_eq!(s["subject"][0]["digest"]["sha256"], digest.hex(), "{s}");
+    }
+}
+
+/// For each storage mode, lading attests the four types of one image; cosign reads each
+/// storage (`--new-bundle-format` true: the referrers, false: the `.att` tag), and so
+/// does lading, restricted by the same flag. A storage the mode left out is empty.
+fn attest_in_each_mode(sb: &Sandbox, reg: &Registry, push_images: bool) {
+    let (key, public) = lading_keys(sb, &format!("k-{}", reg.host.replace(':', "-")), None);
+    let files: Vec<_> = predicate_files(sb)
+        .into_iter()
+        .filter(|(kind, _, _)| BUNDLE_KINDS.contains(kind))
+        .collect();
+    assert_eq!(files.len(), BUNDLE_KINDS.len());
+    for mode in ["legacy", "oci-1-1", "both"] {
+        let repo = format!("app-{mode}");
+        let digest = build_image(sb, &format!("{repo}:1"), &format!("stored {mode}\n"));
+        if push_images {
+            push(
+                sb,
+                reg,
+                &format!("{repo}:1"),
+                &format!("docker://{}/{repo}:1", reg.host),
+            );
+        }
+        let image = format!("{}/{repo}@{digest}", reg.host);
+        let (bundles, legacy) = (mode != "legacy", mode != "oci-1-1");
+        for (kind, uri, file) in &files {
+            let out = lading_attest_mode(sb, reg, &key, kind, file, mode, &image);
+            assert_success(&out);
+            assert_eq!(
+                stdout(&out).contains("\nbundle ") || stdout(&out).starts_with("bundle "),
+                bundles,
+                "{mode}: {}",
+                stdout(&out)
+            );
+            assert_eq!(stdout(&out).contains("attestations "), legacy, "{mode}");
+            if bundles && reg.crane_flags.contains(&"--insecure".to_string()) {
+                // The referrer, as cosign v3.1.3 pushes an attestation's.
+                let at = stdout(&out)
+                    .lines()
+                    .find_map(|l| l.strip_prefix("bundle "))
+                    .expect("bundle line")
+                    .to_string();
+                let manifest: Value =
+                    serde_json::from_slice(&crane(reg, "manifest", &at)).expect("json");
+                assert_eq!(manifest["artifactType"], MEDIA_TYPE_BUNDLE_V03);
+                assert_eq!(manifest["subject"]["digest"], digest.to_string());
+                let notes = &manifest["annotations"];
+                assert_eq!(notes[ANNOTATION_BUNDLE_CONTENT], "dsse-envelope");
+                assert_eq!(notes[ANNOTATION_BUNDLE_PREDICATE_TYPE], *uri);
+                assert_eq!(notes["org.opencontainers.image.created"], EPOCH_RFC3339);
+            }
+        }
+        for (kind, uri, _) in &files {
+            let what = format!("{mode} {kind}");
+            let in_bundles = cosign_verify_format(sb, reg, &public, kind, true, &image);
+            let in_legacy = cosign_verify_format(sb, reg, &public, kind, false, &image);
+            let ours_bundles = lading_verify(
+                sb,
+                reg,
+                &public,
+                kind,
+                &image,
+                &["--registry-referrers-mode", "oci-1-1"],
+            );
+            let ours_legacy = lading_verify(
+                sb,
+                reg,
+                &public,
+                kind,
+                &image,
+                &["--registry-referrers-mode", "legacy"],
+            );
+            let ours_both = lading_verify(
+                sb,
+                reg,
+                &public,
+                kind,
+                &image,
+                &["--registry-referrers-mode", "both"],
+            );
+            // cosign v3 reads the referrers when there are any, else the `.att` tag.
+            assert_success(&in_bundles);
+            assert_statements(&in_bundles, 1, uri, &digest);
+            assert_eq!(
+                in_legacy.status.success(),
+                legacy,
+                "{what}: {}",
+                stderr(&in_legacy)
+            );
+            assert_eq!(
+                code(&ours_bundles),
+                Some(if bundles { 0 } else { 1 }),
+                "{what}: {}",
+                stderr(&ours_bundles)
+            );
+            assert_eq!(
+                code(&ours_legacy),
+                Some(if legacy { 0 } else { 1 }),
+                "{what}: {}",
+                stderr(&ours_legacy)
+            );
+            assert_success(&ours_both);
+            if legacy {
+                assert_statements(&in_legacy, 1, uri, &digest);
+                assert_statements(&ours_legacy, 1, uri, &digest);
+            }
+            if bundles {
+                assert_statements(&ours_bundles, 1, uri, &digest);
+            }
+            let stored = usize::from(bundles) + usize::from(legacy);
+            assert_statements(&ours_both, stored, uri, &digest);
+        }
+    }
+}
+
+#[test]
+fn lading_attests_in_each_mode_and_cosign_verifies_on_tls_with_htpasswd() {
+    if !need_peers() || !require_tool("openssl") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Registry::secured(&sb);
+    packaged_image(&sb);
+    attest_in_each_mode(&sb, &reg, true);
+}
+
+#[test]
+fn lading_attests_in_each_mode_and_cosign_verifies_on_lading_serve() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    packaged_image(&sb);
+    let reg = Registry::serve(&sb);
+    attest_in_each_mode(&sb, &reg, false);
+}
+
+/// Pushes `built` (a referrer manifest and its blobs) to `host/app:TAG` with `lading cp`.
+fn push_referrer(sb: &Sandbox, reg: &Registry, tag: &str, built: &referrer::BundleReferrer) {
+    let dir = sb.path(&format!("forged-{tag}"));
+    let store = Store::open(&dir).expect("store");
+    let blobs = [
+        (referrer::EMPTY_CONFIG, &built.config_descriptor.media_type),
+        (&built.bundle[..], &built.bundle_descriptor.media_type),
+        (&built.manifest[..], &built.manifest_descriptor.media_type),
+    ];
+    for (bytes, media_type) in blobs {
+        store.put_bytes(bytes, media_type).expect("put");
+    }
+    store
+        .tag("forged", &built.manifest_descriptor)
+        .expect("tag");
+    let mut args = vec!["cp".to_string()];
+    args.extend(reg.lading_flags.iter().cloned());
+    args.push(format!("oci:{}:forged", dir.display()));
+    args.push(format!("docker://{}/app:{tag}", reg.host));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_success(&sb.run(&args));
+}
+
+/// `host/app@digest` as a referrer's subject (crane reads the manifest).
+fn subject_of(reg: &Registry, digest: &Digest) -> Descriptor {
+    let manifest = crane(reg, "manifest", &format!("{}/app@{digest}", reg.host));
+    let json: Value = serde_json::from_slice(&manifest).expect("json");
+    let media_type = json["mediaType"].as_str().expect("mediaType");
+    Descriptor::new(media_type, digest.clone(), manifest.len() as u64)
+}
+
+#[test]
+fn lading_verifies_cosign_v3_bundles_and_both_refuse_forged_ones() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Registry::plain();
+    let [a, b, c] = ["a", "b", "c"].map(|n| {
+        let digest = build_image(&sb, &format!("app:{n}"), &format!("image {n}\n"));
+        push(
+            &sb,
+            &reg,
+            &format!("app:{n}"),
+            &format!("docker://{}/app:{n}", reg.host),
+        );
+        digest
+    });
+    let image = |d: &Digest| format!("{}/app@{d}", reg.host);
+    let password = "cosign-pass-7";
+    assert_success(&cosign(&sb, password, &["generate-key-pair"]));
+    let cosign_pub = sb.path("cosign.pub");
+    let (lading_key, lading_pub) = lading_keys(&sb, "k", None);
+    let slsa = sb.write(
+        "slsa.json",
+        &provenance("https://ci.example/builder", "pass").to_string(),
+    );
+
+    // cosign v3's default: a bundle referrer, no `.att` tag.
+    let mut args = vec![
+        "attest",
+        "--key",
+        "cosign.key",
+        "--type",
+        "slsaprovenance1",
+        "--predicate",
+        slsa.to_str().expect("utf-8"),
+        "--tlog-upload=false",
+        "--use-signing-config=false",
+        "-y",
+    ];
+    args.extend(reg.cosign_flags.iter().map(String::as_str));
+    let a_image = image(&a);
+    args.push(&a_image);
+    assert_success(&cosign(&sb, password, &args));
+
+    // The referrer cosign pushed (found through the referrers tag schema: distribution 2.8
+    // has no referrers API) is byte for byte what lading builds from the same bundle.
+    let index: Value = serde_json::from_slice(&crane(
+        &reg,
+        "manifest",
+        &format!("{}/app:sha256-{}", reg.host, a.hex()),
+    ))
+    .expect("index");
+    let listed = index["manifests"].as_array().expect("manifests");
+    assert_eq!(listed.len(), 1, "{index}");
+    let theirs = crane(
+        &reg,
+        "manifest",
+        &format!(
+            "{}/app@{}",
+            reg.host,
+            listed[0]["digest"].as_str().expect("digest")
+        ),
+    );
+    let manifest: Value = serde_json::from_slice(&theirs).expect("json");
+    let bundle = crane(
+        &reg,
+        "blob",
+        &format!(
+            "{}/app@{}",
+            reg.host,
+            manifest["layers"][0]["digest"].as_str().expect("digest")
+        ),
+    );
+    let created = manifest["annotations"]["org.opencontainers.image.created"]
+        .as_str()
+        .expect("created");
+    let ours = referrer::build(
+        bundle,
+        PREDICATE_SLSA_PROVENANCE_V1,
+        &subject_of(&reg, &a),
+        created,
+    )
+    .expect("referrer");
+    assert_eq!(
+        String::from_utf8(ours.manifest).expect("utf-8"),
+        String::from_utf8(theirs).expect("utf-8")
+    );
+
+    let both = ["--registry-referrers-mode", "both"];
+    let ours = lading_verify(&sb, &reg, &cosign_pub, "slsaprovenance1", &a_image, &both);
+    assert_success(&ours);
+    assert_statements(&ours, 1, PREDICATE_SLSA_PROVENANCE_V1, &a);
+    let ours = lading_verify(
+        &sb,
+        &reg,
+        &cosign_pub,
+        "slsaprovenance1",
+        &a_image,
+        &[
+            "--registry-referrers-mode",
+            "oci-1-1",
+            "--builder-id",
+            "https://ci.example/builder",
+        ],
+    );
+    assert_success(&ours);
+    assert!(
+        stderr(&ours).contains("oci-1-1 bundles"),
+        "{}",
+        stderr(&ours)
+    );
+    // The policy applies to bundles too.
+    let ours = lading_verify(
+        &sb,
+        &reg,
+        &cosign_pub,
+        "slsaprovenance1",
+        &a_image,
+        &[
+            "--registry-referrers-mode",
+            "oci-1-1",
+            "--builder-id",
+            "https://evil.example",
+        ],
+    );
+    assert_eq!(code(&ours), Some(1), "{}", stderr(&ours));
+    // Nothing in the legacy tag.
+    let ours = lading_verify(&sb, &reg, &cosign_pub, "slsaprovenance1", &a_image, &[]);
+    assert_eq!(code(&ours), Some(1), "{}", stderr(&ours));
+
+    // A wrong type and a wrong key: refused by both, each saying why.
+    let refused = |key: &Path, kind: &str, img: &str, cosign_says: &str, lading_says: &str| {
+        let theirs = cosign_verify_format(&sb, &reg, key, kind, true, img);
+        assert!(
+            !theirs.status.success(),
+            "cosign accepted: {}",
+            stdout(&theirs)
+        );
+        assert!(stderr(&theirs).contains(cosign_says), "{}", stderr(&theirs));
+        let ours = lading_verify(&sb, &reg, key, kind, img, &both);
+        assert_eq!(code(&ours), Some(1), "lading accepted: {}", stderr(&ours));
+        assert!(stderr(&ours).contains(lading_says), "{}", stderr(&ours));
+        stderr(&ours)
+    };
+    refused(
+        &cosign_pub,
+        "cyclonedx",
+        &a_image,
+        "none of the attestations matched the predicate type",
+        "skipped: predicate type https://slsa.dev/provenance/v1",
+    );
+    refused(
+        &lading_pub,
+        "slsaprovenance1",
+        &a_image,
+        NO_VALID_SIGNATURE,
+        "rejected: the signature does not match",
+    );
+
+    // lading's bundles, forged: signed by lading's key, so a refusal is the forgery's.
+    let pair =
+        lading_signer::KeyPair::from_pem(&std::fs::read_to_string(&lading_key).expect("key"), None)
+            .expect("key pair");
+    let statement_about = |d: &Digest, builder: &str| {
+        let predicate =
+            serde_json::value::RawValue::from_string(provenance(builder, "pass").to_string())
+                .expect("raw");
+        Statement::new(
+            &format!("{}/app", reg.host),
+            d,
+            PREDICATE_SLSA_PROVENANCE_V1,
+            predicate,
+        )
+        .to_bytes()
+        .expect("statement")
+    };
+    let bundle_for = |d: &Digest| {
+        dsse_bundle::sign(&pair, &statement_about(d, "https://ci.example/builder")).expect("sign")
+    };
+    let push_bundle = |tag: &str, bundle: &Bundle, to: &Digest| {
+        let built = referrer::build(
+            bundle.to_json().expect("json"),
+            PREDICATE_SLSA_PROVENANCE_V1,
+            &subject_of(&reg, to),
+            EPOCH_RFC3339,
+        )
+        .expect("referrer");
+        push_referrer(&sb, &reg, tag, &built);
+    };
+
+    // b's referrer holds a bundle signed for a: moved to another subject.
+    push_bundle("moved", &bundle_for(&a), &b);
+    let why = refused(
+        &lading_pub,
+        "slsaprovenance1",
+        &image(&b),
+        "provided artifact digest does not match any digest in statement",
+        "rejected: the payload is for",
+    );
+    assert!(why.contains(&a.to_string()), "{why}");
+
+    // c's bundle with its predicate changed after signing.
+    let mut tampered = bundle_for(&c);
+    if let Content::DsseEnvelope(e) = &mut tampered.content {
+        e.payload = statement_about(&c, "https://evil.example");
+    }
+    push_bundle("tampered", &tampered, &c);
+    refused(
+        &lading_pub,
+        "slsaprovenance1",
+        &image(&c),
+        NO_VALID_SIGNATURE,
+        "rejected: the signature does not match",
+    );
+
+    // The genuine bundle verifies with both: the refusals above are the forgeries'.
+    push_bundle("genuine", &bundle_for(&b), &b);
+    assert_success(&cosign_verify_format(
+        &sb,
+        &reg,
+        &lading_pub,
+        "slsaprovenance1",
+        true,
+        &image(&b),
+    ));
+    let ours = lading_verify(&sb, &reg, &lading_pub, "slsaprovenance1", &image(&b), &both);
+    assert_success(&ours);
+    assert_statements(&ours, 1, PREDICATE_SLSA_PROVENANCE_V1, &b);
 }

@@ -116,8 +116,14 @@ pub fn sign_with(
     statement: &Statement,
     sign: impl FnOnce(&[u8]) -> Result<Vec<u8>>,
 ) -> Result<Attested> {
-    let envelope =
-        Envelope::sign_with(PAYLOAD_TYPE_IN_TOTO, &statement.to_bytes()?, sign)?.to_bytes()?;
+    let envelope = Envelope::sign_with(PAYLOAD_TYPE_IN_TOTO, &statement.to_bytes()?, sign)?;
+    layer(&envelope, &statement.predicate_type)
+}
+
+/// The `.att` layer of a signed envelope whose statement has `predicate_type`: the same
+/// envelope a bundle referrer holds.
+pub fn layer(envelope: &Envelope, predicate_type: &str) -> Result<Attested> {
+    let envelope = envelope.to_bytes()?;
     let mut layer = Descriptor::new(
         MEDIA_TYPE_DSSE_ENVELOPE,
         Digest::of(&envelope),
@@ -128,7 +134,7 @@ pub fn sign_with(
         .insert(ANNOTATION_SIGNATURE.to_string(), String::new());
     layer.annotations.insert(
         ANNOTATION_PREDICATE_TYPE.to_string(),
-        statement.predicate_type.clone(),
+        predicate_type.to_string(),
     );
     Ok(Attested { envelope, layer })
 }
@@ -141,8 +147,7 @@ pub fn sign(key: &KeyPair, statement: &Statement) -> Result<Attested> {
 /// The predicate type an envelope's statement claims, unverified (as cosign's
 /// `--replace` reads it).
 pub fn claimed_predicate_type(envelope: &[u8]) -> Result<String> {
-    let payload = Envelope::parse(envelope)?.payload_bytes()?;
-    Ok(Statement::parse(&payload)?.predicate_type)
+    Ok(Statement::parse(&Envelope::parse(envelope)?.payload)?.predicate_type)
 }
 
 /// Verifies one attestation layer: `envelope` is the layer's blob (its digest is checked
@@ -174,7 +179,7 @@ pub fn verify_layer(
     if envelope.payload_type != PAYLOAD_TYPE_IN_TOTO {
         return Err(invalid(format!("payload type {:?}", envelope.payload_type)));
     }
-    let statement = Statement::parse(&payload)?;
+    let statement = Statement::parse(payload)?;
     statement.check_subject(image)?;
     Ok(statement)
 }
@@ -183,8 +188,6 @@ pub fn verify_layer(
 mod tests {
     use super::*;
     use crate::cosign;
-    use base64::Engine as _;
-    use base64::engine::general_purpose::STANDARD;
 
     fn statement(digest: &Digest, type_name: &str, file: &str) -> Statement {
         let uri = predicate_type(type_name).unwrap();
@@ -269,10 +272,10 @@ mod tests {
         ));
         // A changed statement, re-encoded, with the descriptor updated to match.
         let mut env = Envelope::parse(&a.envelope).unwrap();
-        let changed = String::from_utf8(env.payload_bytes().unwrap())
+        let changed = String::from_utf8(env.payload.clone())
             .unwrap()
             .replace("runDetails", "runDetailz");
-        env.payload = STANDARD.encode(changed);
+        env.payload = changed.into_bytes();
         let forged = env.to_bytes().unwrap();
         let mut layer = a.layer.clone();
         layer.digest = Digest::of(&forged);

@@ -5,6 +5,10 @@
 //! lading writes `_type` [`IN_TOTO_STATEMENT_V1`]; cosign v3.1 still writes
 //! [`IN_TOTO_STATEMENT_V01`], which has the same fields, so both are read. The predicate
 //! is kept as the raw JSON it was given: nothing re-serializes it.
+//!
+//! The one statement model: attestations build theirs with [`Statement::new`], cosign v3's
+//! image signature (`sigstore::image_signature`) builds its own (no subject name, empty
+//! annotations) from the same types.
 
 use std::collections::BTreeMap;
 
@@ -18,12 +22,31 @@ use crate::error::{Error, Result};
 /// A statement's subject: an artifact and its digests (`{"sha256": "<hex>"}`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Subject {
-    /// The artifact's name (cosign: the repository, `REGISTRY/REPO`).
-    #[serde(default)]
+    /// The artifact's name (cosign attest: the repository, `REGISTRY/REPO`; cosign sign
+    /// leaves it out).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// Digests by algorithm name, hex values.
     #[serde(default)]
     pub digest: BTreeMap<String, String>,
+    /// Claims about the subject (cosign sign's `-a key=value`, whose statement always
+    /// has the map); left out when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+impl Subject {
+    /// A subject naming `digest`.
+    pub fn of(name: &str, digest: &Digest) -> Subject {
+        Subject {
+            name: name.to_string(),
+            digest: BTreeMap::from([(
+                digest.algorithm().name().to_string(),
+                digest.hex().to_string(),
+            )]),
+            annotations: None,
+        }
+    }
 }
 
 /// An in-toto Statement.
@@ -58,13 +81,7 @@ impl Statement {
     ) -> Self {
         Statement {
             kind: IN_TOTO_STATEMENT_V1.to_string(),
-            subject: vec![Subject {
-                name: name.to_string(),
-                digest: BTreeMap::from([(
-                    digest.algorithm().name().to_string(),
-                    digest.hex().to_string(),
-                )]),
-            }],
+            subject: vec![Subject::of(name, digest)],
             predicate_type: predicate_type.to_string(),
             predicate,
         }

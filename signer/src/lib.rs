@@ -9,9 +9,10 @@
 //! - [`cosign`]: cosign's legacy signature manifests (tag `sha256-<hex>.sig`, one layer
 //!   per signature) built and read as OCI types; the binary moves them with the registry
 //!   client.
-//! - [`dsse`], [`intoto`], [`attestation`]: attestations, DSSE envelopes over in-toto
-//!   statements, stored as cosign's legacy `sha256-<hex>.att` manifests; [`policy`]:
-//!   requirements on a verified SLSA provenance.
+//! - [`dsse`], [`intoto`]: the one DSSE envelope and in-toto statement model, used by
+//!   attestations and Sigstore bundles alike; [`attestation`]: attestations stored as
+//!   cosign's legacy `sha256-<hex>.att` manifests; [`policy`]: requirements on a verified
+//!   SLSA provenance.
 //! - [`sigstore`]: Sigstore bundles v0.3, cosign v3 image signatures in them and the
 //!   OCI 1.1 referrer manifests that store them; keyless signing (OIDC, Fulcio, Rekor)
 //!   and its verification against a trusted root.
@@ -31,6 +32,7 @@ pub mod intoto;
 pub mod keys;
 mod pem;
 pub mod policy;
+mod protojson;
 pub mod sigstore;
 pub mod simple_signing;
 pub mod slsa;

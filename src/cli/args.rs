@@ -303,6 +303,10 @@ pub struct AttestArgs {
     /// Accepted for cosign compatibility; prompts are never shown.
     #[arg(short = 'y', long)]
     pub yes: bool,
+    /// Where the attestation is stored (cosign's flag): `oci-1-1` a Sigstore bundle as
+    /// an OCI 1.1 referrer, `legacy` a layer of the `sha256-<hex>.att` tag, `both`.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = ReferrersMode::Both)]
+    pub registry_referrers_mode: ReferrersMode,
     /// The image: `docker://REGISTRY/REPO:TAG` or `REGISTRY/REPO@sha256:…`.
     pub image: String,
     /// Registry access.
@@ -331,6 +335,10 @@ pub struct VerifyAttestationArgs {
     /// this verdict (`pass`).
     #[arg(long, value_name = "VERDICT")]
     pub gate_verdict: Option<String>,
+    /// Where attestations are looked for (cosign's flag): `oci-1-1` Sigstore bundles as
+    /// OCI 1.1 referrers, `legacy` the `sha256-<hex>.att` tag, `both`.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = ReferrersMode::Both)]
+    pub registry_referrers_mode: ReferrersMode,
     /// The image: `docker://REGISTRY/REPO:TAG` or `REGISTRY/REPO@sha256:…`.
     pub image: String,
     /// Registry access.
@@ -472,8 +480,9 @@ pub struct TagsArgs {
     pub registry: RegistryArgs,
 }
 
-/// Where `lading sign` stores signatures and `lading verify` looks for them (cosign's
-/// `--registry-referrers-mode`, plus `both`).
+/// Where `lading sign`/`attest` store signatures and attestations and `lading
+/// verify`/`verify-attestation` look for them (cosign's `--registry-referrers-mode`,
+/// plus `both`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReferrersMode {
     /// The `sha256-<hex>.sig` tag (simple signing).

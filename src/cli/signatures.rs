@@ -9,10 +9,11 @@ use lading_registry::client::{Client, ClientError};
 use lading_signer::PublicKey;
 use lading_signer::constants::{MEDIA_TYPE_BUNDLE_V03, MEDIA_TYPE_SIMPLE_SIGNING};
 use lading_signer::cosign::{self, Signed};
+use lading_signer::intoto::Statement;
 use lading_signer::sigstore::bundle::Bundle;
 use lading_signer::sigstore::legacy::{self, Checks, Verifier};
 use lading_signer::sigstore::trust_root::TrustedRoot;
-use lading_signer::sigstore::{image_signature, referrer};
+use lading_signer::sigstore::{dsse_bundle, referrer};
 use lading_signer::simple_signing::Payload;
 
 /// Appends `signed` (a simple-signing signature of `digest`, with its certificate and log
@@ -55,7 +56,8 @@ pub fn store_legacy(
     Ok((sig_ref, pushed.descriptor.digest, layers.len()))
 }
 
-/// Pushes `bundle` as an OCI 1.1 referrer of the image `subject` in `reference`'s
+/// Pushes `bundle` (whose statement has `predicate_type`: a signature's or an
+/// attestation's) as an OCI 1.1 referrer of the image `subject` in `reference`'s
 /// repository, as cosign v3 does; returns the referrer's reference. The registry client
 /// updates the referrers tag `sha256-<hex>` when the registry keeps no referrers itself.
 ///
@@ -77,7 +79,7 @@ pub fn store_bundle(
     let dest = reference.with_digest(built.manifest_descriptor.digest.clone());
     client
         .push(&store, &built.manifest_descriptor, &dest)
-        .with_context(|| format!("pushing the signature bundle to {dest}"))?;
+        .with_context(|| format!("pushing the bundle to {dest}"))?;
     Ok(dest)
 }
 
@@ -133,7 +135,8 @@ pub fn check_legacy(
                 .push(format!("{what}: skipped: media type {}", layer.media_type));
             continue;
         }
-        let Some(payload) = verified_blob(client, &sig_ref, layer, &what, &mut checked)? else {
+        let Some(payload) = verified_blob(client, &sig_ref, layer, &what, &mut checked.refused)?
+        else {
             continue;
         };
         match legacy::verify_layer(layer, &payload, digest, verifier, trust, checks) {
@@ -152,25 +155,34 @@ pub fn check_legacy(
     Ok(Some(checked))
 }
 
-/// Verifies the Sigstore bundles stored as referrers of `image` (`REPO@DIGEST`); returns
-/// the result and whether the referrers API (not the tag schema) listed them.
-pub fn check_bundles(
-    client: &Client,
-    image: &Reference,
-    key: &PublicKey,
-    digest: &Digest,
-) -> Result<(Checked, bool)> {
+/// The bundles stored as referrers of an image, fetched and parsed but not verified.
+pub struct Referred {
+    /// `bundle REPO@DIGEST` (for messages) and the bundle.
+    pub bundles: Vec<(String, Bundle)>,
+    /// `what: why` for each referrer that could not be read as a bundle.
+    pub refused: Vec<String>,
+    /// Whether the referrers API (not the tag schema) listed them.
+    pub via_api: bool,
+}
+
+/// Fetches the Sigstore bundles stored as referrers of `image` (`REPO@DIGEST`): those
+/// cosign v3 pushes for signatures and attestations alike.
+pub fn fetch_bundles(client: &Client, image: &Reference) -> Result<Referred> {
     let listing = client
         .referrers(image, Some(MEDIA_TYPE_BUNDLE_V03))
         .with_context(|| format!("listing the referrers of {image}"))?;
-    let mut checked = Checked::default();
-    for found in &listing.index.manifests {
-        let at = image.with_digest(found.digest.clone());
+    let mut found = Referred {
+        bundles: Vec::new(),
+        refused: Vec::new(),
+        via_api: listing.via_api,
+    };
+    for listed in &listing.index.manifests {
+        let at = image.with_digest(listed.digest.clone());
         let what = format!("bundle {at}");
         let manifest = match client.manifest(&at) {
             Ok(m) => m,
             Err(e @ (ClientError::DigestMismatch { .. } | ClientError::NotFound { .. })) => {
-                checked.refused.push(format!("{what}: {e}"));
+                found.refused.push(format!("{what}: {e}"));
                 continue;
             }
             Err(e) => return Err(e).with_context(|| format!("reading {at}")),
@@ -178,21 +190,42 @@ pub fn check_bundles(
         let layer = match referrer::bundle_layer(&manifest.bytes) {
             Ok(l) => l,
             Err(e) => {
-                checked.refused.push(format!("{what}: {e}"));
+                found.refused.push(format!("{what}: {e}"));
                 continue;
             }
         };
-        let Some(bytes) = verified_blob(client, &at, &layer, &what, &mut checked)? else {
+        let Some(bytes) = verified_blob(client, &at, &layer, &what, &mut found.refused)? else {
             continue;
         };
-        let statement =
-            Bundle::parse(&bytes).and_then(|bundle| image_signature::verify(&bundle, key, digest));
-        match statement {
+        match Bundle::parse(&bytes) {
+            Ok(bundle) => found.bundles.push((what, bundle)),
+            Err(e) => found.refused.push(format!("{what}: {e}")),
+        }
+    }
+    Ok(found)
+}
+
+/// Verifies the Sigstore bundles stored as referrers of `image` (`REPO@DIGEST`) as
+/// signatures; returns the result and whether the referrers API (not the tag schema)
+/// listed them.
+pub fn check_bundles(
+    client: &Client,
+    image: &Reference,
+    key: &PublicKey,
+    digest: &Digest,
+) -> Result<(Checked, bool)> {
+    let found = fetch_bundles(client, image)?;
+    let mut checked = Checked {
+        verified: Vec::new(),
+        refused: found.refused,
+    };
+    for (what, bundle) in &found.bundles {
+        match dsse_bundle::verify(bundle, key, digest) {
             Ok(s) => checked.verified.push(cosign_output(image, digest, s)),
             Err(e) => checked.refused.push(format!("{what}: {e}")),
         }
     }
-    Ok((checked, listing.via_api))
+    Ok((checked, found.via_api))
 }
 
 /// A blob checked against its descriptor; a mismatch is a refusal, not an error.
@@ -201,12 +234,12 @@ fn verified_blob(
     at: &Reference,
     layer: &Descriptor,
     what: &str,
-    checked: &mut Checked,
+    refused: &mut Vec<String>,
 ) -> Result<Option<Vec<u8>>> {
     match client.blob_bytes(at, layer) {
         Ok(b) => Ok(Some(b)),
         Err(e @ (ClientError::DigestMismatch { .. } | ClientError::SizeMismatch { .. })) => {
-            checked.refused.push(format!("{what}: {e}"));
+            refused.push(format!("{what}: {e}"));
             Ok(None)
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", layer.digest)),
@@ -215,17 +248,13 @@ fn verified_blob(
 
 /// How `cosign verify` prints a verified bundle: a simple-signing payload whose type is
 /// the statement's predicate type and whose optional part is the subject's annotations.
-fn cosign_output(
-    image: &Reference,
-    digest: &Digest,
-    statement: image_signature::Statement,
-) -> Payload {
+fn cosign_output(image: &Reference, digest: &Digest, statement: Statement) -> Payload {
     let mut payload = Payload::new(&image.to_string(), digest);
     payload.critical.kind = statement.predicate_type;
     payload.optional = statement
         .subject
         .into_iter()
         .next()
-        .map(|s| s.annotations.into_iter().collect());
+        .map(|s| s.annotations.unwrap_or_default().into_iter().collect());
     payload
 }

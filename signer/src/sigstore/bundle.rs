@@ -16,8 +16,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::constants::{MEDIA_TYPE_BUNDLE_V03, MEDIA_TYPE_BUNDLE_V03_LEGACY};
+pub use crate::dsse::Envelope;
 use crate::error::{Error, Result};
 use crate::keys::PublicKey;
+use crate::protojson::{b64, b64_list, int64};
 
 /// A Sigstore bundle: what was signed, the signature, and what verifies it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -381,33 +383,6 @@ impl<'de> Deserialize<'de> for HashAlgorithm {
     }
 }
 
-/// A DSSE envelope (`io.intoto.Envelope`) as a bundle holds it. The DSSE module builds
-/// and checks envelopes; this is only their protobuf-JSON form.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Envelope {
-    /// The signed payload.
-    #[serde(default, with = "b64", skip_serializing_if = "Vec::is_empty")]
-    pub payload: Vec<u8>,
-    /// The payload's type (`application/vnd.in-toto+json`).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub payload_type: String,
-    /// Signatures over the DSSE pre-authentication encoding of type and payload.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub signatures: Vec<EnvelopeSignature>,
-}
-
-/// `io.intoto.Signature`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EnvelopeSignature {
-    /// The signature bytes.
-    #[serde(default, with = "b64", skip_serializing_if = "Vec::is_empty")]
-    pub sig: Vec<u8>,
-    /// An optional key id.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub keyid: String,
-}
-
 impl Bundle {
     /// A v0.3 bundle of a DSSE envelope and its verification material. Keyless signing
     /// passes a certificate and Rekor entries here; key-based signing a key hint.
@@ -509,90 +484,6 @@ fn sha256(bytes: &[u8]) -> Vec<u8> {
 
 fn is_zero(n: &i64) -> bool {
     *n == 0
-}
-
-/// protobuf-JSON `bytes`.
-mod b64 {
-    use base64::Engine as _;
-    use base64::alphabet::STANDARD;
-    use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-    use base64::engine::{DecodePaddingMode, general_purpose};
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    /// Standard alphabet, padding optional: protojson accepts either.
-    const LENIENT: GeneralPurpose = GeneralPurpose::new(
-        &STANDARD,
-        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-    );
-
-    pub fn encode(bytes: &[u8]) -> String {
-        general_purpose::STANDARD.encode(bytes)
-    }
-
-    /// Standard or URL-safe, padded or not.
-    pub fn decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
-        let standard: String = text
-            .chars()
-            .map(|c| match c {
-                '-' => '+',
-                '_' => '/',
-                c => c,
-            })
-            .collect();
-        LENIENT.decode(standard)
-    }
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        decode(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-/// protobuf-JSON `repeated bytes`.
-mod b64_list {
-    use serde::ser::SerializeSeq as _;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(list: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(list.len()))?;
-        for bytes in list {
-            seq.serialize_element(&super::b64::encode(bytes))?;
-        }
-        seq.end()
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
-        Vec::<String>::deserialize(d)?
-            .iter()
-            .map(|t| super::b64::decode(t).map_err(serde::de::Error::custom))
-            .collect()
-    }
-}
-
-/// protobuf-JSON `int64`: a decimal string, a number accepted when reading.
-mod int64 {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(n: &i64, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&n.to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum TextOrNumber {
-            Text(String),
-            Number(i64),
-        }
-        match TextOrNumber::deserialize(d)? {
-            TextOrNumber::Text(t) => t.parse().map_err(serde::de::Error::custom),
-            TextOrNumber::Number(n) => Ok(n),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! with its verification against a trusted root.
 //!
 //! - [`bundle`]: the Sigstore bundle v0.3 in protobuf-JSON (sigstore/protobuf-specs).
+//! - [`dsse_bundle`]: a bundle of a DSSE envelope over an in-toto statement, signed
+//!   and verified with a key (image signatures and attestations alike).
 //! - [`image_signature`]: cosign v3's image signature — an in-toto statement naming the
 //!   image digest, predicate `https://sigstore.dev/cosign/sign/v1`, in a DSSE envelope
 //!   in a bundle — signed and verified.
@@ -25,6 +27,7 @@
 
 pub mod bundle;
 pub mod certificate;
+pub mod dsse_bundle;
 pub mod fulcio;
 pub mod image_signature;
 pub mod legacy;

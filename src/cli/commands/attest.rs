@@ -1,5 +1,7 @@
 //! `lading attest` and `lading verify-attestation`: key-based cosign attestations (DSSE
-//! envelopes over in-toto statements, legacy `.att` storage, no transparency log yet).
+//! envelopes over in-toto statements), stored as Sigstore bundle referrers (cosign v3)
+//! and in the legacy `.att` tag, as `--registry-referrers-mode` says; no transparency
+//! log yet.
 
 use std::io::Read as _;
 use std::path::Path;
@@ -9,15 +11,20 @@ use anyhow::{Context, Result, bail};
 use lading_oci::{Descriptor, Digest, Reference, Store};
 use lading_registry::client::{Client, ClientError};
 use lading_signer::attestation::{self, Attested};
-use lading_signer::constants::MEDIA_TYPE_DSSE_ENVELOPE;
+use lading_signer::constants::{
+    ANNOTATION_PREDICATE_TYPE, MEDIA_TYPE_DSSE_ENVELOPE, PAYLOAD_TYPE_IN_TOTO,
+};
+use lading_signer::dsse::Envelope;
 use lading_signer::intoto::Statement;
 use lading_signer::policy::Policy;
+use lading_signer::sigstore::bundle::{Bundle, VerificationMaterial};
+use lading_signer::sigstore::dsse_bundle;
 use lading_signer::{KeyPair, PublicKey, cosign};
 
 use crate::attestations;
 use crate::cli::args::{AttestArgs, Progress, VerifyAttestationArgs};
 use crate::cli::commands::sign::{docker_reference, load_private_key, resolve};
-use crate::cli::registry;
+use crate::cli::{registry, signatures};
 
 /// Where the predicate comes from.
 enum PredicateSource {
@@ -88,10 +95,17 @@ fn timestamp() -> Result<String> {
     Ok(lading_oci::spec::rfc3339(secs))
 }
 
-/// Signs the statement: the one place the signer is chosen (a key today; keyless
-/// signing plugs in here).
-fn sign_statement(key: &KeyPair, statement: &Statement) -> Result<Attested> {
-    attestation::sign(key, statement).context("signing the attestation")
+/// Signs the statement into a DSSE envelope: the one place the signer is chosen (a key
+/// today; keyless signing plugs in here, with its material in [`verification_material`]).
+fn sign_statement(key: &KeyPair, statement: &Statement) -> Result<Envelope> {
+    Envelope::sign(key, PAYLOAD_TYPE_IN_TOTO, &statement.to_bytes()?)
+        .context("signing the attestation")
+}
+
+/// What verifies the envelope in a bundle: the key's hint (keyless: the certificate and
+/// Rekor entries).
+fn verification_material(key: &KeyPair) -> Result<VerificationMaterial> {
+    Ok(VerificationMaterial::public_key(&key.public_key()?))
 }
 
 /// The layers of the manifest `att_ref`, when there is one, each with its blob.
@@ -120,7 +134,8 @@ fn existing_attestations(
         .collect()
 }
 
-/// Attests an image and stores the attestation in `sha256-<hex>.att`.
+/// Attests an image and stores the attestation as `--registry-referrers-mode` says: a
+/// bundle referrer, a layer of `sha256-<hex>.att`, or both (the same envelope).
 pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
     if args.tlog_upload {
         bail!(
@@ -141,7 +156,8 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
     let key = load_private_key(&args.key)?;
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
-    let digest = resolve(&client, &reference)?.digest;
+    let subject = resolve(&client, &reference)?;
+    let digest = subject.digest.clone();
     let predicate = match given {
         Some(predicate) => predicate,
         None => wrap(&source.bytes(store_dir, &digest)?)?,
@@ -152,14 +168,45 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         &predicate_type,
         predicate,
     );
-    let attested = sign_statement(&key, &statement)?;
-    let att_ref = reference.with_tag(&attestation::attestation_tag(&digest))?;
+    let envelope = sign_statement(&key, &statement)?;
+    let mode = args.registry_referrers_mode;
+    if args.replace && mode.referrers() {
+        // cosign v3 adds bundle referrers without replacing either.
+        eprintln!("--replace applies to the legacy .att tag only; the bundle is added");
+    }
+    if mode.referrers() {
+        let bundle = Bundle::dsse(verification_material(&key)?, envelope.clone());
+        let at = signatures::store_bundle(&client, &reference, &subject, &bundle, &predicate_type)?;
+        crate::cli::out!("bundle {at}");
+    }
+    if mode.legacy() {
+        let attested = attestation::layer(&envelope, &predicate_type)?;
+        let (att_ref, at, count) =
+            store_legacy(&client, &reference, &digest, attested, args.replace)?;
+        crate::cli::out!("attestations {att_ref}@{at} ({count} attestation(s))");
+    }
+    crate::cli::out!(
+        "attested {} ({predicate_type})",
+        reference.with_digest(digest)
+    );
+    Ok(ExitCode::SUCCESS)
+}
 
-    // As cosign: appended; with --replace, first, and the same type's others dropped.
+/// Adds `attested` to `sha256-<hex>.att`, as cosign: appended; with `replace`, first, and
+/// the same type's others dropped. Returns the tag, the manifest digest and how many
+/// attestations it holds.
+fn store_legacy(
+    client: &Client,
+    reference: &Reference,
+    digest: &Digest,
+    attested: Attested,
+    replace: bool,
+) -> Result<(Reference, Digest, usize)> {
+    let predicate_type = &attested.layer.annotations[ANNOTATION_PREDICATE_TYPE];
+    let att_ref = reference.with_tag(&attestation::attestation_tag(digest))?;
     let mut kept = Vec::new();
-    for (layer, blob) in existing_attestations(&client, &att_ref)? {
-        if args.replace
-            && attestation::claimed_predicate_type(&blob).is_ok_and(|t| t == predicate_type)
+    for (layer, blob) in existing_attestations(client, &att_ref)? {
+        if replace && attestation::claimed_predicate_type(&blob).is_ok_and(|t| &t == predicate_type)
         {
             eprintln!("replacing attestation {} ({predicate_type})", layer.digest);
         } else {
@@ -167,7 +214,7 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         }
     }
     let new = (attested.layer, attested.envelope);
-    let layers: Vec<_> = if args.replace {
+    let layers: Vec<_> = if replace {
         std::iter::once(new).chain(kept).collect()
     } else {
         kept.into_iter().chain(std::iter::once(new)).collect()
@@ -185,17 +232,7 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
     let pushed = client
         .push(&store, &built.manifest_descriptor, &att_ref)
         .with_context(|| format!("pushing the attestation to {att_ref}"))?;
-    crate::cli::out!(
-        "attested {} ({predicate_type})",
-        reference.with_digest(digest)
-    );
-    crate::cli::out!(
-        "attestations {}@{} ({} attestation(s))",
-        att_ref,
-        pushed.descriptor.digest,
-        descriptors.len()
-    );
-    Ok(ExitCode::SUCCESS)
+    Ok((att_ref, pushed.descriptor.digest, descriptors.len()))
 }
 
 /// Reads a public key file.
@@ -205,70 +242,72 @@ fn load_public_key(path: &Path) -> Result<PublicKey> {
     PublicKey::from_pem(&text).with_context(|| format!("loading the public key {}", path.display()))
 }
 
-/// Verifies an image's attestations of one type: 0 one verified, 1 none did.
+/// What the verifier is after: the predicate type and the policy its statement must meet.
+struct Wanted {
+    predicate_type: String,
+    policy: Policy,
+}
+
+impl Wanted {
+    /// Whether a verified statement is one of the wanted attestations; says why not on
+    /// stderr (`what` names the attestation).
+    fn accepts(&self, what: &str, statement: &Statement) -> bool {
+        if statement.predicate_type != self.predicate_type {
+            eprintln!(
+                "{what}: skipped: predicate type {}",
+                statement.predicate_type
+            );
+            return false;
+        }
+        match self.policy.check(statement) {
+            Ok(()) => true,
+            Err(e) => {
+                eprintln!("{what}: rejected: {e}");
+                false
+            }
+        }
+    }
+}
+
+/// Verifies an image's attestations of one type, in the storages
+/// `--registry-referrers-mode` names: 0 one verified, 1 none did.
 pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
     if !args.insecure_ignore_tlog {
         bail!(
             "transparency-log verification is not supported yet; pass --insecure-ignore-tlog to check attestations against the key only"
         );
     }
-    let predicate_type = attestation::predicate_type(&args.predicate_type)?.to_string();
-    let policy = Policy {
-        builder_id: args.builder_id.clone(),
-        gate_verdict: args.gate_verdict.clone(),
+    let wanted = Wanted {
+        predicate_type: attestation::predicate_type(&args.predicate_type)?.to_string(),
+        policy: Policy {
+            builder_id: args.builder_id.clone(),
+            gate_verdict: args.gate_verdict.clone(),
+        },
     };
     let key = load_public_key(&args.key)?;
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
     let digest = resolve(&client, &reference)?.digest;
     let image = reference.with_digest(digest.clone());
-    let att_ref = reference.with_tag(&attestation::attestation_tag(&digest))?;
-    if client
-        .resolve(&att_ref)
-        .with_context(|| format!("looking for {att_ref}"))?
-        .is_none()
-    {
-        eprintln!("no attestations found for {image} (no {att_ref})");
-        return Ok(ExitCode::from(1));
+    let mode = args.registry_referrers_mode;
+    // The verified envelopes, printed as cosign prints them: one JSON envelope a line.
+    let mut verified: Vec<Vec<u8>> = Vec::new();
+    let mut found_in = Vec::new();
+    if mode.referrers() {
+        let found = verified_bundles(&client, &image, &key, &digest, &wanted)?;
+        if !found.is_empty() {
+            found_in.push("oci-1-1 bundles");
+        }
+        verified.extend(found);
     }
-    let manifest = client
-        .manifest(&att_ref)
-        .with_context(|| format!("reading {att_ref}"))?;
-    let mut verified = Vec::new();
-    for (i, layer) in cosign::layers(&manifest.bytes)?.iter().enumerate() {
-        if layer.media_type != MEDIA_TYPE_DSSE_ENVELOPE {
-            eprintln!("attestation {i}: skipped: media type {}", layer.media_type);
-            continue;
+    if mode.legacy() {
+        let found = verified_legacy(&client, &reference, &key, &digest, &wanted)?;
+        if !found.is_empty() {
+            found_in.push("legacy");
         }
-        let envelope = match client.blob_bytes(&att_ref, layer) {
-            Ok(b) => b,
-            Err(e @ (ClientError::DigestMismatch { .. } | ClientError::SizeMismatch { .. })) => {
-                eprintln!("attestation {i}: rejected: {e}");
-                continue;
-            }
-            Err(e) => {
-                return Err(e).with_context(|| format!("reading envelope {}", layer.digest));
-            }
-        };
-        let statement = match attestation::verify_layer(layer, &envelope, &key, &digest) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("attestation {i}: rejected: {e}");
-                continue;
-            }
-        };
-        if statement.predicate_type != predicate_type {
-            eprintln!(
-                "attestation {i}: skipped: predicate type {}",
-                statement.predicate_type
-            );
-            continue;
-        }
-        match policy.check(&statement) {
-            Ok(()) => verified.push(envelope),
-            Err(e) => eprintln!("attestation {i}: rejected: {e}"),
-        }
+        verified.extend(found);
     }
+    let predicate_type = &wanted.predicate_type;
     if verified.is_empty() {
         eprintln!(
             "no valid {predicate_type} attestation for {image} with the key {}",
@@ -277,17 +316,103 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     eprintln!(
-        "Verified {image}: {} {predicate_type} attestation(s) valid with the key {}{} (no transparency log checked)",
+        "Verified {image}: {} {predicate_type} attestation(s) valid with the key {}{} in {} (no transparency log checked)",
         verified.len(),
         args.key.display(),
-        if policy.is_empty() {
+        if wanted.policy.is_empty() {
             ""
         } else {
             " and the policy"
-        }
+        },
+        found_in.join(" and ")
     );
     for envelope in &verified {
         crate::cli::out!("{}", String::from_utf8_lossy(envelope).trim_end());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The envelopes of the bundle referrers of `image` that verify and are wanted.
+fn verified_bundles(
+    client: &Client,
+    image: &Reference,
+    key: &PublicKey,
+    digest: &Digest,
+    wanted: &Wanted,
+) -> Result<Vec<Vec<u8>>> {
+    let found = signatures::fetch_bundles(client, image)?;
+    let how = if found.via_api {
+        "referrers API"
+    } else {
+        "referrers tag schema"
+    };
+    eprintln!(
+        "OCI 1.1 referrers ({how}): {} bundle(s)",
+        found.bundles.len()
+    );
+    for line in &found.refused {
+        eprintln!("rejected: {line}");
+    }
+    let mut verified = Vec::new();
+    for (what, bundle) in &found.bundles {
+        let statement = match dsse_bundle::verify(bundle, key, digest) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("{what}: rejected: {e}");
+                continue;
+            }
+        };
+        if wanted.accepts(what, &statement)
+            && let Some(envelope) = bundle.dsse_envelope()
+        {
+            verified.push(envelope.to_bytes()?);
+        }
+    }
+    Ok(verified)
+}
+
+/// The envelopes of `sha256-<hex>.att` that verify and are wanted.
+fn verified_legacy(
+    client: &Client,
+    reference: &Reference,
+    key: &PublicKey,
+    digest: &Digest,
+    wanted: &Wanted,
+) -> Result<Vec<Vec<u8>>> {
+    let att_ref = reference.with_tag(&attestation::attestation_tag(digest))?;
+    if client
+        .resolve(&att_ref)
+        .with_context(|| format!("looking for {att_ref}"))?
+        .is_none()
+    {
+        eprintln!("legacy: no {att_ref}");
+        return Ok(Vec::new());
+    }
+    let manifest = client
+        .manifest(&att_ref)
+        .with_context(|| format!("reading {att_ref}"))?;
+    let mut verified = Vec::new();
+    for (i, layer) in cosign::layers(&manifest.bytes)?.iter().enumerate() {
+        let what = format!("attestation {i}");
+        if layer.media_type != MEDIA_TYPE_DSSE_ENVELOPE {
+            eprintln!("{what}: skipped: media type {}", layer.media_type);
+            continue;
+        }
+        let envelope = match client.blob_bytes(&att_ref, layer) {
+            Ok(b) => b,
+            Err(e @ (ClientError::DigestMismatch { .. } | ClientError::SizeMismatch { .. })) => {
+                eprintln!("{what}: rejected: {e}");
+                continue;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading envelope {}", layer.digest));
+            }
+        };
+        match attestation::verify_layer(layer, &envelope, key, digest) {
+            Ok(statement) if wanted.accepts(&what, &statement) => verified.push(envelope),
+            Ok(_) => {}
+            Err(e) => eprintln!("{what}: rejected: {e}"),
+        }
+    }
+    Ok(verified)
 }
