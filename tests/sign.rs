@@ -333,17 +333,60 @@ fn lading_verifies_what_cosign_signed_with_its_own_key() {
     );
     assert_success(&verified);
 
-    // cosign's own key format is not read yet: a clear refusal, no key bytes echoed.
-    let refused = lading_sign(&sb, Some(password), &key, &image);
-    assert_eq!(code(&refused), Some(2));
-    assert!(
-        stderr(&refused).contains("cosign's own encrypted key format"),
-        "{}",
-        stderr(&refused)
-    );
     let mut secrets = pem_body_lines(&key);
     secrets.push(password.to_string());
-    assert_no_leak(&[&verified, &refused], &secrets);
+    assert_no_leak(&[&verified], &secrets);
+}
+
+#[test]
+fn lading_signs_with_the_key_cosign_generated_and_cosign_verifies() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Distribution::start(None);
+    // An image nobody else signs: cosign's verdict is about lading's signature alone.
+    let digest = push_image(&sb, &reg.host, "app", "1", "signed with cosign.key\n");
+    let image = format!("{}/app@{digest}", reg.host);
+    let password = "cosign-keys-pass-9";
+    assert_success(&cosign(&sb, password, &["generate-key-pair"]));
+    let (key, public) = (sb.path("cosign.key"), sb.path("cosign.pub"));
+    let mut secrets = pem_body_lines(&key);
+    secrets.push(password.to_string());
+
+    let wrong = lading_sign(&sb, Some("not the password"), &key, &image);
+    let signed = lading_sign(&sb, Some(password), &key, &image);
+    let verified = cosign_verify(&sb, &public, &image);
+    assert_no_leak(&[&wrong, &signed, &verified], &secrets);
+    assert_eq!(code(&wrong), Some(2), "{}", stderr(&wrong));
+
+    if cfg!(feature = "fips") {
+        // scrypt and XSalsa20-Poly1305 are not FIPS-approved: refused by name, whatever
+        // the password, and nothing was signed.
+        for out in [&wrong, &signed] {
+            assert_eq!(code(out), Some(2), "{}", stderr(out));
+            for word in ["not FIPS-approved", "scrypt", "XSalsa20-Poly1305"] {
+                assert!(stderr(out).contains(word), "{}", stderr(out));
+            }
+        }
+        assert!(!verified.status.success(), "{}", stderr(&verified));
+        return;
+    }
+    assert!(
+        stderr(&wrong).contains("wrong password"),
+        "{}",
+        stderr(&wrong)
+    );
+    assert_success(&signed);
+    assert_success(&verified);
+    let payloads: serde_json::Value = serde_json::from_slice(&verified.stdout).expect("json");
+    assert_eq!(payloads.as_array().map(Vec::len), Some(1), "{payloads}");
+    assert_eq!(
+        payloads[0]["critical"]["image"]["docker-manifest-digest"],
+        digest.as_str()
+    );
+    // And the public key cosign wrote verifies it in lading too.
+    assert_success(&lading_verify(&sb, &public, &image));
 }
 
 /// Pushes a hand-made `.sig` manifest holding `layers` (payload, descriptor) as the

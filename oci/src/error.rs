@@ -155,6 +155,12 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
+    /// A `fips` build's cryptographic module is not in FIPS mode.
+    #[error("the AWS-LC FIPS module is not in FIPS mode ({reason}); refusing to run")]
+    FipsMode {
+        /// What the module said.
+        reason: &'static str,
+    },
 }
 
 impl Error {

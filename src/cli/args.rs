@@ -94,6 +94,18 @@ pub enum Command {
     /// is required. Prints the verified payloads as JSON on stdout.
     /// Exit codes: 0 a valid signature was found, 1 none was, 2 an error.
     Verify(VerifyArgs),
+    /// Print lading's version, the git commit it was built from, the cryptographic
+    /// module (AWS-LC, or AWS-LC FIPS in a `--features fips` build), its version and
+    /// whether FIPS mode is on. `lading --version` prints the same.
+    Version(VersionArgs),
+}
+
+/// `lading version`.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Print JSON (`version`, `commit`, `cryptoModule.name`/`.version`, `fipsMode`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `lading generate-key-pair`.

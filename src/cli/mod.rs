@@ -50,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::GenerateKeyPair(args) => commands::sign::generate_key_pair(args),
         Command::Sign(args) => commands::sign::sign(args),
         Command::Verify(args) => commands::sign::verify(args),
+        Command::Version(args) => commands::version::run(args),
     }
 }
 
