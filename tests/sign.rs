@@ -581,3 +581,124 @@ fn lading_serve_holds_signatures_cosign_verifies() {
     let verified = lading_verify(&sb, &public, &image);
     assert_success(&verified);
 }
+
+/// A new pseudo-terminal: (master, slave).
+fn pty() -> (std::fs::File, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd as _;
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two new descriptors, owned from here on.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors are open and nothing else owns them.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::os::fd::OwnedFd::from_raw_fd(slave),
+        )
+    }
+}
+
+/// Whether the terminal behind `master` echoes input.
+fn echoes(master: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd as _;
+    // SAFETY: a zeroed termios is a valid buffer for tcgetattr to fill.
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: the descriptor is open; on Linux the master reports the slave's termios.
+    let rc = unsafe { libc::tcgetattr(master.as_raw_fd(), &mut t) };
+    assert_eq!(rc, 0, "tcgetattr: {}", std::io::Error::last_os_error());
+    t.c_lflag & libc::ECHO != 0
+}
+
+/// `lading sign` with no password variable, on a terminal of its own: it prompts as
+/// cosign does, turns echo off, and `typed` is answered once it has. Returns the exit
+/// code and everything the terminal showed.
+fn sign_at_a_terminal(sb: &Sandbox, key: &Path, image: &str, typed: &str) -> (i32, String) {
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::process::CommandExt as _;
+    let (mut master, slave) = pty();
+    let mut cmd = sb.lading(&[
+        "sign",
+        "--key",
+        key.to_str().expect("utf-8"),
+        "--tlog-upload=false",
+        image,
+    ]);
+    cmd.env_remove("LADING_PASSWORD")
+        .env_remove("COSIGN_PASSWORD")
+        .stdin(slave.try_clone().expect("dup"))
+        .stdout(slave.try_clone().expect("dup"))
+        .stderr(slave);
+    // SAFETY: setsid and ioctl are async-signal-safe; the terminal on stdin becomes the
+    // new session's controlling terminal, the /dev/tty the prompt opens.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn lading");
+    drop(cmd); // our copies of the terminal's slave side: reads end when lading exits
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 512];
+    while !String::from_utf8_lossy(&seen).contains("Enter password for private key: ") {
+        let n = master.read(&mut buf).unwrap_or(0);
+        assert!(n > 0, "no prompt:\n{}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // The prompt is written before echo goes off: answer only once it has (a lading
+    // that never turned echo off would wait here for ever, not pass).
+    while echoes(&master) {
+        std::thread::yield_now();
+    }
+    master
+        .write_all(format!("{typed}\n").as_bytes())
+        .expect("type");
+    // EIO once lading has exited and the slave side is closed.
+    while let Ok(n @ 1..) = master.read(&mut buf) {
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let status = child.wait().expect("wait");
+    (
+        status.code().expect("exit code"),
+        String::from_utf8_lossy(&seen).into_owned(),
+    )
+}
+
+#[test]
+fn password_is_asked_for_on_a_terminal_without_echo() {
+    let sb = Sandbox::new();
+    let password = "typed at the prompt 5";
+    let (key, _, _) = lading_keys(&sb, "k", Some(password));
+    // Nothing listens there: a loaded key gets as far as the registry.
+    let image = format!("127.0.0.1:1/app@sha256:{}", "a".repeat(64));
+
+    let (code, shown) = sign_at_a_terminal(&sb, &key, &image, "not it");
+    assert_eq!(code, 2, "{shown}");
+    assert!(shown.contains("wrong password"), "{shown}");
+    assert!(
+        !shown.contains("not it"),
+        "the password was echoed:\n{shown}"
+    );
+
+    let (code, shown) = sign_at_a_terminal(&sb, &key, &image, password);
+    assert_eq!(code, 2, "{shown}");
+    assert!(!shown.contains("wrong password"), "{shown}");
+    assert!(shown.contains("127.0.0.1:1"), "{shown}");
+    assert!(
+        !shown.contains(password),
+        "the password was echoed:\n{shown}"
+    );
+    for line in pem_body_lines(&key) {
+        assert!(!shown.contains(&line), "{shown}");
+    }
+}
