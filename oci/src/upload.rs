@@ -43,7 +43,16 @@ pub fn valid_upload_id(id: &str) -> bool {
 impl Store {
     /// Starts an upload session for `owner` (the repository it was started in).
     pub fn create_upload(&self, owner: &str) -> Result<Upload> {
-        let id = uuid::Uuid::new_v4().hyphenated().to_string();
+        // A v4 UUID from AWS-LC's generator (the FIPS module's in a `fips` build): the id
+        // is all a client needs to write to the session.
+        let mut random = [0u8; 16];
+        aws_lc_rs::rand::fill(&mut random).map_err(|_| Error::Random {
+            what: "an upload id",
+        })?;
+        let id = uuid::Builder::from_random_bytes(random)
+            .into_uuid()
+            .hyphenated()
+            .to_string();
         let dir = uploads_dir(self).join(&id);
         fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
         let data = dir.join(DATA);
