@@ -362,8 +362,9 @@ fn lading_signs_with_the_key_cosign_generated_and_cosign_verifies() {
 
     if cfg!(feature = "fips") {
         // scrypt and XSalsa20-Poly1305 are not FIPS-approved: refused by name, whatever
-        // the password, and nothing was signed.
-        for out in [&wrong, &signed] {
+        // the password (and before asking for one), and nothing was signed.
+        let no_password = lading_sign(&sb, None, &key, &image);
+        for out in [&wrong, &signed, &no_password] {
             assert_eq!(code(out), Some(2), "{}", stderr(out));
             for word in ["not FIPS-approved", "scrypt", "XSalsa20-Poly1305"] {
                 assert!(stderr(out).contains(word), "{}", stderr(out));

@@ -67,6 +67,18 @@ pub fn is_encrypted(pem_text: &str) -> bool {
     pem_text.contains("-----BEGIN ENCRYPTED ")
 }
 
+/// Fails when this build cannot read the private key's format at all, so that no
+/// password is asked for in vain: cosign's own format in a FIPS build.
+pub fn check_readable(pem_text: &str) -> Result<()> {
+    let (label, _) = pem::decode(pem_text)?;
+    if cfg!(feature = "fips") && PEM_COSIGN_PRIVATE_KEYS.contains(&label.as_str()) {
+        return Err(Error::NotFipsApproved {
+            algorithm: crate::cosign_key::ALGORITHMS,
+        });
+    }
+    Ok(())
+}
+
 /// An ECDSA P-256 key pair (signing with SHA-256, ASN.1 DER signatures).
 pub struct KeyPair {
     inner: EcdsaKeyPair,

@@ -45,6 +45,7 @@ fn wrong_password_is_a_decrypt_error_that_shows_no_key_material() {
 #[cfg(not(feature = "fips"))]
 #[test]
 fn a_password_is_required() {
+    lading_signer::keys::check_readable(KEY).unwrap();
     assert!(matches!(
         KeyPair::from_pem(KEY, None),
         Err(Error::PasswordRequired)
@@ -79,6 +80,8 @@ fn fips_build_refuses_cosign_key_format_naming_the_algorithms() {
         KEY.to_string(),
         KEY.replace("SIGSTORE PRIVATE KEY", "COSIGN PRIVATE KEY"),
     ] {
+        let early = lading_signer::keys::check_readable(&key).unwrap_err();
+        assert!(matches!(early, Error::NotFipsApproved { .. }), "{early:?}");
         let err = KeyPair::from_pem(&key, Some(PASSWORD)).unwrap_err();
         assert!(matches!(err, Error::NotFipsApproved { .. }), "{err:?}");
         let msg = err.to_string();

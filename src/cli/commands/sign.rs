@@ -87,6 +87,8 @@ fn load_private_key(path: &Path) -> Result<KeyPair> {
     let text = Zeroizing::new(
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
     );
+    keys::check_readable(&text)
+        .with_context(|| format!("loading the private key {}", path.display()))?;
     let password = if keys::is_encrypted(&text) {
         Some(key_password(path)?)
     } else {
