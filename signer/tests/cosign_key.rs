@@ -3,11 +3,15 @@
 //! clear error in FIPS builds. `tests/sign.rs` signs with a key cosign generates during
 //! the test and has cosign verify the signature.
 
-use lading_signer::{Error, KeyPair, PublicKey};
+use lading_signer::{Error, KeyPair};
 
 const KEY: &str = include_str!("fixtures/cosign.key");
+#[cfg(not(feature = "fips"))]
 const PUB: &str = include_str!("fixtures/cosign.pub");
 const PASSWORD: &[u8] = b"fixture password";
+
+#[cfg(not(feature = "fips"))]
+use lading_signer::PublicKey;
 
 #[cfg(not(feature = "fips"))]
 #[test]
