@@ -139,6 +139,18 @@ pub enum Command {
     /// are not supported yet: `--insecure-ignore-tlog` is required.
     /// Exit codes: 0 an attestation verified, 1 none did, 2 an error.
     VerifyAttestation(VerifyAttestationArgs),
+    /// Print lading's version, the git commit it was built from, the cryptographic
+    /// module (AWS-LC, or AWS-LC FIPS in a `--features fips` build), its version and
+    /// whether FIPS mode is on. `lading --version` prints the same.
+    Version(VersionArgs),
+}
+
+/// `lading version`.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Print JSON (`version`, `commit`, `cryptoModule.name`/`.version`, `fipsMode`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `lading predicate`.

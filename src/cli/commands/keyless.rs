@@ -11,7 +11,6 @@ use lading_signer::sigstore::rekor::{self, LogEntry};
 use lading_signer::sigstore::trust_root::{SigningConfig, TrustedRoot};
 use lading_signer::sigstore::{self, fulcio, legacy};
 use lading_signer::{KeyPair, cosign};
-use sha2::{Digest as _, Sha256};
 
 use crate::cli::args::SignArgs;
 
@@ -75,7 +74,7 @@ pub(crate) fn log_signature(
     verifier_pem: &str,
     trust: Option<&TrustedRoot>,
 ) -> Result<LogEntry> {
-    let hash = Sha256::digest(&signed.payload);
+    let hash = lading_signer::sigstore::sha256(&signed.payload);
     let entry = rekor::upload(
         http,
         rekor_url,

@@ -3,7 +3,7 @@
 //! referrers (OCI 1.1) and in the legacy `.sig` tag.
 
 use std::fs::OpenOptions;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -71,18 +71,33 @@ pub fn generate_key_pair(args: GenerateKeyPairArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads a private key file, with the password from the environment when encrypted.
+/// The password of an encrypted key: `LADING_PASSWORD`, else `COSIGN_PASSWORD`, else
+/// asked for on the terminal without echo (cosign's prompt) when stdin is one.
+fn key_password(path: &Path) -> Result<Zeroizing<String>> {
+    if let Some(p) = keys::password_from_env() {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "{} is encrypted: set LADING_PASSWORD (or COSIGN_PASSWORD) to its password",
+            path.display()
+        );
+    }
+    rpassword::prompt_password("Enter password for private key: ")
+        .map(Zeroizing::new)
+        .context("reading the password from the terminal")
+}
+
+/// Reads a private key file (PKCS#8, or cosign's own encrypted format), with its
+/// password when encrypted.
 pub(crate) fn load_private_key(path: &Path) -> Result<KeyPair> {
     let text = Zeroizing::new(
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
     );
+    keys::check_readable(&text)
+        .with_context(|| format!("loading the private key {}", path.display()))?;
     let password = if keys::is_encrypted(&text) {
-        Some(keys::password_from_env().with_context(|| {
-            format!(
-                "{} is encrypted: set LADING_PASSWORD (or COSIGN_PASSWORD) to its password",
-                path.display()
-            )
-        })?)
+        Some(key_password(path)?)
     } else {
         None
     };
