@@ -17,3 +17,4 @@ pub mod scan;
 pub mod secrets;
 pub mod serve;
 pub mod sign;
+pub mod tuf;
