@@ -152,7 +152,10 @@ impl Repository {
         http: &reqwest::blocking::Client,
         now: i64,
     ) -> std::result::Result<Root, Failure> {
-        let (mut root, _) = self.trusted_root()?;
+        let (mut root, bytes) = self.trusted_root()?;
+        if !self.cache.join("root.json").exists() {
+            self.save("root.json", &bytes)?;
+        }
         let first = root.clone();
         for _ in 0..MAX_ROOT_ROTATIONS {
             let next = root.version + 1;
@@ -162,16 +165,17 @@ impl Repository {
                 Err(other) => return Err(other),
             };
             let unverified = Unverified::parse(&bytes, "root")?;
-            unverified.verify(&root, "root").map_err(|e| {
-                invalid(format!(
-                    "root v{next} is not signed by root v{}: {e}",
-                    root.version
-                ))
-            })?;
             let new: Root = Unverified::parse(&bytes, "root")?.into_signed("root")?;
-            unverified
-                .verify(&new, "root")
-                .map_err(|e| invalid(format!("root v{next} is not signed by its own keys: {e}")))?;
+            let previous = format!("root v{}", root.version);
+            for (signer, whose) in [(&root, previous.as_str()), (&new, "its own")] {
+                let (good, threshold) = unverified.valid_signatures(signer, "root")?;
+                if good < threshold as usize || threshold == 0 {
+                    return Err(invalid(format!(
+                        "root v{next} is signed by {good} of the {threshold} {whose} keys it needs"
+                    ))
+                    .into());
+                }
+            }
             if new.version != next {
                 return Err(
                     invalid(format!("{next}.root.json has version {}", new.version)).into(),

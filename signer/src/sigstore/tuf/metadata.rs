@@ -54,6 +54,17 @@ impl Unverified {
 
     /// Checks that `threshold` distinct keys of `role` (as `root` delegates it) signed.
     pub fn verify(&self, root: &Root, role: &str) -> Result<()> {
+        let (good, threshold) = self.valid_signatures(root, role)?;
+        if good < threshold as usize || threshold == 0 {
+            return Err(invalid(format!(
+                "{role} metadata has {good} valid signature(s) of the {threshold} its root requires"
+            )));
+        }
+        Ok(())
+    }
+
+    /// How many distinct keys of `role` signed, and how many `root` requires.
+    pub fn valid_signatures(&self, root: &Root, role: &str) -> Result<(usize, u32)> {
         let delegation = root
             .roles
             .get(role)
@@ -71,14 +82,7 @@ impl Unverified {
                 good.insert(sig.keyid.clone());
             }
         }
-        if good.len() < delegation.threshold as usize || delegation.threshold == 0 {
-            return Err(invalid(format!(
-                "{role} metadata has {} valid signature(s) of the {} its root requires",
-                good.len(),
-                delegation.threshold
-            )));
-        }
-        Ok(())
+        Ok((good.len(), delegation.threshold))
     }
 
     /// The signed part as `T`, once verified.
