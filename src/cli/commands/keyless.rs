@@ -35,6 +35,10 @@ pub(crate) struct Services {
 /// needed (keyless, or a logged signature), the TUF repository's signing config and
 /// trusted root (`--trusted-root` still wins).
 pub(crate) fn sign_trust(args: &SignArgs) -> Result<(Services, Option<TrustedRoot>)> {
+    // A flag error is reported before any service is asked.
+    if args.key.is_none() && !args.tlog_upload {
+        bail!("keyless signatures are always logged: --tlog-upload=false needs --key");
+    }
     let named =
         args.signing_config.is_some() || args.fulcio_url.is_some() || args.rekor_url.is_some();
     let needed = args.key.is_none() || args.tlog_upload;
@@ -131,9 +135,6 @@ pub(crate) fn sign_keyless(
     docker_ref: &str,
     digest: &Digest,
 ) -> Result<cosign::Signed> {
-    if !args.tlog_upload {
-        bail!("keyless signatures are always logged: --tlog-upload=false needs --key");
-    }
     let fulcio_url = services
         .fulcio
         .as_deref()

@@ -226,7 +226,23 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
     let keyless = matches!(verifier, Verifier::Keyless(_));
     let trust = match &args.trusted_root {
         Some(path) => Some(load_trusted_root(path)?),
-        None if keyless || !args.insecure_ignore_tlog => Some(tuf::trusted_root(&args.tuf)?),
+        None if keyless || !args.insecure_ignore_tlog => {
+            Some(tuf::trusted_root(&args.tuf).with_context(|| {
+                format!(
+                    "no trusted root to verify {}: pass --trusted-root FILE{}",
+                    if keyless {
+                        "keyless signatures"
+                    } else {
+                        "the transparency log"
+                    },
+                    if keyless {
+                        ""
+                    } else {
+                        ", or --insecure-ignore-tlog to check the key only"
+                    }
+                )
+            })?)
+        }
         None => None,
     };
     let reference = registry::reference(&args.image)?;
