@@ -4,7 +4,7 @@
 //! lading signs and verifies keyless with nothing but `--tuf-mirror`/`--tuf-root`,
 //! follows a root rotation, serves offline runs from its cache, and refuses a tampered
 //! target, an expired timestamp, a snapshot rollback and a root not signed by a
-//! threshold of the previous root's keys.
+//! threshold of the previous root's keys; an expired cache does not stand in offline.
 
 mod common;
 
@@ -326,4 +326,36 @@ fn another_mirror_needs_its_initial_root() {
     ]);
     cmd.env("XDG_CACHE_HOME", sb.path("cache"));
     fails_with(&run(&mut cmd), "give its initial root.json (--tuf-root)");
+}
+
+#[test]
+fn offline_with_expired_cached_metadata_is_an_error() {
+    if !need_python_tuf() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let mut repo = placeholder_repo(&sb);
+    // Online: the chain is cached (then the placeholder trusted root is refused).
+    fails_with(
+        &verify_trust_only(&sb, "cache", &repo),
+        "trusted root published through TUF",
+    );
+    // Time passes: the cached timestamp is one that has expired since.
+    repo.op(&["expire-timestamp"]);
+    let cache = std::fs::read_dir(sb.path("cache/lading/tuf"))
+        .expect("cache")
+        .next()
+        .expect("a mirror")
+        .expect("entry")
+        .path();
+    std::fs::copy(
+        repo.dir.path().join("repo/timestamp.json"),
+        cache.join("timestamp.json"),
+    )
+    .expect("copy");
+    repo.stop();
+    fails_with(
+        &verify_trust_only(&sb, "cache", &repo),
+        "cannot stand in: not trusted: TUF: timestamp metadata expired at",
+    );
 }
