@@ -326,6 +326,10 @@ fn another_mirror_needs_its_initial_root() {
     ]);
     cmd.env("XDG_CACHE_HOME", sb.path("cache"));
     fails_with(&run(&mut cmd), "give its initial root.json (--tuf-root)");
+    assert!(
+        !sb.path("cache/lading").exists(),
+        "nothing to cache, nothing written"
+    );
 }
 
 #[test]

@@ -79,6 +79,9 @@ impl Repository {
         names: &[&str],
         now: i64,
     ) -> Result<Fetched> {
+        if self.initial_root.is_none() && !self.cache.join("root.json").exists() {
+            return Err(self.no_root());
+        }
         std::fs::create_dir_all(self.cache.join("targets")).map_err(|e| self.io("creating", e))?;
         let lock = File::create(self.cache.join(".lock")).map_err(|e| self.io("locking", e))?;
         lock.lock().map_err(|e| self.io("locking", e))?;
@@ -132,12 +135,7 @@ impl Repository {
     fn trusted_root(&self) -> Result<(Root, Vec<u8>)> {
         let bytes = match std::fs::read(self.cache.join("root.json")) {
             Ok(bytes) => bytes,
-            Err(_) => self.initial_root.clone().ok_or_else(|| {
-                invalid(format!(
-                    "no trusted root for {}: give its initial root.json (--tuf-root)",
-                    self.mirror
-                ))
-            })?,
+            Err(_) => self.initial_root.clone().ok_or_else(|| self.no_root())?,
         };
         let unverified = Unverified::parse(&bytes, "root")?;
         let root: Root = Unverified::parse(&bytes, "root")?.into_signed("root")?;
@@ -394,6 +392,13 @@ impl Repository {
         std::fs::write(&partial, bytes)
             .and_then(|()| std::fs::rename(&partial, &path))
             .map_err(|e| self.io("writing", e))
+    }
+
+    fn no_root(&self) -> Error {
+        invalid(format!(
+            "no trusted root for {}: give its initial root.json (--tuf-root)",
+            self.mirror
+        ))
     }
 
     fn io(&self, doing: &str, e: std::io::Error) -> Error {
