@@ -1,7 +1,8 @@
 //! Sigstore's trust material through TUF, without the internet: a TUF repository written
 //! by python-tuf (the TUF reference implementation; tests/support/tuf_repo.py) on
 //! 127.0.0.1 publishes the local Sigstore's `trusted_root.json` and signing config.
-//! lading signs and verifies keyless with nothing but `--tuf-mirror`/`--tuf-root`,
+//! lading signs and verifies keyless with nothing but `--tuf-mirror`/`--tuf-root` (and
+//! cosign, initialized from the same repository, verifies what lading signed),
 //! follows a root rotation, serves offline runs from its cache, and refuses a tampered
 //! target, an expired timestamp, a snapshot rollback and a root not signed by a
 //! threshold of the previous root's keys; an expired cache does not stand in offline.
@@ -207,6 +208,32 @@ fn keyless_sign_and_verify_with_trust_material_from_tuf() {
     );
     assert_success(&verify(&sb, "cache", &repo, &image));
     assert_eq!(cached_root_version(&sb, "cache"), 1);
+    // cosign, initialized from the same TUF repository, verifies it too.
+    let cosign = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers/go/bin/cosign");
+    if require(
+        cosign.is_file(),
+        "cosign in target/peers/go/bin (scripts/install-peers)",
+    ) {
+        let home = sb.path("cosign-home");
+        let cosign = |args: &[&str]| run(Command::new(&cosign).args(args).env("HOME", &home));
+        assert_success(&cosign(&[
+            "initialize",
+            "--mirror",
+            &repo.url,
+            "--root",
+            repo.initial_root().to_str().expect("utf-8"),
+        ]));
+        assert_success(&cosign(&[
+            "verify",
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer-regexp",
+            ".",
+            "--allow-http-registry",
+            "--allow-insecure-registry",
+            &image,
+        ]));
+    }
 
     // Root v2, signed by the v1 and the v2 key: followed, and cached.
     repo.op(&["rotate-root"]);
