@@ -221,13 +221,18 @@ pub struct SignArgs {
     #[arg(long, value_name = "URL", conflicts_with = "signing_config")]
     pub rekor_url: Option<String>,
     /// A Sigstore `signing_config.json` (v0.2) naming the Fulcio and Rekor to use.
-    /// Default: public-good Sigstore (fulcio.sigstore.dev, rekor.sigstore.dev).
+    /// Default: the `signing_config.v0.2.json` of the TUF repository (public-good
+    /// Sigstore's unless --tuf-mirror).
     #[arg(long, value_name = "FILE")]
     pub signing_config: Option<PathBuf>,
     /// A Sigstore `trusted_root.json`: what Fulcio and Rekor return is verified against
-    /// it before the signature is stored.
+    /// it before the signature is stored. Default, when the services come from TUF: the
+    /// TUF repository's `trusted_root.json`.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+    /// Where the default trust material comes from.
+    #[command(flatten)]
+    pub tuf: TufArgs,
     /// Accepted for cosign compatibility; prompts are never shown.
     #[arg(short = 'y', long)]
     pub yes: bool,
@@ -262,11 +267,14 @@ pub struct VerifyArgs {
     /// Keyless: a regular expression the OIDC issuer must match.
     #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
     pub certificate_oidc_issuer_regexp: Option<String>,
-    /// A Sigstore `trusted_root.json`: the Fulcio CAs and Rekor keys to trust. Required
-    /// for keyless signatures and for transparency-log checks (public-good Sigstore's
-    /// TUF root is not fetched yet).
+    /// A Sigstore `trusted_root.json`: the Fulcio CAs and Rekor keys to trust, for
+    /// keyless signatures and transparency-log checks. Default: the TUF repository's
+    /// `trusted_root.json` (public-good Sigstore's unless --tuf-mirror).
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+    /// Where the default trust material comes from.
+    #[command(flatten)]
+    pub tuf: TufArgs,
     /// Skip transparency-log verification (signatures made with `--tlog-upload=false`).
     #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
@@ -396,6 +404,22 @@ pub struct ServeArgs {
     /// Largest blob accepted, in bytes (manifests are limited to 4 MiB).
     #[arg(long, value_name = "BYTES", default_value_t = lading_registry::constants::DEFAULT_MAX_BLOB_SIZE)]
     pub max_blob_size: u64,
+}
+
+/// The TUF repository that publishes Sigstore's trust material (`trusted_root.json`,
+/// `signing_config.v0.2.json`); cached under $XDG_CACHE_HOME/lading/tuf, and served
+/// from there when the mirror is unreachable.
+#[derive(Debug, Clone, Args)]
+pub struct TufArgs {
+    /// The TUF repository's URL [default: public-good Sigstore's,
+    /// https://tuf-repo-cdn.sigstore.dev].
+    #[arg(long, value_name = "URL", env = "LADING_TUF_MIRROR")]
+    pub tuf_mirror: Option<String>,
+    /// The repository's initial `root.json`, trusted when the cache holds no root yet
+    /// (required for a --tuf-mirror other than public-good Sigstore's, whose root is
+    /// built in).
+    #[arg(long, value_name = "FILE")]
+    pub tuf_root: Option<PathBuf>,
 }
 
 /// How to reach registries and log in (shared by every command that talks to one).

@@ -37,6 +37,7 @@ pub mod rekor;
 pub mod sct;
 pub mod time;
 pub mod trust_root;
+pub mod tuf;
 
 /// Public-good Sigstore's Fulcio (cosign's default `--fulcio-url`).
 pub const DEFAULT_FULCIO_URL: &str = "https://fulcio.sigstore.dev";

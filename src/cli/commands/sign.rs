@@ -21,7 +21,8 @@ use lading_signer::{KeyPair, PublicKey, cosign, keys};
 use zeroize::Zeroizing;
 
 use crate::cli::args::{GenerateKeyPairArgs, Progress, SignArgs, VerifyArgs};
-use crate::cli::commands::keyless::{load_trusted_root, log_signature, services, sign_keyless};
+use crate::cli::commands::keyless::{load_trusted_root, log_signature, sign_keyless, sign_trust};
+use crate::cli::commands::tuf;
 use crate::cli::{registry, signatures};
 
 /// `PREFIX` + `ext`.
@@ -143,12 +144,7 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
             "--registry-referrers-mode=oci-1-1 stores a bundle, which lading makes only for key signing without a transparency log (--key with --tlog-upload=false) for now; use legacy or both"
         );
     }
-    let services = services(&args)?;
-    let trust = args
-        .trusted_root
-        .as_deref()
-        .map(load_trusted_root)
-        .transpose()?;
+    let (services, trust) = sign_trust(&args)?;
     let http = sigstore::http_client()?;
     let key = args.key.as_deref().map(load_private_key).transpose()?;
     let reference = registry::reference(&args.image)?;
@@ -245,19 +241,23 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
     let keyless = matches!(verifier, Verifier::Keyless(_));
     let trust = match &args.trusted_root {
         Some(path) => Some(load_trusted_root(path)?),
-        None if keyless || !args.insecure_ignore_tlog => bail!(
-            "--trusted-root FILE is required to verify {} (public-good Sigstore's TUF root is not fetched yet){}",
-            if keyless {
-                "keyless signatures"
-            } else {
-                "the transparency log"
-            },
-            if keyless {
-                ""
-            } else {
-                "; --insecure-ignore-tlog checks the key only"
-            }
-        ),
+        None if keyless || !args.insecure_ignore_tlog => {
+            Some(tuf::trusted_root(&args.tuf).with_context(|| {
+                format!(
+                    "no trusted root to verify {}: pass --trusted-root FILE{}",
+                    if keyless {
+                        "keyless signatures"
+                    } else {
+                        "the transparency log"
+                    },
+                    if keyless {
+                        ""
+                    } else {
+                        ", or --insecure-ignore-tlog to check the key only"
+                    }
+                )
+            })?)
+        }
         None => None,
     };
     let reference = registry::reference(&args.image)?;
