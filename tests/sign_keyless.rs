@@ -135,7 +135,8 @@ fn code(o: &Output) -> Option<i32> {
 }
 
 /// lading exits 1 (no valid signature); cosign fails having found and rejected the
-/// signatures (not for want of them or of the registry).
+/// signatures (not for want of them or of the registry): "no matching signatures" from
+/// the legacy tag, "no matching attestations" from bundle referrers.
 fn refused_by_both(lading_out: &Output, cosign_out: &Output, why: &str) {
     assert_eq!(
         code(lading_out),
@@ -149,8 +150,10 @@ fn refused_by_both(lading_out: &Output, cosign_out: &Output, why: &str) {
         "{why}: cosign verified:\n{}",
         stdout(cosign_out)
     );
+    let rejected = stderr(cosign_out);
     assert!(
-        stderr(cosign_out).contains("no matching signatures"),
+        rejected.contains("no matching signatures")
+            || rejected.contains("no matching attestations"),
         "{why}: cosign:\n{}",
         stderr(cosign_out)
     );

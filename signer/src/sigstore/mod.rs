@@ -28,6 +28,7 @@
 pub mod bundle;
 pub mod certificate;
 pub mod dsse_bundle;
+pub mod dsse_entry;
 pub mod fulcio;
 pub mod image_signature;
 pub mod legacy;

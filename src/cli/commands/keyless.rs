@@ -5,7 +5,12 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use lading_oci::Digest;
+use lading_signer::constants::PAYLOAD_TYPE_IN_TOTO;
+use lading_signer::dsse::Envelope;
+use lading_signer::sigstore::bundle::{Bundle, KeyMaterial, VerificationMaterial, X509Certificate};
 use lading_signer::sigstore::certificate::{self, IdentityPolicy, Matcher, ParsedCertificate};
+use lading_signer::sigstore::dsse_entry;
+use lading_signer::sigstore::fulcio::Certificates;
 use lading_signer::sigstore::oidc::IdentityToken;
 use lading_signer::sigstore::rekor::{self, LogEntry};
 use lading_signer::sigstore::trust_root::{SigningConfig, TrustedRoot};
@@ -95,15 +100,48 @@ pub(crate) fn log_signature(
     Ok(entry)
 }
 
-/// Signs keyless: an ephemeral key, certified by Fulcio for the token's identity.
-pub(crate) fn sign_keyless(
+/// Who signs: a key, or keyless an ephemeral key with Fulcio's certificates for it.
+pub(crate) struct Signer {
+    pub(crate) key: KeyPair,
+    pub(crate) certs: Option<Certificates>,
+}
+
+impl Signer {
+    /// The DER (certificate or SubjectPublicKeyInfo) and PEM a log entry names.
+    fn verifier(&self) -> Result<(Vec<u8>, String)> {
+        Ok(match &self.certs {
+            Some(certs) => (certs.leaf.clone(), certs.leaf_pem()),
+            None => {
+                let public = self.key.public_key()?;
+                (public.der().to_vec(), public.to_pem())
+            }
+        })
+    }
+
+    /// A bundle's verification material: the leaf certificate (v0.3 holds no chain) or
+    /// the key's hint.
+    fn material(&self, entry: &LogEntry) -> Result<VerificationMaterial> {
+        let mut material = match &self.certs {
+            Some(certs) => VerificationMaterial {
+                content: KeyMaterial::Certificate(X509Certificate {
+                    raw_bytes: certs.leaf.clone(),
+                }),
+                tlog_entries: Vec::new(),
+                timestamp_verification_data: None,
+            },
+            None => VerificationMaterial::public_key(&self.key.public_key()?),
+        };
+        material.tlog_entries = vec![dsse_entry::to_bundle_entry(entry)?];
+        Ok(material)
+    }
+}
+
+/// Keyless: an ephemeral key, certified by Fulcio for the identity token's identity.
+pub(crate) fn keyless_signer(
     args: &SignArgs,
     http: &reqwest::blocking::Client,
     services: &Services,
-    trust: Option<&TrustedRoot>,
-    docker_ref: &str,
-    digest: &Digest,
-) -> Result<cosign::Signed> {
+) -> Result<Signer> {
     if !args.tlog_upload {
         bail!("keyless signatures are always logged: --tlog-upload=false needs --key");
     }
@@ -125,26 +163,78 @@ pub(crate) fn sign_keyless(
     if leaf.public_key()? != key.public_key()? {
         bail!("Fulcio's certificate is for another key");
     }
-    let mut signed = cosign::sign(&key, docker_ref, digest)?;
-    let entry = log_signature(
-        http,
-        &services.rekor,
-        &signed,
-        &certs.leaf,
-        &certs.leaf_pem(),
-        trust,
-    )?;
-    if let Some(trust) = trust {
-        // Who the certificate names is the verifier's question; here: is it trusted.
-        let anyone = IdentityPolicy {
-            identity: Matcher::regexp("")?,
-            issuer: Matcher::regexp("")?,
-        };
-        let who = certificate::verify(&leaf, trust, entry.integrated_time, &anyone, true)
-            .context("Fulcio's certificate")?;
-        eprintln!("certificate for {} (issuer {})", who.identity, who.issuer);
+    Ok(Signer {
+        key,
+        certs: Some(certs),
+    })
+}
+
+/// With a trust root, checks that Fulcio's certificate chains to it and was valid when
+/// the log integrated the entry. Who it names is the verifier's question.
+fn check_certificate(
+    certs: &Certificates,
+    trust: Option<&TrustedRoot>,
+    entry: &LogEntry,
+) -> Result<()> {
+    let Some(trust) = trust else { return Ok(()) };
+    let leaf = ParsedCertificate::from_der(&certs.leaf).context("Fulcio's certificate")?;
+    let anyone = IdentityPolicy {
+        identity: Matcher::regexp("")?,
+        issuer: Matcher::regexp("")?,
+    };
+    let who = certificate::verify(&leaf, trust, entry.integrated_time, &anyone, true)
+        .context("Fulcio's certificate")?;
+    eprintln!("certificate for {} (issuer {})", who.identity, who.issuer);
+    Ok(())
+}
+
+/// The legacy `.sig` layer: cosign's simple-signing payload, logged as a hashedrekord,
+/// with the certificates and the entry in cosign's annotations.
+pub(crate) fn sign_legacy(
+    signer: &Signer,
+    http: &reqwest::blocking::Client,
+    rekor_url: &str,
+    trust: Option<&TrustedRoot>,
+    docker_ref: &str,
+    digest: &Digest,
+) -> Result<cosign::Signed> {
+    let mut signed = cosign::sign(&signer.key, docker_ref, digest)?;
+    let (der, pem) = signer.verifier()?;
+    let entry = log_signature(http, rekor_url, &signed, &der, &pem, trust)?;
+    if let Some(certs) = &signer.certs {
+        check_certificate(certs, trust, &entry)?;
+        legacy::annotate_certificates(&mut signed, certs);
     }
-    legacy::annotate_certificates(&mut signed, &certs);
     legacy::annotate_log_entry(&mut signed, &entry)?;
     Ok(signed)
+}
+
+/// A v0.3 bundle of `statement` (in-toto) in a DSSE envelope, logged in Rekor as a
+/// `dsse` entry (what cosign v3 does through sigstore-go), with the entry and the
+/// certificate or key hint as verification material.
+pub(crate) fn sign_bundle(
+    signer: &Signer,
+    http: &reqwest::blocking::Client,
+    rekor_url: &str,
+    trust: Option<&TrustedRoot>,
+    statement: &[u8],
+) -> Result<Bundle> {
+    let envelope = Envelope::sign(&signer.key, PAYLOAD_TYPE_IN_TOTO, statement)?;
+    let (der, pem) = signer.verifier()?;
+    let entry = rekor::upload(http, rekor_url, &dsse_entry::proposed(&envelope, &pem)?)
+        .context("uploading the envelope to the transparency log")?;
+    if let Some(trust) = trust {
+        entry
+            .verify(trust)
+            .and_then(|()| dsse_entry::check_body(&entry, &envelope, &der))
+            .context("the transparency log's answer")?;
+    }
+    if let Some(certs) = &signer.certs {
+        check_certificate(certs, trust, &entry)?;
+    }
+    eprintln!(
+        "tlog entry created with index {} (integrated at {})",
+        entry.log_index, entry.integrated_time
+    );
+    Ok(Bundle::dsse(signer.material(&entry)?, envelope))
 }

@@ -15,13 +15,15 @@ use lading_signer::constants::PREDICATE_COSIGN_SIGN;
 use lading_signer::sigstore;
 use lading_signer::sigstore::certificate::{IdentityPolicy, Matcher};
 use lading_signer::sigstore::image_signature;
-use lading_signer::sigstore::legacy::{self, Checks, Verifier};
+use lading_signer::sigstore::legacy::{Checks, Verifier};
 use lading_signer::simple_signing::Payload;
 use lading_signer::{KeyPair, PublicKey, cosign, keys};
 use zeroize::Zeroizing;
 
 use crate::cli::args::{GenerateKeyPairArgs, Progress, SignArgs, VerifyArgs};
-use crate::cli::commands::keyless::{load_trusted_root, log_signature, services, sign_keyless};
+use crate::cli::commands::keyless::{
+    Signer, keyless_signer, load_trusted_root, services, sign_bundle, sign_legacy,
+};
 use crate::cli::{registry, signatures};
 
 /// `PREFIX` + `ext`.
@@ -116,18 +118,12 @@ pub(crate) fn resolve(client: &Client, r: &Reference) -> Result<Descriptor> {
     Ok(desc)
 }
 
-/// Signs an image and stores the signature as `--registry-referrers-mode` says.
+/// Signs an image and stores the signature as `--registry-referrers-mode` says: a
+/// bundle referrer (cosign v3's DSSE statement) and/or the legacy `.sig` tag, both made
+/// by one key (or one ephemeral key and certificate) and logged unless
+/// `--tlog-upload=false`.
 pub fn sign(args: SignArgs) -> Result<ExitCode> {
     let mode = args.registry_referrers_mode;
-    // A bundle referrer is cosign v3's DSSE form; its Rekor entry would be of the
-    // `dsse` kind, which lading does not upload yet. Only key signing without a log
-    // makes one for now.
-    let bundle_possible = args.key.is_some() && !args.tlog_upload;
-    if !mode.legacy() && !bundle_possible {
-        bail!(
-            "--registry-referrers-mode=oci-1-1 stores a bundle, which lading makes only for key signing without a transparency log (--key with --tlog-upload=false) for now; use legacy or both"
-        );
-    }
     let services = services(&args)?;
     let trust = args
         .trusted_root
@@ -135,56 +131,46 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
         .map(load_trusted_root)
         .transpose()?;
     let http = sigstore::http_client()?;
-    let key = args.key.as_deref().map(load_private_key).transpose()?;
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
     let subject = resolve(&client, &reference)?;
     let digest = subject.digest.clone();
     let docker_ref = docker_reference(&reference);
+    let signer = match args.key.as_deref() {
+        Some(path) => Signer {
+            key: load_private_key(path)?,
+            certs: None,
+        },
+        None => keyless_signer(&args, &http, &services)?,
+    };
     if mode.referrers() {
-        match &key {
-            Some(key) if bundle_possible => {
-                let bundle = image_signature::sign_bundle(key, &digest)?;
-                let at = signatures::store_bundle(
-                    &client,
-                    &reference,
-                    &subject,
-                    &bundle,
-                    PREDICATE_COSIGN_SIGN,
-                )?;
-                crate::cli::out!("bundle {at}");
-            }
-            _ => eprintln!(
-                "note: no bundle referrer: lading stores bundles only for key signatures without a transparency log for now; the signature goes to the legacy .sig tag"
-            ),
-        }
+        let bundle = if args.tlog_upload {
+            let statement = image_signature::statement(&digest)?;
+            sign_bundle(&signer, &http, &services.rekor, trust.as_ref(), &statement)?
+        } else {
+            image_signature::sign_bundle(&signer.key, &digest)?
+        };
+        let at = signatures::store_bundle(
+            &client,
+            &reference,
+            &subject,
+            &bundle,
+            PREDICATE_COSIGN_SIGN,
+        )?;
+        crate::cli::out!("bundle {at}");
     }
     if mode.legacy() {
-        let signed = match &key {
-            Some(key) => {
-                let mut signed = cosign::sign(key, &docker_ref, &digest)?;
-                if args.tlog_upload {
-                    let public = key.public_key()?;
-                    let entry = log_signature(
-                        &http,
-                        &services.rekor,
-                        &signed,
-                        public.der(),
-                        &public.to_pem(),
-                        trust.as_ref(),
-                    )?;
-                    legacy::annotate_log_entry(&mut signed, &entry)?;
-                }
-                signed
-            }
-            None => sign_keyless(
-                &args,
+        let signed = if args.tlog_upload {
+            sign_legacy(
+                &signer,
                 &http,
-                &services,
+                &services.rekor,
                 trust.as_ref(),
                 &docker_ref,
                 &digest,
-            )?,
+            )?
+        } else {
+            cosign::sign(&signer.key, &docker_ref, &digest)?
         };
         let (sig_ref, at, count) = signatures::store_legacy(&client, &reference, signed, &digest)?;
         crate::cli::out!("signature {sig_ref}@{at} ({count} signature(s))");
