@@ -32,6 +32,7 @@ pub mod dsse_entry;
 pub mod fulcio;
 pub mod image_signature;
 pub mod legacy;
+pub mod logged_bundle;
 pub mod oidc;
 pub mod referrer;
 pub mod rekor;

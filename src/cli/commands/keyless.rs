@@ -222,7 +222,7 @@ pub(crate) fn sign_bundle(
     let envelope = Envelope::sign(&signer.key, PAYLOAD_TYPE_IN_TOTO, statement)?;
     let (der, pem) = signer.verifier()?;
     let entry = rekor::upload(http, rekor_url, &dsse_entry::proposed(&envelope, &pem)?)
-        .context("uploading the envelope to the transparency log")?;
+        .context("uploading the signature to the transparency log (as a DSSE envelope)")?;
     if let Some(trust) = trust {
         entry
             .verify(trust)

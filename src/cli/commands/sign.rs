@@ -238,33 +238,26 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
     let mode = args.registry_referrers_mode;
     let mut verified = Vec::new();
     let mut found_in = Vec::new();
+    let checks = Checks {
+        tlog: !args.insecure_ignore_tlog,
+        sct: !args.insecure_ignore_sct,
+    };
     if mode.referrers() {
-        match &verifier {
-            // Bundles hold no log entry lading can check yet (see `sign`).
-            Verifier::Key(key) if args.insecure_ignore_tlog => {
-                let (checked, via_api) = signatures::check_bundles(&client, &image, key, &digest)?;
-                let how = if via_api {
-                    "referrers API"
-                } else {
-                    "referrers tag schema"
-                };
-                eprintln!(
-                    "OCI 1.1 referrers ({how}): {} valid bundle(s), {} refused",
-                    checked.verified.len(),
-                    checked.refused.len()
-                );
-                report(&checked, &mut verified, &mut found_in, "oci-1-1 bundle");
-            }
-            _ => eprintln!(
-                "OCI 1.1 referrers: not checked: lading verifies bundles only with --key and --insecure-ignore-tlog for now"
-            ),
-        }
+        let (checked, via_api) =
+            signatures::check_bundles(&client, &image, &verifier, trust.as_ref(), checks, &digest)?;
+        let how = if via_api {
+            "referrers API"
+        } else {
+            "referrers tag schema"
+        };
+        eprintln!(
+            "OCI 1.1 referrers ({how}): {} valid bundle(s), {} refused",
+            checked.verified.len(),
+            checked.refused.len()
+        );
+        report(&checked, &mut verified, &mut found_in, "oci-1-1 bundle");
     }
     if mode.legacy() {
-        let checks = Checks {
-            tlog: !args.insecure_ignore_tlog,
-            sct: !args.insecure_ignore_sct,
-        };
         match signatures::check_legacy(&client, &image, &verifier, trust.as_ref(), checks, &digest)?
         {
             None => eprintln!("legacy: no {}", cosign::signature_tag(&digest)),
