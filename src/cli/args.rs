@@ -317,17 +317,39 @@ pub struct AttestArgs {
 /// `lading verify-attestation`.
 #[derive(Debug, Args)]
 pub struct VerifyAttestationArgs {
-    /// Public key file (`PUBLIC KEY` PEM, e.g. `cosign.pub`).
+    /// Public key file (`PUBLIC KEY` PEM, e.g. `cosign.pub`). Without it, attestations
+    /// are keyless and `--certificate-identity[-regexp]` and
+    /// `--certificate-oidc-issuer[-regexp]` are required.
     #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
+    /// Keyless: the identity (certificate SAN: email or URI) that must have signed.
+    #[arg(long, value_name = "IDENTITY", conflicts_with_all = ["key", "certificate_identity_regexp"])]
+    pub certificate_identity: Option<String>,
+    /// Keyless: a regular expression the identity must match (unanchored, as cosign).
+    #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
+    pub certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer that must have vouched for the identity.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["key", "certificate_oidc_issuer_regexp"])]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the OIDC issuer must match.
+    #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// A Sigstore `trusted_root.json`: the Fulcio CAs and Rekor keys to trust. Required
+    /// for keyless attestations and for transparency-log checks.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
     /// The predicate type to verify (as for `lading attest`).
     #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
     pub predicate_type: String,
-    /// Skip transparency-log verification. Required for now: log checks are not
-    /// implemented yet.
+    /// Skip transparency-log verification (attestations made with `--tlog-upload=false`).
     #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub insecure_ignore_tlog: bool,
+    /// Keyless: skip the check of the certificate's embedded SCT against the trusted
+    /// root's CT logs.
+    #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub insecure_ignore_sct: bool,
     /// Policy: the SLSA provenance v1 predicate's `runDetails.builder.id` must equal ID.
     #[arg(long, value_name = "ID")]
     pub builder_id: Option<String>,

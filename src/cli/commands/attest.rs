@@ -18,12 +18,17 @@ use lading_signer::dsse::Envelope;
 use lading_signer::intoto::Statement;
 use lading_signer::policy::Policy;
 use lading_signer::sigstore::bundle::{Bundle, VerificationMaterial};
-use lading_signer::sigstore::dsse_bundle;
+use lading_signer::sigstore::legacy::{Checks, Verifier};
+use lading_signer::sigstore::logged_bundle;
+use lading_signer::sigstore::trust_root::TrustedRoot;
 use lading_signer::{KeyPair, PublicKey, cosign};
 
 use crate::attestations;
 use crate::cli::args::{AttestArgs, Progress, VerifyAttestationArgs};
-use crate::cli::commands::sign::{docker_reference, load_private_key, resolve};
+use crate::cli::commands::keyless::load_trusted_root;
+use crate::cli::commands::sign::{
+    IdentityFlags, docker_reference, load_private_key, resolve, verifier,
+};
 use crate::cli::{registry, signatures};
 
 /// Where the predicate comes from.
@@ -235,13 +240,6 @@ fn store_legacy(
     Ok((att_ref, pushed.descriptor.digest, descriptors.len()))
 }
 
-/// Reads a public key file.
-fn load_public_key(path: &Path) -> Result<PublicKey> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    PublicKey::from_pem(&text).with_context(|| format!("loading the public key {}", path.display()))
-}
-
 /// What the verifier is after: the predicate type and the policy its statement must meet.
 struct Wanted {
     predicate_type: String,
@@ -272,11 +270,6 @@ impl Wanted {
 /// Verifies an image's attestations of one type, in the storages
 /// `--registry-referrers-mode` names: 0 one verified, 1 none did.
 pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
-    if !args.insecure_ignore_tlog {
-        bail!(
-            "transparency-log verification is not supported yet; pass --insecure-ignore-tlog to check attestations against the key only"
-        );
-    }
     let wanted = Wanted {
         predicate_type: attestation::predicate_type(&args.predicate_type)?.to_string(),
         policy: Policy {
@@ -284,7 +277,24 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
             gate_verdict: args.gate_verdict.clone(),
         },
     };
-    let key = load_public_key(&args.key)?;
+    let verifier = verifier(IdentityFlags {
+        key: args.key.as_deref(),
+        identity: &args.certificate_identity,
+        identity_regexp: &args.certificate_identity_regexp,
+        issuer: &args.certificate_oidc_issuer,
+        issuer_regexp: &args.certificate_oidc_issuer_regexp,
+    })?;
+    let trust = match &args.trusted_root {
+        Some(path) => Some(load_trusted_root(path)?),
+        None if args.key.is_none() || !args.insecure_ignore_tlog => bail!(
+            "--trusted-root FILE is required to verify keyless attestations or the transparency log (--insecure-ignore-tlog checks a key only)"
+        ),
+        None => None,
+    };
+    let checks = Checks {
+        tlog: !args.insecure_ignore_tlog,
+        sct: !args.insecure_ignore_sct,
+    };
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
     let digest = resolve(&client, &reference)?.digest;
@@ -294,37 +304,55 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
     let mut verified: Vec<Vec<u8>> = Vec::new();
     let mut found_in = Vec::new();
     if mode.referrers() {
-        let found = verified_bundles(&client, &image, &key, &digest, &wanted)?;
+        let found = verified_bundles(
+            &client,
+            &image,
+            (&verifier, trust.as_ref(), checks),
+            &digest,
+            &wanted,
+        )?;
         if !found.is_empty() {
             found_in.push("oci-1-1 bundles");
         }
         verified.extend(found);
     }
     if mode.legacy() {
-        let found = verified_legacy(&client, &reference, &key, &digest, &wanted)?;
-        if !found.is_empty() {
-            found_in.push("legacy");
+        match &verifier {
+            Verifier::Key(key) if args.insecure_ignore_tlog => {
+                let found = verified_legacy(&client, &reference, key, &digest, &wanted)?;
+                if !found.is_empty() {
+                    found_in.push("legacy");
+                }
+                verified.extend(found);
+            }
+            _ => eprintln!(
+                "legacy .att: not checked: lading verifies .att layers only with --key and --insecure-ignore-tlog for now"
+            ),
         }
-        verified.extend(found);
     }
     let predicate_type = &wanted.predicate_type;
+    let by = match &args.key {
+        Some(k) => format!("the key {}", k.display()),
+        None => "the certificate identity and issuer given".to_string(),
+    };
     if verified.is_empty() {
-        eprintln!(
-            "no valid {predicate_type} attestation for {image} with the key {}",
-            args.key.display()
-        );
+        eprintln!("no valid {predicate_type} attestation for {image} with {by}");
         return Ok(ExitCode::from(1));
     }
     eprintln!(
-        "Verified {image}: {} {predicate_type} attestation(s) valid with the key {}{} in {} (no transparency log checked)",
+        "Verified {image}: {} {predicate_type} attestation(s) valid with {by}{} in {} ({})",
         verified.len(),
-        args.key.display(),
         if wanted.policy.is_empty() {
             ""
         } else {
             " and the policy"
         },
-        found_in.join(" and ")
+        found_in.join(" and "),
+        if args.insecure_ignore_tlog {
+            "no transparency log checked"
+        } else {
+            "transparency log entries checked"
+        }
     );
     for envelope in &verified {
         crate::cli::out!("{}", String::from_utf8_lossy(envelope).trim_end());
@@ -332,11 +360,12 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The envelopes of the bundle referrers of `image` that verify and are wanted.
+/// The envelopes of the bundle referrers of `image` that verify (by the verifier, with
+/// the trusted root and checks given) and are wanted.
 fn verified_bundles(
     client: &Client,
     image: &Reference,
-    key: &PublicKey,
+    (verifier, trust, checks): (&Verifier, Option<&TrustedRoot>, Checks),
     digest: &Digest,
     wanted: &Wanted,
 ) -> Result<Vec<Vec<u8>>> {
@@ -355,8 +384,13 @@ fn verified_bundles(
     }
     let mut verified = Vec::new();
     for (what, bundle) in &found.bundles {
-        let statement = match dsse_bundle::verify(bundle, key, digest) {
-            Ok(s) => s,
+        let statement = match logged_bundle::verify(bundle, verifier, trust, checks, digest) {
+            Ok(v) => {
+                if let Some(who) = &v.identity {
+                    eprintln!("{what}: signed by {} (issuer {})", who.identity, who.issuer);
+                }
+                v.statement
+            }
             Err(e) => {
                 eprintln!("{what}: rejected: {e}");
                 continue;

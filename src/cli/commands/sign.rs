@@ -179,9 +179,30 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The identity flags of `verify` and `verify-attestation` (cosign's).
+pub(crate) struct IdentityFlags<'a> {
+    pub(crate) key: Option<&'a Path>,
+    pub(crate) identity: &'a Option<String>,
+    pub(crate) identity_regexp: &'a Option<String>,
+    pub(crate) issuer: &'a Option<String>,
+    pub(crate) issuer_regexp: &'a Option<String>,
+}
+
+impl<'a> From<&'a VerifyArgs> for IdentityFlags<'a> {
+    fn from(args: &'a VerifyArgs) -> Self {
+        IdentityFlags {
+            key: args.key.as_deref(),
+            identity: &args.certificate_identity,
+            identity_regexp: &args.certificate_identity_regexp,
+            issuer: &args.certificate_oidc_issuer,
+            issuer_regexp: &args.certificate_oidc_issuer_regexp,
+        }
+    }
+}
+
 /// The verifier the flags ask for: `--key`, or a keyless identity policy.
-fn verifier(args: &VerifyArgs) -> Result<Verifier> {
-    if let Some(path) = &args.key {
+pub(crate) fn verifier(flags: IdentityFlags<'_>) -> Result<Verifier> {
+    if let Some(path) = flags.key {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let key = PublicKey::from_pem(&text)
@@ -198,21 +219,17 @@ fn verifier(args: &VerifyArgs) -> Result<Verifier> {
         };
     Ok(Verifier::Keyless(IdentityPolicy {
         identity: matcher(
-            &args.certificate_identity,
-            &args.certificate_identity_regexp,
+            flags.identity,
+            flags.identity_regexp,
             "certificate-identity",
         )?,
-        issuer: matcher(
-            &args.certificate_oidc_issuer,
-            &args.certificate_oidc_issuer_regexp,
-            "certificate-oidc-issuer",
-        )?,
+        issuer: matcher(flags.issuer, flags.issuer_regexp, "certificate-oidc-issuer")?,
     }))
 }
 
 /// Verifies an image's signatures: 0 verified, 1 not.
 pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
-    let verifier = verifier(&args)?;
+    let verifier = verifier(IdentityFlags::from(&args))?;
     let keyless = matches!(verifier, Verifier::Keyless(_));
     let trust = match &args.trusted_root {
         Some(path) => Some(load_trusted_root(path)?),
