@@ -278,3 +278,151 @@ fn base64_decode(text: &str) -> Vec<u8> {
         .decode(text)
         .expect("base64")
 }
+
+#[test]
+fn ladings_keyless_and_logged_attestations_verify_with_cosign() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Distribution::start(None);
+    let local = LocalSigstore::start();
+    let image = push_image(&sb, &reg.host, "1", "attested by lading\n");
+    let token = local.token(IDENTITY);
+    let token_file = sb.write("token", &token);
+    let root = &local.trusted_root;
+    let issuer = &local.issuer;
+    let attest = |kind: &str, predicate: &Path, image: &str, fulcio: &str, mode: &str| {
+        lading(
+            &sb,
+            &[
+                "attest",
+                "--identity-token",
+                token_file.to_str().expect("utf-8"),
+                "--fulcio-url",
+                fulcio,
+                "--rekor-url",
+                &local.url,
+                "--type",
+                kind,
+                "--predicate",
+                predicate.to_str().expect("utf-8"),
+                &format!("--registry-referrers-mode={mode}"),
+                image,
+            ],
+        )
+    };
+    let mut outputs = Vec::new();
+    for (kind, predicate) in predicates(&sb) {
+        let made = attest(kind, &predicate, &image, &local.url, "oci-1-1");
+        assert_success(&made);
+        let theirs = verify_attestation(&sb, "cosign", root, IDENTITY, issuer, kind, &image);
+        assert_success(&theirs);
+        let ours = verify_attestation(&sb, "lading", root, IDENTITY, issuer, kind, &image);
+        assert_success(&ours);
+        outputs.extend([made, theirs, ours]);
+    }
+
+    let kind = "slsaprovenance1";
+    let other = "https://github.com/evil/app/.github/workflows/release.yml@refs/heads/main";
+    refused_by_both(&sb, "another identity", |sb, tool| {
+        verify_attestation(sb, tool, root, other, issuer, kind, &image)
+    });
+    refused_by_both(&sb, "another issuer", |sb, tool| {
+        verify_attestation(
+            sb,
+            tool,
+            root,
+            IDENTITY,
+            "https://issuer.example",
+            kind,
+            &image,
+        )
+    });
+
+    // A certificate that had expired when Rekor logged the envelope (lading stores it
+    // when not given the trusted root to check against).
+    let expired = push_image(&sb, &reg.host, "2", "expired\n");
+    let slsa = sb.path("slsa.json");
+    assert_success(&attest(
+        kind,
+        &slsa,
+        &expired,
+        &format!("{}/expired", local.url),
+        "oci-1-1",
+    ));
+    refused_by_both(&sb, "expired certificate", |sb, tool| {
+        verify_attestation(sb, tool, root, IDENTITY, issuer, kind, &expired)
+    });
+
+    // The legacy .att tag does not take keyless attestations yet: said before signing.
+    let legacy = attest(kind, &slsa, &image, &local.url, "both");
+    assert_eq!(legacy.status.code(), Some(2), "{}", stderr(&legacy));
+    assert!(
+        stderr(&legacy).contains("--registry-referrers-mode=oci-1-1"),
+        "{}",
+        stderr(&legacy)
+    );
+    outputs.push(legacy);
+
+    // With a key and the log: cosign checks the entry (no --insecure-ignore-tlog).
+    let keyed = push_image(&sb, &reg.host, "3", "key and log\n");
+    let prefix = sb.path("k");
+    assert_success(&lading(
+        &sb,
+        &[
+            "generate-key-pair",
+            "--output-key-prefix",
+            prefix.to_str().expect("utf-8"),
+        ],
+    ));
+    let (key, public) = (sb.path("k.key"), sb.path("k.pub"));
+    let mut cmd = sb.lading(&[
+        "attest",
+        "--key",
+        key.to_str().expect("utf-8"),
+        "--rekor-url",
+        &local.url,
+        "--trusted-root",
+        root.to_str().expect("utf-8"),
+        "--type",
+        kind,
+        "--predicate",
+        slsa.to_str().expect("utf-8"),
+        "--registry-referrers-mode=oci-1-1",
+        &keyed,
+    ]);
+    cmd.env("LADING_PASSWORD", "");
+    assert_success(&run(&mut cmd));
+    let by_key = |tool: &str, trusted_root: &Path| {
+        let mut args = vec![
+            "verify-attestation",
+            "--key",
+            public.to_str().expect("utf-8"),
+            "--trusted-root",
+            trusted_root.to_str().expect("utf-8"),
+            "--type",
+            kind,
+        ];
+        if tool == "cosign" {
+            args.extend(["--allow-http-registry", "--allow-insecure-registry", &keyed]);
+            cosign(&sb, &args)
+        } else {
+            args.extend(["--registry-referrers-mode=oci-1-1", &keyed]);
+            lading(&sb, &args)
+        }
+    };
+    assert_success(&by_key("cosign", root));
+    assert_success(&by_key("lading", root));
+    let stranger = LocalSigstore::start();
+    assert!(!by_key("cosign", &stranger.trusted_root).status.success());
+    assert_eq!(
+        by_key("lading", &stranger.trusted_root).status.code(),
+        Some(1)
+    );
+
+    let secret = token.rsplit('.').next().expect("jwt");
+    for o in &outputs {
+        assert!(!format!("{}{}", stdout(o), stderr(o)).contains(secret));
+    }
+}

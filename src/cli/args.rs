@@ -279,9 +279,28 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct AttestArgs {
     /// Private key file (PKCS#8 PEM, encrypted or not; the password comes from
-    /// LADING_PASSWORD or COSIGN_PASSWORD).
+    /// LADING_PASSWORD or COSIGN_PASSWORD). Without it, attesting is keyless: an
+    /// ephemeral key certified by Fulcio for the OIDC identity token.
     #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
+    /// Keyless: the OIDC identity token (a JWT), or a file holding it. Default: in GitHub
+    /// Actions, a token requested with audience `sigstore`. Never printed.
+    #[arg(long, value_name = "TOKEN|FILE")]
+    pub identity_token: Option<String>,
+    /// Keyless: the Fulcio to ask for a certificate.
+    #[arg(long, value_name = "URL", conflicts_with = "signing_config")]
+    pub fulcio_url: Option<String>,
+    /// The Rekor (v1 API) to upload to.
+    #[arg(long, value_name = "URL", conflicts_with = "signing_config")]
+    pub rekor_url: Option<String>,
+    /// A Sigstore `signing_config.json` (v0.2) naming the Fulcio and Rekor to use.
+    /// Default: public-good Sigstore (fulcio.sigstore.dev, rekor.sigstore.dev).
+    #[arg(long, value_name = "FILE")]
+    pub signing_config: Option<PathBuf>,
+    /// A Sigstore `trusted_root.json`: what Fulcio and Rekor return is verified against
+    /// it before the attestation is stored.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
     /// The predicate type: a URI, or one of slsaprovenance, slsaprovenance02,
     /// slsaprovenance1, link, spdx, spdxjson, cyclonedx, vuln, openvex, custom, buildlog.
     #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
@@ -295,8 +314,9 @@ pub struct AttestArgs {
     /// Drop the image's attestations of the same predicate type before adding this one.
     #[arg(long)]
     pub replace: bool,
-    /// Upload the attestation to a transparency log (Rekor). Not supported yet: pass
-    /// `--tlog-upload=false`.
+    /// Upload the attestation to the transparency log (Rekor) and store the entry in
+    /// its bundle. Keyless attesting always uploads. The legacy `.att` tag holds only
+    /// attestations made with `--key --tlog-upload=false` for now.
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub tlog_upload: bool,

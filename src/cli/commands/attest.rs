@@ -1,7 +1,7 @@
-//! `lading attest` and `lading verify-attestation`: key-based cosign attestations (DSSE
-//! envelopes over in-toto statements), stored as Sigstore bundle referrers (cosign v3)
-//! and in the legacy `.att` tag, as `--registry-referrers-mode` says; no transparency
-//! log yet.
+//! `lading attest` and `lading verify-attestation`: cosign attestations (DSSE envelopes
+//! over in-toto statements) with a key or keyless, logged in Rekor or not, stored as
+//! Sigstore bundle referrers (cosign v3) and, key-based without a log, in the legacy
+//! `.att` tag, as `--registry-referrers-mode` says.
 
 use std::io::Read as _;
 use std::path::Path;
@@ -11,21 +11,19 @@ use anyhow::{Context, Result, bail};
 use lading_oci::{Descriptor, Digest, Reference, Store};
 use lading_registry::client::{Client, ClientError};
 use lading_signer::attestation::{self, Attested};
-use lading_signer::constants::{
-    ANNOTATION_PREDICATE_TYPE, MEDIA_TYPE_DSSE_ENVELOPE, PAYLOAD_TYPE_IN_TOTO,
-};
-use lading_signer::dsse::Envelope;
+use lading_signer::constants::{ANNOTATION_PREDICATE_TYPE, MEDIA_TYPE_DSSE_ENVELOPE};
 use lading_signer::intoto::Statement;
 use lading_signer::policy::Policy;
-use lading_signer::sigstore::bundle::{Bundle, VerificationMaterial};
 use lading_signer::sigstore::legacy::{Checks, Verifier};
-use lading_signer::sigstore::logged_bundle;
 use lading_signer::sigstore::trust_root::TrustedRoot;
-use lading_signer::{KeyPair, PublicKey, cosign};
+use lading_signer::sigstore::{self, dsse_bundle, logged_bundle};
+use lading_signer::{PublicKey, cosign};
 
 use crate::attestations;
 use crate::cli::args::{AttestArgs, Progress, VerifyAttestationArgs};
-use crate::cli::commands::keyless::load_trusted_root;
+use crate::cli::commands::keyless::{
+    Signer, SigningFlags, keyless_signer, load_trusted_root, services, sign_bundle,
+};
 use crate::cli::commands::sign::{
     IdentityFlags, docker_reference, load_private_key, resolve, verifier,
 };
@@ -100,19 +98,6 @@ fn timestamp() -> Result<String> {
     Ok(lading_oci::spec::rfc3339(secs))
 }
 
-/// Signs the statement into a DSSE envelope: the one place the signer is chosen (a key
-/// today; keyless signing plugs in here, with its material in [`verification_material`]).
-fn sign_statement(key: &KeyPair, statement: &Statement) -> Result<Envelope> {
-    Envelope::sign(key, PAYLOAD_TYPE_IN_TOTO, &statement.to_bytes()?)
-        .context("signing the attestation")
-}
-
-/// What verifies the envelope in a bundle: the key's hint (keyless: the certificate and
-/// Rekor entries).
-fn verification_material(key: &KeyPair) -> Result<VerificationMaterial> {
-    Ok(VerificationMaterial::public_key(&key.public_key()?))
-}
-
 /// The layers of the manifest `att_ref`, when there is one, each with its blob.
 fn existing_attestations(
     client: &Client,
@@ -142,9 +127,10 @@ fn existing_attestations(
 /// Attests an image and stores the attestation as `--registry-referrers-mode` says: a
 /// bundle referrer, a layer of `sha256-<hex>.att`, or both (the same envelope).
 pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
-    if args.tlog_upload {
+    let mode = args.registry_referrers_mode;
+    if mode.legacy() && (args.key.is_none() || args.tlog_upload) {
         bail!(
-            "uploading to a transparency log is not supported yet; pass --tlog-upload=false to store the attestation in the registry only"
+            "the legacy .att tag holds only attestations made with --key and --tlog-upload=false for now; keyless and logged attestations are stored with --registry-referrers-mode=oci-1-1"
         );
     }
     let predicate_type = attestation::predicate_type(&args.predicate_type)?.to_string();
@@ -158,7 +144,15 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         PredicateSource::File(bytes) => Some(wrap(bytes)?),
         PredicateSource::Generated(_) => None,
     };
-    let key = load_private_key(&args.key)?;
+    let flags = SigningFlags::from(&args);
+    let services = services(&flags)?;
+    let trust = args
+        .trusted_root
+        .as_deref()
+        .map(load_trusted_root)
+        .transpose()?;
+    let http = sigstore::http_client()?;
+    let key = args.key.as_deref().map(load_private_key).transpose()?;
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
     let subject = resolve(&client, &reference)?;
@@ -173,19 +167,30 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         &predicate_type,
         predicate,
     );
-    let envelope = sign_statement(&key, &statement)?;
-    let mode = args.registry_referrers_mode;
+    let signer = match key {
+        Some(key) => Signer { key, certs: None },
+        None => keyless_signer(&flags, &http, &services)?,
+    };
+    let statement = statement.to_bytes()?;
     if args.replace && mode.referrers() {
         // cosign v3 adds bundle referrers without replacing either.
         eprintln!("--replace applies to the legacy .att tag only; the bundle is added");
     }
+    let bundle = if args.tlog_upload {
+        sign_bundle(&signer, &http, &services.rekor, trust.as_ref(), &statement)?
+    } else {
+        dsse_bundle::sign(&signer.key, &statement).context("signing the attestation")?
+    };
     if mode.referrers() {
-        let bundle = Bundle::dsse(verification_material(&key)?, envelope.clone());
         let at = signatures::store_bundle(&client, &reference, &subject, &bundle, &predicate_type)?;
         crate::cli::out!("bundle {at}");
     }
     if mode.legacy() {
-        let attested = attestation::layer(&envelope, &predicate_type)?;
+        // Key-based without a log (checked above): the bundle's envelope is all there is.
+        let envelope = bundle
+            .dsse_envelope()
+            .context("the attestation bundle holds no envelope")?;
+        let attested = attestation::layer(envelope, &predicate_type)?;
         let (att_ref, at, count) =
             store_legacy(&client, &reference, &digest, attested, args.replace)?;
         crate::cli::out!("attestations {att_ref}@{at} ({count} attestation(s))");

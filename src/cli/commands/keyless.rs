@@ -1,7 +1,7 @@
 //! The Sigstore side of `lading sign` and `lading verify`: trust material, the Fulcio
 //! and Rekor to use, the identity token, and keyless signing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use lading_oci::Digest;
@@ -18,13 +18,46 @@ use lading_signer::sigstore::{self, fulcio, legacy};
 use lading_signer::{KeyPair, cosign};
 use sha2::{Digest as _, Sha256};
 
-use crate::cli::args::SignArgs;
+use crate::cli::args::{AttestArgs, SignArgs};
 
 /// Reads a `trusted_root.json`.
 pub(crate) fn load_trusted_root(path: &Path) -> Result<TrustedRoot> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     TrustedRoot::from_json(&bytes)
         .with_context(|| format!("loading the trusted root {}", path.display()))
+}
+
+/// The signing flags `sign` and `attest` share (cosign's names).
+pub(crate) struct SigningFlags<'a> {
+    pub(crate) tlog_upload: bool,
+    pub(crate) identity_token: &'a Option<String>,
+    pub(crate) fulcio_url: &'a Option<String>,
+    pub(crate) rekor_url: &'a Option<String>,
+    pub(crate) signing_config: &'a Option<PathBuf>,
+}
+
+impl<'a> From<&'a SignArgs> for SigningFlags<'a> {
+    fn from(a: &'a SignArgs) -> Self {
+        SigningFlags {
+            tlog_upload: a.tlog_upload,
+            identity_token: &a.identity_token,
+            fulcio_url: &a.fulcio_url,
+            rekor_url: &a.rekor_url,
+            signing_config: &a.signing_config,
+        }
+    }
+}
+
+impl<'a> From<&'a AttestArgs> for SigningFlags<'a> {
+    fn from(a: &'a AttestArgs) -> Self {
+        SigningFlags {
+            tlog_upload: a.tlog_upload,
+            identity_token: &a.identity_token,
+            fulcio_url: &a.fulcio_url,
+            rekor_url: &a.rekor_url,
+            signing_config: &a.signing_config,
+        }
+    }
 }
 
 /// The Fulcio and Rekor to use.
@@ -35,7 +68,7 @@ pub(crate) struct Services {
 }
 
 /// `--signing-config`, else the flags, else public-good Sigstore.
-pub(crate) fn services(args: &SignArgs) -> Result<Services> {
+pub(crate) fn services(args: &SigningFlags<'_>) -> Result<Services> {
     let Some(path) = &args.signing_config else {
         return Ok(Services {
             fulcio: Some(
@@ -61,7 +94,10 @@ pub(crate) fn services(args: &SignArgs) -> Result<Services> {
 }
 
 /// The identity token: `--identity-token`, else GitHub Actions'.
-fn identity_token(args: &SignArgs, http: &reqwest::blocking::Client) -> Result<IdentityToken> {
+fn identity_token(
+    args: &SigningFlags<'_>,
+    http: &reqwest::blocking::Client,
+) -> Result<IdentityToken> {
     if let Some(value) = &args.identity_token {
         return IdentityToken::from_flag(value).context("reading --identity-token");
     }
@@ -138,7 +174,7 @@ impl Signer {
 
 /// Keyless: an ephemeral key, certified by Fulcio for the identity token's identity.
 pub(crate) fn keyless_signer(
-    args: &SignArgs,
+    args: &SigningFlags<'_>,
     http: &reqwest::blocking::Client,
     services: &Services,
 ) -> Result<Signer> {

@@ -22,7 +22,7 @@ use zeroize::Zeroizing;
 
 use crate::cli::args::{GenerateKeyPairArgs, Progress, SignArgs, VerifyArgs};
 use crate::cli::commands::keyless::{
-    Signer, keyless_signer, load_trusted_root, services, sign_bundle, sign_legacy,
+    Signer, SigningFlags, keyless_signer, load_trusted_root, services, sign_bundle, sign_legacy,
 };
 use crate::cli::{registry, signatures};
 
@@ -124,7 +124,7 @@ pub(crate) fn resolve(client: &Client, r: &Reference) -> Result<Descriptor> {
 /// `--tlog-upload=false`.
 pub fn sign(args: SignArgs) -> Result<ExitCode> {
     let mode = args.registry_referrers_mode;
-    let services = services(&args)?;
+    let services = services(&SigningFlags::from(&args))?;
     let trust = args
         .trusted_root
         .as_deref()
@@ -141,7 +141,7 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
             key: load_private_key(path)?,
             certs: None,
         },
-        None => keyless_signer(&args, &http, &services)?,
+        None => keyless_signer(&SigningFlags::from(&args), &http, &services)?,
     };
     if mode.referrers() {
         let bundle = if args.tlog_upload {
