@@ -355,14 +355,33 @@ fn ladings_keyless_and_logged_attestations_verify_with_cosign() {
         verify_attestation(sb, tool, root, IDENTITY, issuer, kind, &expired)
     });
 
-    // The legacy .att tag does not take keyless attestations yet: said before signing.
-    let legacy = attest(kind, &slsa, &image, &local.url, "both");
-    assert_eq!(legacy.status.code(), Some(2), "{}", stderr(&legacy));
-    assert!(
-        stderr(&legacy).contains("--registry-referrers-mode=oci-1-1"),
-        "{}",
-        stderr(&legacy)
-    );
+    // The legacy .att tag: cosign (without --new-bundle-format) verifies the layer by
+    // its certificate and Rekor bundle annotations.
+    let legacy_image = push_image(&sb, &reg.host, "4", "legacy att\n");
+    let legacy = attest(kind, &slsa, &legacy_image, &local.url, "legacy");
+    assert_success(&legacy);
+    let cosign_legacy = |identity: &str| {
+        cosign(
+            &sb,
+            &[
+                "verify-attestation",
+                "--trusted-root",
+                root.to_str().expect("utf-8"),
+                "--certificate-identity",
+                identity,
+                "--certificate-oidc-issuer",
+                issuer,
+                "--type",
+                kind,
+                "--new-bundle-format=false",
+                "--allow-http-registry",
+                "--allow-insecure-registry",
+                &legacy_image,
+            ],
+        )
+    };
+    assert_success(&cosign_legacy(IDENTITY));
+    assert!(!cosign_legacy(other).status.success());
     outputs.push(legacy);
 
     // With a key and the log: cosign checks the entry (no --insecure-ignore-tlog).

@@ -314,9 +314,9 @@ pub struct AttestArgs {
     /// Drop the image's attestations of the same predicate type before adding this one.
     #[arg(long)]
     pub replace: bool,
-    /// Upload the attestation to the transparency log (Rekor) and store the entry in
-    /// its bundle. Keyless attesting always uploads. The legacy `.att` tag holds only
-    /// attestations made with `--key --tlog-upload=false` for now.
+    /// Upload the attestation to the transparency log (Rekor) and store the entry with
+    /// it (in the bundle; `dev.sigstore.cosign/bundle` on `.att` layers). Keyless
+    /// attesting always uploads.
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub tlog_upload: bool,

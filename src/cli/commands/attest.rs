@@ -1,7 +1,7 @@
 //! `lading attest` and `lading verify-attestation`: cosign attestations (DSSE envelopes
 //! over in-toto statements) with a key or keyless, logged in Rekor or not, stored as
-//! Sigstore bundle referrers (cosign v3) and, key-based without a log, in the legacy
-//! `.att` tag, as `--registry-referrers-mode` says.
+//! Sigstore bundle referrers (cosign v3) and in the legacy `.att` tag, as
+//! `--registry-referrers-mode` says.
 
 use std::io::Read as _;
 use std::path::Path;
@@ -11,12 +11,16 @@ use anyhow::{Context, Result, bail};
 use lading_oci::{Descriptor, Digest, Reference, Store};
 use lading_registry::client::{Client, ClientError};
 use lading_signer::attestation::{self, Attested};
-use lading_signer::constants::{ANNOTATION_PREDICATE_TYPE, MEDIA_TYPE_DSSE_ENVELOPE};
+use lading_signer::constants::{
+    ANNOTATION_BUNDLE, ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN, ANNOTATION_PREDICATE_TYPE,
+    MEDIA_TYPE_DSSE_ENVELOPE,
+};
 use lading_signer::intoto::Statement;
 use lading_signer::policy::Policy;
+use lading_signer::sigstore::bundle::Bundle;
 use lading_signer::sigstore::legacy::{Checks, Verifier};
 use lading_signer::sigstore::trust_root::TrustedRoot;
-use lading_signer::sigstore::{self, dsse_bundle, logged_bundle};
+use lading_signer::sigstore::{self, dsse_bundle, dsse_entry, logged_bundle};
 use lading_signer::{PublicKey, cosign};
 
 use crate::attestations;
@@ -128,11 +132,6 @@ fn existing_attestations(
 /// bundle referrer, a layer of `sha256-<hex>.att`, or both (the same envelope).
 pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
     let mode = args.registry_referrers_mode;
-    if mode.legacy() && (args.key.is_none() || args.tlog_upload) {
-        bail!(
-            "the legacy .att tag holds only attestations made with --key and --tlog-upload=false for now; keyless and logged attestations are stored with --registry-referrers-mode=oci-1-1"
-        );
-    }
     let predicate_type = attestation::predicate_type(&args.predicate_type)?.to_string();
     let source = PredicateSource::of(&args, &predicate_type)?;
     let wrap = |file: &[u8]| {
@@ -186,11 +185,7 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         crate::cli::out!("bundle {at}");
     }
     if mode.legacy() {
-        // Key-based without a log (checked above): the bundle's envelope is all there is.
-        let envelope = bundle
-            .dsse_envelope()
-            .context("the attestation bundle holds no envelope")?;
-        let attested = attestation::layer(envelope, &predicate_type)?;
+        let attested = legacy_layer(&bundle, &signer, &predicate_type)?;
         let (att_ref, at, count) =
             store_legacy(&client, &reference, &digest, attested, args.replace)?;
         crate::cli::out!("attestations {att_ref}@{at} ({count} attestation(s))");
@@ -200,6 +195,26 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         reference.with_digest(digest)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `.att` layer of `bundle` as cosign v3 writes it without `--new-bundle-format`
+/// (cosign `attest.go`): the bundle's envelope, with the certificates and the Rekor
+/// entry (the same `dsse` entry) in cosign's annotations when there are some.
+fn legacy_layer(bundle: &Bundle, signer: &Signer, predicate_type: &str) -> Result<Attested> {
+    let envelope = bundle
+        .dsse_envelope()
+        .context("the attestation bundle holds no envelope")?;
+    let mut attested = attestation::layer(envelope, predicate_type)?;
+    let annotations = &mut attested.layer.annotations;
+    if let Some(certs) = &signer.certs {
+        annotations.insert(ANNOTATION_CERTIFICATE.to_string(), certs.leaf_pem());
+        annotations.insert(ANNOTATION_CHAIN.to_string(), certs.chain_pem());
+    }
+    if let Some(entry) = bundle.verification_material.tlog_entries.first() {
+        let entry = dsse_entry::from_bundle_entry(entry)?;
+        annotations.insert(ANNOTATION_BUNDLE.to_string(), entry.to_cosign_bundle()?);
+    }
+    Ok(attested)
 }
 
 /// Adds `attested` to `sha256-<hex>.att`, as cosign: appended; with `replace`, first, and
