@@ -125,6 +125,33 @@ fn verify_attestation(
     }
 }
 
+/// `lading verify-attestation` of a keyless attestation in the legacy `.att` tag.
+fn lading_legacy(
+    sb: &Sandbox,
+    root: &Path,
+    identity: &str,
+    issuer: &str,
+    kind: &str,
+    image: &str,
+) -> Output {
+    lading(
+        sb,
+        &[
+            "verify-attestation",
+            "--trusted-root",
+            root.to_str().expect("utf-8"),
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            issuer,
+            "--type",
+            kind,
+            "--registry-referrers-mode=legacy",
+            image,
+        ],
+    )
+}
+
 fn refused_by_both(sb: &Sandbox, why: &str, verify: impl Fn(&Sandbox, &str) -> Output) {
     let ours = verify(sb, "lading");
     assert_eq!(
@@ -219,6 +246,45 @@ fn cosigns_keyless_attestation_bundles_verify_with_lading() {
             &image,
         )
     });
+    // cosign's legacy .att (--new-bundle-format=false): its annotations carry the
+    // certificate and the Rekor entry.
+    let legacy_image = push_image(&sb, &reg.host, "3", "legacy att by cosign\n");
+    let slsa = sb.path("slsa.json");
+    assert_success(&cosign(
+        &sb,
+        &[
+            "attest",
+            "-y",
+            "--identity-token",
+            token_file.to_str().expect("utf-8"),
+            "--fulcio-url",
+            &local.url,
+            "--rekor-url",
+            &local.url,
+            "--use-signing-config=false",
+            "--trusted-root",
+            local.trusted_root.to_str().expect("utf-8"),
+            "--type",
+            kind,
+            "--predicate",
+            slsa.to_str().expect("utf-8"),
+            "--new-bundle-format=false",
+            "--allow-http-registry",
+            "--allow-insecure-registry",
+            &legacy_image,
+        ],
+    ));
+    assert_success(&lading_legacy(
+        &sb,
+        root,
+        IDENTITY,
+        issuer,
+        kind,
+        &legacy_image,
+    ));
+    let refused = lading_legacy(&sb, root, other, issuer, kind, &legacy_image);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+
     let stranger = LocalSigstore::start();
     refused_by_both(&sb, "another trust root", |sb, tool| {
         verify_attestation(
@@ -382,7 +448,16 @@ fn ladings_keyless_and_logged_attestations_verify_with_cosign() {
     };
     assert_success(&cosign_legacy(IDENTITY));
     assert!(!cosign_legacy(other).status.success());
-    outputs.push(legacy);
+    let ours = lading_legacy(&sb, root, IDENTITY, issuer, kind, &legacy_image);
+    assert_success(&ours);
+    assert!(
+        stderr(&ours).contains(&format!("signed by {IDENTITY}")),
+        "{}",
+        stderr(&ours)
+    );
+    let refused = lading_legacy(&sb, root, other, issuer, kind, &legacy_image);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    outputs.extend([legacy, ours]);
 
     // With a key and the log: cosign checks the entry (no --insecure-ignore-tlog).
     let keyed = push_image(&sb, &reg.host, "3", "key and log\n");

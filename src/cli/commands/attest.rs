@@ -15,13 +15,13 @@ use lading_signer::constants::{
     ANNOTATION_BUNDLE, ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN, ANNOTATION_PREDICATE_TYPE,
     MEDIA_TYPE_DSSE_ENVELOPE,
 };
+use lading_signer::cosign;
 use lading_signer::intoto::Statement;
 use lading_signer::policy::Policy;
 use lading_signer::sigstore::bundle::Bundle;
 use lading_signer::sigstore::legacy::{Checks, Verifier};
 use lading_signer::sigstore::trust_root::TrustedRoot;
 use lading_signer::sigstore::{self, dsse_bundle, dsse_entry, logged_bundle};
-use lading_signer::{PublicKey, cosign};
 
 use crate::attestations;
 use crate::cli::args::{AttestArgs, Progress, VerifyAttestationArgs};
@@ -131,6 +131,9 @@ fn existing_attestations(
 /// Attests an image and stores the attestation as `--registry-referrers-mode` says: a
 /// bundle referrer, a layer of `sha256-<hex>.att`, or both (the same envelope).
 pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
+    if args.key.is_none() && !args.tlog_upload {
+        bail!("keyless attestations are always logged: --tlog-upload=false needs --key");
+    }
     let mode = args.registry_referrers_mode;
     let predicate_type = attestation::predicate_type(&args.predicate_type)?.to_string();
     let source = PredicateSource::of(&args, &predicate_type)?;
@@ -337,18 +340,17 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
         verified.extend(found);
     }
     if mode.legacy() {
-        match &verifier {
-            Verifier::Key(key) if args.insecure_ignore_tlog => {
-                let found = verified_legacy(&client, &reference, key, &digest, &wanted)?;
-                if !found.is_empty() {
-                    found_in.push("legacy");
-                }
-                verified.extend(found);
-            }
-            _ => eprintln!(
-                "legacy .att: not checked: lading verifies .att layers only with --key and --insecure-ignore-tlog for now"
-            ),
+        let found = verified_legacy(
+            &client,
+            &reference,
+            (&verifier, trust.as_ref(), checks),
+            &digest,
+            &wanted,
+        )?;
+        if !found.is_empty() {
+            found_in.push("legacy");
         }
+        verified.extend(found);
     }
     let predicate_type = &wanted.predicate_type;
     let by = match &args.key {
@@ -429,7 +431,7 @@ fn verified_bundles(
 fn verified_legacy(
     client: &Client,
     reference: &Reference,
-    key: &PublicKey,
+    (verifier, trust, checks): (&Verifier, Option<&TrustedRoot>, Checks),
     digest: &Digest,
     wanted: &Wanted,
 ) -> Result<Vec<Vec<u8>>> {
@@ -462,9 +464,15 @@ fn verified_legacy(
                 return Err(e).with_context(|| format!("reading envelope {}", layer.digest));
             }
         };
-        match attestation::verify_layer(layer, &envelope, key, digest) {
-            Ok(statement) if wanted.accepts(&what, &statement) => verified.push(envelope),
-            Ok(_) => {}
+        match logged_bundle::verify_att_layer(layer, &envelope, verifier, trust, checks, digest) {
+            Ok(v) => {
+                if let Some(who) = &v.identity {
+                    eprintln!("{what}: signed by {} (issuer {})", who.identity, who.issuer);
+                }
+                if wanted.accepts(&what, &v.statement) {
+                    verified.push(envelope);
+                }
+            }
             Err(e) => eprintln!("{what}: rejected: {e}"),
         }
     }
