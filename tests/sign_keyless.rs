@@ -4,7 +4,9 @@
 //! and Debian's docker-registry on 127.0.0.1. Real cosign v3 is the oracle: what lading
 //! signs, cosign verifies; what cosign signs, lading verifies; what either must refuse
 //! (another identity, another issuer, an expired certificate, another trust root), both
-//! refuse. The identity token never appears in any output.
+//! refuse. Both storages are covered: the legacy `.sig` tag and Sigstore bundle
+//! referrers logged as Rekor `dsse` entries (a bundle moved to another image or with a
+//! tampered envelope is refused too). The identity token never appears in any output.
 
 mod common;
 
