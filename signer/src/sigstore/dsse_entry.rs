@@ -181,3 +181,109 @@ pub fn from_bundle_entry(entry: &TransparencyLogEntry) -> Result<LogEntry> {
     }
     Ok(logged)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::constants::PAYLOAD_TYPE_IN_TOTO;
+    use crate::keys::KeyPair;
+
+    /// The body Rekor v1 logs for `envelope` signed by `pem` (rekor `dsse` v0.0.1
+    /// `Canonicalize`).
+    fn logged_body(envelope: &Envelope, pem: &str) -> Vec<u8> {
+        let sig = STANDARD.encode(&envelope.signatures[0].sig);
+        json!({
+            "apiVersion": "0.0.1",
+            "kind": "dsse",
+            "spec": {
+                "envelopeHash": {"algorithm": "sha256", "value": Digest::of(&envelope.to_bytes().unwrap()).hex()},
+                "payloadHash": {"algorithm": "sha256", "value": Digest::of(&envelope.payload).hex()},
+                "signatures": [{"signature": sig, "verifier": STANDARD.encode(pem)}],
+            },
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    fn entry(body: Vec<u8>) -> LogEntry {
+        LogEntry {
+            uuid: String::new(),
+            body,
+            integrated_time: 1_700_000_000,
+            log_index: 42,
+            log_id: vec![7; 32],
+            signed_entry_timestamp: vec![1, 2, 3],
+            inclusion_proof: Some(rekor::InclusionProof {
+                log_index: 0,
+                tree_size: 1,
+                root_hash: vec![9; 32],
+                hashes: Vec::new(),
+                checkpoint: "origin\n1\nroot\n\n\u{2014} origin sig\n".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn the_logged_envelope_matches_and_others_do_not() {
+        let pair = KeyPair::generate().unwrap();
+        let public = pair.public_key().unwrap();
+        let envelope = Envelope::sign(&pair, PAYLOAD_TYPE_IN_TOTO, b"{\"a\":1}").unwrap();
+        let logged = entry(logged_body(&envelope, &public.to_pem()));
+        check_body(&logged, &envelope, public.der()).unwrap();
+
+        // The proposed entry carries the envelope and the verifier.
+        let proposed = proposed(&envelope, &public.to_pem()).unwrap();
+        assert_eq!(proposed["kind"], "dsse");
+        let sent = proposed["spec"]["proposedContent"]["envelope"]
+            .as_str()
+            .unwrap();
+        assert_eq!(Envelope::parse(sent.as_bytes()).unwrap(), envelope);
+
+        let untrusted = |r: Result<()>| assert!(matches!(r, Err(Error::Untrusted { .. })), "{r:?}");
+        // Another payload under the same signature.
+        let mut other = envelope.clone();
+        other.payload = b"{\"a\":2}".to_vec();
+        untrusted(check_body(&logged, &other, public.der()));
+        // Another signature.
+        let resigned = Envelope::sign(&pair, PAYLOAD_TYPE_IN_TOTO, b"{\"a\":1}").unwrap();
+        untrusted(check_body(&logged, &resigned, public.der()));
+        // Another verifier.
+        let stranger = KeyPair::generate().unwrap().public_key().unwrap();
+        untrusted(check_body(&logged, &envelope, stranger.der()));
+        // A hashedrekord body is not a dsse entry.
+        let hashed = entry(
+            rekor::hashedrekord(&envelope.signatures[0].sig, &public.to_pem(), &[0; 32])
+                .to_string()
+                .into_bytes(),
+        );
+        assert!(matches!(
+            check_body(&hashed, &envelope, public.der()),
+            Err(Error::Invalid { .. })
+        ));
+    }
+
+    #[test]
+    fn bundle_entries_round_trip_and_must_agree_with_their_body() {
+        let pair = KeyPair::generate().unwrap();
+        let envelope = Envelope::sign(&pair, PAYLOAD_TYPE_IN_TOTO, b"{}").unwrap();
+        let logged = entry(logged_body(&envelope, &pair.public_key().unwrap().to_pem()));
+        let in_bundle = to_bundle_entry(&logged).unwrap();
+        let kind = in_bundle.kind_version.as_ref().unwrap();
+        assert_eq!(
+            (kind.kind.as_str(), kind.version.as_str()),
+            ("dsse", "0.0.1")
+        );
+        assert_eq!(from_bundle_entry(&in_bundle).unwrap(), logged);
+
+        let mut relabelled = in_bundle.clone();
+        relabelled.kind_version = Some(KindVersion {
+            kind: "hashedrekord".into(),
+            version: "0.0.1".into(),
+        });
+        assert!(from_bundle_entry(&relabelled).is_err());
+        // A Rekor v2 entry has no inclusion promise: not a v1 entry.
+        let mut v2 = in_bundle;
+        v2.inclusion_promise = None;
+        assert!(from_bundle_entry(&v2).is_err());
+    }
+}
