@@ -1316,3 +1316,55 @@ fn key_bundles_in_the_transparency_log_verify_with_cosign_without_ignoring_it() 
     assert!(!verify_key("cosign", other_root).status.success());
     assert_eq!(code(&verify_key("lading", other_root)), Some(1));
 }
+
+#[test]
+fn the_local_rekor_logs_dsse_entries_as_rekor_does_and_refuses_forged_ones() {
+    if !require(
+        sigstore::available(),
+        "node and @sigstore/mock in target/peers/sigstore-mock (scripts/install-peers)",
+    ) {
+        return;
+    }
+    use lading_signer::KeyPair;
+    use lading_signer::constants::PAYLOAD_TYPE_IN_TOTO;
+    use lading_signer::dsse::Envelope;
+    use lading_signer::sigstore::{dsse_entry, rekor};
+
+    let local = LocalSigstore::start();
+    let http = reqwest::blocking::Client::new();
+    let signer = KeyPair::generate().expect("key");
+    let envelope = Envelope::sign(&signer, PAYLOAD_TYPE_IN_TOTO, b"{\"x\":1}").expect("sign");
+    let pem = signer.public_key().expect("public").to_pem();
+
+    let entry = rekor::upload(
+        &http,
+        &local.url,
+        &dsse_entry::proposed(&envelope, &pem).expect("entry"),
+    )
+    .expect("logged");
+    let body: serde_json::Value = serde_json::from_slice(&entry.body).expect("body");
+    assert!(body["spec"].get("proposedContent").is_none(), "{body}");
+    assert_eq!(
+        body["spec"]["payloadHash"]["value"],
+        Digest::of(b"{\"x\":1}").hex()
+    );
+    dsse_entry::check_body(
+        &entry,
+        &envelope,
+        signer.public_key().expect("public").der(),
+    )
+    .expect("the body logs the envelope");
+
+    // An envelope that does not verify with the verifier given is not logged.
+    let stranger = KeyPair::generate()
+        .expect("key")
+        .public_key()
+        .expect("public");
+    let refused = rekor::upload(
+        &http,
+        &local.url,
+        &dsse_entry::proposed(&envelope, &stranger.to_pem()).expect("entry"),
+    );
+    let message = refused.expect_err("a forged entry").to_string();
+    assert!(message.contains("400"), "{message}");
+}
