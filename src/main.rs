@@ -6,7 +6,15 @@ mod progress;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory as _, FromArgMatches as _};
+
+/// The command line, with `--version` printing what `lading version` prints.
+fn parse_args() -> cli::args::Cli {
+    let matches = cli::args::Cli::command()
+        .long_version(cli::commands::version::long_version())
+        .get_matches();
+    cli::args::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
 
 fn main() -> ExitCode {
     // The RUN sandbox re-executes this binary as its helper (see lading_builder::exec).
@@ -21,7 +29,13 @@ fn main() -> ExitCode {
         eprintln!("error: rootless mode: {e}");
         return ExitCode::from(2);
     }
-    let args = cli::args::Cli::parse();
+    // A `fips` build refuses to run on a module outside FIPS mode (lading_oci::crypto);
+    // the sandbox helper above does no cryptography.
+    if let Err(e) = lading_oci::crypto::require_fips_mode() {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    let args = parse_args();
     // Rootless: builds run as root of a user namespace of their own (see exec::userns).
     if matches!(args.command, cli::args::Command::Build(_))
         && !lading_oci::unpack::running_as_root()

@@ -206,17 +206,61 @@ fn lading_verifies_what_cosign_signed_with_its_own_key() {
     );
     assert_success(&verified);
 
-    // cosign's own key format is not read yet: a clear refusal, no key bytes echoed.
-    let refused = lading_sign(&sb, Some(password), &key, &image);
-    assert_eq!(code(&refused), Some(2));
-    assert!(
-        stderr(&refused).contains("cosign's own encrypted key format"),
-        "{}",
-        stderr(&refused)
-    );
     let mut secrets = pem_body_lines(&key);
     secrets.push(password.to_string());
-    assert_no_leak(&[&verified, &refused], &secrets);
+    assert_no_leak(&[&verified], &secrets);
+}
+
+#[test]
+fn lading_signs_with_the_key_cosign_generated_and_cosign_verifies() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Distribution::start(None);
+    // An image nobody else signs: cosign's verdict is about lading's signature alone.
+    let digest = push_image(&sb, &reg.host, "app", "1", "signed with cosign.key\n");
+    let image = format!("{}/app@{digest}", reg.host);
+    let password = "cosign-keys-pass-9";
+    assert_success(&cosign(&sb, password, &["generate-key-pair"]));
+    let (key, public) = (sb.path("cosign.key"), sb.path("cosign.pub"));
+    let mut secrets = pem_body_lines(&key);
+    secrets.push(password.to_string());
+
+    let wrong = lading_sign(&sb, Some("not the password"), &key, &image);
+    let signed = lading_sign(&sb, Some(password), &key, &image);
+    let verified = cosign_verify(&sb, &public, &image);
+    assert_no_leak(&[&wrong, &signed, &verified], &secrets);
+    assert_eq!(code(&wrong), Some(2), "{}", stderr(&wrong));
+
+    if cfg!(feature = "fips") {
+        // scrypt and XSalsa20-Poly1305 are not FIPS-approved: refused by name, whatever
+        // the password (and before asking for one), and nothing was signed.
+        let no_password = lading_sign(&sb, None, &key, &image);
+        for out in [&wrong, &signed, &no_password] {
+            assert_eq!(code(out), Some(2), "{}", stderr(out));
+            for word in ["not FIPS-approved", "scrypt", "XSalsa20-Poly1305"] {
+                assert!(stderr(out).contains(word), "{}", stderr(out));
+            }
+        }
+        assert!(!verified.status.success(), "{}", stderr(&verified));
+        return;
+    }
+    assert!(
+        stderr(&wrong).contains("wrong password"),
+        "{}",
+        stderr(&wrong)
+    );
+    assert_success(&signed);
+    assert_success(&verified);
+    let payloads: serde_json::Value = serde_json::from_slice(&verified.stdout).expect("json");
+    assert_eq!(payloads.as_array().map(Vec::len), Some(1), "{payloads}");
+    assert_eq!(
+        payloads[0]["critical"]["image"]["docker-manifest-digest"],
+        digest.as_str()
+    );
+    // And the public key cosign wrote verifies it in lading too.
+    assert_success(&lading_verify(&sb, &public, &image));
 }
 
 /// Pushes a hand-made `.sig` manifest holding `layers` (payload, descriptor) as the
@@ -424,4 +468,125 @@ fn lading_serve_holds_signatures_cosign_verifies() {
     assert_success(&cosign_verify(&sb, &public, &image));
     let verified = lading_verify(&sb, &public, &image);
     assert_success(&verified);
+}
+
+/// A new pseudo-terminal: (master, slave).
+fn pty() -> (std::fs::File, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd as _;
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two new descriptors, owned from here on.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors are open and nothing else owns them.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::os::fd::OwnedFd::from_raw_fd(slave),
+        )
+    }
+}
+
+/// Whether the terminal behind `master` echoes input.
+fn echoes(master: &std::fs::File) -> bool {
+    use std::os::fd::AsRawFd as _;
+    // SAFETY: a zeroed termios is a valid buffer for tcgetattr to fill.
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: the descriptor is open; on Linux the master reports the slave's termios.
+    let rc = unsafe { libc::tcgetattr(master.as_raw_fd(), &mut t) };
+    assert_eq!(rc, 0, "tcgetattr: {}", std::io::Error::last_os_error());
+    t.c_lflag & libc::ECHO != 0
+}
+
+/// `lading sign` with no password variable, on a terminal of its own: it prompts as
+/// cosign does, turns echo off, and `typed` is answered once it has. Returns the exit
+/// code and everything the terminal showed.
+fn sign_at_a_terminal(sb: &Sandbox, key: &Path, image: &str, typed: &str) -> (i32, String) {
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::process::CommandExt as _;
+    let (mut master, slave) = pty();
+    let mut cmd = sb.lading(&[
+        "sign",
+        "--key",
+        key.to_str().expect("utf-8"),
+        "--tlog-upload=false",
+        image,
+    ]);
+    cmd.env_remove("LADING_PASSWORD")
+        .env_remove("COSIGN_PASSWORD")
+        .stdin(slave.try_clone().expect("dup"))
+        .stdout(slave.try_clone().expect("dup"))
+        .stderr(slave);
+    // SAFETY: setsid and ioctl are async-signal-safe; the terminal on stdin becomes the
+    // new session's controlling terminal, the /dev/tty the prompt opens.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("spawn lading");
+    drop(cmd); // our copies of the terminal's slave side: reads end when lading exits
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 512];
+    while !String::from_utf8_lossy(&seen).contains("Enter password for private key: ") {
+        let n = master.read(&mut buf).unwrap_or(0);
+        assert!(n > 0, "no prompt:\n{}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // The prompt is written before echo goes off: answer only once it has (a lading
+    // that never turned echo off would wait here for ever, not pass).
+    while echoes(&master) {
+        std::thread::yield_now();
+    }
+    master
+        .write_all(format!("{typed}\n").as_bytes())
+        .expect("type");
+    // EIO once lading has exited and the slave side is closed.
+    while let Ok(n @ 1..) = master.read(&mut buf) {
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let status = child.wait().expect("wait");
+    (
+        status.code().expect("exit code"),
+        String::from_utf8_lossy(&seen).into_owned(),
+    )
+}
+
+#[test]
+fn password_is_asked_for_on_a_terminal_without_echo() {
+    let sb = Sandbox::new();
+    let password = "typed at the prompt 5";
+    let (key, _, _) = lading_keys(&sb, "k", Some(password));
+    // Nothing listens there: a loaded key gets as far as the registry.
+    let image = format!("127.0.0.1:1/app@sha256:{}", "a".repeat(64));
+
+    let (code, shown) = sign_at_a_terminal(&sb, &key, &image, "not it");
+    assert_eq!(code, 2, "{shown}");
+    assert!(shown.contains("wrong password"), "{shown}");
+    assert!(
+        !shown.contains("not it"),
+        "the password was echoed:\n{shown}"
+    );
+
+    let (code, shown) = sign_at_a_terminal(&sb, &key, &image, password);
+    assert_eq!(code, 2, "{shown}");
+    assert!(!shown.contains("wrong password"), "{shown}");
+    assert!(shown.contains("127.0.0.1:1"), "{shown}");
+    assert!(
+        !shown.contains(password),
+        "the password was echoed:\n{shown}"
+    );
+    for line in pem_body_lines(&key) {
+        assert!(!shown.contains(&line), "{shown}");
+    }
 }

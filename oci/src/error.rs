@@ -155,6 +155,18 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
+    /// The random generator failed.
+    #[error("drawing {what}: the random generator failed")]
+    Random {
+        /// What was being drawn.
+        what: &'static str,
+    },
+    /// A `fips` build's cryptographic module is not in FIPS mode.
+    #[error("the AWS-LC FIPS module is not in FIPS mode ({reason}); refusing to run")]
+    FipsMode {
+        /// What the module said.
+        reason: &'static str,
+    },
 }
 
 impl Error {

@@ -1,15 +1,21 @@
-//! The one hashing module: every digest lading computes goes through here, so a FIPS
-//! build can route it to a validated module in one place.
+//! The one hashing module: every digest lading computes goes through here, and here
+//! through aws-lc-rs, so a `fips` build hashes with the validated AWS-LC FIPS module.
 
 use std::io::{self, Read, Write};
 
-use sha2::Digest as _;
+use aws_lc_rs::digest::{Context, SHA256};
 
 use crate::digest::Digest;
 
 /// Streaming SHA-256.
-#[derive(Clone, Default)]
-pub struct Sha256(sha2::Sha256);
+#[derive(Clone)]
+pub struct Sha256(Context);
+
+impl Default for Sha256 {
+    fn default() -> Self {
+        Sha256(Context::new(&SHA256))
+    }
+}
 
 impl Sha256 {
     /// A fresh hasher.
@@ -22,7 +28,7 @@ impl Sha256 {
     }
     /// The digest of everything fed so far.
     pub fn finish(self) -> Digest {
-        Digest::sha256_from_bytes(&self.0.finalize())
+        Digest::sha256_from_bytes(self.0.finish().as_ref())
     }
 }
 
@@ -212,6 +218,28 @@ mod tests {
             .read_to_end(&mut out)
             .map_err(|e| verification_error(&e).expect("a verification error"))?;
         Ok(out)
+    }
+
+    #[test]
+    fn sha256_matches_the_fips_180_4_test_vectors() {
+        let cases: [(&[u8], &str); 2] = [
+            (
+                b"",
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+            ),
+            (
+                b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+                "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+            ),
+        ];
+        for (input, hex) in cases {
+            // Fed in pieces, so that the streaming state is exercised too.
+            let mut h = Sha256::new();
+            for chunk in input.chunks(7) {
+                h.update(chunk);
+            }
+            assert_eq!(h.finish().hex(), hex);
+        }
     }
 
     #[test]

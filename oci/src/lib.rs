@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod constants;
+pub mod crypto;
 pub mod digest;
 pub mod error;
 pub mod export;

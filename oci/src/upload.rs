@@ -43,7 +43,8 @@ pub fn valid_upload_id(id: &str) -> bool {
 impl Store {
     /// Starts an upload session for `owner` (the repository it was started in).
     pub fn create_upload(&self, owner: &str) -> Result<Upload> {
-        let id = uuid::Uuid::new_v4().hyphenated().to_string();
+        // A random UUID: the id is all a client needs to write to the session.
+        let id = crate::crypto::random_uuid("an upload id")?;
         let dir = uploads_dir(self).join(&id);
         fs::create_dir_all(&dir).map_err(Error::io("creating", &dir))?;
         let data = dir.join(DATA);

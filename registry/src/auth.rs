@@ -2,6 +2,10 @@
 //! `htpasswd -B` and Docker's registry use), or a static bearer token. Credentials are
 //! never logged; a password that verified once is remembered only as its SHA-256, so
 //! bcrypt's deliberate slowness is paid once per user, not once per request.
+//!
+//! bcrypt is not FIPS-approved: a `fips` build refuses htpasswd files (use a bearer
+//! token). Credentials made up here ([`Htpasswd::generate`]) need no slow hash, as 256
+//! random bits cannot be guessed: they are checked against their SHA-256 in every build.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -13,11 +17,19 @@ use zeroize::Zeroizing;
 use crate::constants::REALM;
 use crate::error::{Error, Result};
 
-/// Users and their bcrypt hashes.
+/// Users and what their passwords are checked against.
 #[derive(Default)]
 pub struct Htpasswd {
-    users: HashMap<String, String>,
+    users: HashMap<String, Verifier>,
     verified: Mutex<HashMap<String, lading_oci::Digest>>,
+}
+
+/// What a user's password must match.
+enum Verifier {
+    /// A bcrypt hash from an htpasswd file.
+    Bcrypt(String),
+    /// The SHA-256 of a password made up here (256 random bits).
+    Sha256(lading_oci::Digest),
 }
 
 impl std::fmt::Debug for Htpasswd {
@@ -44,6 +56,12 @@ impl Htpasswd {
 
     /// Parses htpasswd text; the error is the 1-based line and why.
     pub fn parse(text: &str) -> std::result::Result<Htpasswd, (usize, String)> {
+        if cfg!(feature = "fips") {
+            return Err((
+                0,
+                "bcrypt password hashes (htpasswd -B) are not FIPS-approved; this lading build runs in FIPS mode and refuses them: protect the registry with a bearer token (--token-file) instead".into(),
+            ));
+        }
         let mut users = HashMap::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -62,7 +80,7 @@ impl Htpasswd {
                     format!("user {user:?}: only bcrypt hashes are supported (htpasswd -B)"),
                 ));
             }
-            users.insert(user.to_string(), hash.to_string());
+            users.insert(user.to_string(), Verifier::Bcrypt(hash.to_string()));
         }
         if users.is_empty() {
             return Err((0, "no users".into()));
@@ -78,19 +96,20 @@ impl Htpasswd {
     /// command (`lading scan` serving its image to external scanners): the caller hands
     /// the [`Credentials`] to its clients and they die with the server.
     ///
-    /// The hash uses bcrypt's lowest cost: the cost slows down guessing low-entropy
-    /// passwords, and 256 random bits cannot be guessed at any cost.
+    /// The password is kept as its SHA-256: a slow hash slows down guessing
+    /// low-entropy passwords, and 256 random bits cannot be guessed at any speed. The
+    /// random bytes come from AWS-LC's generator (the FIPS module's in a `fips` build).
     pub fn generate(user: &str) -> Result<(Htpasswd, Credentials)> {
         let mut bytes = Zeroizing::new([0u8; 32]);
-        getrandom::fill(bytes.as_mut()).map_err(|e| Error::Random {
-            reason: e.to_string(),
+        aws_lc_rs::rand::fill(bytes.as_mut()).map_err(|_| Error::Random {
+            reason: "the random generator failed".into(),
         })?;
         let password = Zeroizing::new(hex_encode(bytes.as_ref()));
-        let hash = bcrypt::hash(password.as_str(), 4).map_err(|e| Error::Random {
-            reason: format!("hashing the password: {e}"),
-        })?;
         let mut users = HashMap::new();
-        users.insert(user.to_string(), hash);
+        users.insert(
+            user.to_string(),
+            Verifier::Sha256(lading_oci::Digest::of(password.as_bytes())),
+        );
         let htpasswd = Htpasswd {
             users,
             verified: Mutex::new(HashMap::new()),
@@ -104,10 +123,15 @@ impl Htpasswd {
         ))
     }
 
-    /// Whether `password` is `user`'s (bcrypt; slow on the first success per user).
+    /// Whether `password` is `user`'s (bcrypt: slow on the first success per user).
     pub fn verify(&self, user: &str, password: &str) -> bool {
-        let Some(hash) = self.users.get(user) else {
-            return false;
+        let hash = match self.users.get(user) {
+            None => return false,
+            Some(Verifier::Sha256(expected)) => {
+                let actual = lading_oci::Digest::of(password.as_bytes());
+                return constant_time_eq(actual.hex().as_bytes(), expected.hex().as_bytes());
+            }
+            Some(Verifier::Bcrypt(hash)) => hash,
         };
         let fingerprint = lading_oci::Digest::of(format!("{user}\0{password}").as_bytes());
         if let Ok(cache) = self.verified.lock()
@@ -252,6 +276,7 @@ mod tests {
         )
     }
 
+    #[cfg(not(feature = "fips"))]
     #[test]
     fn basic_auth_against_bcrypt() {
         let hash = bcrypt::hash("s3cret", 4).unwrap();
@@ -286,6 +311,15 @@ mod tests {
         assert!(!auth.check(None));
         let shown = format!("{creds:?}");
         assert!(!shown.contains(creds.password()), "{shown}");
+    }
+
+    #[cfg(feature = "fips")]
+    #[test]
+    fn fips_build_refuses_bcrypt_htpasswd_by_name() {
+        let hash = "$2y$05$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234";
+        let (_, reason) = Htpasswd::parse(&format!("alice:{hash}\n")).err().unwrap();
+        assert!(reason.contains("bcrypt"), "{reason}");
+        assert!(reason.contains("not FIPS-approved"), "{reason}");
     }
 
     #[test]

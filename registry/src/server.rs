@@ -86,6 +86,8 @@ pub fn load_tls(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>> {
     }
     let key = PrivateKeyDer::from_pem_file(&files.key)
         .map_err(|e| tls_err(format!("reading the key from {}: {e}", files.key.display())))?;
+    // With the `fips` feature, rustls' aws-lc-rs provider keeps only FIPS-approved
+    // suites and key exchanges, on the AWS-LC FIPS module.
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -94,6 +96,11 @@ pub fn load_tls(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>> {
         .with_single_cert(certs, key)
         .map_err(|e| tls_err(format!("certificate and key: {e}")))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    if cfg!(feature = "fips") && !config.fips() {
+        return Err(tls_err(
+            "the TLS configuration is not FIPS-approved (rustls reports fips() = false)".into(),
+        ));
+    }
     Ok(Arc::new(config))
 }
 
@@ -288,6 +295,13 @@ impl Drop for Server {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tls_provider_is_fips_exactly_in_fips_builds() {
+        // The provider the server and reqwest's clients build their configurations from.
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        assert_eq!(provider.fips(), cfg!(feature = "fips"));
+    }
+
     use super::*;
 
     #[test]

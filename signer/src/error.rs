@@ -59,6 +59,12 @@ pub enum Error {
         /// What the payload names.
         actual: String,
     },
+    /// A FIPS build was asked for an algorithm the FIPS 140-3 module does not approve.
+    #[error("{algorithm} is not FIPS-approved; this lading build runs in FIPS mode and refuses it")]
+    NotFipsApproved {
+        /// The algorithm, named for the user.
+        algorithm: &'static str,
+    },
     /// The signature does not verify with the key.
     #[error("the signature does not match the payload and key")]
     BadSignature,

@@ -4,6 +4,8 @@
 //!   ([RFC 5958]), optionally encrypted with PBES2 ([RFC 8018] section 6.2: PBKDF2 with
 //!   HMAC-SHA256, AES-256-CBC), the public key as a `PUBLIC KEY` PEM
 //!   (SubjectPublicKeyInfo, [RFC 5480]) that `cosign verify --key` reads.
+//! - [`cosign_key`]: cosign's own encrypted private keys (scrypt + NaCl secretbox), read
+//!   in builds without `fips` and refused in FIPS builds.
 //! - [`simple_signing`]: cosign's "simple signing" payload, the bytes that are signed.
 //! - [`slsa`]: SLSA provenance v1 predicates.
 //! - [`cosign`]: cosign's legacy signature manifests (tag `sha256-<hex>.sig`, one layer
@@ -25,6 +27,7 @@
 pub mod attestation;
 pub mod constants;
 pub mod cosign;
+pub mod cosign_key;
 mod der;
 pub mod dsse;
 pub mod error;

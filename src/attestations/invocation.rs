@@ -27,7 +27,12 @@ pub fn identify(env: impl Fn(&str) -> Option<String>) -> (String, String) {
             "{}/{repo}/actions/runs/{id}/attempts/{attempt}",
             server.trim_end_matches('/')
         ),
-        _ => format!("urn:uuid:{}", uuid::Uuid::new_v4()),
+        // AWS-LC's generator does not fail in practice; if it did, the id says so
+        // rather than pretending to be unique.
+        _ => match lading_oci::crypto::random_uuid("an invocation id") {
+            Ok(id) => format!("urn:uuid:{id}"),
+            Err(_) => "urn:lading:invocation-id-unavailable".to_string(),
+        },
     };
     (builder, invocation)
 }

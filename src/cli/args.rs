@@ -116,29 +116,43 @@ pub enum Command {
     /// predicate type as `critical.type`).
     /// Exit codes: 0 a valid signature was found, 1 none was, 2 an error.
     Verify(VerifyArgs),
-    /// Attest an image: sign an in-toto statement about its digest, as
-    /// `cosign attest --key` does.
+    /// Attest an image: sign an in-toto statement about its digest, as `cosign attest`
+    /// does, with a key or keyless.
     ///
     /// The predicate file (`--predicate`) becomes the statement's predicate, of the type
     /// `--type` names (cosign's names or a URI; `buildlog` is lading's build log). A tag
     /// is resolved once to its manifest digest (printed), the statement's subject. The
-    /// DSSE envelope is stored the legacy cosign way: a layer of the manifest tagged
-    /// `sha256-<hex>.att` in the same repository, appended to the attestations already
-    /// there (`--replace` first drops those of the same predicate type). Only key-based
-    /// attestation without a transparency log is supported for now:
-    /// `--tlog-upload=false` is required.
+    /// DSSE envelope is logged in Rekor as a `dsse` entry (unless `--tlog-upload=false`,
+    /// key only) and stored as `--registry-referrers-mode` says: a Sigstore bundle
+    /// referrer and/or a layer of the manifest tagged `sha256-<hex>.att`, appended to the
+    /// attestations already there (`--replace` first drops those of the same predicate
+    /// type).
     Attest(AttestArgs),
-    /// Verify an image's attestations of one predicate type with a public key, as
-    /// `cosign verify-attestation --key` does, optionally against a provenance policy.
+    /// Verify an image's attestations of one predicate type, with a public key or
+    /// keyless (cosign's identity flags), as `cosign verify-attestation` does, optionally
+    /// against a provenance policy.
     ///
-    /// Reads the `sha256-<hex>.att` manifest; an attestation counts when its envelope
-    /// verifies with the key, its statement names the image's digest, its predicate is of
-    /// type `--type`, and the policy (`--builder-id`, `--gate-verdict`, on a SLSA
-    /// provenance v1 predicate) holds. Prints each such envelope as a JSON line on stdout
-    /// (as cosign does); why others were refused goes to stderr. Transparency-log checks
-    /// are not supported yet: `--insecure-ignore-tlog` is required.
+    /// Reads bundle referrers and the `sha256-<hex>.att` manifest; an attestation counts
+    /// when its envelope verifies with the key or certificate, its Rekor entry checks
+    /// against `--trusted-root` (unless `--insecure-ignore-tlog`), its statement names the
+    /// image's digest, its predicate is of type `--type`, and the policy
+    /// (`--builder-id`, `--gate-verdict`, on a SLSA provenance v1 predicate) holds.
+    /// Prints each such envelope as a JSON line on stdout (as cosign does); why others
+    /// were refused goes to stderr.
     /// Exit codes: 0 an attestation verified, 1 none did, 2 an error.
     VerifyAttestation(VerifyAttestationArgs),
+    /// Print lading's version, the git commit it was built from, the cryptographic
+    /// module (AWS-LC, or AWS-LC FIPS in a `--features fips` build), its version and
+    /// whether FIPS mode is on. `lading --version` prints the same.
+    Version(VersionArgs),
+}
+
+/// `lading version`.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Print JSON (`version`, `commit`, `cryptoModule.name`/`.version`, `fipsMode`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `lading predicate`.
@@ -209,13 +223,18 @@ pub struct SignArgs {
     #[arg(long, value_name = "URL", conflicts_with = "signing_config")]
     pub rekor_url: Option<String>,
     /// A Sigstore `signing_config.json` (v0.2) naming the Fulcio and Rekor to use.
-    /// Default: public-good Sigstore (fulcio.sigstore.dev, rekor.sigstore.dev).
+    /// Default: the `signing_config.v0.2.json` of the TUF repository (public-good
+    /// Sigstore's unless --tuf-mirror).
     #[arg(long, value_name = "FILE")]
     pub signing_config: Option<PathBuf>,
     /// A Sigstore `trusted_root.json`: what Fulcio and Rekor return is verified against
-    /// it before the signature is stored.
+    /// it before the signature is stored. Default, when the services come from TUF: the
+    /// TUF repository's `trusted_root.json`.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+    /// Where the default trust material comes from.
+    #[command(flatten)]
+    pub tuf: TufArgs,
     /// Accepted for cosign compatibility; prompts are never shown.
     #[arg(short = 'y', long)]
     pub yes: bool,
@@ -250,11 +269,14 @@ pub struct VerifyArgs {
     /// Keyless: a regular expression the OIDC issuer must match.
     #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
     pub certificate_oidc_issuer_regexp: Option<String>,
-    /// A Sigstore `trusted_root.json`: the Fulcio CAs and Rekor keys to trust. Required
-    /// for keyless signatures and for transparency-log checks (public-good Sigstore's
-    /// TUF root is not fetched yet).
+    /// A Sigstore `trusted_root.json`: the Fulcio CAs and Rekor keys to trust, for
+    /// keyless signatures and transparency-log checks. Default: the TUF repository's
+    /// `trusted_root.json` (public-good Sigstore's unless --tuf-mirror).
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+    /// Where the default trust material comes from.
+    #[command(flatten)]
+    pub tuf: TufArgs,
     /// Skip transparency-log verification (signatures made with `--tlog-upload=false`).
     #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
@@ -426,6 +448,22 @@ pub struct ServeArgs {
     /// Largest blob accepted, in bytes (manifests are limited to 4 MiB).
     #[arg(long, value_name = "BYTES", default_value_t = lading_registry::constants::DEFAULT_MAX_BLOB_SIZE)]
     pub max_blob_size: u64,
+}
+
+/// The TUF repository that publishes Sigstore's trust material (`trusted_root.json`,
+/// `signing_config.v0.2.json`); cached under $XDG_CACHE_HOME/lading/tuf, and served
+/// from there when the mirror is unreachable.
+#[derive(Debug, Clone, Args)]
+pub struct TufArgs {
+    /// The TUF repository's URL [default: public-good Sigstore's,
+    /// https://tuf-repo-cdn.sigstore.dev].
+    #[arg(long, value_name = "URL", env = "LADING_TUF_MIRROR")]
+    pub tuf_mirror: Option<String>,
+    /// The repository's initial `root.json`, trusted when the cache holds no root yet
+    /// (required for a --tuf-mirror other than public-good Sigstore's, whose root is
+    /// built in).
+    #[arg(long, value_name = "FILE")]
+    pub tuf_root: Option<PathBuf>,
 }
 
 /// How to reach registries and log in (shared by every command that talks to one).

@@ -54,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Attest(args) => commands::attest::attest(&store_dir, args),
         Command::VerifyAttestation(args) => commands::attest::verify_attestation(args),
         Command::Predicate(args) => commands::predicate::run(&store_dir, args),
+        Command::Version(args) => commands::version::run(args),
     }
 }
 

@@ -95,8 +95,11 @@ impl Sandbox {
     pub fn lading(&self, args: &[&str]) -> Command {
         let mut cmd = lading();
         cmd.arg("--store").arg(self.store()).args(args);
+        // No test reaches public-good Sigstore's TUF repository: trust material comes
+        // from flags, else from this closed local port (tests/tuf.rs serves its own).
         cmd.env_remove("SOURCE_DATE_EPOCH")
-            .env_remove("LADING_STORE");
+            .env_remove("LADING_STORE")
+            .env("LADING_TUF_MIRROR", "http://127.0.0.1:9");
         cmd
     }
 

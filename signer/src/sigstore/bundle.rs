@@ -13,6 +13,7 @@
 //! zero, unset) left out, fields in declaration order. A bundle cosign wrote parses and
 //! serializes back to the same JSON.
 
+use super::sha256;
 use serde::{Deserialize, Serialize};
 
 use crate::constants::{MEDIA_TYPE_BUNDLE_V03, MEDIA_TYPE_BUNDLE_V03_LEGACY};
@@ -475,12 +476,6 @@ const KEY_MATERIAL_MEMBERS: [&str; 5] = [
     "x509_certificate_chain",
     "certificate",
 ];
-
-/// The raw SHA-256 of `bytes`, through the one hashing module.
-fn sha256(bytes: &[u8]) -> Vec<u8> {
-    // A digest's hex is always valid hex.
-    hex::decode(lading_oci::Digest::of(bytes).hex()).unwrap_or_default()
-}
 
 fn is_zero(n: &i64) -> bool {
     *n == 0

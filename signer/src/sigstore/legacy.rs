@@ -2,10 +2,10 @@
 //! and chain (`dev.sigstore.cosign/certificate`, `…/chain`, PEM) and the Rekor entry
 //! (`dev.sigstore.cosign/bundle`), written and verified as cosign v3 does.
 
+use super::sha256;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use lading_oci::{Descriptor, Digest};
-use sha2::{Digest as _, Sha256};
 
 use super::certificate::{self, IdentityPolicy, ParsedCertificate, VerifiedIdentity};
 use super::fulcio::{Certificates, certificates_from_pem};
@@ -122,7 +122,7 @@ pub fn verify_layer(
             (Verifier::Key(k), None) => k.der().to_vec(),
             (Verifier::Keyless(_), None) => unreachable!("keyless verification has a certificate"),
         };
-        let hash = Sha256::digest(payload);
+        let hash = sha256(payload);
         entry.check_body(&signature, &hash, &verifier_der)?;
         Some(entry)
     };

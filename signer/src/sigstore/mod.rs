@@ -39,11 +39,20 @@ pub mod rekor;
 pub mod sct;
 pub mod time;
 pub mod trust_root;
+pub mod tuf;
 
 /// Public-good Sigstore's Fulcio (cosign's default `--fulcio-url`).
 pub const DEFAULT_FULCIO_URL: &str = "https://fulcio.sigstore.dev";
 /// Public-good Sigstore's Rekor (cosign's default `--rekor-url`).
 pub const DEFAULT_REKOR_URL: &str = "https://rekor.sigstore.dev";
+
+/// SHA-256 of `data` (aws-lc-rs, the FIPS module in a `fips` build).
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
 
 /// An HTTP client for Fulcio, Rekor and token requests.
 pub fn http_client() -> crate::Result<reqwest::blocking::Client> {

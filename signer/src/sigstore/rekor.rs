@@ -8,7 +8,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest as _, Sha256};
 
 use super::trust_root::TrustedRoot;
 use crate::error::{Error, Result};
@@ -384,20 +383,18 @@ pub fn verify_checkpoint(proof: &InclusionProof, key: &PublicKey, log_id: &[u8])
 }
 
 fn leaf_hash(data: &[u8]) -> Vec<u8> {
-    Sha256::new()
-        .chain_update([0u8])
-        .chain_update(data)
-        .finalize()
-        .to_vec()
+    let mut h = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    h.update(&[0u8]);
+    h.update(data);
+    h.finish().as_ref().to_vec()
 }
 
 fn node_hash(left: &[u8], right: &[u8]) -> Vec<u8> {
-    Sha256::new()
-        .chain_update([1u8])
-        .chain_update(left)
-        .chain_update(right)
-        .finalize()
-        .to_vec()
+    let mut h = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    h.update(&[1u8]);
+    h.update(left);
+    h.update(right);
+    h.finish().as_ref().to_vec()
 }
 
 /// RFC 9162 section 2.1.3.2: the root the audit path leads to from `body`'s leaf must be
@@ -445,6 +442,7 @@ pub fn verify_inclusion(body: &[u8], proof: &InclusionProof) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sigstore::sha256;
 
     /// RFC 6962 tree hash of `leaves`.
     fn root(leaves: &[Vec<u8>]) -> Vec<u8> {
@@ -518,7 +516,7 @@ mod tests {
             ("hashedrekord".to_string(), "0.0.1".to_string())
         );
         let key = PublicKey::from_pem(KEY).unwrap();
-        let hash = Sha256::digest(b"a payload\n");
+        let hash = sha256(b"a payload\n");
         entry.check_body(SIGNATURE, &hash, key.der()).unwrap();
 
         // What the bundle annotation keeps verifies the same.
@@ -558,7 +556,7 @@ mod tests {
 
         // The body names this signature, payload and key only.
         let key = PublicKey::from_pem(KEY).unwrap();
-        let other = Sha256::digest(b"another payload\n");
+        let other = sha256(b"another payload\n");
         assert!(entry.check_body(SIGNATURE, &other, key.der()).is_err());
         assert!(entry.check_body(b"sig", &hash, key.der()).is_err());
         let stranger = crate::KeyPair::generate().unwrap().public_key().unwrap();

@@ -4,9 +4,8 @@
 //! certificate's without that extension — and the issuer's key hash; the log's key comes
 //! from the trusted root's `ctlogs`.
 
-use sha2::{Digest as _, Sha256};
-
 use super::certificate::ParsedCertificate;
+use super::sha256;
 use super::trust_root::TrustedRoot;
 use crate::der::{self, Reader};
 use crate::error::{Error, Result};
@@ -158,7 +157,7 @@ pub fn verify(
     trust: &TrustedRoot,
 ) -> Result<()> {
     let (tbs, list) = precert_tbs(leaf.der())?;
-    let issuer_key_hash = Sha256::digest(issuer.spki_der()?);
+    let issuer_key_hash = sha256(&issuer.spki_der()?);
     let tbs_len = u32::try_from(tbs.len())
         .ok()
         .filter(|n| *n < 1 << 24)

@@ -16,9 +16,9 @@ use lading_signer::sigstore::rekor::{self, LogEntry};
 use lading_signer::sigstore::trust_root::{SigningConfig, TrustedRoot};
 use lading_signer::sigstore::{self, fulcio, legacy};
 use lading_signer::{KeyPair, cosign};
-use sha2::{Digest as _, Sha256};
 
 use crate::cli::args::{AttestArgs, SignArgs};
+use crate::cli::commands::tuf;
 
 /// Reads a `trusted_root.json`.
 pub(crate) fn load_trusted_root(path: &Path) -> Result<TrustedRoot> {
@@ -65,6 +65,36 @@ pub(crate) struct Services {
     /// `None` when a signing config names none (key signing needs none).
     pub(crate) fulcio: Option<String>,
     pub(crate) rekor: String,
+}
+
+/// The services and the trusted root for `lading sign`: `--signing-config` or
+/// `--fulcio-url`/`--rekor-url` with `--trusted-root` when given; else, when a service is
+/// needed (keyless, or a logged signature), the TUF repository's signing config and
+/// trusted root (`--trusted-root` still wins).
+pub(crate) fn sign_trust(args: &SignArgs) -> Result<(Services, Option<TrustedRoot>)> {
+    // A flag error is reported before any service is asked.
+    if args.key.is_none() && !args.tlog_upload {
+        bail!("keyless signatures are always logged: --tlog-upload=false needs --key");
+    }
+    let named =
+        args.signing_config.is_some() || args.fulcio_url.is_some() || args.rekor_url.is_some();
+    let needed = args.key.is_none() || args.tlog_upload;
+    let given_root = args
+        .trusted_root
+        .as_deref()
+        .map(load_trusted_root)
+        .transpose()?;
+    if named || !needed {
+        return Ok((services(&SigningFlags::from(args))?, given_root));
+    }
+    let (tuf_root, config) = tuf::trusted_root_and_signing_config(&args.tuf)?;
+    let services = Services {
+        fulcio: config.fulcio_url,
+        rekor: config
+            .rekor_url
+            .context("the signing config published through TUF names no Rekor v1 log valid now")?,
+    };
+    Ok((services, Some(given_root.unwrap_or(tuf_root))))
 }
 
 /// `--signing-config`, else the flags, else public-good Sigstore.
@@ -116,7 +146,7 @@ pub(crate) fn log_signature(
     verifier_pem: &str,
     trust: Option<&TrustedRoot>,
 ) -> Result<LogEntry> {
-    let hash = Sha256::digest(&signed.payload);
+    let hash = lading_signer::sigstore::sha256(&signed.payload);
     let entry = rekor::upload(
         http,
         rekor_url,

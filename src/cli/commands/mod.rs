@@ -17,3 +17,5 @@ pub mod scan;
 pub mod secrets;
 pub mod serve;
 pub mod sign;
+pub mod tuf;
+pub mod version;

@@ -3,7 +3,7 @@
 //! referrers (OCI 1.1) and in the legacy `.sig` tag.
 
 use std::fs::OpenOptions;
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,8 +22,9 @@ use zeroize::Zeroizing;
 
 use crate::cli::args::{GenerateKeyPairArgs, Progress, SignArgs, VerifyArgs};
 use crate::cli::commands::keyless::{
-    Signer, SigningFlags, keyless_signer, load_trusted_root, services, sign_bundle, sign_legacy,
+    Signer, SigningFlags, keyless_signer, load_trusted_root, sign_bundle, sign_legacy, sign_trust,
 };
+use crate::cli::commands::tuf;
 use crate::cli::{registry, signatures};
 
 /// `PREFIX` + `ext`.
@@ -73,18 +74,33 @@ pub fn generate_key_pair(args: GenerateKeyPairArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads a private key file, with the password from the environment when encrypted.
+/// The password of an encrypted key: `LADING_PASSWORD`, else `COSIGN_PASSWORD`, else
+/// asked for on the terminal without echo (cosign's prompt) when stdin is one.
+fn key_password(path: &Path) -> Result<Zeroizing<String>> {
+    if let Some(p) = keys::password_from_env() {
+        return Ok(p);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "{} is encrypted: set LADING_PASSWORD (or COSIGN_PASSWORD) to its password",
+            path.display()
+        );
+    }
+    rpassword::prompt_password("Enter password for private key: ")
+        .map(Zeroizing::new)
+        .context("reading the password from the terminal")
+}
+
+/// Reads a private key file (PKCS#8, or cosign's own encrypted format), with its
+/// password when encrypted.
 pub(crate) fn load_private_key(path: &Path) -> Result<KeyPair> {
     let text = Zeroizing::new(
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
     );
+    keys::check_readable(&text)
+        .with_context(|| format!("loading the private key {}", path.display()))?;
     let password = if keys::is_encrypted(&text) {
-        Some(keys::password_from_env().with_context(|| {
-            format!(
-                "{} is encrypted: set LADING_PASSWORD (or COSIGN_PASSWORD) to its password",
-                path.display()
-            )
-        })?)
+        Some(key_password(path)?)
     } else {
         None
     };
@@ -124,23 +140,17 @@ pub(crate) fn resolve(client: &Client, r: &Reference) -> Result<Descriptor> {
 /// `--tlog-upload=false`.
 pub fn sign(args: SignArgs) -> Result<ExitCode> {
     let mode = args.registry_referrers_mode;
-    let services = services(&SigningFlags::from(&args))?;
-    let trust = args
-        .trusted_root
-        .as_deref()
-        .map(load_trusted_root)
-        .transpose()?;
+    let (services, trust) = sign_trust(&args)?;
     let http = sigstore::http_client()?;
+    // The key (and its password) before the registry is asked.
+    let key = args.key.as_deref().map(load_private_key).transpose()?;
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
     let subject = resolve(&client, &reference)?;
     let digest = subject.digest.clone();
     let docker_ref = docker_reference(&reference);
-    let signer = match args.key.as_deref() {
-        Some(path) => Signer {
-            key: load_private_key(path)?,
-            certs: None,
-        },
+    let signer = match key {
+        Some(key) => Signer { key, certs: None },
         None => keyless_signer(&SigningFlags::from(&args), &http, &services)?,
     };
     if mode.referrers() {
@@ -233,19 +243,23 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
     let keyless = matches!(verifier, Verifier::Keyless(_));
     let trust = match &args.trusted_root {
         Some(path) => Some(load_trusted_root(path)?),
-        None if keyless || !args.insecure_ignore_tlog => bail!(
-            "--trusted-root FILE is required to verify {} (public-good Sigstore's TUF root is not fetched yet){}",
-            if keyless {
-                "keyless signatures"
-            } else {
-                "the transparency log"
-            },
-            if keyless {
-                ""
-            } else {
-                "; --insecure-ignore-tlog checks the key only"
-            }
-        ),
+        None if keyless || !args.insecure_ignore_tlog => {
+            Some(tuf::trusted_root(&args.tuf).with_context(|| {
+                format!(
+                    "no trusted root to verify {}: pass --trusted-root FILE{}",
+                    if keyless {
+                        "keyless signatures"
+                    } else {
+                        "the transparency log"
+                    },
+                    if keyless {
+                        ""
+                    } else {
+                        ", or --insecure-ignore-tlog to check the key only"
+                    }
+                )
+            })?)
+        }
         None => None,
     };
     let reference = registry::reference(&args.image)?;
