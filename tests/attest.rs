@@ -1054,12 +1054,12 @@ fn unsupported_modes_and_bad_input_are_refused_clearly() {
     let text = text.to_str().expect("utf-8");
     let cases: [(&[&str], &str); 6] = [
         (
-            &["attest", "--key", key, "--predicate", json, &image],
-            "--tlog-upload=false",
+            &["attest", "--predicate", json, "--tlog-upload=false", &image],
+            "keyless attestations are always logged: --tlog-upload=false needs --key",
         ),
         (
             &["verify-attestation", "--key", public, &image],
-            "--insecure-ignore-tlog",
+            "--trusted-root FILE is required",
         ),
         (
             &[

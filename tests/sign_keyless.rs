@@ -4,7 +4,9 @@
 //! and Debian's docker-registry on 127.0.0.1. Real cosign v3 is the oracle: what lading
 //! signs, cosign verifies; what cosign signs, lading verifies; what either must refuse
 //! (another identity, another issuer, an expired certificate, another trust root), both
-//! refuse. The identity token never appears in any output.
+//! refuse. Both storages are covered: the legacy `.sig` tag and Sigstore bundle
+//! referrers logged as Rekor `dsse` entries (a bundle moved to another image or with a
+//! tampered envelope is refused too). The identity token never appears in any output.
 
 mod common;
 
@@ -14,7 +16,13 @@ use std::process::{Command, Output};
 use common::registry::{Distribution, LadingServe};
 use common::sigstore::{self, LocalSigstore};
 use common::{Sandbox, assert_success, require, require_tool, run, stderr, stdout};
-use lading_signer::constants::{ANNOTATION_BUNDLE, ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN};
+use lading_oci::{Descriptor, Digest, Store};
+use lading_signer::constants::{
+    ANNOTATION_BUNDLE, ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN, MEDIA_TYPE_BUNDLE_V03,
+    PREDICATE_COSIGN_SIGN,
+};
+use lading_signer::sigstore::bundle::{Bundle, Content};
+use lading_signer::sigstore::referrer;
 
 /// The identity the tokens name (a GitHub Actions workflow, as Fulcio puts it in a URI SAN).
 const IDENTITY: &str = "https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main";
@@ -135,7 +143,8 @@ fn code(o: &Output) -> Option<i32> {
 }
 
 /// lading exits 1 (no valid signature); cosign fails having found and rejected the
-/// signatures (not for want of them or of the registry).
+/// signatures (not for want of them or of the registry): "no matching signatures" from
+/// the legacy tag, "no matching attestations" from bundle referrers.
 fn refused_by_both(lading_out: &Output, cosign_out: &Output, why: &str) {
     assert_eq!(
         code(lading_out),
@@ -149,8 +158,10 @@ fn refused_by_both(lading_out: &Output, cosign_out: &Output, why: &str) {
         "{why}: cosign verified:\n{}",
         stdout(cosign_out)
     );
+    let rejected = stderr(cosign_out);
     assert!(
-        stderr(cosign_out).contains("no matching signatures"),
+        rejected.contains("no matching signatures")
+            || rejected.contains("no matching attestations"),
         "{why}: cosign:\n{}",
         stderr(cosign_out)
     );
@@ -334,8 +345,9 @@ fn lading_keyless_signatures_verify_with_cosign_and_lading() {
     assert_eq!(signature_annotations(&image).len(), 4, "first layer intact");
     let both = lading_verify_keyless(&sb, &local.trusted_root, IDENTITY, &local.issuer, &image);
     assert_success(&both);
+    // Two signings, each stored both ways.
     assert!(
-        stderr(&both).contains("2 signature(s) valid"),
+        stderr(&both).contains("4 signature(s) valid"),
         "{}",
         stderr(&both)
     );
@@ -904,4 +916,455 @@ fn sigstore_python_verifies_what_ladings_fulcio_and_rekor_clients_return() {
         "{}",
         stderr(&refused)
     );
+}
+
+/// `cosign verify` of a keyless signature in one storage: bundle referrers
+/// (`--new-bundle-format=true`) or the legacy `.sig` tag (`false`).
+fn cosign_verify_in(
+    sb: &Sandbox,
+    trusted_root: &Path,
+    identity: &str,
+    issuer: &str,
+    bundles: bool,
+    image: &str,
+) -> Output {
+    cosign(
+        sb,
+        &[
+            "verify",
+            "--trusted-root",
+            trusted_root.to_str().expect("utf-8"),
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            issuer,
+            &format!("--new-bundle-format={bundles}"),
+            "--allow-http-registry",
+            "--allow-insecure-registry",
+            image,
+        ],
+    )
+}
+
+/// `lading verify` of a keyless signature in one storage (`oci-1-1` or `legacy`).
+fn lading_verify_in(
+    sb: &Sandbox,
+    trusted_root: &Path,
+    identity: &str,
+    issuer: &str,
+    mode: &str,
+    image: &str,
+) -> Output {
+    lading(
+        sb,
+        &[
+            "verify",
+            "--trusted-root",
+            trusted_root.to_str().expect("utf-8"),
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            issuer,
+            &format!("--registry-referrers-mode={mode}"),
+            image,
+        ],
+    )
+}
+
+fn crane(args: &[&str]) -> Vec<u8> {
+    let out = run(Command::new(peers().join("crane")).args(args));
+    assert_success(&out);
+    out.stdout
+}
+
+/// The one bundle stored as a referrer of `host/app@digest` (the registry has no
+/// referrers API: the referrers tag schema's index lists it).
+fn referred_bundle(host: &str, digest: &str) -> Vec<u8> {
+    let tag = format!("{host}/app:{}", digest.replace(':', "-"));
+    let index: serde_json::Value =
+        serde_json::from_slice(&crane(&["manifest", "--insecure", &tag])).expect("index");
+    let listed = index["manifests"].as_array().expect("manifests");
+    assert_eq!(listed.len(), 1, "{index}");
+    let at = format!(
+        "{host}/app@{}",
+        listed[0]["digest"].as_str().expect("digest")
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&crane(&["manifest", "--insecure", &at])).expect("manifest");
+    let layer = manifest["layers"][0]["digest"].as_str().expect("layer");
+    crane(&["blob", "--insecure", &format!("{host}/app@{layer}")])
+}
+
+/// Pushes `bundle` as a referrer of `host/app@digest` (through `lading cp` from an OCI
+/// layout), as if it had been stored for that image.
+fn push_as_referrer(sb: &Sandbox, host: &str, digest: &str, bundle: Vec<u8>, name: &str) {
+    let manifest = crane(&["manifest", "--insecure", &format!("{host}/app@{digest}")]);
+    let json: serde_json::Value = serde_json::from_slice(&manifest).expect("json");
+    let subject = Descriptor::new(
+        json["mediaType"].as_str().expect("mediaType"),
+        digest.parse::<Digest>().expect("digest"),
+        manifest.len() as u64,
+    );
+    let built = referrer::build(
+        bundle,
+        PREDICATE_COSIGN_SIGN,
+        &subject,
+        "2026-01-01T00:00:00Z",
+    )
+    .expect("referrer");
+    let dir = sb.path(&format!("forged-{name}"));
+    let store = Store::open(&dir).expect("store");
+    store
+        .put_bytes(referrer::EMPTY_CONFIG, &built.config_descriptor.media_type)
+        .expect("put");
+    store
+        .put_bytes(&built.bundle, MEDIA_TYPE_BUNDLE_V03)
+        .expect("put");
+    store
+        .put_bytes(&built.manifest, &built.manifest_descriptor.media_type)
+        .expect("put");
+    store
+        .tag("forged", &built.manifest_descriptor)
+        .expect("tag");
+    assert_success(&sb.run(&[
+        "cp",
+        &format!("oci:{}:forged", dir.display()),
+        &format!("docker://{host}/app:{name}"),
+    ]));
+}
+
+#[test]
+fn keyless_bundles_verify_with_cosign_and_lading_in_each_storage() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Distribution::start(None);
+    let local = LocalSigstore::start();
+    let token = local.token(IDENTITY);
+    let token_file = sb.write("token", &token);
+    let root = &local.trusted_root;
+    let issuer = &local.issuer;
+    let sign = |image: &str, mode: &str, fulcio: &str| {
+        lading(
+            &sb,
+            &[
+                "sign",
+                "--identity-token",
+                token_file.to_str().expect("utf-8"),
+                "--fulcio-url",
+                fulcio,
+                "--rekor-url",
+                &local.url,
+                &format!("--registry-referrers-mode={mode}"),
+                image,
+            ],
+        )
+    };
+    let digest_of = |image: &str| image.split_once('@').expect("digest").1.to_string();
+
+    // A bundle referrer only: cosign finds it with --new-bundle-format, not in .sig.
+    let a = push_image(&sb, &reg.host, "a", "bundle only\n");
+    let signed_a = sign(&a, "oci-1-1", &local.url);
+    assert_success(&signed_a);
+    assert!(
+        stdout(&signed_a).contains("bundle "),
+        "{}",
+        stdout(&signed_a)
+    );
+    let bundle: Bundle =
+        Bundle::parse(&referred_bundle(&reg.host, &digest_of(&a))).expect("bundle");
+    let entry = &bundle.verification_material.tlog_entries[0];
+    let kind = entry.kind_version.as_ref().expect("kindVersion");
+    assert_eq!(
+        (kind.kind.as_str(), kind.version.as_str()),
+        ("dsse", "0.0.1")
+    );
+    assert!(entry.inclusion_promise.is_some() && entry.inclusion_proof.is_some());
+    let theirs_a = cosign_verify_in(&sb, root, IDENTITY, issuer, true, &a);
+    assert_success(&theirs_a);
+    assert!(
+        !cosign_verify_in(&sb, root, IDENTITY, issuer, false, &a)
+            .status
+            .success()
+    );
+    let ours_a = lading_verify_in(&sb, root, IDENTITY, issuer, "oci-1-1", &a);
+    assert_success(&ours_a);
+    assert!(
+        stderr(&ours_a).contains("1 valid bundle(s), 0 refused"),
+        "{}",
+        stderr(&ours_a)
+    );
+    assert_eq!(
+        code(&lading_verify_in(&sb, root, IDENTITY, issuer, "legacy", &a)),
+        Some(1)
+    );
+
+    // The legacy tag only: cosign finds it without --new-bundle-format.
+    let b = push_image(&sb, &reg.host, "b", "legacy only\n");
+    assert_success(&sign(&b, "legacy", &local.url));
+    assert_success(&cosign_verify_in(&sb, root, IDENTITY, issuer, false, &b));
+    assert_success(&lading_verify_in(&sb, root, IDENTITY, issuer, "legacy", &b));
+    assert_eq!(
+        code(&lading_verify_in(
+            &sb, root, IDENTITY, issuer, "oci-1-1", &b
+        )),
+        Some(1)
+    );
+
+    // Another identity, another issuer: the bundle is refused by both.
+    let other = "https://github.com/evil/app/.github/workflows/release.yml@refs/heads/main";
+    refused_by_both(
+        &lading_verify_in(&sb, root, other, issuer, "oci-1-1", &a),
+        &cosign_verify_in(&sb, root, other, issuer, true, &a),
+        "another identity",
+    );
+    let other_issuer = "https://token.actions.githubusercontent.com";
+    refused_by_both(
+        &lading_verify_in(&sb, root, IDENTITY, other_issuer, "oci-1-1", &a),
+        &cosign_verify_in(&sb, root, IDENTITY, other_issuer, true, &a),
+        "another issuer",
+    );
+
+    // A certificate that had expired when Rekor logged the envelope.
+    let c = push_image(&sb, &reg.host, "c", "expired\n");
+    assert_success(&sign(&c, "oci-1-1", &format!("{}/expired", local.url)));
+    let ours = lading_verify_in(&sb, root, IDENTITY, issuer, "oci-1-1", &c);
+    refused_by_both(
+        &ours,
+        &cosign_verify_in(&sb, root, IDENTITY, issuer, true, &c),
+        "expired certificate",
+    );
+    assert!(
+        stderr(&ours).contains("not valid when the signature was logged"),
+        "{}",
+        stderr(&ours)
+    );
+
+    // `a`'s bundle stored as a referrer of `d`: its statement names `a`.
+    let d = push_image(&sb, &reg.host, "d", "moved\n");
+    push_as_referrer(
+        &sb,
+        &reg.host,
+        &digest_of(&d),
+        referred_bundle(&reg.host, &digest_of(&a)),
+        "moved",
+    );
+    let ours = lading_verify_in(&sb, root, IDENTITY, issuer, "oci-1-1", &d);
+    refused_by_both(
+        &ours,
+        &cosign_verify_in(&sb, root, IDENTITY, issuer, true, &d),
+        "a bundle for another digest",
+    );
+    assert!(stderr(&ours).contains(&digest_of(&a)), "{}", stderr(&ours));
+
+    // `a`'s bundle with its envelope's statement changed (now naming `e`).
+    let e = push_image(&sb, &reg.host, "e", "tampered\n");
+    let mut tampered = bundle.clone();
+    if let Content::DsseEnvelope(envelope) = &mut tampered.content {
+        let text = String::from_utf8(envelope.payload.clone()).expect("utf-8");
+        let (a_hex, e_hex) = (
+            digest_of(&a).trim_start_matches("sha256:").to_string(),
+            digest_of(&e).trim_start_matches("sha256:").to_string(),
+        );
+        assert!(text.contains(&a_hex), "{text}");
+        envelope.payload = text.replace(&a_hex, &e_hex).into_bytes();
+    }
+    push_as_referrer(
+        &sb,
+        &reg.host,
+        &digest_of(&e),
+        tampered.to_json().expect("json"),
+        "tampered",
+    );
+    let ours = lading_verify_in(&sb, root, IDENTITY, issuer, "oci-1-1", &e);
+    refused_by_both(
+        &ours,
+        &cosign_verify_in(&sb, root, IDENTITY, issuer, true, &e),
+        "a tampered envelope",
+    );
+    assert!(stderr(&ours).contains("payload hash"), "{}", stderr(&ours));
+    // Without the log, the envelope's signature itself fails.
+    let ours = lading(
+        &sb,
+        &[
+            "verify",
+            "--trusted-root",
+            root.to_str().expect("utf-8"),
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            issuer,
+            "--insecure-ignore-tlog",
+            "--registry-referrers-mode=oci-1-1",
+            &e,
+        ],
+    );
+    assert_eq!(code(&ours), Some(1), "{}", stderr(&ours));
+    assert_no_token(&[&signed_a, &theirs_a, &ours_a], &token);
+}
+
+#[test]
+fn lading_verifies_cosign_keyless_bundles() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Distribution::start(None);
+    let local = LocalSigstore::start();
+    let image = push_image(&sb, &reg.host, "1", "bundle by cosign\n");
+    let token_file = sb.write("token", &local.token(IDENTITY));
+    // cosign v3's defaults: a bundle referrer, services from the signing config.
+    assert_success(&cosign(
+        &sb,
+        &[
+            "sign",
+            "-y",
+            "--identity-token",
+            token_file.to_str().expect("utf-8"),
+            "--signing-config",
+            local.signing_config.to_str().expect("utf-8"),
+            "--trusted-root",
+            local.trusted_root.to_str().expect("utf-8"),
+            "--allow-http-registry",
+            "--allow-insecure-registry",
+            &image,
+        ],
+    ));
+    let root = &local.trusted_root;
+    let ours = lading_verify_in(&sb, root, IDENTITY, &local.issuer, "oci-1-1", &image);
+    assert_success(&ours);
+    assert!(
+        stderr(&ours).contains(&format!("signed by {IDENTITY}")),
+        "{}",
+        stderr(&ours)
+    );
+    let other = "someone@example.com";
+    let refused = lading_verify_in(&sb, root, other, &local.issuer, "oci-1-1", &image);
+    assert_eq!(code(&refused), Some(1), "{}", stderr(&refused));
+}
+
+#[test]
+fn key_bundles_in_the_transparency_log_verify_with_cosign_without_ignoring_it() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Distribution::start(None);
+    let local = LocalSigstore::start();
+    let image = push_image(&sb, &reg.host, "1", "key bundle and log\n");
+    let prefix = sb.path("cosign");
+    assert_success(&lading(
+        &sb,
+        &[
+            "generate-key-pair",
+            "--output-key-prefix",
+            prefix.to_str().expect("utf-8"),
+        ],
+    ));
+    let (key, public) = (sb.path("cosign.key"), sb.path("cosign.pub"));
+    let root = local.trusted_root.to_str().expect("utf-8");
+    assert_success(&lading(
+        &sb,
+        &[
+            "sign",
+            "--key",
+            key.to_str().expect("utf-8"),
+            "--rekor-url",
+            &local.url,
+            "--trusted-root",
+            root,
+            "--registry-referrers-mode=oci-1-1",
+            &image,
+        ],
+    ));
+    let bundle = Bundle::parse(&referred_bundle(
+        &reg.host,
+        image.split_once('@').expect("@").1,
+    ))
+    .expect("bundle");
+    assert_eq!(bundle.verification_material.tlog_entries.len(), 1);
+    let verify_key = |tool: &str, trusted_root: &str| {
+        let mut args = vec![
+            "verify",
+            "--key",
+            public.to_str().expect("utf-8"),
+            "--trusted-root",
+            trusted_root,
+        ];
+        if tool == "cosign" {
+            args.extend([
+                "--new-bundle-format=true",
+                "--allow-http-registry",
+                "--allow-insecure-registry",
+            ]);
+        } else {
+            args.push("--registry-referrers-mode=oci-1-1");
+        }
+        args.push(&image);
+        if tool == "cosign" {
+            cosign(&sb, &args)
+        } else {
+            lading(&sb, &args)
+        }
+    };
+    assert_success(&verify_key("cosign", root));
+    assert_success(&verify_key("lading", root));
+    // Another Sigstore's log key: the entry's SET does not verify, refused by both.
+    let stranger = LocalSigstore::start();
+    let other_root = stranger.trusted_root.to_str().expect("utf-8");
+    assert!(!verify_key("cosign", other_root).status.success());
+    assert_eq!(code(&verify_key("lading", other_root)), Some(1));
+}
+
+#[test]
+fn the_local_rekor_logs_dsse_entries_as_rekor_does_and_refuses_forged_ones() {
+    if !require(
+        sigstore::available(),
+        "node and @sigstore/mock in target/peers/sigstore-mock (scripts/install-peers)",
+    ) {
+        return;
+    }
+    use lading_signer::KeyPair;
+    use lading_signer::constants::PAYLOAD_TYPE_IN_TOTO;
+    use lading_signer::dsse::Envelope;
+    use lading_signer::sigstore::{dsse_entry, rekor};
+
+    let local = LocalSigstore::start();
+    let http = reqwest::blocking::Client::new();
+    let signer = KeyPair::generate().expect("key");
+    let envelope = Envelope::sign(&signer, PAYLOAD_TYPE_IN_TOTO, b"{\"x\":1}").expect("sign");
+    let pem = signer.public_key().expect("public").to_pem();
+
+    let entry = rekor::upload(
+        &http,
+        &local.url,
+        &dsse_entry::proposed(&envelope, &pem).expect("entry"),
+    )
+    .expect("logged");
+    let body: serde_json::Value = serde_json::from_slice(&entry.body).expect("body");
+    assert!(body["spec"].get("proposedContent").is_none(), "{body}");
+    assert_eq!(
+        body["spec"]["payloadHash"]["value"],
+        Digest::of(b"{\"x\":1}").hex()
+    );
+    dsse_entry::check_body(
+        &entry,
+        &envelope,
+        signer.public_key().expect("public").der(),
+    )
+    .expect("the body logs the envelope");
+
+    // An envelope that does not verify with the verifier given is not logged.
+    let stranger = KeyPair::generate()
+        .expect("key")
+        .public_key()
+        .expect("public");
+    let refused = rekor::upload(
+        &http,
+        &local.url,
+        &dsse_entry::proposed(&envelope, &stranger.to_pem()).expect("entry"),
+    );
+    let message = refused.expect_err("a forged entry").to_string();
+    assert!(message.contains("400"), "{message}");
 }

@@ -116,27 +116,29 @@ pub enum Command {
     /// predicate type as `critical.type`).
     /// Exit codes: 0 a valid signature was found, 1 none was, 2 an error.
     Verify(VerifyArgs),
-    /// Attest an image: sign an in-toto statement about its digest, as
-    /// `cosign attest --key` does.
+    /// Attest an image: sign an in-toto statement about its digest, as `cosign attest`
+    /// does, with a key or keyless.
     ///
     /// The predicate file (`--predicate`) becomes the statement's predicate, of the type
     /// `--type` names (cosign's names or a URI; `buildlog` is lading's build log). A tag
     /// is resolved once to its manifest digest (printed), the statement's subject. The
-    /// DSSE envelope is stored the legacy cosign way: a layer of the manifest tagged
-    /// `sha256-<hex>.att` in the same repository, appended to the attestations already
-    /// there (`--replace` first drops those of the same predicate type). Only key-based
-    /// attestation without a transparency log is supported for now:
-    /// `--tlog-upload=false` is required.
+    /// DSSE envelope is logged in Rekor as a `dsse` entry (unless `--tlog-upload=false`,
+    /// key only) and stored as `--registry-referrers-mode` says: a Sigstore bundle
+    /// referrer and/or a layer of the manifest tagged `sha256-<hex>.att`, appended to the
+    /// attestations already there (`--replace` first drops those of the same predicate
+    /// type).
     Attest(AttestArgs),
-    /// Verify an image's attestations of one predicate type with a public key, as
-    /// `cosign verify-attestation --key` does, optionally against a provenance policy.
+    /// Verify an image's attestations of one predicate type, with a public key or
+    /// keyless (cosign's identity flags), as `cosign verify-attestation` does, optionally
+    /// against a provenance policy.
     ///
-    /// Reads the `sha256-<hex>.att` manifest; an attestation counts when its envelope
-    /// verifies with the key, its statement names the image's digest, its predicate is of
-    /// type `--type`, and the policy (`--builder-id`, `--gate-verdict`, on a SLSA
-    /// provenance v1 predicate) holds. Prints each such envelope as a JSON line on stdout
-    /// (as cosign does); why others were refused goes to stderr. Transparency-log checks
-    /// are not supported yet: `--insecure-ignore-tlog` is required.
+    /// Reads bundle referrers and the `sha256-<hex>.att` manifest; an attestation counts
+    /// when its envelope verifies with the key or certificate, its Rekor entry checks
+    /// against `--trusted-root` (unless `--insecure-ignore-tlog`), its statement names the
+    /// image's digest, its predicate is of type `--type`, and the policy
+    /// (`--builder-id`, `--gate-verdict`, on a SLSA provenance v1 predicate) holds.
+    /// Prints each such envelope as a JSON line on stdout (as cosign does); why others
+    /// were refused goes to stderr.
     /// Exit codes: 0 an attestation verified, 1 none did, 2 an error.
     VerifyAttestation(VerifyAttestationArgs),
     /// Print lading's version, the git commit it was built from, the cryptographic
@@ -299,9 +301,28 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct AttestArgs {
     /// Private key file (PKCS#8 PEM, encrypted or not; the password comes from
-    /// LADING_PASSWORD or COSIGN_PASSWORD).
+    /// LADING_PASSWORD or COSIGN_PASSWORD). Without it, attesting is keyless: an
+    /// ephemeral key certified by Fulcio for the OIDC identity token.
     #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
+    /// Keyless: the OIDC identity token (a JWT), or a file holding it. Default: in GitHub
+    /// Actions, a token requested with audience `sigstore`. Never printed.
+    #[arg(long, value_name = "TOKEN|FILE")]
+    pub identity_token: Option<String>,
+    /// Keyless: the Fulcio to ask for a certificate.
+    #[arg(long, value_name = "URL", conflicts_with = "signing_config")]
+    pub fulcio_url: Option<String>,
+    /// The Rekor (v1 API) to upload to.
+    #[arg(long, value_name = "URL", conflicts_with = "signing_config")]
+    pub rekor_url: Option<String>,
+    /// A Sigstore `signing_config.json` (v0.2) naming the Fulcio and Rekor to use.
+    /// Default: public-good Sigstore (fulcio.sigstore.dev, rekor.sigstore.dev).
+    #[arg(long, value_name = "FILE")]
+    pub signing_config: Option<PathBuf>,
+    /// A Sigstore `trusted_root.json`: what Fulcio and Rekor return is verified against
+    /// it before the attestation is stored.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
     /// The predicate type: a URI, or one of slsaprovenance, slsaprovenance02,
     /// slsaprovenance1, link, spdx, spdxjson, cyclonedx, vuln, openvex, custom, buildlog.
     #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
@@ -315,8 +336,9 @@ pub struct AttestArgs {
     /// Drop the image's attestations of the same predicate type before adding this one.
     #[arg(long)]
     pub replace: bool,
-    /// Upload the attestation to a transparency log (Rekor). Not supported yet: pass
-    /// `--tlog-upload=false`.
+    /// Upload the attestation to the transparency log (Rekor) and store the entry with
+    /// it (in the bundle; `dev.sigstore.cosign/bundle` on `.att` layers). Keyless
+    /// attesting always uploads.
     #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub tlog_upload: bool,
@@ -337,17 +359,39 @@ pub struct AttestArgs {
 /// `lading verify-attestation`.
 #[derive(Debug, Args)]
 pub struct VerifyAttestationArgs {
-    /// Public key file (`PUBLIC KEY` PEM, e.g. `cosign.pub`).
+    /// Public key file (`PUBLIC KEY` PEM, e.g. `cosign.pub`). Without it, attestations
+    /// are keyless and `--certificate-identity[-regexp]` and
+    /// `--certificate-oidc-issuer[-regexp]` are required.
     #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
+    /// Keyless: the identity (certificate SAN: email or URI) that must have signed.
+    #[arg(long, value_name = "IDENTITY", conflicts_with_all = ["key", "certificate_identity_regexp"])]
+    pub certificate_identity: Option<String>,
+    /// Keyless: a regular expression the identity must match (unanchored, as cosign).
+    #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
+    pub certificate_identity_regexp: Option<String>,
+    /// Keyless: the OIDC issuer that must have vouched for the identity.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["key", "certificate_oidc_issuer_regexp"])]
+    pub certificate_oidc_issuer: Option<String>,
+    /// Keyless: a regular expression the OIDC issuer must match.
+    #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+    /// A Sigstore `trusted_root.json`: the Fulcio CAs and Rekor keys to trust. Required
+    /// for keyless attestations and for transparency-log checks.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
     /// The predicate type to verify (as for `lading attest`).
     #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
     pub predicate_type: String,
-    /// Skip transparency-log verification. Required for now: log checks are not
-    /// implemented yet.
+    /// Skip transparency-log verification (attestations made with `--tlog-upload=false`).
     #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub insecure_ignore_tlog: bool,
+    /// Keyless: skip the check of the certificate's embedded SCT against the trusted
+    /// root's CT logs.
+    #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub insecure_ignore_sct: bool,
     /// Policy: the SLSA provenance v1 predicate's `runDetails.builder.id` must equal ID.
     #[arg(long, value_name = "ID")]
     pub builder_id: Option<String>,

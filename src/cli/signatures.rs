@@ -6,14 +6,13 @@
 use anyhow::{Context, Result};
 use lading_oci::{Descriptor, Digest, Reference, Store};
 use lading_registry::client::{Client, ClientError};
-use lading_signer::PublicKey;
 use lading_signer::constants::{MEDIA_TYPE_BUNDLE_V03, MEDIA_TYPE_SIMPLE_SIGNING};
 use lading_signer::cosign::{self, Signed};
 use lading_signer::intoto::Statement;
 use lading_signer::sigstore::bundle::Bundle;
 use lading_signer::sigstore::legacy::{self, Checks, Verifier};
 use lading_signer::sigstore::trust_root::TrustedRoot;
-use lading_signer::sigstore::{dsse_bundle, referrer};
+use lading_signer::sigstore::{logged_bundle, referrer};
 use lading_signer::simple_signing::Payload;
 
 /// Appends `signed` (a simple-signing signature of `digest`, with its certificate and log
@@ -206,12 +205,14 @@ pub fn fetch_bundles(client: &Client, image: &Reference) -> Result<Referred> {
 }
 
 /// Verifies the Sigstore bundles stored as referrers of `image` (`REPO@DIGEST`) as
-/// signatures; returns the result and whether the referrers API (not the tag schema)
-/// listed them.
+/// signatures by `verifier` (with the log entry and certificate checks `checks` asks);
+/// returns the result and whether the referrers API (not the tag schema) listed them.
 pub fn check_bundles(
     client: &Client,
     image: &Reference,
-    key: &PublicKey,
+    verifier: &Verifier,
+    trust: Option<&TrustedRoot>,
+    checks: Checks,
     digest: &Digest,
 ) -> Result<(Checked, bool)> {
     let found = fetch_bundles(client, image)?;
@@ -220,8 +221,18 @@ pub fn check_bundles(
         refused: found.refused,
     };
     for (what, bundle) in &found.bundles {
-        match dsse_bundle::verify(bundle, key, digest) {
-            Ok(s) => checked.verified.push(cosign_output(image, digest, s)),
+        match logged_bundle::verify(bundle, verifier, trust, checks, digest) {
+            Ok(v) => {
+                if let Some(who) = &v.identity {
+                    eprintln!(
+                        "{what}: valid, signed by {} (issuer {})",
+                        who.identity, who.issuer
+                    );
+                }
+                checked
+                    .verified
+                    .push(cosign_output(image, digest, v.statement))
+            }
             Err(e) => checked.refused.push(format!("{what}: {e}")),
         }
     }

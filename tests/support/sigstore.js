@@ -20,7 +20,10 @@
 //                                             of the token's `sub`) with the request's key
 //   POST /expired/api/v2/signingCert          the same, but the certificate's validity ended
 //                                             20 minutes ago (the CA's clock is set back)
-//   POST /api/v1/log/entries                  Rekor v1: hashedrekord 0.0.1 entries only
+//   POST /api/v1/log/entries                  Rekor v1: hashedrekord 0.0.1 and dsse 0.0.1
+//                                             entries; a dsse entry's envelope must verify
+//                                             with its verifiers and is logged as Rekor
+//                                             canonicalizes it (hashes, signatures, verifiers)
 'use strict';
 
 const http = require('http');
@@ -123,8 +126,12 @@ async function main() {
     return JSON.stringify({ ...req, credentials: { oidcIdentityToken: token } });
   }
 
+  // The entry to log for a proposed one, or an error: hashedrekord as proposed, dsse as
+  // Rekor v1 canonicalizes it (rekor pkg/types/dsse/v0.0.1: the envelope replaced by its
+  // hash, the payload's hash, and each signature with the key that verified it).
   function checkRekorEntry(body) {
     const e = JSON.parse(body);
+    if (e.kind === 'dsse' && e.apiVersion === '0.0.1') return canonicalDsse(e);
     if (e.kind !== 'hashedrekord' || e.apiVersion !== '0.0.1') throw new Error(`unsupported entry ${e.kind} ${e.apiVersion}`);
     const { signature, data } = e.spec || {};
     if (!signature?.content || !signature?.publicKey?.content) throw new Error('spec.signature is incomplete');
@@ -133,6 +140,50 @@ async function main() {
     }
     // The key or certificate must parse.
     crypto.createPublicKey(Buffer.from(signature.publicKey.content, 'base64').toString());
+    return body;
+  }
+
+  // A verifier (base64 PEM certificate or public key) in canonical PEM, and its key.
+  function parseVerifier(b64) {
+    const pem = Buffer.from(b64, 'base64').toString();
+    if (pem.includes('BEGIN CERTIFICATE')) {
+      const cert = new crypto.X509Certificate(pem);
+      return { pem: cert.toString(), key: cert.publicKey };
+    }
+    const key = crypto.createPublicKey(pem);
+    return { pem: key.export({ type: 'spki', format: 'pem' }), key };
+  }
+
+  function canonicalDsse(e) {
+    const content = e.spec?.proposedContent;
+    if (typeof content?.envelope !== 'string' || !Array.isArray(content?.verifiers) || content.verifiers.length === 0) {
+      throw new Error('spec.proposedContent needs an envelope and verifiers');
+    }
+    const envelope = JSON.parse(content.envelope);
+    const payload = Buffer.from(envelope.payload || '', 'base64');
+    const type = envelope.payloadType || '';
+    const pae = Buffer.concat([
+      Buffer.from(`DSSEv1 ${Buffer.byteLength(type)} ${type} ${payload.length} `),
+      payload,
+    ]);
+    const verifiers = content.verifiers.map(parseVerifier);
+    const sigs = envelope.signatures || [];
+    if (sigs.length === 0) throw new Error('DSSE envelope must contain 1 or more signatures');
+    const signatures = sigs.map((s) => {
+      const v = verifiers.find((k) => crypto.verify('sha256', pae, k.key, Buffer.from(s.sig || '', 'base64')));
+      if (!v) throw new Error('a DSSE signature does not verify with any verifier');
+      return { signature: s.sig, verifier: Buffer.from(v.pem).toString('base64') };
+    }).sort((a, b) => (a.signature < b.signature ? -1 : a.signature > b.signature ? 1 : 0));
+    const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
+    return JSON.stringify({
+      apiVersion: '0.0.1',
+      kind: 'dsse',
+      spec: {
+        envelopeHash: { algorithm: 'sha256', value: sha256(content.envelope) },
+        payloadHash: { algorithm: 'sha256', value: sha256(payload) },
+        signatures,
+      },
+    });
   }
 
   // The request token a GitHub Actions runner would hold (ACTIONS_ID_TOKEN_REQUEST_TOKEN).
@@ -181,12 +232,13 @@ async function main() {
           return reply(r.statusCode === 201 ? 200 : r.statusCode, r.response, r.contentType);
         }
         if (req.method === 'POST' && path === '/api/v1/log/entries') {
+          let logged;
           try {
-            checkRekorEntry(body);
+            logged = checkRekorEntry(body);
           } catch (e) {
             return reply(400, JSON.stringify({ code: 400, message: String(e.message) }));
           }
-          const r = await rekor.fn(body);
+          const r = await rekor.fn(logged);
           // Rekor names the new entry in ETag and Location (rekor's Go client reads ETag).
           const uuid = r.statusCode === 201 ? Object.keys(JSON.parse(r.response))[0] : undefined;
           const headers = uuid ? { ETag: uuid, Location: `/api/v1/log/entries/${uuid}` } : {};

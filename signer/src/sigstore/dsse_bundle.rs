@@ -9,7 +9,7 @@
 //! (sigstore-go `pkg/verify`, cosign `IntotoSubjectClaimVerifier`): a v0.3 bundle, a DSSE
 //! envelope with exactly one signature, valid over the PAE with the key, an in-toto
 //! statement with a subject naming the image digest. The predicate type is the caller's
-//! to check; transparency-log entries are not checked here.
+//! to check; [`super::logged_bundle`] adds the certificate and transparency-log checks.
 
 use lading_oci::Digest;
 
@@ -41,16 +41,6 @@ pub fn sign(key: &KeyPair, statement: &[u8]) -> Result<Bundle> {
 /// Verifies `bundle` as a statement about `image` signed by `key` (see the module docs)
 /// and returns the statement.
 pub fn verify(bundle: &Bundle, key: &PublicKey, image: &Digest) -> Result<Statement> {
-    let invalid = |reason: String| Error::Invalid {
-        what: "sigstore bundle",
-        reason,
-    };
-    if !bundle.is_v03() {
-        return Err(invalid(format!(
-            "media type {:?}: cosign stores v0.3 bundles",
-            bundle.media_type
-        )));
-    }
     if !matches!(
         bundle.verification_material.content,
         KeyMaterial::PublicKey(_)
@@ -58,6 +48,25 @@ pub fn verify(bundle: &Bundle, key: &PublicKey, image: &Digest) -> Result<Statem
         return Err(invalid(
             "it carries a certificate, not a public key hint: keyless bundles are not verified with --key".into(),
         ));
+    }
+    open(bundle, key, image)
+}
+
+pub(crate) fn invalid(reason: String) -> Error {
+    Error::Invalid {
+        what: "sigstore bundle",
+        reason,
+    }
+}
+
+/// The statement of `bundle`'s envelope, once the envelope's one signature verifies with
+/// `key`, its payload type is in-toto and the statement's subject is `image`.
+pub(crate) fn open(bundle: &Bundle, key: &PublicKey, image: &Digest) -> Result<Statement> {
+    if !bundle.is_v03() {
+        return Err(invalid(format!(
+            "media type {:?}: cosign stores v0.3 bundles",
+            bundle.media_type
+        )));
     }
     let envelope = bundle
         .dsse_envelope()

@@ -28,9 +28,11 @@
 pub mod bundle;
 pub mod certificate;
 pub mod dsse_bundle;
+pub mod dsse_entry;
 pub mod fulcio;
 pub mod image_signature;
 pub mod legacy;
+pub mod logged_bundle;
 pub mod oidc;
 pub mod referrer;
 pub mod rekor;

@@ -1,7 +1,7 @@
-//! `lading attest` and `lading verify-attestation`: key-based cosign attestations (DSSE
-//! envelopes over in-toto statements), stored as Sigstore bundle referrers (cosign v3)
-//! and in the legacy `.att` tag, as `--registry-referrers-mode` says; no transparency
-//! log yet.
+//! `lading attest` and `lading verify-attestation`: cosign attestations (DSSE envelopes
+//! over in-toto statements) with a key or keyless, logged in Rekor or not, stored as
+//! Sigstore bundle referrers (cosign v3) and in the legacy `.att` tag, as
+//! `--registry-referrers-mode` says.
 
 use std::io::Read as _;
 use std::path::Path;
@@ -12,18 +12,25 @@ use lading_oci::{Descriptor, Digest, Reference, Store};
 use lading_registry::client::{Client, ClientError};
 use lading_signer::attestation::{self, Attested};
 use lading_signer::constants::{
-    ANNOTATION_PREDICATE_TYPE, MEDIA_TYPE_DSSE_ENVELOPE, PAYLOAD_TYPE_IN_TOTO,
+    ANNOTATION_BUNDLE, ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN, ANNOTATION_PREDICATE_TYPE,
+    MEDIA_TYPE_DSSE_ENVELOPE,
 };
-use lading_signer::dsse::Envelope;
+use lading_signer::cosign;
 use lading_signer::intoto::Statement;
 use lading_signer::policy::Policy;
-use lading_signer::sigstore::bundle::{Bundle, VerificationMaterial};
-use lading_signer::sigstore::dsse_bundle;
-use lading_signer::{KeyPair, PublicKey, cosign};
+use lading_signer::sigstore::bundle::Bundle;
+use lading_signer::sigstore::legacy::{Checks, Verifier};
+use lading_signer::sigstore::trust_root::TrustedRoot;
+use lading_signer::sigstore::{self, dsse_bundle, dsse_entry, logged_bundle};
 
 use crate::attestations;
 use crate::cli::args::{AttestArgs, Progress, VerifyAttestationArgs};
-use crate::cli::commands::sign::{docker_reference, load_private_key, resolve};
+use crate::cli::commands::keyless::{
+    Signer, SigningFlags, keyless_signer, load_trusted_root, services, sign_bundle,
+};
+use crate::cli::commands::sign::{
+    IdentityFlags, docker_reference, load_private_key, resolve, verifier,
+};
 use crate::cli::{registry, signatures};
 
 /// Where the predicate comes from.
@@ -95,19 +102,6 @@ fn timestamp() -> Result<String> {
     Ok(lading_oci::spec::rfc3339(secs))
 }
 
-/// Signs the statement into a DSSE envelope: the one place the signer is chosen (a key
-/// today; keyless signing plugs in here, with its material in [`verification_material`]).
-fn sign_statement(key: &KeyPair, statement: &Statement) -> Result<Envelope> {
-    Envelope::sign(key, PAYLOAD_TYPE_IN_TOTO, &statement.to_bytes()?)
-        .context("signing the attestation")
-}
-
-/// What verifies the envelope in a bundle: the key's hint (keyless: the certificate and
-/// Rekor entries).
-fn verification_material(key: &KeyPair) -> Result<VerificationMaterial> {
-    Ok(VerificationMaterial::public_key(&key.public_key()?))
-}
-
 /// The layers of the manifest `att_ref`, when there is one, each with its blob.
 fn existing_attestations(
     client: &Client,
@@ -137,11 +131,10 @@ fn existing_attestations(
 /// Attests an image and stores the attestation as `--registry-referrers-mode` says: a
 /// bundle referrer, a layer of `sha256-<hex>.att`, or both (the same envelope).
 pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
-    if args.tlog_upload {
-        bail!(
-            "uploading to a transparency log is not supported yet; pass --tlog-upload=false to store the attestation in the registry only"
-        );
+    if args.key.is_none() && !args.tlog_upload {
+        bail!("keyless attestations are always logged: --tlog-upload=false needs --key");
     }
+    let mode = args.registry_referrers_mode;
     let predicate_type = attestation::predicate_type(&args.predicate_type)?.to_string();
     let source = PredicateSource::of(&args, &predicate_type)?;
     let wrap = |file: &[u8]| {
@@ -153,7 +146,15 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         PredicateSource::File(bytes) => Some(wrap(bytes)?),
         PredicateSource::Generated(_) => None,
     };
-    let key = load_private_key(&args.key)?;
+    let flags = SigningFlags::from(&args);
+    let services = services(&flags)?;
+    let trust = args
+        .trusted_root
+        .as_deref()
+        .map(load_trusted_root)
+        .transpose()?;
+    let http = sigstore::http_client()?;
+    let key = args.key.as_deref().map(load_private_key).transpose()?;
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
     let subject = resolve(&client, &reference)?;
@@ -168,19 +169,26 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         &predicate_type,
         predicate,
     );
-    let envelope = sign_statement(&key, &statement)?;
-    let mode = args.registry_referrers_mode;
+    let signer = match key {
+        Some(key) => Signer { key, certs: None },
+        None => keyless_signer(&flags, &http, &services)?,
+    };
+    let statement = statement.to_bytes()?;
     if args.replace && mode.referrers() {
         // cosign v3 adds bundle referrers without replacing either.
         eprintln!("--replace applies to the legacy .att tag only; the bundle is added");
     }
+    let bundle = if args.tlog_upload {
+        sign_bundle(&signer, &http, &services.rekor, trust.as_ref(), &statement)?
+    } else {
+        dsse_bundle::sign(&signer.key, &statement).context("signing the attestation")?
+    };
     if mode.referrers() {
-        let bundle = Bundle::dsse(verification_material(&key)?, envelope.clone());
         let at = signatures::store_bundle(&client, &reference, &subject, &bundle, &predicate_type)?;
         crate::cli::out!("bundle {at}");
     }
     if mode.legacy() {
-        let attested = attestation::layer(&envelope, &predicate_type)?;
+        let attested = legacy_layer(&bundle, &signer, &predicate_type)?;
         let (att_ref, at, count) =
             store_legacy(&client, &reference, &digest, attested, args.replace)?;
         crate::cli::out!("attestations {att_ref}@{at} ({count} attestation(s))");
@@ -190,6 +198,26 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         reference.with_digest(digest)
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The `.att` layer of `bundle` as cosign v3 writes it without `--new-bundle-format`
+/// (cosign `attest.go`): the bundle's envelope, with the certificates and the Rekor
+/// entry (the same `dsse` entry) in cosign's annotations when there are some.
+fn legacy_layer(bundle: &Bundle, signer: &Signer, predicate_type: &str) -> Result<Attested> {
+    let envelope = bundle
+        .dsse_envelope()
+        .context("the attestation bundle holds no envelope")?;
+    let mut attested = attestation::layer(envelope, predicate_type)?;
+    let annotations = &mut attested.layer.annotations;
+    if let Some(certs) = &signer.certs {
+        annotations.insert(ANNOTATION_CERTIFICATE.to_string(), certs.leaf_pem());
+        annotations.insert(ANNOTATION_CHAIN.to_string(), certs.chain_pem());
+    }
+    if let Some(entry) = bundle.verification_material.tlog_entries.first() {
+        let entry = dsse_entry::from_bundle_entry(entry)?;
+        annotations.insert(ANNOTATION_BUNDLE.to_string(), entry.to_cosign_bundle()?);
+    }
+    Ok(attested)
 }
 
 /// Adds `attested` to `sha256-<hex>.att`, as cosign: appended; with `replace`, first, and
@@ -235,13 +263,6 @@ fn store_legacy(
     Ok((att_ref, pushed.descriptor.digest, descriptors.len()))
 }
 
-/// Reads a public key file.
-fn load_public_key(path: &Path) -> Result<PublicKey> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    PublicKey::from_pem(&text).with_context(|| format!("loading the public key {}", path.display()))
-}
-
 /// What the verifier is after: the predicate type and the policy its statement must meet.
 struct Wanted {
     predicate_type: String,
@@ -272,11 +293,6 @@ impl Wanted {
 /// Verifies an image's attestations of one type, in the storages
 /// `--registry-referrers-mode` names: 0 one verified, 1 none did.
 pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
-    if !args.insecure_ignore_tlog {
-        bail!(
-            "transparency-log verification is not supported yet; pass --insecure-ignore-tlog to check attestations against the key only"
-        );
-    }
     let wanted = Wanted {
         predicate_type: attestation::predicate_type(&args.predicate_type)?.to_string(),
         policy: Policy {
@@ -284,7 +300,24 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
             gate_verdict: args.gate_verdict.clone(),
         },
     };
-    let key = load_public_key(&args.key)?;
+    let verifier = verifier(IdentityFlags {
+        key: args.key.as_deref(),
+        identity: &args.certificate_identity,
+        identity_regexp: &args.certificate_identity_regexp,
+        issuer: &args.certificate_oidc_issuer,
+        issuer_regexp: &args.certificate_oidc_issuer_regexp,
+    })?;
+    let trust = match &args.trusted_root {
+        Some(path) => Some(load_trusted_root(path)?),
+        None if args.key.is_none() || !args.insecure_ignore_tlog => bail!(
+            "--trusted-root FILE is required to verify keyless attestations or the transparency log (--insecure-ignore-tlog checks a key only)"
+        ),
+        None => None,
+    };
+    let checks = Checks {
+        tlog: !args.insecure_ignore_tlog,
+        sct: !args.insecure_ignore_sct,
+    };
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
     let digest = resolve(&client, &reference)?.digest;
@@ -294,37 +327,54 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
     let mut verified: Vec<Vec<u8>> = Vec::new();
     let mut found_in = Vec::new();
     if mode.referrers() {
-        let found = verified_bundles(&client, &image, &key, &digest, &wanted)?;
+        let found = verified_bundles(
+            &client,
+            &image,
+            (&verifier, trust.as_ref(), checks),
+            &digest,
+            &wanted,
+        )?;
         if !found.is_empty() {
             found_in.push("oci-1-1 bundles");
         }
         verified.extend(found);
     }
     if mode.legacy() {
-        let found = verified_legacy(&client, &reference, &key, &digest, &wanted)?;
+        let found = verified_legacy(
+            &client,
+            &reference,
+            (&verifier, trust.as_ref(), checks),
+            &digest,
+            &wanted,
+        )?;
         if !found.is_empty() {
             found_in.push("legacy");
         }
         verified.extend(found);
     }
     let predicate_type = &wanted.predicate_type;
+    let by = match &args.key {
+        Some(k) => format!("the key {}", k.display()),
+        None => "the certificate identity and issuer given".to_string(),
+    };
     if verified.is_empty() {
-        eprintln!(
-            "no valid {predicate_type} attestation for {image} with the key {}",
-            args.key.display()
-        );
+        eprintln!("no valid {predicate_type} attestation for {image} with {by}");
         return Ok(ExitCode::from(1));
     }
     eprintln!(
-        "Verified {image}: {} {predicate_type} attestation(s) valid with the key {}{} in {} (no transparency log checked)",
+        "Verified {image}: {} {predicate_type} attestation(s) valid with {by}{} in {} ({})",
         verified.len(),
-        args.key.display(),
         if wanted.policy.is_empty() {
             ""
         } else {
             " and the policy"
         },
-        found_in.join(" and ")
+        found_in.join(" and "),
+        if args.insecure_ignore_tlog {
+            "no transparency log checked"
+        } else {
+            "transparency log entries checked"
+        }
     );
     for envelope in &verified {
         crate::cli::out!("{}", String::from_utf8_lossy(envelope).trim_end());
@@ -332,11 +382,12 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The envelopes of the bundle referrers of `image` that verify and are wanted.
+/// The envelopes of the bundle referrers of `image` that verify (by the verifier, with
+/// the trusted root and checks given) and are wanted.
 fn verified_bundles(
     client: &Client,
     image: &Reference,
-    key: &PublicKey,
+    (verifier, trust, checks): (&Verifier, Option<&TrustedRoot>, Checks),
     digest: &Digest,
     wanted: &Wanted,
 ) -> Result<Vec<Vec<u8>>> {
@@ -355,8 +406,13 @@ fn verified_bundles(
     }
     let mut verified = Vec::new();
     for (what, bundle) in &found.bundles {
-        let statement = match dsse_bundle::verify(bundle, key, digest) {
-            Ok(s) => s,
+        let statement = match logged_bundle::verify(bundle, verifier, trust, checks, digest) {
+            Ok(v) => {
+                if let Some(who) = &v.identity {
+                    eprintln!("{what}: signed by {} (issuer {})", who.identity, who.issuer);
+                }
+                v.statement
+            }
             Err(e) => {
                 eprintln!("{what}: rejected: {e}");
                 continue;
@@ -375,7 +431,7 @@ fn verified_bundles(
 fn verified_legacy(
     client: &Client,
     reference: &Reference,
-    key: &PublicKey,
+    (verifier, trust, checks): (&Verifier, Option<&TrustedRoot>, Checks),
     digest: &Digest,
     wanted: &Wanted,
 ) -> Result<Vec<Vec<u8>>> {
@@ -408,9 +464,15 @@ fn verified_legacy(
                 return Err(e).with_context(|| format!("reading envelope {}", layer.digest));
             }
         };
-        match attestation::verify_layer(layer, &envelope, key, digest) {
-            Ok(statement) if wanted.accepts(&what, &statement) => verified.push(envelope),
-            Ok(_) => {}
+        match logged_bundle::verify_att_layer(layer, &envelope, verifier, trust, checks, digest) {
+            Ok(v) => {
+                if let Some(who) = &v.identity {
+                    eprintln!("{what}: signed by {} (issuer {})", who.identity, who.issuer);
+                }
+                if wanted.accepts(&what, &v.statement) {
+                    verified.push(envelope);
+                }
+            }
             Err(e) => eprintln!("{what}: rejected: {e}"),
         }
     }

@@ -1,18 +1,23 @@
 //! The Sigstore side of `lading sign` and `lading verify`: trust material, the Fulcio
 //! and Rekor to use, the identity token, and keyless signing.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use lading_oci::Digest;
+use lading_signer::constants::PAYLOAD_TYPE_IN_TOTO;
+use lading_signer::dsse::Envelope;
+use lading_signer::sigstore::bundle::{Bundle, KeyMaterial, VerificationMaterial, X509Certificate};
 use lading_signer::sigstore::certificate::{self, IdentityPolicy, Matcher, ParsedCertificate};
+use lading_signer::sigstore::dsse_entry;
+use lading_signer::sigstore::fulcio::Certificates;
 use lading_signer::sigstore::oidc::IdentityToken;
 use lading_signer::sigstore::rekor::{self, LogEntry};
 use lading_signer::sigstore::trust_root::{SigningConfig, TrustedRoot};
 use lading_signer::sigstore::{self, fulcio, legacy};
 use lading_signer::{KeyPair, cosign};
 
-use crate::cli::args::SignArgs;
+use crate::cli::args::{AttestArgs, SignArgs};
 use crate::cli::commands::tuf;
 
 /// Reads a `trusted_root.json`.
@@ -20,6 +25,39 @@ pub(crate) fn load_trusted_root(path: &Path) -> Result<TrustedRoot> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     TrustedRoot::from_json(&bytes)
         .with_context(|| format!("loading the trusted root {}", path.display()))
+}
+
+/// The signing flags `sign` and `attest` share (cosign's names).
+pub(crate) struct SigningFlags<'a> {
+    pub(crate) tlog_upload: bool,
+    pub(crate) identity_token: &'a Option<String>,
+    pub(crate) fulcio_url: &'a Option<String>,
+    pub(crate) rekor_url: &'a Option<String>,
+    pub(crate) signing_config: &'a Option<PathBuf>,
+}
+
+impl<'a> From<&'a SignArgs> for SigningFlags<'a> {
+    fn from(a: &'a SignArgs) -> Self {
+        SigningFlags {
+            tlog_upload: a.tlog_upload,
+            identity_token: &a.identity_token,
+            fulcio_url: &a.fulcio_url,
+            rekor_url: &a.rekor_url,
+            signing_config: &a.signing_config,
+        }
+    }
+}
+
+impl<'a> From<&'a AttestArgs> for SigningFlags<'a> {
+    fn from(a: &'a AttestArgs) -> Self {
+        SigningFlags {
+            tlog_upload: a.tlog_upload,
+            identity_token: &a.identity_token,
+            fulcio_url: &a.fulcio_url,
+            rekor_url: &a.rekor_url,
+            signing_config: &a.signing_config,
+        }
+    }
 }
 
 /// The Fulcio and Rekor to use.
@@ -47,7 +85,7 @@ pub(crate) fn sign_trust(args: &SignArgs) -> Result<(Services, Option<TrustedRoo
         .map(load_trusted_root)
         .transpose()?;
     if named || !needed {
-        return Ok((services(args)?, given_root));
+        return Ok((services(&SigningFlags::from(args))?, given_root));
     }
     let (tuf_root, config) = tuf::trusted_root_and_signing_config(&args.tuf)?;
     let services = Services {
@@ -60,7 +98,7 @@ pub(crate) fn sign_trust(args: &SignArgs) -> Result<(Services, Option<TrustedRoo
 }
 
 /// `--signing-config`, else the flags, else public-good Sigstore.
-fn services(args: &SignArgs) -> Result<Services> {
+pub(crate) fn services(args: &SigningFlags<'_>) -> Result<Services> {
     let Some(path) = &args.signing_config else {
         return Ok(Services {
             fulcio: Some(
@@ -86,7 +124,10 @@ fn services(args: &SignArgs) -> Result<Services> {
 }
 
 /// The identity token: `--identity-token`, else GitHub Actions'.
-fn identity_token(args: &SignArgs, http: &reqwest::blocking::Client) -> Result<IdentityToken> {
+fn identity_token(
+    args: &SigningFlags<'_>,
+    http: &reqwest::blocking::Client,
+) -> Result<IdentityToken> {
     if let Some(value) = &args.identity_token {
         return IdentityToken::from_flag(value).context("reading --identity-token");
     }
@@ -125,15 +166,51 @@ pub(crate) fn log_signature(
     Ok(entry)
 }
 
-/// Signs keyless: an ephemeral key, certified by Fulcio for the token's identity.
-pub(crate) fn sign_keyless(
-    args: &SignArgs,
+/// Who signs: a key, or keyless an ephemeral key with Fulcio's certificates for it.
+pub(crate) struct Signer {
+    pub(crate) key: KeyPair,
+    pub(crate) certs: Option<Certificates>,
+}
+
+impl Signer {
+    /// The DER (certificate or SubjectPublicKeyInfo) and PEM a log entry names.
+    fn verifier(&self) -> Result<(Vec<u8>, String)> {
+        Ok(match &self.certs {
+            Some(certs) => (certs.leaf.clone(), certs.leaf_pem()),
+            None => {
+                let public = self.key.public_key()?;
+                (public.der().to_vec(), public.to_pem())
+            }
+        })
+    }
+
+    /// A bundle's verification material: the leaf certificate (v0.3 holds no chain) or
+    /// the key's hint.
+    fn material(&self, entry: &LogEntry) -> Result<VerificationMaterial> {
+        let mut material = match &self.certs {
+            Some(certs) => VerificationMaterial {
+                content: KeyMaterial::Certificate(X509Certificate {
+                    raw_bytes: certs.leaf.clone(),
+                }),
+                tlog_entries: Vec::new(),
+                timestamp_verification_data: None,
+            },
+            None => VerificationMaterial::public_key(&self.key.public_key()?),
+        };
+        material.tlog_entries = vec![dsse_entry::to_bundle_entry(entry)?];
+        Ok(material)
+    }
+}
+
+/// Keyless: an ephemeral key, certified by Fulcio for the identity token's identity.
+pub(crate) fn keyless_signer(
+    args: &SigningFlags<'_>,
     http: &reqwest::blocking::Client,
     services: &Services,
-    trust: Option<&TrustedRoot>,
-    docker_ref: &str,
-    digest: &Digest,
-) -> Result<cosign::Signed> {
+) -> Result<Signer> {
+    if !args.tlog_upload {
+        bail!("keyless signatures are always logged: --tlog-upload=false needs --key");
+    }
     let fulcio_url = services
         .fulcio
         .as_deref()
@@ -152,26 +229,78 @@ pub(crate) fn sign_keyless(
     if leaf.public_key()? != key.public_key()? {
         bail!("Fulcio's certificate is for another key");
     }
-    let mut signed = cosign::sign(&key, docker_ref, digest)?;
-    let entry = log_signature(
-        http,
-        &services.rekor,
-        &signed,
-        &certs.leaf,
-        &certs.leaf_pem(),
-        trust,
-    )?;
-    if let Some(trust) = trust {
-        // Who the certificate names is the verifier's question; here: is it trusted.
-        let anyone = IdentityPolicy {
-            identity: Matcher::regexp("")?,
-            issuer: Matcher::regexp("")?,
-        };
-        let who = certificate::verify(&leaf, trust, entry.integrated_time, &anyone, true)
-            .context("Fulcio's certificate")?;
-        eprintln!("certificate for {} (issuer {})", who.identity, who.issuer);
+    Ok(Signer {
+        key,
+        certs: Some(certs),
+    })
+}
+
+/// With a trust root, checks that Fulcio's certificate chains to it and was valid when
+/// the log integrated the entry. Who it names is the verifier's question.
+fn check_certificate(
+    certs: &Certificates,
+    trust: Option<&TrustedRoot>,
+    entry: &LogEntry,
+) -> Result<()> {
+    let Some(trust) = trust else { return Ok(()) };
+    let leaf = ParsedCertificate::from_der(&certs.leaf).context("Fulcio's certificate")?;
+    let anyone = IdentityPolicy {
+        identity: Matcher::regexp("")?,
+        issuer: Matcher::regexp("")?,
+    };
+    let who = certificate::verify(&leaf, trust, entry.integrated_time, &anyone, true)
+        .context("Fulcio's certificate")?;
+    eprintln!("certificate for {} (issuer {})", who.identity, who.issuer);
+    Ok(())
+}
+
+/// The legacy `.sig` layer: cosign's simple-signing payload, logged as a hashedrekord,
+/// with the certificates and the entry in cosign's annotations.
+pub(crate) fn sign_legacy(
+    signer: &Signer,
+    http: &reqwest::blocking::Client,
+    rekor_url: &str,
+    trust: Option<&TrustedRoot>,
+    docker_ref: &str,
+    digest: &Digest,
+) -> Result<cosign::Signed> {
+    let mut signed = cosign::sign(&signer.key, docker_ref, digest)?;
+    let (der, pem) = signer.verifier()?;
+    let entry = log_signature(http, rekor_url, &signed, &der, &pem, trust)?;
+    if let Some(certs) = &signer.certs {
+        check_certificate(certs, trust, &entry)?;
+        legacy::annotate_certificates(&mut signed, certs);
     }
-    legacy::annotate_certificates(&mut signed, &certs);
     legacy::annotate_log_entry(&mut signed, &entry)?;
     Ok(signed)
+}
+
+/// A v0.3 bundle of `statement` (in-toto) in a DSSE envelope, logged in Rekor as a
+/// `dsse` entry (what cosign v3 does through sigstore-go), with the entry and the
+/// certificate or key hint as verification material.
+pub(crate) fn sign_bundle(
+    signer: &Signer,
+    http: &reqwest::blocking::Client,
+    rekor_url: &str,
+    trust: Option<&TrustedRoot>,
+    statement: &[u8],
+) -> Result<Bundle> {
+    let envelope = Envelope::sign(&signer.key, PAYLOAD_TYPE_IN_TOTO, statement)?;
+    let (der, pem) = signer.verifier()?;
+    let entry = rekor::upload(http, rekor_url, &dsse_entry::proposed(&envelope, &pem)?)
+        .context("uploading the signature to the transparency log (as a DSSE envelope)")?;
+    if let Some(trust) = trust {
+        entry
+            .verify(trust)
+            .and_then(|()| dsse_entry::check_body(&entry, &envelope, &der))
+            .context("the transparency log's answer")?;
+    }
+    if let Some(certs) = &signer.certs {
+        check_certificate(certs, trust, &entry)?;
+    }
+    eprintln!(
+        "tlog entry created with index {} (integrated at {})",
+        entry.log_index, entry.integrated_time
+    );
+    Ok(Bundle::dsse(signer.material(&entry)?, envelope))
 }

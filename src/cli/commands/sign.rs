@@ -15,13 +15,15 @@ use lading_signer::constants::PREDICATE_COSIGN_SIGN;
 use lading_signer::sigstore;
 use lading_signer::sigstore::certificate::{IdentityPolicy, Matcher};
 use lading_signer::sigstore::image_signature;
-use lading_signer::sigstore::legacy::{self, Checks, Verifier};
+use lading_signer::sigstore::legacy::{Checks, Verifier};
 use lading_signer::simple_signing::Payload;
 use lading_signer::{KeyPair, PublicKey, cosign, keys};
 use zeroize::Zeroizing;
 
 use crate::cli::args::{GenerateKeyPairArgs, Progress, SignArgs, VerifyArgs};
-use crate::cli::commands::keyless::{load_trusted_root, log_signature, sign_keyless, sign_trust};
+use crate::cli::commands::keyless::{
+    Signer, SigningFlags, keyless_signer, load_trusted_root, sign_bundle, sign_legacy, sign_trust,
+};
 use crate::cli::commands::tuf;
 use crate::cli::{registry, signatures};
 
@@ -132,70 +134,53 @@ pub(crate) fn resolve(client: &Client, r: &Reference) -> Result<Descriptor> {
     Ok(desc)
 }
 
-/// Signs an image and stores the signature as `--registry-referrers-mode` says.
+/// Signs an image and stores the signature as `--registry-referrers-mode` says: a
+/// bundle referrer (cosign v3's DSSE statement) and/or the legacy `.sig` tag, both made
+/// by one key (or one ephemeral key and certificate) and logged unless
+/// `--tlog-upload=false`.
 pub fn sign(args: SignArgs) -> Result<ExitCode> {
     let mode = args.registry_referrers_mode;
-    // A bundle referrer is cosign v3's DSSE form; its Rekor entry would be of the
-    // `dsse` kind, which lading does not upload yet. Only key signing without a log
-    // makes one for now.
-    let bundle_possible = args.key.is_some() && !args.tlog_upload;
-    if !mode.legacy() && !bundle_possible {
-        bail!(
-            "--registry-referrers-mode=oci-1-1 stores a bundle, which lading makes only for key signing without a transparency log (--key with --tlog-upload=false) for now; use legacy or both"
-        );
-    }
     let (services, trust) = sign_trust(&args)?;
     let http = sigstore::http_client()?;
+    // The key (and its password) before the registry is asked.
     let key = args.key.as_deref().map(load_private_key).transpose()?;
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
     let subject = resolve(&client, &reference)?;
     let digest = subject.digest.clone();
     let docker_ref = docker_reference(&reference);
+    let signer = match key {
+        Some(key) => Signer { key, certs: None },
+        None => keyless_signer(&SigningFlags::from(&args), &http, &services)?,
+    };
     if mode.referrers() {
-        match &key {
-            Some(key) if bundle_possible => {
-                let bundle = image_signature::sign_bundle(key, &digest)?;
-                let at = signatures::store_bundle(
-                    &client,
-                    &reference,
-                    &subject,
-                    &bundle,
-                    PREDICATE_COSIGN_SIGN,
-                )?;
-                crate::cli::out!("bundle {at}");
-            }
-            _ => eprintln!(
-                "note: no bundle referrer: lading stores bundles only for key signatures without a transparency log for now; the signature goes to the legacy .sig tag"
-            ),
-        }
+        let bundle = if args.tlog_upload {
+            let statement = image_signature::statement(&digest)?;
+            sign_bundle(&signer, &http, &services.rekor, trust.as_ref(), &statement)?
+        } else {
+            image_signature::sign_bundle(&signer.key, &digest)?
+        };
+        let at = signatures::store_bundle(
+            &client,
+            &reference,
+            &subject,
+            &bundle,
+            PREDICATE_COSIGN_SIGN,
+        )?;
+        crate::cli::out!("bundle {at}");
     }
     if mode.legacy() {
-        let signed = match &key {
-            Some(key) => {
-                let mut signed = cosign::sign(key, &docker_ref, &digest)?;
-                if args.tlog_upload {
-                    let public = key.public_key()?;
-                    let entry = log_signature(
-                        &http,
-                        &services.rekor,
-                        &signed,
-                        public.der(),
-                        &public.to_pem(),
-                        trust.as_ref(),
-                    )?;
-                    legacy::annotate_log_entry(&mut signed, &entry)?;
-                }
-                signed
-            }
-            None => sign_keyless(
-                &args,
+        let signed = if args.tlog_upload {
+            sign_legacy(
+                &signer,
                 &http,
-                &services,
+                &services.rekor,
                 trust.as_ref(),
                 &docker_ref,
                 &digest,
-            )?,
+            )?
+        } else {
+            cosign::sign(&signer.key, &docker_ref, &digest)?
         };
         let (sig_ref, at, count) = signatures::store_legacy(&client, &reference, signed, &digest)?;
         crate::cli::out!("signature {sig_ref}@{at} ({count} signature(s))");
@@ -204,9 +189,30 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The identity flags of `verify` and `verify-attestation` (cosign's).
+pub(crate) struct IdentityFlags<'a> {
+    pub(crate) key: Option<&'a Path>,
+    pub(crate) identity: &'a Option<String>,
+    pub(crate) identity_regexp: &'a Option<String>,
+    pub(crate) issuer: &'a Option<String>,
+    pub(crate) issuer_regexp: &'a Option<String>,
+}
+
+impl<'a> From<&'a VerifyArgs> for IdentityFlags<'a> {
+    fn from(args: &'a VerifyArgs) -> Self {
+        IdentityFlags {
+            key: args.key.as_deref(),
+            identity: &args.certificate_identity,
+            identity_regexp: &args.certificate_identity_regexp,
+            issuer: &args.certificate_oidc_issuer,
+            issuer_regexp: &args.certificate_oidc_issuer_regexp,
+        }
+    }
+}
+
 /// The verifier the flags ask for: `--key`, or a keyless identity policy.
-fn verifier(args: &VerifyArgs) -> Result<Verifier> {
-    if let Some(path) = &args.key {
+pub(crate) fn verifier(flags: IdentityFlags<'_>) -> Result<Verifier> {
+    if let Some(path) = flags.key {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let key = PublicKey::from_pem(&text)
@@ -223,21 +229,17 @@ fn verifier(args: &VerifyArgs) -> Result<Verifier> {
         };
     Ok(Verifier::Keyless(IdentityPolicy {
         identity: matcher(
-            &args.certificate_identity,
-            &args.certificate_identity_regexp,
+            flags.identity,
+            flags.identity_regexp,
             "certificate-identity",
         )?,
-        issuer: matcher(
-            &args.certificate_oidc_issuer,
-            &args.certificate_oidc_issuer_regexp,
-            "certificate-oidc-issuer",
-        )?,
+        issuer: matcher(flags.issuer, flags.issuer_regexp, "certificate-oidc-issuer")?,
     }))
 }
 
 /// Verifies an image's signatures: 0 verified, 1 not.
 pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
-    let verifier = verifier(&args)?;
+    let verifier = verifier(IdentityFlags::from(&args))?;
     let keyless = matches!(verifier, Verifier::Keyless(_));
     let trust = match &args.trusted_root {
         Some(path) => Some(load_trusted_root(path)?),
@@ -267,33 +269,26 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
     let mode = args.registry_referrers_mode;
     let mut verified = Vec::new();
     let mut found_in = Vec::new();
+    let checks = Checks {
+        tlog: !args.insecure_ignore_tlog,
+        sct: !args.insecure_ignore_sct,
+    };
     if mode.referrers() {
-        match &verifier {
-            // Bundles hold no log entry lading can check yet (see `sign`).
-            Verifier::Key(key) if args.insecure_ignore_tlog => {
-                let (checked, via_api) = signatures::check_bundles(&client, &image, key, &digest)?;
-                let how = if via_api {
-                    "referrers API"
-                } else {
-                    "referrers tag schema"
-                };
-                eprintln!(
-                    "OCI 1.1 referrers ({how}): {} valid bundle(s), {} refused",
-                    checked.verified.len(),
-                    checked.refused.len()
-                );
-                report(&checked, &mut verified, &mut found_in, "oci-1-1 bundle");
-            }
-            _ => eprintln!(
-                "OCI 1.1 referrers: not checked: lading verifies bundles only with --key and --insecure-ignore-tlog for now"
-            ),
-        }
+        let (checked, via_api) =
+            signatures::check_bundles(&client, &image, &verifier, trust.as_ref(), checks, &digest)?;
+        let how = if via_api {
+            "referrers API"
+        } else {
+            "referrers tag schema"
+        };
+        eprintln!(
+            "OCI 1.1 referrers ({how}): {} valid bundle(s), {} refused",
+            checked.verified.len(),
+            checked.refused.len()
+        );
+        report(&checked, &mut verified, &mut found_in, "oci-1-1 bundle");
     }
     if mode.legacy() {
-        let checks = Checks {
-            tlog: !args.insecure_ignore_tlog,
-            sct: !args.insecure_ignore_sct,
-        };
         match signatures::check_legacy(&client, &image, &verifier, trust.as_ref(), checks, &digest)?
         {
             None => eprintln!("legacy: no {}", cosign::signature_tag(&digest)),
