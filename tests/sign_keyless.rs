@@ -13,7 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::registry::{Distribution, LadingServe};
+use common::registry::{Distribution, LadingServe, Secured, htpasswd, make_ca};
 use common::sigstore::{self, LocalSigstore};
 use common::{Sandbox, assert_success, require, require_tool, run, stderr, stdout};
 use lading_oci::{Descriptor, Digest, Store};
@@ -1367,4 +1367,107 @@ fn the_local_rekor_logs_dsse_entries_as_rekor_does_and_refuses_forged_ones() {
     );
     let message = refused.expect_err("a forged entry").to_string();
     assert!(message.contains("400"), "{message}");
+}
+
+/// Keyless signatures on docker-registry with TLS (a test CA) and htpasswd: lading signs
+/// (both storages) and verifies, and cosign verifies each storage, with the registry's
+/// CA and credentials given to each tool the way it takes them.
+#[test]
+fn keyless_signatures_on_a_tls_registry_with_htpasswd_verify_with_cosign_and_lading() {
+    if !need_peers() || !require_tool("openssl") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let (ca, cert, key) = make_ca(&sb);
+    let users = htpasswd(&sb);
+    let reg = Distribution::start(Some(Secured {
+        cert: &cert,
+        key: &key,
+        htpasswd: &users,
+    }));
+    let ca_dir = ca.parent().expect("dir").to_str().expect("utf-8");
+    let ca = ca.to_str().expect("utf-8");
+    let registry_flags = ["--cert-dir", ca_dir, "--creds", "alice:pw"];
+    let local = LocalSigstore::start();
+    let token = local.token(IDENTITY);
+    let root = local.trusted_root.to_str().expect("utf-8");
+
+    let ctx = sb.path("ctx-tls");
+    std::fs::create_dir_all(&ctx).expect("ctx");
+    std::fs::write(ctx.join("f"), "keyless over TLS\n").expect("file");
+    std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY f /f\n").expect("df");
+    let digest = sb.build_ok(&ctx, &["-t", "app:tls"]);
+    let mut push = vec!["push", "app:tls"];
+    let target = format!("docker://{}/app:tls", reg.host);
+    push.push(&target);
+    push.extend(registry_flags);
+    assert_success(&sb.run(&push));
+    let image = format!("{}/app@{digest}", reg.host);
+
+    let mut sign = vec![
+        "sign",
+        "--identity-token",
+        &token,
+        "--fulcio-url",
+        &local.url,
+        "--rekor-url",
+        &local.url,
+    ];
+    sign.extend(registry_flags);
+    sign.push(&image);
+    let signed = lading(&sb, &sign);
+    assert_success(&signed);
+    assert!(stdout(&signed).contains("bundle "), "{}", stdout(&signed));
+    assert!(
+        stdout(&signed).contains("signature "),
+        "{}",
+        stdout(&signed)
+    );
+
+    let cosign_in = |bundles: bool, identity: &str| {
+        cosign(
+            &sb,
+            &[
+                "verify",
+                "--trusted-root",
+                root,
+                "--certificate-identity",
+                identity,
+                "--certificate-oidc-issuer",
+                &local.issuer,
+                &format!("--new-bundle-format={bundles}"),
+                &format!("--registry-cacert={ca}"),
+                "--registry-username=alice",
+                "--registry-password=pw",
+                &image,
+            ],
+        )
+    };
+    let lading_in = |mode: &str, identity: &str| {
+        let mode = format!("--registry-referrers-mode={mode}");
+        let mut args = vec![
+            "verify",
+            "--trusted-root",
+            root,
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            &local.issuer,
+            &mode,
+        ];
+        args.extend(registry_flags);
+        args.push(&image);
+        lading(&sb, &args)
+    };
+    for (bundles, mode) in [(true, "oci-1-1"), (false, "legacy")] {
+        assert_success(&cosign_in(bundles, IDENTITY));
+        let ours = lading_in(mode, IDENTITY);
+        assert_success(&ours);
+        refused_by_both(
+            &lading_in(mode, "someone-else@example.com"),
+            &cosign_in(bundles, "someone-else@example.com"),
+            "wrong identity over TLS",
+        );
+        assert_no_token(&[&signed, &ours], &token);
+    }
 }
