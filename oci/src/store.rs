@@ -26,6 +26,8 @@ pub const PRIVATE_DIR: &str = ".lading";
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// Whether writes are fsynced before they become visible (see [`Store::open_scratch`]).
+    durable: bool,
 }
 
 impl Store {
@@ -44,8 +46,19 @@ impl Store {
 
     /// Opens (creating if needed) the layout at `root`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
-        let root = root.into();
-        let store = Store { root };
+        Store::open_with(root.into(), true)
+    }
+
+    /// Opens (creating if needed) a scratch layout whose writes are not fsynced: a
+    /// staging area that dies with the process (the signatures a command pushes from
+    /// memory), where durability buys nothing and an fsync per file costs milliseconds.
+    /// Blobs are still verified and still appear only complete (renamed into place).
+    pub fn open_scratch(root: impl Into<PathBuf>) -> Result<Store> {
+        Store::open_with(root.into(), false)
+    }
+
+    fn open_with(root: PathBuf, durable: bool) -> Result<Store> {
+        let store = Store { root, durable };
         for dir in [
             store.root.join("blobs/sha256"),
             store.private_dir().join("ingest"),
@@ -338,25 +351,44 @@ impl Store {
         Ok(file)
     }
 
-    /// Writes a small file atomically: temp file in the same directory, fsync, rename.
+    /// Writes a small file atomically: temp file in the same directory, fsync (unless
+    /// a scratch store), rename.
     pub fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<()> {
-        write_atomic(path, bytes)
+        write_file(path, bytes, self.durable)
+    }
+
+    /// Whether writes are fsynced (false for [`Store::open_scratch`]).
+    pub fn is_durable(&self) -> bool {
+        self.durable
     }
 }
 
 /// Writes `bytes` to `path` atomically (temp file beside it, fsync, rename, fsync dir).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_file(path, bytes, true)
+}
+
+/// `write_atomic`, fsyncing only when `durable`.
+fn write_file(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
         .tempfile_in(dir)
         .map_err(Error::io("creating temp file in", dir))?;
     tmp.write_all(bytes)
-        .and_then(|_| tmp.as_file().sync_all())
+        .and_then(|_| {
+            if durable {
+                tmp.as_file().sync_all()
+            } else {
+                Ok(())
+            }
+        })
         .map_err(Error::io("writing", tmp.path().to_path_buf()))?;
     tmp.persist(path)
         .map_err(|e| Error::io("renaming into", path)(e.error))?;
-    sync_dir(dir);
+    if durable {
+        sync_dir(dir);
+    }
     Ok(())
 }
 
@@ -429,13 +461,17 @@ impl BlobWriter {
                 });
             }
         }
-        tmp.as_file()
-            .sync_all()
-            .map_err(Error::io("syncing", tmp.path().to_path_buf()))?;
+        if self.store.durable {
+            tmp.as_file()
+                .sync_all()
+                .map_err(Error::io("syncing", tmp.path().to_path_buf()))?;
+        }
         let target = self.store.blob_path(&actual);
         tmp.persist(&target)
             .map_err(|e| Error::io("renaming into", &target)(e.error))?;
-        if let Some(dir) = target.parent() {
+        if self.store.durable
+            && let Some(dir) = target.parent()
+        {
             sync_dir(dir);
         }
         Ok((actual, size))

@@ -242,6 +242,12 @@ pub struct SignArgs {
     /// OCI 1.1 referrer, `legacy` the `sha256-<hex>.sig` tag, `both`.
     #[arg(long, value_enum, value_name = "MODE", default_value_t = ReferrersMode::Both)]
     pub registry_referrers_mode: ReferrersMode,
+    /// Also attach these attestations, signed by the same key or certificate in the same
+    /// run: the predicates lading generates from its store for the image, as `lading
+    /// attest --type TYPE` without `--predicate` does. TYPE: slsaprovenance1, cyclonedx,
+    /// spdxjson, vuln, buildlog, or `all` (those five). Repeatable or comma-separated.
+    #[arg(long = "attest", value_name = "TYPE", value_delimiter = ',')]
+    pub attest: Vec<String>,
     /// The image: `docker://REGISTRY/REPO:TAG` or `REGISTRY/REPO@sha256:…`.
     pub image: String,
     /// Registry access.

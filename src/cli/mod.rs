@@ -49,7 +49,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Referrers(args) => commands::remote::referrers(args),
         Command::Gate(args) => commands::gate::run(&store_dir, *args),
         Command::GenerateKeyPair(args) => commands::sign::generate_key_pair(args),
-        Command::Sign(args) => commands::sign::sign(args),
+        Command::Sign(args) => commands::sign::sign(&store_dir, args),
         Command::Verify(args) => commands::sign::verify(args),
         Command::Attest(args) => commands::attest::attest(&store_dir, args),
         Command::VerifyAttestation(args) => commands::attest::verify_attestation(args),

@@ -26,7 +26,7 @@ pub fn store_legacy(
 ) -> Result<(Reference, Digest, usize)> {
     let sig_ref = reference.with_tag(&cosign::signature_tag(digest))?;
     let dir = tempfile::tempdir().context("creating a temporary store")?;
-    let store = Store::open(dir.path())?;
+    let store = Store::open_scratch(dir.path())?;
     let mut layers = Vec::new();
     if client
         .resolve(&sig_ref)
@@ -69,17 +69,37 @@ pub fn store_bundle(
     bundle: &Bundle,
     predicate_type: &str,
 ) -> Result<Reference> {
-    let built = referrer::build(bundle.to_json()?, predicate_type, subject, &created_now())?;
+    let mut stored = store_bundles(client, reference, subject, &[(bundle, predicate_type)])?;
+    Ok(stored.remove(0))
+}
+
+/// [`store_bundle`] for several bundles of one image at once: their blobs uploaded
+/// together and the referrers tag (where needed) updated once. Returns their references,
+/// in order.
+pub fn store_bundles(
+    client: &Client,
+    reference: &Reference,
+    subject: &Descriptor,
+    bundles: &[(&Bundle, &str)],
+) -> Result<Vec<Reference>> {
     let dir = tempfile::tempdir().context("creating a temporary store")?;
-    let store = Store::open(dir.path())?;
-    store.put_bytes(referrer::EMPTY_CONFIG, &built.config_descriptor.media_type)?;
-    store.put_bytes(&built.bundle, MEDIA_TYPE_BUNDLE_V03)?;
-    store.put_bytes(&built.manifest, &built.manifest_descriptor.media_type)?;
-    let dest = reference.with_digest(built.manifest_descriptor.digest.clone());
+    let store = Store::open_scratch(dir.path())?;
+    let created = created_now();
+    let mut roots = Vec::new();
+    for (bundle, predicate_type) in bundles {
+        let built = referrer::build(bundle.to_json()?, predicate_type, subject, &created)?;
+        store.put_bytes(referrer::EMPTY_CONFIG, &built.config_descriptor.media_type)?;
+        store.put_bytes(&built.bundle, MEDIA_TYPE_BUNDLE_V03)?;
+        store.put_bytes(&built.manifest, &built.manifest_descriptor.media_type)?;
+        roots.push(built.manifest_descriptor);
+    }
     client
-        .push(&store, &built.manifest_descriptor, &dest)
-        .with_context(|| format!("pushing the bundle to {dest}"))?;
-    Ok(dest)
+        .push_many(&store, &roots, reference)
+        .with_context(|| format!("pushing the bundles to {}", reference.name()))?;
+    Ok(roots
+        .into_iter()
+        .map(|root| reference.with_digest(root.digest))
+        .collect())
 }
 
 /// `org.opencontainers.image.created`: `SOURCE_DATE_EPOCH` when set, else now.

@@ -28,6 +28,10 @@ pub(crate) fn lookup(store: &Store, digest: &Digest) -> Vec<String> {
 
 /// Remembers that `name` (`registry/repository`) holds each of `digests`. Best effort.
 pub(crate) fn record<'a>(store: &Store, name: &str, digests: impl IntoIterator<Item = &'a Digest>) {
+    if !store.is_durable() {
+        // A scratch store is gone after the command: nothing to remember.
+        return;
+    }
     let dir = store.private_dir().join("origins");
     if std::fs::create_dir_all(&dir).is_err() {
         return;
@@ -40,7 +44,7 @@ pub(crate) fn record<'a>(store: &Store, name: &str, digests: impl IntoIterator<I
         names.retain(|n| n != name);
         names.insert(0, name.to_string());
         names.truncate(MAX_ORIGINS);
-        let _ = lading_oci::store::write_atomic(&path(store, d), names.join("\n").as_bytes());
+        let _ = store.write_atomic(&path(store, d), names.join("\n").as_bytes());
     }
 }
 

@@ -46,8 +46,28 @@ impl Client {
         let store = store.clone();
         let root = root.clone();
         let dest = dest.clone();
+        self.runtime.block_on(async move {
+            let mut pushed = inner.push(&store, &[root], &dest, true).await?;
+            Ok(pushed.remove(0))
+        })
+    }
+
+    /// Pushes several graphs by digest into `dest`'s repository (its tag or digest is
+    /// ignored) at once: their blobs uploaded together, and the referrers tag of each
+    /// subject updated once for all the manifests that refer to it (where the registry
+    /// keeps no referrers itself). For the signatures and attestations of one image.
+    pub fn push_many(
+        &self,
+        store: &Store,
+        roots: &[Descriptor],
+        dest: &Reference,
+    ) -> Result<Vec<Pushed>> {
+        let inner = self.inner.clone();
+        let store = store.clone();
+        let roots = roots.to_vec();
+        let dest = dest.clone();
         self.runtime
-            .block_on(async move { inner.push(&store, &root, &dest).await })
+            .block_on(async move { inner.push(&store, &roots, &dest, false).await })
     }
 }
 
@@ -55,40 +75,50 @@ impl Client {
 type BlobResult = Result<(Outcome, u64)>;
 
 impl Inner {
+    /// Pushes the graphs under `roots` into `dest`'s repository; with `whole_dest`,
+    /// `dest`'s digest must be the root's and its tag is set (one root).
     async fn push(
         self: &Arc<Self>,
         store: &Store,
-        root: &Descriptor,
+        roots: &[Descriptor],
         dest: &Reference,
-    ) -> Result<Pushed> {
-        if let Some(d) = dest.digest()
-            && d != &root.digest
+        whole_dest: bool,
+    ) -> Result<Vec<Pushed>> {
+        let tag = if whole_dest { dest.tag() } else { None };
+        if whole_dest
+            && let Some(d) = dest.digest()
+            && roots.iter().any(|r| d != &r.digest)
         {
             return Err(ClientError::Protocol {
                 what: format!("pushing to {dest}"),
-                reason: format!("the source is {}, not {d}", root.digest),
+                reason: format!("the source is {}, not {d}", roots[0].digest),
             });
         }
-        let items = walk(store, root, None).map_err(|e| match e {
-            lading_oci::Error::BlobNotFound { digest } => ClientError::Missing {
-                what: format!("manifest {digest}"),
-                hint: partial_hint(store, root),
-            },
-            other => ClientError::Oci(other),
-        })?;
-        let mut blobs = Vec::new();
-        let mut manifests = Vec::new();
-        for item in items {
-            let d = item.descriptor().clone();
-            if !store.has(&d.digest) {
-                return Err(ClientError::Missing {
-                    what: format!("blob {}", d.digest),
+        let mut blobs: Vec<Descriptor> = Vec::new();
+        let mut manifests: Vec<Descriptor> = Vec::new();
+        for root in roots {
+            let items = walk(store, root, None).map_err(|e| match e {
+                lading_oci::Error::BlobNotFound { digest } => ClientError::Missing {
+                    what: format!("manifest {digest}"),
                     hint: partial_hint(store, root),
-                });
-            }
-            match item {
-                Item::Blob(_) => blobs.push(d),
-                Item::Manifest(_) => manifests.push(d),
+                },
+                other => ClientError::Oci(other),
+            })?;
+            for item in items {
+                let d = item.descriptor().clone();
+                if !store.has(&d.digest) {
+                    return Err(ClientError::Missing {
+                        what: format!("blob {}", d.digest),
+                        hint: partial_hint(store, root),
+                    });
+                }
+                let list = match item {
+                    Item::Blob(_) => &mut blobs,
+                    Item::Manifest(_) => &mut manifests,
+                };
+                if !list.iter().any(|x| x.digest == d.digest) {
+                    list.push(d);
+                }
             }
         }
         let host = self.host(dest.registry()).await?;
@@ -130,36 +160,29 @@ impl Inner {
             );
             tasks.spawn(async move {
                 let _permit = semaphore.acquire_owned().await;
-                inner
+                let outcome = inner
                     .push_blob(&host, &repo, &b, &store, &from, &scopes)
-                    .await
+                    .await;
+                outcome.map(|o| (b.digest, o))
             });
         }
-        let mut pushed = Pushed {
-            descriptor: root.clone(),
-            uploaded: 0,
-            existed: 0,
-            mounted: 0,
-            bytes: 0,
-        };
+        let mut outcomes = Vec::new();
         while let Some(done) = tasks.join_next().await {
-            let result: BlobResult = done.map_err(|e| ClientError::Protocol {
+            let result = done.map_err(|e| ClientError::Protocol {
                 what: format!("pushing to {dest}"),
                 reason: format!("upload task failed: {e}"),
             })?;
             match result {
-                Ok((Outcome::Transferred, n)) => {
-                    pushed.uploaded += 1;
-                    pushed.bytes += n;
-                }
-                Ok((Outcome::Mounted { .. }, _)) => pushed.mounted += 1,
-                Ok(_) => pushed.existed += 1,
+                Ok(outcome) => outcomes.push(outcome),
                 Err(e) => {
                     tasks.abort_all();
                     return Err(e);
                 }
             }
         }
+        // Manifests children first (the walk's order); referrers of a subject whose
+        // registry keeps none are added to its referrers tag together, afterwards.
+        let mut unlisted: Vec<(Descriptor, Vec<Descriptor>)> = Vec::new();
         for m in &manifests {
             let bytes = store.read_blob(&m.digest)?;
             let subject = Node::parse(&m.media_type, &bytes)?.subject().cloned();
@@ -169,34 +192,77 @@ impl Inner {
             if let Some(subject) = subject
                 && !answered_subject
             {
-                // No OCI-Subject: the registry keeps no referrers; maintain the tag schema.
-                self.add_referrer_to_tag(&host, &repo, &subject, m, store, &scopes)
-                    .await?;
+                match unlisted
+                    .iter_mut()
+                    .find(|(s, _)| s.digest == subject.digest)
+                {
+                    Some((_, referrers)) => referrers.push(m.clone()),
+                    None => unlisted.push((subject, vec![m.clone()])),
+                }
             }
         }
-        if let Some(tag) = dest.tag() {
-            let bytes = store.read_blob(&root.digest)?;
-            self.put_manifest(&host, &repo, tag, root, bytes, &scopes)
+        for (subject, referrers) in &unlisted {
+            self.add_referrers_to_tag(&host, &repo, subject, referrers, store, &scopes)
                 .await?;
         }
-        let reference = dest.reference();
-        let remote = self
-            .head_manifest(&host, &repo, &reference)
-            .await?
-            .ok_or_else(|| ClientError::Protocol {
-                what: format!("pushing {dest}"),
-                reason: "the registry does not know it after the push".into(),
-            })?;
-        if remote.digest != root.digest {
-            return Err(ClientError::PushedDigestMismatch {
-                reference: dest.to_string(),
-                expected: root.digest.clone(),
-                actual: remote.digest,
-            });
+        if let Some(tag) = tag {
+            let bytes = store.read_blob(&roots[0].digest)?;
+            self.put_manifest(&host, &repo, tag, &roots[0], bytes, &scopes)
+                .await?;
+        }
+        let mut all = Vec::new();
+        for root in roots {
+            // What the registry names `dest` (or the root's digest) now.
+            let reference = if whole_dest {
+                dest.reference()
+            } else {
+                root.digest.to_string()
+            };
+            let remote = self
+                .head_manifest(&host, &repo, &reference)
+                .await?
+                .ok_or_else(|| ClientError::Protocol {
+                    what: format!("pushing {dest}"),
+                    reason: "the registry does not know it after the push".into(),
+                })?;
+            if remote.digest != root.digest {
+                return Err(ClientError::PushedDigestMismatch {
+                    reference: dest.to_string(),
+                    expected: root.digest.clone(),
+                    actual: remote.digest,
+                });
+            }
+            // This root's share of the blobs.
+            let mut pushed = Pushed {
+                descriptor: root.clone(),
+                uploaded: 0,
+                existed: 0,
+                mounted: 0,
+                bytes: 0,
+            };
+            let mine: Vec<Digest> = walk(store, root, None)?
+                .into_iter()
+                .filter(|i| matches!(i, Item::Blob(_)))
+                .map(|i| i.descriptor().digest.clone())
+                .collect();
+            for (digest, (outcome, n)) in &outcomes {
+                if !mine.contains(digest) {
+                    continue;
+                }
+                match outcome {
+                    Outcome::Transferred => {
+                        pushed.uploaded += 1;
+                        pushed.bytes += n;
+                    }
+                    Outcome::Mounted { .. } => pushed.mounted += 1,
+                    _ => pushed.existed += 1,
+                }
+            }
+            all.push(pushed);
         }
         let digests: Vec<&Digest> = blobs.iter().map(|b| &b.digest).collect();
         origins::record(store, &dest.name(), digests);
-        Ok(pushed)
+        Ok(all)
     }
 
     /// `PUT /v2/<repo>/manifests/<reference>`; returns whether the registry answered

@@ -117,12 +117,12 @@ impl Inner {
 
     /// Adds `referrer` (a manifest in the store whose subject is `subject`) to the
     /// subject's referrers-tag index and pushes the index under that tag.
-    pub(crate) async fn add_referrer_to_tag(
+    pub(crate) async fn add_referrers_to_tag(
         &self,
         host: &HostRef,
         repo: &str,
         subject: &Descriptor,
-        referrer: &Descriptor,
+        referrers: &[Descriptor],
         store: &Store,
         scopes: &[String],
     ) -> Result<()> {
@@ -130,10 +130,15 @@ impl Inner {
             .tag_index(host, repo, &subject.digest)
             .await?
             .unwrap_or_else(empty_index);
-        if index.manifests.iter().any(|d| d.digest == referrer.digest) {
+        let before = index.manifests.len();
+        for referrer in referrers {
+            if !index.manifests.iter().any(|d| d.digest == referrer.digest) {
+                index.manifests.push(referrer_descriptor(store, referrer)?);
+            }
+        }
+        if index.manifests.len() == before {
             return Ok(());
         }
-        index.manifests.push(referrer_descriptor(store, referrer)?);
         let bytes = to_canonical_json(&index)?;
         let tag = referrers_tag(&subject.digest);
         let req = Req::new(Method::PUT, host.url(&format!("{repo}/manifests/{tag}")))

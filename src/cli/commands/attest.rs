@@ -13,7 +13,7 @@ use lading_registry::client::{Client, ClientError};
 use lading_signer::attestation::{self, Attested};
 use lading_signer::constants::{
     ANNOTATION_BUNDLE, ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN, ANNOTATION_PREDICATE_TYPE,
-    MEDIA_TYPE_DSSE_ENVELOPE,
+    MEDIA_TYPE_DSSE_ENVELOPE, PREDICATE_COSIGN_SIGN,
 };
 use lading_signer::cosign;
 use lading_signer::intoto::Statement;
@@ -24,7 +24,7 @@ use lading_signer::sigstore::trust_root::TrustedRoot;
 use lading_signer::sigstore::{self, dsse_bundle, dsse_entry, logged_bundle};
 
 use crate::attestations;
-use crate::cli::args::{AttestArgs, Progress, VerifyAttestationArgs};
+use crate::cli::args::{AttestArgs, Progress, ReferrersMode, VerifyAttestationArgs};
 use crate::cli::commands::keyless::{
     Signer, SigningFlags, keyless_signer, load_trusted_root, services, sign_bundle,
 };
@@ -134,7 +134,6 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
     if args.key.is_none() && !args.tlog_upload {
         bail!("keyless attestations are always logged: --tlog-upload=false needs --key");
     }
-    let mode = args.registry_referrers_mode;
     let predicate_type = attestation::predicate_type(&args.predicate_type)?.to_string();
     let source = PredicateSource::of(&args, &predicate_type)?;
     let wrap = |file: &[u8]| {
@@ -158,14 +157,13 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
     let reference = registry::reference(&args.image)?;
     let client = registry::client(&args.registry, Progress::Quiet)?;
     let subject = resolve(&client, &reference)?;
-    let digest = subject.digest.clone();
     let predicate = match given {
         Some(predicate) => predicate,
-        None => wrap(&source.bytes(store_dir, &digest)?)?,
+        None => wrap(&source.bytes(store_dir, &subject.digest)?)?,
     };
     let statement = Statement::new(
         &docker_reference(&reference),
-        &digest,
+        &subject.digest,
         &predicate_type,
         predicate,
     );
@@ -173,31 +171,124 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         Some(key) => Signer { key, certs: None },
         None => keyless_signer(&flags, &http, &services)?,
     };
-    let statement = statement.to_bytes()?;
-    if args.replace && mode.referrers() {
-        // cosign v3 adds bundle referrers without replacing either.
-        eprintln!("--replace applies to the legacy .att tag only; the bundle is added");
-    }
-    let bundle = if args.tlog_upload {
-        sign_bundle(&signer, &http, &services.rekor, trust.as_ref(), &statement)?
-    } else {
-        dsse_bundle::sign(&signer.key, &statement).context("signing the attestation")?
+    let attacher = Attacher {
+        client: &client,
+        reference: &reference,
+        subject: &subject,
+        signer: &signer,
+        log: args.tlog_upload.then_some(Log {
+            http: &http,
+            rekor_url: &services.rekor,
+            trust: trust.as_ref(),
+        }),
+        mode: args.registry_referrers_mode,
     };
-    if mode.referrers() {
-        let at = signatures::store_bundle(&client, &reference, &subject, &bundle, &predicate_type)?;
-        crate::cli::out!("bundle {at}");
+    attacher.attach(&[statement], args.replace, None)
+}
+
+/// The predicates lading generates from its store for the image `digest`, as in-toto
+/// statements naming the image `reference`: what `lading sign --attest` attaches.
+pub(crate) fn generated_statements(
+    store_dir: &Path,
+    reference: &Reference,
+    digest: &Digest,
+    kinds: &[attestations::Kind],
+) -> Result<Vec<Statement>> {
+    let store = Store::open(store_dir)?;
+    let name = docker_reference(reference);
+    kinds
+        .iter()
+        .map(|&kind| {
+            let predicate_type = kind.predicate_type();
+            let generated = attestations::generate(&store, digest, kind).with_context(|| {
+                format!("generating the {predicate_type} predicate of {digest} from the store")
+            })?;
+            let predicate = attestation::predicate(predicate_type, &generated.bytes, "")
+                .with_context(|| format!("reading the generated {predicate_type} predicate"))?;
+            Ok(Statement::new(&name, digest, predicate_type, predicate))
+        })
+        .collect()
+}
+
+/// The transparency log a signature goes to.
+pub(crate) struct Log<'a> {
+    pub(crate) http: &'a reqwest::blocking::Client,
+    pub(crate) rekor_url: &'a str,
+    /// What the log's answer is checked against, when known.
+    pub(crate) trust: Option<&'a TrustedRoot>,
+}
+
+/// Attaches attestations to one image with one signer: `attest`'s one, or the several
+/// `sign --attest` asks for (one key, one certificate, one `.att` update).
+pub(crate) struct Attacher<'a> {
+    pub(crate) client: &'a Client,
+    pub(crate) reference: &'a Reference,
+    pub(crate) subject: &'a Descriptor,
+    pub(crate) signer: &'a Signer,
+    /// `None`: not logged (`--tlog-upload=false`).
+    pub(crate) log: Option<Log<'a>>,
+    pub(crate) mode: ReferrersMode,
+}
+
+impl Attacher<'_> {
+    /// Signs each statement and stores it as the mode says: one bundle referrer each
+    /// (pushed together, with `signature`, the image signature's bundle `sign --attest`
+    /// made, when given), and all of them added to `sha256-<hex>.att` in one update (with
+    /// `replace`, the same types' earlier ones dropped). Success, as an exit code: a
+    /// closed stdout ends the report quietly.
+    pub(crate) fn attach(
+        &self,
+        statements: &[Statement],
+        replace: bool,
+        signature: Option<Bundle>,
+    ) -> Result<ExitCode> {
+        if replace && self.mode.referrers() {
+            // cosign v3 adds bundle referrers without replacing either.
+            eprintln!("--replace applies to the legacy .att tag only; the bundle is added");
+        }
+        let digest = &self.subject.digest;
+        let mut bundles: Vec<(Bundle, &str)> = Vec::new();
+        if let Some(bundle) = signature {
+            bundles.push((bundle, PREDICATE_COSIGN_SIGN));
+        }
+        let mut legacy = Vec::new();
+        for statement in statements {
+            let predicate_type = &statement.predicate_type;
+            let bytes = statement.to_bytes()?;
+            let bundle = match &self.log {
+                Some(log) => sign_bundle(self.signer, log.http, log.rekor_url, log.trust, &bytes)?,
+                None => dsse_bundle::sign(&self.signer.key, &bytes)
+                    .context("signing the attestation")?,
+            };
+            if self.mode.legacy() {
+                legacy.push(legacy_layer(&bundle, self.signer, predicate_type)?);
+            }
+            if self.mode.referrers() {
+                bundles.push((bundle, predicate_type));
+            }
+        }
+        if !bundles.is_empty() {
+            let pairs: Vec<(&Bundle, &str)> = bundles.iter().map(|(b, t)| (b, *t)).collect();
+            let stored =
+                signatures::store_bundles(self.client, self.reference, self.subject, &pairs)?;
+            for at in stored {
+                crate::cli::out!("bundle {at}");
+            }
+        }
+        if !legacy.is_empty() {
+            let (att_ref, at, count) =
+                store_legacy(self.client, self.reference, digest, legacy, replace)?;
+            crate::cli::out!("attestations {att_ref}@{at} ({count} attestation(s))");
+        }
+        for statement in statements {
+            crate::cli::out!(
+                "attested {} ({})",
+                self.reference.with_digest(digest.clone()),
+                statement.predicate_type
+            );
+        }
+        Ok(ExitCode::SUCCESS)
     }
-    if mode.legacy() {
-        let attested = legacy_layer(&bundle, &signer, &predicate_type)?;
-        let (att_ref, at, count) =
-            store_legacy(&client, &reference, &digest, attested, args.replace)?;
-        crate::cli::out!("attestations {att_ref}@{at} ({count} attestation(s))");
-    }
-    crate::cli::out!(
-        "attested {} ({predicate_type})",
-        reference.with_digest(digest)
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The `.att` layer of `bundle` as cosign v3 writes it without `--new-bundle-format`
@@ -220,36 +311,39 @@ fn legacy_layer(bundle: &Bundle, signer: &Signer, predicate_type: &str) -> Resul
     Ok(attested)
 }
 
-/// Adds `attested` to `sha256-<hex>.att`, as cosign: appended; with `replace`, first, and
-/// the same type's others dropped. Returns the tag, the manifest digest and how many
+/// Adds `new` to `sha256-<hex>.att`, as cosign: appended; with `replace`, first, and the
+/// same types' others dropped. Returns the tag, the manifest digest and how many
 /// attestations it holds.
 fn store_legacy(
     client: &Client,
     reference: &Reference,
     digest: &Digest,
-    attested: Attested,
+    new: Vec<Attested>,
     replace: bool,
 ) -> Result<(Reference, Digest, usize)> {
-    let predicate_type = &attested.layer.annotations[ANNOTATION_PREDICATE_TYPE];
+    let new_types: Vec<&str> = new
+        .iter()
+        .map(|a| a.layer.annotations[ANNOTATION_PREDICATE_TYPE].as_str())
+        .collect();
     let att_ref = reference.with_tag(&attestation::attestation_tag(digest))?;
     let mut kept = Vec::new();
     for (layer, blob) in existing_attestations(client, &att_ref)? {
-        if replace && attestation::claimed_predicate_type(&blob).is_ok_and(|t| &t == predicate_type)
-        {
-            eprintln!("replacing attestation {} ({predicate_type})", layer.digest);
-        } else {
-            kept.push((layer, blob));
+        match attestation::claimed_predicate_type(&blob) {
+            Ok(t) if replace && new_types.contains(&t.as_str()) => {
+                eprintln!("replacing attestation {} ({t})", layer.digest);
+            }
+            _ => kept.push((layer, blob)),
         }
     }
-    let new = (attested.layer, attested.envelope);
+    let new = new.into_iter().map(|a| (a.layer, a.envelope));
     let layers: Vec<_> = if replace {
-        std::iter::once(new).chain(kept).collect()
+        new.chain(kept).collect()
     } else {
-        kept.into_iter().chain(std::iter::once(new)).collect()
+        kept.into_iter().chain(new).collect()
     };
 
     let dir = tempfile::tempdir().context("creating a temporary store")?;
-    let store = Store::open(dir.path())?;
+    let store = Store::open_scratch(dir.path())?;
     for (layer, blob) in &layers {
         store.put_bytes(blob, &layer.media_type)?;
     }

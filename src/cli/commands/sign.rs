@@ -20,7 +20,9 @@ use lading_signer::simple_signing::Payload;
 use lading_signer::{KeyPair, PublicKey, cosign, keys};
 use zeroize::Zeroizing;
 
+use crate::attestations;
 use crate::cli::args::{GenerateKeyPairArgs, Progress, SignArgs, VerifyArgs};
+use crate::cli::commands::attest::{Attacher, Log, generated_statements};
 use crate::cli::commands::keyless::{
     Signer, SigningFlags, keyless_signer, load_trusted_root, sign_bundle, sign_legacy, sign_trust,
 };
@@ -91,21 +93,46 @@ fn key_password(path: &Path) -> Result<Zeroizing<String>> {
         .context("reading the password from the terminal")
 }
 
-/// Reads a private key file (PKCS#8, or cosign's own encrypted format), with its
-/// password when encrypted.
+/// A private key file read, with its password when it is encrypted, not yet decrypted:
+/// the slow part (cosign's format derives its key with scrypt) can then run beside the
+/// registry requests.
+pub(crate) struct KeyFile {
+    path: PathBuf,
+    text: Zeroizing<String>,
+    password: Option<Zeroizing<String>>,
+}
+
+impl KeyFile {
+    /// Reads a private key file (PKCS#8, or cosign's own encrypted format) and, when it
+    /// is encrypted, its password (environment or prompt).
+    pub(crate) fn read(path: &Path) -> Result<KeyFile> {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+        );
+        keys::check_readable(&text)
+            .with_context(|| format!("loading the private key {}", path.display()))?;
+        let password = if keys::is_encrypted(&text) {
+            Some(key_password(path)?)
+        } else {
+            None
+        };
+        Ok(KeyFile {
+            path: path.to_path_buf(),
+            text,
+            password,
+        })
+    }
+
+    /// The key pair (the key file and password are zeroized when dropped).
+    pub(crate) fn decrypt(self) -> Result<KeyPair> {
+        KeyPair::from_pem(&self.text, self.password.as_ref().map(|p| p.as_bytes()))
+            .with_context(|| format!("loading the private key {}", self.path.display()))
+    }
+}
+
+/// Reads and decrypts a private key file.
 pub(crate) fn load_private_key(path: &Path) -> Result<KeyPair> {
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
-    );
-    keys::check_readable(&text)
-        .with_context(|| format!("loading the private key {}", path.display()))?;
-    let password = if keys::is_encrypted(&text) {
-        Some(key_password(path)?)
-    } else {
-        None
-    };
-    KeyPair::from_pem(&text, password.as_ref().map(|p| p.as_bytes()))
-        .with_context(|| format!("loading the private key {}", path.display()))
+    KeyFile::read(path)?.decrypt()
 }
 
 /// cosign's `docker-reference`: go-containerregistry's repository name (Docker Hub is
@@ -138,21 +165,39 @@ pub(crate) fn resolve(client: &Client, r: &Reference) -> Result<Descriptor> {
 /// bundle referrer (cosign v3's DSSE statement) and/or the legacy `.sig` tag, both made
 /// by one key (or one ephemeral key and certificate) and logged unless
 /// `--tlog-upload=false`.
-pub fn sign(args: SignArgs) -> Result<ExitCode> {
+pub fn sign(store_dir: &Path, args: SignArgs) -> Result<ExitCode> {
     let mode = args.registry_referrers_mode;
+    let attest = attestation_kinds(&args.attest)?;
     let (services, trust) = sign_trust(&args)?;
     let http = sigstore::http_client()?;
-    // The key (and its password) before the registry is asked.
-    let key = args.key.as_deref().map(load_private_key).transpose()?;
-    let reference = registry::reference(&args.image)?;
-    let client = registry::client(&args.registry, Progress::Quiet)?;
-    let subject = resolve(&client, &reference)?;
+    // The key file and its password before the registry is asked; the key is decrypted
+    // while the image is resolved and its predicates generated (reads only: a wrong
+    // password still stores nothing).
+    let key_file = args.key.as_deref().map(KeyFile::read).transpose()?;
+    let (key, found) = std::thread::scope(|s| {
+        let decrypting = key_file.map(|k| s.spawn(move || k.decrypt()));
+        let found = (|| -> Result<_> {
+            let reference = registry::reference(&args.image)?;
+            let client = registry::client(&args.registry, Progress::Quiet)?;
+            let subject = resolve(&client, &reference)?;
+            // Every predicate is generated before anything is signed: a missing record
+            // fails the command with nothing stored.
+            let statements = generated_statements(store_dir, &reference, &subject.digest, &attest)?;
+            Ok((reference, client, subject, statements))
+        })();
+        let key = decrypting.map(|d| d.join().expect("decrypting the key panicked"));
+        (key.transpose(), found)
+    });
+    let key = key?;
+    let (reference, client, subject, statements) = found?;
     let digest = subject.digest.clone();
     let docker_ref = docker_reference(&reference);
     let signer = match key {
         Some(key) => Signer { key, certs: None },
         None => keyless_signer(&SigningFlags::from(&args), &http, &services)?,
     };
+    // With attestations, the signature's bundle is pushed with theirs.
+    let mut signature_bundle = None;
     if mode.referrers() {
         let bundle = if args.tlog_upload {
             let statement = image_signature::statement(&digest)?;
@@ -160,14 +205,18 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
         } else {
             image_signature::sign_bundle(&signer.key, &digest)?
         };
-        let at = signatures::store_bundle(
-            &client,
-            &reference,
-            &subject,
-            &bundle,
-            PREDICATE_COSIGN_SIGN,
-        )?;
-        crate::cli::out!("bundle {at}");
+        if statements.is_empty() {
+            let at = signatures::store_bundle(
+                &client,
+                &reference,
+                &subject,
+                &bundle,
+                PREDICATE_COSIGN_SIGN,
+            )?;
+            crate::cli::out!("bundle {at}");
+        } else {
+            signature_bundle = Some(bundle);
+        }
     }
     if mode.legacy() {
         let signed = if args.tlog_upload {
@@ -185,8 +234,50 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
         let (sig_ref, at, count) = signatures::store_legacy(&client, &reference, signed, &digest)?;
         crate::cli::out!("signature {sig_ref}@{at} ({count} signature(s))");
     }
+    if !statements.is_empty() {
+        let attacher = Attacher {
+            client: &client,
+            reference: &reference,
+            subject: &subject,
+            signer: &signer,
+            log: args.tlog_upload.then_some(Log {
+                http: &http,
+                rekor_url: &services.rekor,
+                trust: trust.as_ref(),
+            }),
+            mode,
+        };
+        attacher.attach(&statements, false, signature_bundle)?;
+    }
     crate::cli::out!("signed {}", reference.with_digest(digest));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The predicates `--attest` names (`all`: every one lading generates), in order,
+/// without repeats.
+fn attestation_kinds(names: &[String]) -> Result<Vec<attestations::Kind>> {
+    let mut kinds = Vec::new();
+    for name in names.iter().map(|n| n.trim()) {
+        let named = if name == "all" {
+            attestations::Kind::ALL.to_vec()
+        } else {
+            let kind = lading_signer::attestation::predicate_type(name)
+                .ok()
+                .and_then(attestations::Kind::of_predicate_type)
+                .with_context(|| {
+                    format!(
+                        "--attest {name:?}: lading generates slsaprovenance1, cyclonedx, spdxjson, vuln and buildlog (or `all`); attach other predicates with `lading attest --predicate FILE`"
+                    )
+                })?;
+            vec![kind]
+        };
+        for kind in named {
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+    }
+    Ok(kinds)
 }
 
 /// The identity flags of `verify` and `verify-attestation` (cosign's).
