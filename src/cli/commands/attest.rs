@@ -24,14 +24,13 @@ use lading_signer::sigstore::trust_root::TrustedRoot;
 use lading_signer::sigstore::{self, dsse_bundle, dsse_entry, logged_bundle};
 
 use crate::attestations;
-use crate::cli::args::{AttestArgs, Progress, VerifyAttestationArgs};
+use crate::cli::args::{AttestArgs, VerifyAttestationArgs};
 use crate::cli::commands::keyless::{
     Signer, SigningFlags, keyless_signer, load_trusted_root, services, sign_bundle,
 };
-use crate::cli::commands::sign::{
-    IdentityFlags, docker_reference, load_private_key, resolve, verifier,
-};
-use crate::cli::{registry, signatures};
+use crate::cli::commands::sign::{IdentityFlags, load_private_key, verifier};
+use crate::cli::signatures;
+use crate::cli::target::{self, Access};
 
 /// Where the predicate comes from.
 enum PredicateSource {
@@ -155,20 +154,14 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         .transpose()?;
     let http = sigstore::http_client()?;
     let key = args.key.as_deref().map(load_private_key).transpose()?;
-    let reference = registry::reference(&args.image)?;
-    let client = registry::client(&args.registry, Progress::Quiet)?;
-    let subject = resolve(&client, &reference)?;
+    let target = target::open(store_dir, &args.image, &args.registry, Access::ReadWrite)?;
+    let (client, reference, subject) = (&target.client, &target.reference, &target.subject);
     let digest = subject.digest.clone();
     let predicate = match given {
         Some(predicate) => predicate,
         None => wrap(&source.bytes(store_dir, &digest)?)?,
     };
-    let statement = Statement::new(
-        &docker_reference(&reference),
-        &digest,
-        &predicate_type,
-        predicate,
-    );
+    let statement = Statement::new(&target.docker_ref, &digest, &predicate_type, predicate);
     let signer = match key {
         Some(key) => Signer { key, certs: None },
         None => keyless_signer(&flags, &http, &services)?,
@@ -184,18 +177,21 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         dsse_bundle::sign(&signer.key, &statement).context("signing the attestation")?
     };
     if mode.referrers() {
-        let at = signatures::store_bundle(&client, &reference, &subject, &bundle, &predicate_type)?;
-        crate::cli::out!("bundle {at}");
+        let at = signatures::store_bundle(client, reference, subject, &bundle, &predicate_type)?;
+        crate::cli::out!("bundle {}", target.shown(&at));
     }
     if mode.legacy() {
         let attested = legacy_layer(&bundle, &signer, &predicate_type)?;
         let (att_ref, at, count) =
-            store_legacy(&client, &reference, &digest, attested, args.replace)?;
-        crate::cli::out!("attestations {att_ref}@{at} ({count} attestation(s))");
+            store_legacy(client, reference, &digest, attested, args.replace)?;
+        crate::cli::out!(
+            "attestations {}@{at} ({count} attestation(s))",
+            target.shown(&att_ref)
+        );
     }
     crate::cli::out!(
         "attested {} ({predicate_type})",
-        reference.with_digest(digest)
+        target.shown(&reference.with_digest(digest))
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -292,7 +288,10 @@ impl Wanted {
 
 /// Verifies an image's attestations of one type, in the storages
 /// `--registry-referrers-mode` names: 0 one verified, 1 none did.
-pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
+///
+/// `args.image` is a store image when the store has it and is not `docker://`
+/// ([`target`]): the attestations are then read from the store.
+pub fn verify_attestation(store_dir: &Path, args: VerifyAttestationArgs) -> Result<ExitCode> {
     let wanted = Wanted {
         predicate_type: attestation::predicate_type(&args.predicate_type)?.to_string(),
         policy: Policy {
@@ -318,17 +317,18 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
         tlog: !args.insecure_ignore_tlog,
         sct: !args.insecure_ignore_sct,
     };
-    let reference = registry::reference(&args.image)?;
-    let client = registry::client(&args.registry, Progress::Quiet)?;
-    let digest = resolve(&client, &reference)?.digest;
-    let image = reference.with_digest(digest.clone());
+    let target = target::open(store_dir, &args.image, &args.registry, Access::ReadOnly)?;
+    let (client, reference) = (&target.client, &target.reference);
+    let digest = target.digest().clone();
+    let image = reference.clone();
+    let shown = target.shown(&image);
     let mode = args.registry_referrers_mode;
     // The verified envelopes, printed as cosign prints them: one JSON envelope a line.
     let mut verified: Vec<Vec<u8>> = Vec::new();
     let mut found_in = Vec::new();
     if mode.referrers() {
         let found = verified_bundles(
-            &client,
+            client,
             &image,
             (&verifier, trust.as_ref(), checks),
             &digest,
@@ -341,8 +341,8 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
     }
     if mode.legacy() {
         let found = verified_legacy(
-            &client,
-            &reference,
+            client,
+            reference,
             (&verifier, trust.as_ref(), checks),
             &digest,
             &wanted,
@@ -358,11 +358,11 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
         None => "the certificate identity and issuer given".to_string(),
     };
     if verified.is_empty() {
-        eprintln!("no valid {predicate_type} attestation for {image} with {by}");
+        eprintln!("no valid {predicate_type} attestation for {shown} with {by}");
         return Ok(ExitCode::from(1));
     }
     eprintln!(
-        "Verified {image}: {} {predicate_type} attestation(s) valid with {by}{} in {} ({})",
+        "Verified {shown}: {} {predicate_type} attestation(s) valid with {by}{} in {} ({})",
         verified.len(),
         if wanted.policy.is_empty() {
             ""

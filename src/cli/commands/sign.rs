@@ -20,12 +20,13 @@ use lading_signer::simple_signing::Payload;
 use lading_signer::{KeyPair, PublicKey, cosign, keys};
 use zeroize::Zeroizing;
 
-use crate::cli::args::{GenerateKeyPairArgs, Progress, SignArgs, VerifyArgs};
+use crate::cli::args::{GenerateKeyPairArgs, SignArgs, VerifyArgs};
 use crate::cli::commands::keyless::{
     Signer, SigningFlags, keyless_signer, load_trusted_root, sign_bundle, sign_legacy, sign_trust,
 };
 use crate::cli::commands::tuf;
-use crate::cli::{registry, signatures};
+use crate::cli::signatures;
+use crate::cli::target::{self, Access};
 
 /// `PREFIX` + `ext`.
 fn with_suffix(prefix: &Path, ext: &str) -> PathBuf {
@@ -138,17 +139,19 @@ pub(crate) fn resolve(client: &Client, r: &Reference) -> Result<Descriptor> {
 /// bundle referrer (cosign v3's DSSE statement) and/or the legacy `.sig` tag, both made
 /// by one key (or one ephemeral key and certificate) and logged unless
 /// `--tlog-upload=false`.
-pub fn sign(args: SignArgs) -> Result<ExitCode> {
+///
+/// `args.image` is a store image when the store has it and is not `docker://`
+/// ([`target`]): the signatures then go into the store.
+pub fn sign(store_dir: &Path, args: SignArgs) -> Result<ExitCode> {
     let mode = args.registry_referrers_mode;
     let (services, trust) = sign_trust(&args)?;
     let http = sigstore::http_client()?;
     // The key (and its password) before the registry is asked.
     let key = args.key.as_deref().map(load_private_key).transpose()?;
-    let reference = registry::reference(&args.image)?;
-    let client = registry::client(&args.registry, Progress::Quiet)?;
-    let subject = resolve(&client, &reference)?;
+    let target = target::open(store_dir, &args.image, &args.registry, Access::ReadWrite)?;
+    let (client, reference, subject) = (&target.client, &target.reference, &target.subject);
     let digest = subject.digest.clone();
-    let docker_ref = docker_reference(&reference);
+    let docker_ref = target.docker_ref.clone();
     let signer = match key {
         Some(key) => Signer { key, certs: None },
         None => keyless_signer(&SigningFlags::from(&args), &http, &services)?,
@@ -160,14 +163,9 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
         } else {
             image_signature::sign_bundle(&signer.key, &digest)?
         };
-        let at = signatures::store_bundle(
-            &client,
-            &reference,
-            &subject,
-            &bundle,
-            PREDICATE_COSIGN_SIGN,
-        )?;
-        crate::cli::out!("bundle {at}");
+        let at =
+            signatures::store_bundle(client, reference, subject, &bundle, PREDICATE_COSIGN_SIGN)?;
+        crate::cli::out!("bundle {}", target.shown(&at));
     }
     if mode.legacy() {
         let signed = if args.tlog_upload {
@@ -182,10 +180,13 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
         } else {
             cosign::sign(&signer.key, &docker_ref, &digest)?
         };
-        let (sig_ref, at, count) = signatures::store_legacy(&client, &reference, signed, &digest)?;
-        crate::cli::out!("signature {sig_ref}@{at} ({count} signature(s))");
+        let (sig_ref, at, count) = signatures::store_legacy(client, reference, signed, &digest)?;
+        crate::cli::out!(
+            "signature {}@{at} ({count} signature(s))",
+            target.shown(&sig_ref)
+        );
     }
-    crate::cli::out!("signed {}", reference.with_digest(digest));
+    crate::cli::out!("signed {}", target.shown(&reference.with_digest(digest)));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -238,7 +239,10 @@ pub(crate) fn verifier(flags: IdentityFlags<'_>) -> Result<Verifier> {
 }
 
 /// Verifies an image's signatures: 0 verified, 1 not.
-pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
+///
+/// `args.image` is a store image when the store has it and is not `docker://`
+/// ([`target`]): the signatures are then read from the store.
+pub fn verify(store_dir: &Path, args: VerifyArgs) -> Result<ExitCode> {
     let verifier = verifier(IdentityFlags::from(&args))?;
     let keyless = matches!(verifier, Verifier::Keyless(_));
     let trust = match &args.trusted_root {
@@ -262,10 +266,11 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let reference = registry::reference(&args.image)?;
-    let client = registry::client(&args.registry, Progress::Quiet)?;
-    let digest = resolve(&client, &reference)?.digest;
-    let image = reference.with_digest(digest.clone());
+    let target = target::open(store_dir, &args.image, &args.registry, Access::ReadOnly)?;
+    let client = &target.client;
+    let digest = target.digest().clone();
+    let image = target.reference.clone();
+    let shown = target.shown(&image);
     let mode = args.registry_referrers_mode;
     let mut verified = Vec::new();
     let mut found_in = Vec::new();
@@ -275,7 +280,7 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
     };
     if mode.referrers() {
         let (checked, via_api) =
-            signatures::check_bundles(&client, &image, &verifier, trust.as_ref(), checks, &digest)?;
+            signatures::check_bundles(client, &image, &verifier, trust.as_ref(), checks, &digest)?;
         let how = if via_api {
             "referrers API"
         } else {
@@ -289,7 +294,7 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
         report(&checked, &mut verified, &mut found_in, "oci-1-1 bundle");
     }
     if mode.legacy() {
-        match signatures::check_legacy(&client, &image, &verifier, trust.as_ref(), checks, &digest)?
+        match signatures::check_legacy(client, &image, &verifier, trust.as_ref(), checks, &digest)?
         {
             None => eprintln!("legacy: no {}", cosign::signature_tag(&digest)),
             Some(checked) => {
@@ -308,11 +313,11 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
         None => "the certificate identity and issuer given".to_string(),
     };
     if verified.is_empty() {
-        eprintln!("no valid signature for {image} with {by}");
+        eprintln!("no valid signature for {shown} with {by}");
         return Ok(ExitCode::from(1));
     }
     eprintln!(
-        "Verified {image}: {} signature(s) valid with {by} in {} ({})",
+        "Verified {shown}: {} signature(s) valid with {by} in {} ({})",
         verified.len(),
         found_in.join(" and "),
         if args.insecure_ignore_tlog {
