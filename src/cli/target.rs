@@ -208,6 +208,8 @@ fn serve(store_dir: &Path, image: &str, found: InStore, access: Access) -> Resul
             username: credentials.username().to_string(),
             password: credentials.password().to_string(),
         }),
+        // The server is this process's own, on loopback: never through a proxy.
+        no_proxy: true,
         ..ClientOptions::default()
     };
     let client = Arc::new(Client::new(
