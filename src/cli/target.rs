@@ -56,7 +56,7 @@ pub struct Target {
     /// repository name, or the store's repository (`app` for `app:1`).
     pub docker_ref: String,
     /// The store's server, for a store image; stopped when dropped.
-    _served: Option<Server>,
+    served: Option<Server>,
 }
 
 impl Target {
@@ -69,7 +69,7 @@ impl Target {
     /// server's `127.0.0.1:PORT/` (`app@sha256:…`).
     pub fn shown(&self, r: &Reference) -> String {
         let full = r.to_string();
-        match &self._served {
+        match &self.served {
             Some(server) => full
                 .strip_prefix(&format!("{}/", server.local_addr()))
                 .map_or(full.clone(), str::to_string),
@@ -112,7 +112,7 @@ pub fn open(store_dir: &Path, image: &str, args: &RegistryArgs, access: Access) 
         reference: reference.with_digest(subject.digest.clone()),
         client,
         subject,
-        _served: None,
+        served: None,
     })
 }
 
@@ -233,7 +233,7 @@ fn serve(store_dir: &Path, image: &str, found: InStore, access: Access) -> Resul
         client,
         subject: found.descriptor,
         docker_ref: found.repository,
-        _served: Some(server),
+        served: Some(server),
     })
 }
 
