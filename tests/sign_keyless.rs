@@ -1471,3 +1471,185 @@ fn keyless_signatures_on_a_tls_registry_with_htpasswd_verify_with_cosign_and_lad
         assert_no_token(&[&signed, &ours], &token);
     }
 }
+
+/// Issue #10: keyless signing, keyless attesting and key signing logged in Rekor work on
+/// a store reference (`app:1`) exactly as on a registry: the signatures, attestations
+/// and their log entries go into the store, `lading verify`/`verify-attestation` check
+/// them there (the transparency log included), and cosign checks them through
+/// `lading serve`.
+#[test]
+fn keyless_and_logged_signatures_of_store_references_verify_with_lading_and_cosign() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let local = LocalSigstore::start();
+    let build = |tag: &str, content: &str| {
+        let ctx = sb.path(&format!("ctx-{}", tag.replace(':', "-")));
+        std::fs::create_dir_all(&ctx).expect("ctx");
+        std::fs::write(ctx.join("f"), content).expect("f");
+        std::fs::write(ctx.join("Dockerfile"), "FROM scratch\nCOPY f /f\n").expect("df");
+        sb.build_ok(&ctx, &["-t", tag])
+    };
+    let keyless = build("app:1", "keyless in the store\n");
+    let logged = build("logged:1", "key and log in the store\n");
+    let token_file = sb.write("token", &local.token(IDENTITY));
+    let token = token_file.to_str().expect("utf-8");
+    let config = local.signing_config.to_str().expect("utf-8");
+    let root = local.trusted_root.to_str().expect("utf-8");
+    let store = sb.store().display().to_string();
+
+    let signed = lading(
+        &sb,
+        &[
+            "sign",
+            "--identity-token",
+            token,
+            "--signing-config",
+            config,
+            "app:1",
+        ],
+    );
+    assert_success(&signed);
+    assert!(
+        stderr(&signed).contains(&format!("app:1: using the store {store}: app@{keyless}")),
+        "{}",
+        stderr(&signed)
+    );
+    let attested = lading(
+        &sb,
+        &[
+            "attest",
+            "--identity-token",
+            token,
+            "--signing-config",
+            config,
+            "--trusted-root",
+            root,
+            "--type",
+            "slsaprovenance1",
+            "app:1",
+        ],
+    );
+    assert_success(&attested);
+    assert!(
+        stderr(&attested).contains("using the store"),
+        "{}",
+        stderr(&attested)
+    );
+    let prefix = sb.path("cosign");
+    assert_success(&lading(
+        &sb,
+        &[
+            "generate-key-pair",
+            "--output-key-prefix",
+            prefix.to_str().expect("utf-8"),
+        ],
+    ));
+    let key = sb.path("cosign.key");
+    let public = sb.path("cosign.pub");
+    let public = public.to_str().expect("utf-8");
+    assert_success(&lading(
+        &sb,
+        &[
+            "sign",
+            "--key",
+            key.to_str().expect("utf-8"),
+            "--rekor-url",
+            &local.url,
+            "--trusted-root",
+            root,
+            "logged:1",
+        ],
+    ));
+
+    // lading, from the store.
+    assert_success(&lading_verify_keyless(
+        &sb,
+        &local.trusted_root,
+        IDENTITY,
+        &local.issuer,
+        "app:1",
+    ));
+    let attestation = |tool: &str, image: &str, identity: &str| {
+        let mut args = vec![
+            "verify-attestation",
+            "--trusted-root",
+            root,
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            &local.issuer,
+            "--type",
+            "slsaprovenance1",
+        ];
+        if tool == "cosign" {
+            args.extend(["--allow-http-registry", "--allow-insecure-registry", image]);
+            cosign(&sb, &args)
+        } else {
+            args.push(image);
+            lading(&sb, &args)
+        }
+    };
+    assert_success(&attestation("lading", "app:1", IDENTITY));
+    let other = "https://github.com/evil/app/.github/workflows/release.yml@refs/heads/main";
+    assert_eq!(code(&attestation("lading", "app:1", other)), Some(1));
+    assert_eq!(
+        code(&lading_verify_keyless(
+            &sb,
+            &local.trusted_root,
+            other,
+            &local.issuer,
+            "app:1",
+        )),
+        Some(1)
+    );
+    let key_verify = lading(
+        &sb,
+        &[
+            "verify",
+            "--key",
+            public,
+            "--trusted-root",
+            root,
+            "logged:1",
+        ],
+    );
+    assert_success(&key_verify);
+    assert!(
+        stderr(&key_verify).contains("transparency log entries checked"),
+        "{}",
+        stderr(&key_verify)
+    );
+
+    // cosign, through `lading serve`.
+    let serve = LadingServe::start(&sb.store());
+    let image = format!("{}/app@{keyless}", serve.host);
+    assert_success(&cosign_verify_keyless(
+        &sb,
+        &local.trusted_root,
+        IDENTITY,
+        &local.issuer,
+        &image,
+    ));
+    assert_success(&attestation("cosign", &image, IDENTITY));
+    refused_by_both(
+        &lading_verify_keyless(&sb, &local.trusted_root, other, &local.issuer, &image),
+        &cosign_verify_keyless(&sb, &local.trusted_root, other, &local.issuer, &image),
+        "another identity",
+    );
+    let logged_image = format!("{}/logged@{logged}", serve.host);
+    assert_success(&cosign(
+        &sb,
+        &[
+            "verify",
+            "--key",
+            public,
+            "--trusted-root",
+            root,
+            "--allow-http-registry",
+            "--allow-insecure-registry",
+            &logged_image,
+        ],
+    ));
+}

@@ -77,8 +77,13 @@ pub enum Command {
     /// and not empty, else plain) and PREFIX.pub (a `PUBLIC KEY` PEM that
     /// `cosign verify --key` reads). Existing files are not overwritten.
     GenerateKeyPair(GenerateKeyPairArgs),
-    /// Sign an image in a registry, as `cosign sign` does: with a key, or keyless.
+    /// Sign an image in a registry or in the store, as `cosign sign` does: with a key,
+    /// or keyless.
     ///
+    /// IMAGE is the store's when the store has that reference and it is not
+    /// `docker://REF` (which always means the registry); the signatures then go into the
+    /// store, the same manifests and referrers a registry would hold, and `lading serve`
+    /// serves them.
     /// A tag is resolved once to its manifest digest (printed); only that digest is
     /// signed. Key-based with `--key`; keyless without it: an ephemeral key and a Fulcio
     /// certificate for the OIDC identity token (`--identity-token`, or GitHub Actions').
@@ -103,6 +108,8 @@ pub enum Command {
     Predicate(PredicateArgs),
     /// Verify an image's cosign signatures: with a public key, or keyless.
     ///
+    /// IMAGE is the store's when the store has that reference and it is not
+    /// `docker://REF` (always the registry); its signatures are then read from the store.
     /// Looks in the storages `--registry-referrers-mode` names (default both): the
     /// image's Sigstore bundle referrers (a v0.3 bundle whose one DSSE signature verifies
     /// over an in-toto statement naming the image's digest) and the `sha256-<hex>.sig`
@@ -119,6 +126,8 @@ pub enum Command {
     /// Attest an image: sign an in-toto statement about its digest, as `cosign attest`
     /// does, with a key or keyless.
     ///
+    /// IMAGE is the store's when the store has that reference and it is not
+    /// `docker://REF` (always the registry); the attestation then goes into the store.
     /// The predicate file (`--predicate`) becomes the statement's predicate, of the type
     /// `--type` names (cosign's names or a URI; `buildlog` is lading's build log). A tag
     /// is resolved once to its manifest digest (printed), the statement's subject. The
@@ -132,6 +141,8 @@ pub enum Command {
     /// keyless (cosign's identity flags), as `cosign verify-attestation` does, optionally
     /// against a provenance policy.
     ///
+    /// IMAGE is the store's when the store has that reference and it is not
+    /// `docker://REF` (always the registry); its attestations are then read from the store.
     /// Reads bundle referrers and the `sha256-<hex>.att` manifest; an attestation counts
     /// when its envelope verifies with the key or certificate, its Rekor entry checks
     /// against `--trusted-root` (unless `--insecure-ignore-tlog`), its statement names the
@@ -248,7 +259,12 @@ pub struct SignArgs {
     /// spdxjson, vuln, buildlog, or `all` (those five). Repeatable or comma-separated.
     #[arg(long = "attest", value_name = "TYPE", value_delimiter = ',')]
     pub attest: Vec<String>,
-    /// The image: `docker://REGISTRY/REPO:TAG` or `REGISTRY/REPO@sha256:…`.
+    /// The image. `docker://REF` always means a registry. Without it, a reference the
+    /// store (`--store`) has — a tag (`app:1`; `app` is `app:latest`), `REPO@sha256:…`
+    /// or `sha256:…` — means the store's image, and its signatures go into the store
+    /// (`lading serve` exposes them); anything else is a registry reference
+    /// (`REGISTRY/REPO:TAG`, `REGISTRY/REPO@sha256:…`). Which one was used, and the
+    /// digest, is printed on stderr.
     pub image: String,
     /// Registry access.
     #[command(flatten)]
@@ -296,7 +312,12 @@ pub struct VerifyArgs {
     /// OCI 1.1 referrer, `legacy` the `sha256-<hex>.sig` tag, `both`.
     #[arg(long, value_enum, value_name = "MODE", default_value_t = ReferrersMode::Both)]
     pub registry_referrers_mode: ReferrersMode,
-    /// The image: `docker://REGISTRY/REPO:TAG` or `REGISTRY/REPO@sha256:…`.
+    /// The image. `docker://REF` always means a registry. Without it, a reference the
+    /// store (`--store`) has — a tag (`app:1`; `app` is `app:latest`), `REPO@sha256:…`
+    /// or `sha256:…` — means the store's image, and its signatures are read from the store
+    /// (`lading serve` exposes them); anything else is a registry reference
+    /// (`REGISTRY/REPO:TAG`, `REGISTRY/REPO@sha256:…`). Which one was used, and the
+    /// digest, is printed on stderr.
     pub image: String,
     /// Registry access.
     #[command(flatten)]
@@ -355,7 +376,12 @@ pub struct AttestArgs {
     /// an OCI 1.1 referrer, `legacy` a layer of the `sha256-<hex>.att` tag, `both`.
     #[arg(long, value_enum, value_name = "MODE", default_value_t = ReferrersMode::Both)]
     pub registry_referrers_mode: ReferrersMode,
-    /// The image: `docker://REGISTRY/REPO:TAG` or `REGISTRY/REPO@sha256:…`.
+    /// The image. `docker://REF` always means a registry. Without it, a reference the
+    /// store (`--store`) has — a tag (`app:1`; `app` is `app:latest`), `REPO@sha256:…`
+    /// or `sha256:…` — means the store's image, and the attestation goes into the store
+    /// (`lading serve` exposes them); anything else is a registry reference
+    /// (`REGISTRY/REPO:TAG`, `REGISTRY/REPO@sha256:…`). Which one was used, and the
+    /// digest, is printed on stderr.
     pub image: String,
     /// Registry access.
     #[command(flatten)]
@@ -409,7 +435,12 @@ pub struct VerifyAttestationArgs {
     /// OCI 1.1 referrers, `legacy` the `sha256-<hex>.att` tag, `both`.
     #[arg(long, value_enum, value_name = "MODE", default_value_t = ReferrersMode::Both)]
     pub registry_referrers_mode: ReferrersMode,
-    /// The image: `docker://REGISTRY/REPO:TAG` or `REGISTRY/REPO@sha256:…`.
+    /// The image. `docker://REF` always means a registry. Without it, a reference the
+    /// store (`--store`) has — a tag (`app:1`; `app` is `app:latest`), `REPO@sha256:…`
+    /// or `sha256:…` — means the store's image, and its attestations are read from the store
+    /// (`lading serve` exposes them); anything else is a registry reference
+    /// (`REGISTRY/REPO:TAG`, `REGISTRY/REPO@sha256:…`). Which one was used, and the
+    /// digest, is printed on stderr.
     pub image: String,
     /// Registry access.
     #[command(flatten)]

@@ -21,6 +21,7 @@ pub mod output;
 pub mod registry;
 pub mod signatures;
 pub mod ssh_agent;
+pub mod target;
 
 use std::process::ExitCode;
 
@@ -50,9 +51,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gate(args) => commands::gate::run(&store_dir, *args),
         Command::GenerateKeyPair(args) => commands::sign::generate_key_pair(args),
         Command::Sign(args) => commands::sign::sign(&store_dir, args),
-        Command::Verify(args) => commands::sign::verify(args),
+        Command::Verify(args) => commands::sign::verify(&store_dir, args),
         Command::Attest(args) => commands::attest::attest(&store_dir, args),
-        Command::VerifyAttestation(args) => commands::attest::verify_attestation(args),
+        Command::VerifyAttestation(args) => commands::attest::verify_attestation(&store_dir, args),
         Command::Predicate(args) => commands::predicate::run(&store_dir, args),
         Command::Version(args) => commands::version::run(args),
     }

@@ -95,6 +95,9 @@ pub struct ClientOptions {
     pub retries: u32,
     /// `User-Agent`.
     pub user_agent: String,
+    /// Connect directly, ignoring `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` (for a registry
+    /// this process serves itself on a loopback port).
+    pub no_proxy: bool,
 }
 
 impl Default for ClientOptions {
@@ -111,6 +114,7 @@ impl Default for ClientOptions {
             parallel: DEFAULT_PARALLEL,
             retries: 5,
             user_agent: concat!("lading/", env!("CARGO_PKG_VERSION")).to_string(),
+            no_proxy: false,
         }
     }
 }

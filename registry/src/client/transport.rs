@@ -210,6 +210,9 @@ fn build_http(opts: &ClientOptions, registry: &str, insecure: bool) -> Result<re
     if insecure {
         b = b.tls_danger_accept_invalid_certs(true);
     }
+    if opts.no_proxy {
+        b = b.no_proxy();
+    }
     b.build().map_err(|source| ClientError::Setup {
         host: registry.to_string(),
         source,

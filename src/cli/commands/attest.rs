@@ -24,14 +24,13 @@ use lading_signer::sigstore::trust_root::TrustedRoot;
 use lading_signer::sigstore::{self, dsse_bundle, dsse_entry, logged_bundle};
 
 use crate::attestations;
-use crate::cli::args::{AttestArgs, Progress, ReferrersMode, VerifyAttestationArgs};
+use crate::cli::args::{AttestArgs, ReferrersMode, VerifyAttestationArgs};
 use crate::cli::commands::keyless::{
     Signer, SigningFlags, keyless_signer, load_trusted_root, services, sign_bundle,
 };
-use crate::cli::commands::sign::{
-    IdentityFlags, docker_reference, load_private_key, resolve, verifier,
-};
-use crate::cli::{registry, signatures};
+use crate::cli::commands::sign::{IdentityFlags, load_private_key, verifier};
+use crate::cli::signatures;
+use crate::cli::target::{self, Access, Target};
 
 /// Where the predicate comes from.
 enum PredicateSource {
@@ -154,16 +153,14 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         .transpose()?;
     let http = sigstore::http_client()?;
     let key = args.key.as_deref().map(load_private_key).transpose()?;
-    let reference = registry::reference(&args.image)?;
-    let client = registry::client(&args.registry, Progress::Quiet)?;
-    let subject = resolve(&client, &reference)?;
+    let target = target::open(store_dir, &args.image, &args.registry, Access::ReadWrite)?;
     let predicate = match given {
         Some(predicate) => predicate,
-        None => wrap(&source.bytes(store_dir, &subject.digest)?)?,
+        None => wrap(&source.bytes(store_dir, target.digest())?)?,
     };
     let statement = Statement::new(
-        &docker_reference(&reference),
-        &subject.digest,
+        &target.docker_ref,
+        target.digest(),
         &predicate_type,
         predicate,
     );
@@ -172,9 +169,7 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         None => keyless_signer(&flags, &http, &services)?,
     };
     let attacher = Attacher {
-        client: &client,
-        reference: &reference,
-        subject: &subject,
+        target: &target,
         signer: &signer,
         log: args.tlog_upload.then_some(Log {
             http: &http,
@@ -187,15 +182,15 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
 }
 
 /// The predicates lading generates from its store for the image `digest`, as in-toto
-/// statements naming the image `reference`: what `lading sign --attest` attaches.
+/// statements naming the image `name` (cosign's docker-reference): what `lading sign
+/// --attest` attaches.
 pub(crate) fn generated_statements(
     store_dir: &Path,
-    reference: &Reference,
+    name: &str,
     digest: &Digest,
     kinds: &[attestations::Kind],
 ) -> Result<Vec<Statement>> {
     let store = Store::open(store_dir)?;
-    let name = docker_reference(reference);
     kinds
         .iter()
         .map(|&kind| {
@@ -205,7 +200,7 @@ pub(crate) fn generated_statements(
             })?;
             let predicate = attestation::predicate(predicate_type, &generated.bytes, "")
                 .with_context(|| format!("reading the generated {predicate_type} predicate"))?;
-            Ok(Statement::new(&name, digest, predicate_type, predicate))
+            Ok(Statement::new(name, digest, predicate_type, predicate))
         })
         .collect()
 }
@@ -221,9 +216,8 @@ pub(crate) struct Log<'a> {
 /// Attaches attestations to one image with one signer: `attest`'s one, or the several
 /// `sign --attest` asks for (one key, one certificate, one `.att` update).
 pub(crate) struct Attacher<'a> {
-    pub(crate) client: &'a Client,
-    pub(crate) reference: &'a Reference,
-    pub(crate) subject: &'a Descriptor,
+    /// The image (in a registry, or the store's served).
+    pub(crate) target: &'a Target,
     pub(crate) signer: &'a Signer,
     /// `None`: not logged (`--tlog-upload=false`).
     pub(crate) log: Option<Log<'a>>,
@@ -246,7 +240,8 @@ impl Attacher<'_> {
             // cosign v3 adds bundle referrers without replacing either.
             eprintln!("--replace applies to the legacy .att tag only; the bundle is added");
         }
-        let digest = &self.subject.digest;
+        let target = self.target;
+        let (client, reference, digest) = (&target.client, &target.reference, target.digest());
         let mut bundles: Vec<(Bundle, &str)> = Vec::new();
         if let Some(bundle) = signature {
             bundles.push((bundle, PREDICATE_COSIGN_SIGN));
@@ -269,21 +264,22 @@ impl Attacher<'_> {
         }
         if !bundles.is_empty() {
             let pairs: Vec<(&Bundle, &str)> = bundles.iter().map(|(b, t)| (b, *t)).collect();
-            let stored =
-                signatures::store_bundles(self.client, self.reference, self.subject, &pairs)?;
+            let stored = signatures::store_bundles(client, reference, &target.subject, &pairs)?;
             for at in stored {
-                crate::cli::out!("bundle {at}");
+                crate::cli::out!("bundle {}", target.shown(&at));
             }
         }
         if !legacy.is_empty() {
-            let (att_ref, at, count) =
-                store_legacy(self.client, self.reference, digest, legacy, replace)?;
-            crate::cli::out!("attestations {att_ref}@{at} ({count} attestation(s))");
+            let (att_ref, at, count) = store_legacy(client, reference, digest, legacy, replace)?;
+            crate::cli::out!(
+                "attestations {}@{at} ({count} attestation(s))",
+                target.shown(&att_ref)
+            );
         }
         for statement in statements {
             crate::cli::out!(
                 "attested {} ({})",
-                self.reference.with_digest(digest.clone()),
+                target.shown(&reference.with_digest(digest.clone())),
                 statement.predicate_type
             );
         }
@@ -386,7 +382,10 @@ impl Wanted {
 
 /// Verifies an image's attestations of one type, in the storages
 /// `--registry-referrers-mode` names: 0 one verified, 1 none did.
-pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
+///
+/// `args.image` is a store image when the store has it and is not `docker://`
+/// ([`target`]): the attestations are then read from the store.
+pub fn verify_attestation(store_dir: &Path, args: VerifyAttestationArgs) -> Result<ExitCode> {
     let wanted = Wanted {
         predicate_type: attestation::predicate_type(&args.predicate_type)?.to_string(),
         policy: Policy {
@@ -412,17 +411,18 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
         tlog: !args.insecure_ignore_tlog,
         sct: !args.insecure_ignore_sct,
     };
-    let reference = registry::reference(&args.image)?;
-    let client = registry::client(&args.registry, Progress::Quiet)?;
-    let digest = resolve(&client, &reference)?.digest;
-    let image = reference.with_digest(digest.clone());
+    let target = target::open(store_dir, &args.image, &args.registry, Access::ReadOnly)?;
+    let (client, reference) = (&target.client, &target.reference);
+    let digest = target.digest().clone();
+    let image = reference.clone();
+    let shown = target.shown(&image);
     let mode = args.registry_referrers_mode;
     // The verified envelopes, printed as cosign prints them: one JSON envelope a line.
     let mut verified: Vec<Vec<u8>> = Vec::new();
     let mut found_in = Vec::new();
     if mode.referrers() {
         let found = verified_bundles(
-            &client,
+            client,
             &image,
             (&verifier, trust.as_ref(), checks),
             &digest,
@@ -435,8 +435,8 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
     }
     if mode.legacy() {
         let found = verified_legacy(
-            &client,
-            &reference,
+            client,
+            reference,
             (&verifier, trust.as_ref(), checks),
             &digest,
             &wanted,
@@ -452,11 +452,11 @@ pub fn verify_attestation(args: VerifyAttestationArgs) -> Result<ExitCode> {
         None => "the certificate identity and issuer given".to_string(),
     };
     if verified.is_empty() {
-        eprintln!("no valid {predicate_type} attestation for {image} with {by}");
+        eprintln!("no valid {predicate_type} attestation for {shown} with {by}");
         return Ok(ExitCode::from(1));
     }
     eprintln!(
-        "Verified {image}: {} {predicate_type} attestation(s) valid with {by}{} in {} ({})",
+        "Verified {shown}: {} {predicate_type} attestation(s) valid with {by}{} in {} ({})",
         verified.len(),
         if wanted.policy.is_empty() {
             ""

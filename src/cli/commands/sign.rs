@@ -21,13 +21,14 @@ use lading_signer::{KeyPair, PublicKey, cosign, keys};
 use zeroize::Zeroizing;
 
 use crate::attestations;
-use crate::cli::args::{GenerateKeyPairArgs, Progress, SignArgs, VerifyArgs};
+use crate::cli::args::{GenerateKeyPairArgs, SignArgs, VerifyArgs};
 use crate::cli::commands::attest::{Attacher, Log, generated_statements};
 use crate::cli::commands::keyless::{
     Signer, SigningFlags, keyless_signer, load_trusted_root, sign_bundle, sign_legacy, sign_trust,
 };
 use crate::cli::commands::tuf;
-use crate::cli::{registry, signatures};
+use crate::cli::signatures;
+use crate::cli::target::{self, Access};
 
 /// `PREFIX` + `ext`.
 fn with_suffix(prefix: &Path, ext: &str) -> PathBuf {
@@ -165,6 +166,9 @@ pub(crate) fn resolve(client: &Client, r: &Reference) -> Result<Descriptor> {
 /// bundle referrer (cosign v3's DSSE statement) and/or the legacy `.sig` tag, both made
 /// by one key (or one ephemeral key and certificate) and logged unless
 /// `--tlog-upload=false`.
+///
+/// `args.image` is a store image when the store has it and is not `docker://`
+/// ([`target`]): the signatures then go into the store.
 pub fn sign(store_dir: &Path, args: SignArgs) -> Result<ExitCode> {
     let mode = args.registry_referrers_mode;
     let attest = attestation_kinds(&args.attest)?;
@@ -177,21 +181,21 @@ pub fn sign(store_dir: &Path, args: SignArgs) -> Result<ExitCode> {
     let (key, found) = std::thread::scope(|s| {
         let decrypting = key_file.map(|k| s.spawn(move || k.decrypt()));
         let found = (|| -> Result<_> {
-            let reference = registry::reference(&args.image)?;
-            let client = registry::client(&args.registry, Progress::Quiet)?;
-            let subject = resolve(&client, &reference)?;
+            let target = target::open(store_dir, &args.image, &args.registry, Access::ReadWrite)?;
             // Every predicate is generated before anything is signed: a missing record
             // fails the command with nothing stored.
-            let statements = generated_statements(store_dir, &reference, &subject.digest, &attest)?;
-            Ok((reference, client, subject, statements))
+            let statements =
+                generated_statements(store_dir, &target.docker_ref, target.digest(), &attest)?;
+            Ok((target, statements))
         })();
         let key = decrypting.map(|d| d.join().expect("decrypting the key panicked"));
         (key.transpose(), found)
     });
     let key = key?;
-    let (reference, client, subject, statements) = found?;
+    let (target, statements) = found?;
+    let (client, reference, subject) = (&target.client, &target.reference, &target.subject);
     let digest = subject.digest.clone();
-    let docker_ref = docker_reference(&reference);
+    let docker_ref = target.docker_ref.clone();
     let signer = match key {
         Some(key) => Signer { key, certs: None },
         None => keyless_signer(&SigningFlags::from(&args), &http, &services)?,
@@ -207,13 +211,13 @@ pub fn sign(store_dir: &Path, args: SignArgs) -> Result<ExitCode> {
         };
         if statements.is_empty() {
             let at = signatures::store_bundle(
-                &client,
-                &reference,
-                &subject,
+                client,
+                reference,
+                subject,
                 &bundle,
                 PREDICATE_COSIGN_SIGN,
             )?;
-            crate::cli::out!("bundle {at}");
+            crate::cli::out!("bundle {}", target.shown(&at));
         } else {
             signature_bundle = Some(bundle);
         }
@@ -231,14 +235,15 @@ pub fn sign(store_dir: &Path, args: SignArgs) -> Result<ExitCode> {
         } else {
             cosign::sign(&signer.key, &docker_ref, &digest)?
         };
-        let (sig_ref, at, count) = signatures::store_legacy(&client, &reference, signed, &digest)?;
-        crate::cli::out!("signature {sig_ref}@{at} ({count} signature(s))");
+        let (sig_ref, at, count) = signatures::store_legacy(client, reference, signed, &digest)?;
+        crate::cli::out!(
+            "signature {}@{at} ({count} signature(s))",
+            target.shown(&sig_ref)
+        );
     }
     if !statements.is_empty() {
         let attacher = Attacher {
-            client: &client,
-            reference: &reference,
-            subject: &subject,
+            target: &target,
             signer: &signer,
             log: args.tlog_upload.then_some(Log {
                 http: &http,
@@ -249,10 +254,9 @@ pub fn sign(store_dir: &Path, args: SignArgs) -> Result<ExitCode> {
         };
         attacher.attach(&statements, false, signature_bundle)?;
     }
-    crate::cli::out!("signed {}", reference.with_digest(digest));
+    crate::cli::out!("signed {}", target.shown(&reference.with_digest(digest)));
     Ok(ExitCode::SUCCESS)
 }
-
 /// The predicates `--attest` names (`all`: every one lading generates), in order,
 /// without repeats.
 fn attestation_kinds(names: &[String]) -> Result<Vec<attestations::Kind>> {
@@ -329,7 +333,10 @@ pub(crate) fn verifier(flags: IdentityFlags<'_>) -> Result<Verifier> {
 }
 
 /// Verifies an image's signatures: 0 verified, 1 not.
-pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
+///
+/// `args.image` is a store image when the store has it and is not `docker://`
+/// ([`target`]): the signatures are then read from the store.
+pub fn verify(store_dir: &Path, args: VerifyArgs) -> Result<ExitCode> {
     let verifier = verifier(IdentityFlags::from(&args))?;
     let keyless = matches!(verifier, Verifier::Keyless(_));
     let trust = match &args.trusted_root {
@@ -353,10 +360,11 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let reference = registry::reference(&args.image)?;
-    let client = registry::client(&args.registry, Progress::Quiet)?;
-    let digest = resolve(&client, &reference)?.digest;
-    let image = reference.with_digest(digest.clone());
+    let target = target::open(store_dir, &args.image, &args.registry, Access::ReadOnly)?;
+    let client = &target.client;
+    let digest = target.digest().clone();
+    let image = target.reference.clone();
+    let shown = target.shown(&image);
     let mode = args.registry_referrers_mode;
     let mut verified = Vec::new();
     let mut found_in = Vec::new();
@@ -366,7 +374,7 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
     };
     if mode.referrers() {
         let (checked, via_api) =
-            signatures::check_bundles(&client, &image, &verifier, trust.as_ref(), checks, &digest)?;
+            signatures::check_bundles(client, &image, &verifier, trust.as_ref(), checks, &digest)?;
         let how = if via_api {
             "referrers API"
         } else {
@@ -380,7 +388,7 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
         report(&checked, &mut verified, &mut found_in, "oci-1-1 bundle");
     }
     if mode.legacy() {
-        match signatures::check_legacy(&client, &image, &verifier, trust.as_ref(), checks, &digest)?
+        match signatures::check_legacy(client, &image, &verifier, trust.as_ref(), checks, &digest)?
         {
             None => eprintln!("legacy: no {}", cosign::signature_tag(&digest)),
             Some(checked) => {
@@ -399,11 +407,11 @@ pub fn verify(args: VerifyArgs) -> Result<ExitCode> {
         None => "the certificate identity and issuer given".to_string(),
     };
     if verified.is_empty() {
-        eprintln!("no valid signature for {image} with {by}");
+        eprintln!("no valid signature for {shown} with {by}");
         return Ok(ExitCode::from(1));
     }
     eprintln!(
-        "Verified {image}: {} signature(s) valid with {by} in {} ({})",
+        "Verified {shown}: {} signature(s) valid with {by} in {} ({})",
         verified.len(),
         found_in.join(" and "),
         if args.insecure_ignore_tlog {
