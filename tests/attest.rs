@@ -1573,3 +1573,163 @@ fn lading_verifies_cosign_v3_bundles_and_both_refuse_forged_ones() {
     assert_success(&ours);
     assert_statements(&ours, 1, PREDICATE_SLSA_PROVENANCE_V1, &b);
 }
+
+/// `lading sign --attest all`: the signature and the five predicates lading generates,
+/// in one run with one key; cosign verifies the signature and each attestation (the
+/// bundle referrers and the legacy tags), and the statements hold exactly what `lading
+/// predicate` prints.
+#[test]
+fn sign_with_attest_all_signs_and_attaches_the_generated_predicates_in_one_run() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Registry::plain();
+    let digest = packaged_image(&sb);
+    // Records the scan the vuln predicate is generated from (and writes the SBOMs).
+    predicate_files(&sb);
+    push(&sb, &reg, "pkgs:1", &format!("docker://{}/app:1", reg.host));
+    let password = "one run 3";
+    let (key, public) = lading_keys(&sb, "k", Some(password));
+    let image = format!("{}/app@{digest}", reg.host);
+    let out = lading(
+        &sb,
+        Some(password),
+        &[
+            "sign",
+            "--key",
+            key.to_str().expect("utf-8"),
+            "--tlog-upload=false",
+            "--attest",
+            "all",
+            &image,
+        ],
+    );
+    assert_success(&out);
+    let printed = stdout(&out);
+    assert_eq!(
+        printed.matches("\nbundle ").count() + usize::from(printed.starts_with("bundle ")),
+        6,
+        "{printed}"
+    );
+    assert!(printed.contains("(5 attestation(s))"), "{printed}");
+    assert!(printed.contains("(1 signature(s))"), "{printed}");
+
+    // One update of the referrers tag holds the six bundles; `.att` the five envelopes.
+    let referrers_tag = format!("{}/app:sha256-{}", reg.host, digest.hex());
+    let index: Value =
+        serde_json::from_slice(&crane(&reg, "manifest", &referrers_tag)).expect("index");
+    let listed: Vec<&str> = index["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .map(|m| {
+            m["annotations"][ANNOTATION_BUNDLE_PREDICATE_TYPE]
+                .as_str()
+                .expect("predicate type")
+        })
+        .collect();
+    let generated = [
+        ("slsaprovenance1", PREDICATE_SLSA_PROVENANCE_V1),
+        ("cyclonedx", PREDICATE_CYCLONEDX),
+        ("spdxjson", PREDICATE_SPDX),
+        ("vuln", PREDICATE_VULN),
+        ("buildlog", PREDICATE_BUILD_LOG),
+    ];
+    assert_eq!(listed.len(), 6, "{index}");
+    for (_, uri) in generated {
+        assert!(listed.contains(&uri), "{uri} not in {listed:?}");
+    }
+    let att = att_manifest(&reg, "app", &digest);
+    let layers = att["layers"].as_array().expect("layers").clone();
+    assert_eq!(
+        predicate_types(&layers),
+        generated.iter().map(|(_, u)| *u).collect::<Vec<_>>()
+    );
+
+    let mut verify = vec![
+        "verify",
+        "--key",
+        public.to_str().expect("utf-8"),
+        "--insecure-ignore-tlog=true",
+    ];
+    verify.extend(reg.cosign_flags.iter().map(String::as_str));
+    verify.push(&image);
+    assert_success(&cosign(&sb, "", &verify));
+    for (name, uri) in generated {
+        let predicate = sb.run(&["predicate", "pkgs:1", "--type", name]);
+        assert_success(&predicate);
+        let expected: Value = serde_json::from_slice(&predicate.stdout).expect("predicate");
+        for new_bundle_format in [true, false] {
+            if name == "buildlog" {
+                continue; // not a cosign type name; lading checks it below
+            }
+            let out = cosign_verify_format(&sb, &reg, &public, name, new_bundle_format, &image);
+            assert_success(&out);
+            let found = statements(&out);
+            assert!(
+                found
+                    .iter()
+                    .any(|s| s["predicateType"] == uri && s["predicate"] == expected),
+                "cosign ({name}, new bundle format {new_bundle_format}): {found:?}"
+            );
+        }
+        for mode in ["oci-1-1", "legacy"] {
+            let out = lading_verify(
+                &sb,
+                &reg,
+                &public,
+                name,
+                &image,
+                &["--registry-referrers-mode", mode],
+            );
+            assert_success(&out);
+            let found = statements(&out);
+            assert_eq!(found.len(), 1, "{name} in {mode}: {found:?}");
+            assert_eq!(found[0]["predicate"], expected, "{name} in {mode}");
+        }
+    }
+}
+
+/// A predicate lading cannot generate (no scan recorded) fails `sign --attest` before
+/// anything is signed or stored; an unknown type is refused before the key is read.
+#[test]
+fn sign_with_attest_stores_nothing_when_a_predicate_cannot_be_generated() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Registry::plain();
+    let digest = build_image(&sb, "bare:1", "no scan of me\n");
+    push(&sb, &reg, "bare:1", &format!("docker://{}/app:1", reg.host));
+    let (key, _) = lading_keys(&sb, "k", None);
+    let image = format!("{}/app@{digest}", reg.host);
+    let sign = |attest: &str| {
+        lading(
+            &sb,
+            None,
+            &[
+                "sign",
+                "--key",
+                key.to_str().expect("utf-8"),
+                "--tlog-upload=false",
+                "--attest",
+                attest,
+                &image,
+            ],
+        )
+    };
+    let out = sign("slsaprovenance1,vuln");
+    assert_eq!(code(&out), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("lading scan"), "{}", stderr(&out));
+    let tags = String::from_utf8(crane(&reg, "ls", &format!("{}/app", reg.host))).expect("utf-8");
+    assert_eq!(tags.trim(), "1", "nothing but the image's tag: {tags}");
+
+    let out = sign("custom");
+    assert_eq!(code(&out), Some(2));
+    assert!(
+        stderr(&out).contains("--attest \"custom\""),
+        "{}",
+        stderr(&out)
+    );
+}
