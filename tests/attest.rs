@@ -1059,7 +1059,7 @@ fn unsupported_modes_and_bad_input_are_refused_clearly() {
         ),
         (
             &["verify-attestation", "--key", public, &image],
-            "--trusted-root FILE is required",
+            "no trusted root to verify the transparency log: pass --trusted-root FILE",
         ),
         (
             &[

@@ -590,3 +590,58 @@ fn password_is_asked_for_on_a_terminal_without_echo() {
         assert!(!shown.contains(&line), "{shown}");
     }
 }
+
+/// `generate-key-pair` on a terminal with no password in the environment asks for one
+/// twice without echo (cosign's prompts), encrypts the key with it, and refuses answers
+/// that differ (writing nothing).
+#[test]
+fn generate_key_pair_asks_for_the_password_on_a_terminal() {
+    if !require_tool("python3") || !require_tool("openssl") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let on_tty = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/on_tty.py");
+    let generate = |prefix: &Path, answers: [&str; 2]| {
+        run(Command::new("python3")
+            .arg(&on_tty)
+            .args(["Enter password for private key: ", answers[0]])
+            .args(["Enter password for private key again: ", answers[1]])
+            .arg("--")
+            .arg(env!("CARGO_BIN_EXE_lading"))
+            .args(["generate-key-pair", "--output-key-prefix"])
+            .arg(prefix)
+            .env_remove("LADING_PASSWORD")
+            .env_remove("COSIGN_PASSWORD"))
+    };
+    let secret = "typed at the tty 5";
+    let prefix = sb.path("typed");
+    let out = generate(&prefix, [secret, secret]);
+    assert_success(&out);
+    assert!(
+        !stdout(&out).contains(secret),
+        "the password was echoed: {}",
+        stdout(&out)
+    );
+    let key = prefix.with_extension("key");
+    let text = std::fs::read_to_string(&key).expect("key");
+    assert!(
+        text.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        "{text}"
+    );
+    // The password typed is the key's (openssl reads PBES2 PKCS#8).
+    let pass = format!("pass:{secret}");
+    let check = |pass: &str| {
+        run(Command::new("openssl")
+            .args(["pkey", "-noout", "-passin", pass, "-in"])
+            .arg(&key))
+    };
+    assert_success(&check(&pass));
+    assert!(!check("pass:another").status.success());
+
+    let prefix = sb.path("mismatch");
+    let out = generate(&prefix, [secret, "something else"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stdout(&out).contains("do not match"), "{}", stdout(&out));
+    assert!(!prefix.with_extension("key").exists());
+    assert!(!prefix.with_extension("pub").exists());
+}

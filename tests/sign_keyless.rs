@@ -1412,12 +1412,20 @@ fn keyless_signatures_on_a_tls_registry_with_htpasswd_verify_with_cosign_and_lad
         &local.url,
         "--rekor-url",
         &local.url,
+        // Keyless attestations over TLS too, signed with the same certificate.
+        "--attest",
+        "slsaprovenance1",
     ];
     sign.extend(registry_flags);
     sign.push(&image);
     let signed = lading(&sb, &sign);
     assert_success(&signed);
     assert!(stdout(&signed).contains("bundle "), "{}", stdout(&signed));
+    assert!(
+        stdout(&signed).contains("(1 attestation(s))"),
+        "{}",
+        stdout(&signed)
+    );
     assert!(
         stdout(&signed).contains("signature "),
         "{}",
@@ -1459,6 +1467,45 @@ fn keyless_signatures_on_a_tls_registry_with_htpasswd_verify_with_cosign_and_lad
         args.push(&image);
         lading(&sb, &args)
     };
+    let cosign_attestation_in = |bundles: bool, identity: &str| {
+        cosign(
+            &sb,
+            &[
+                "verify-attestation",
+                "--type",
+                "slsaprovenance1",
+                "--trusted-root",
+                root,
+                "--certificate-identity",
+                identity,
+                "--certificate-oidc-issuer",
+                &local.issuer,
+                &format!("--new-bundle-format={bundles}"),
+                &format!("--registry-cacert={ca}"),
+                "--registry-username=alice",
+                "--registry-password=pw",
+                &image,
+            ],
+        )
+    };
+    let lading_attestation_in = |mode: &str, identity: &str| {
+        let mode = format!("--registry-referrers-mode={mode}");
+        let mut args = vec![
+            "verify-attestation",
+            "--type",
+            "slsaprovenance1",
+            "--trusted-root",
+            root,
+            "--certificate-identity",
+            identity,
+            "--certificate-oidc-issuer",
+            &local.issuer,
+            &mode,
+        ];
+        args.extend(registry_flags);
+        args.push(&image);
+        lading(&sb, &args)
+    };
     for (bundles, mode) in [(true, "oci-1-1"), (false, "legacy")] {
         assert_success(&cosign_in(bundles, IDENTITY));
         let ours = lading_in(mode, IDENTITY);
@@ -1468,7 +1515,15 @@ fn keyless_signatures_on_a_tls_registry_with_htpasswd_verify_with_cosign_and_lad
             &cosign_in(bundles, "someone-else@example.com"),
             "wrong identity over TLS",
         );
-        assert_no_token(&[&signed, &ours], &token);
+        assert_success(&cosign_attestation_in(bundles, IDENTITY));
+        let attested = lading_attestation_in(mode, IDENTITY);
+        assert_success(&attested);
+        refused_by_both(
+            &lading_attestation_in(mode, "someone-else@example.com"),
+            &cosign_attestation_in(bundles, "someone-else@example.com"),
+            "wrong identity for an attestation over TLS",
+        );
+        assert_no_token(&[&signed, &ours, &attested], &token);
     }
 }
 

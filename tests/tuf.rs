@@ -208,6 +208,42 @@ fn keyless_sign_and_verify_with_trust_material_from_tuf() {
     );
     assert_success(&verify(&sb, "cache", &repo, &image));
     assert_eq!(cached_root_version(&sb, "cache"), 1);
+    // Attestations take the same trust material: a keyless provenance attestation,
+    // logged, and verified with nothing but the TUF flags.
+    let attested = lading(
+        &sb,
+        "cache",
+        &repo,
+        &[
+            "attest",
+            "--identity-token",
+            token.to_str().expect("utf-8"),
+            "--type",
+            "slsaprovenance1",
+            &image,
+        ],
+    );
+    assert_success(&attested);
+    assert!(
+        stderr(&attested).contains("tlog entry created"),
+        "{}",
+        stderr(&attested)
+    );
+    assert_success(&lading(
+        &sb,
+        "cache",
+        &repo,
+        &[
+            "verify-attestation",
+            "--type",
+            "slsaprovenance1",
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer-regexp",
+            ".",
+            &image,
+        ],
+    ));
     // cosign, initialized from the same TUF repository, verifies it too.
     let cosign = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers/go/bin/cosign");
     if require(
@@ -225,6 +261,18 @@ fn keyless_sign_and_verify_with_trust_material_from_tuf() {
         ]));
         assert_success(&cosign(&[
             "verify",
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer-regexp",
+            ".",
+            "--allow-http-registry",
+            "--allow-insecure-registry",
+            &image,
+        ]));
+        assert_success(&cosign(&[
+            "verify-attestation",
+            "--type",
+            "slsaprovenance1",
             "--certificate-identity",
             IDENTITY,
             "--certificate-oidc-issuer-regexp",

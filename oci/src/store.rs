@@ -499,6 +499,25 @@ mod tests {
         assert!(ingest.is_empty(), "temp files left behind");
     }
 
+    /// A scratch store skips fsync only: blobs are still verified, and a wrong one
+    /// still leaves nothing visible.
+    #[test]
+    fn scratch_stores_verify_blobs_like_durable_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_scratch(dir.path()).unwrap();
+        assert!(!store.is_durable() && Store::open(dir.path()).unwrap().is_durable());
+        let wrong = Digest::of(b"other");
+        let err = store
+            .put_reader(&b"hello"[..], Some((&wrong, 5)))
+            .unwrap_err();
+        assert!(matches!(err, Error::DigestMismatch { .. }));
+        assert!(!store.has(&Digest::of(b"hello")));
+        let d = store.put_bytes(b"hello", "x").unwrap();
+        assert_eq!(store.read_blob(&d.digest).unwrap(), b"hello");
+        store.tag("t:1", &d).unwrap();
+        assert_eq!(store.tags().unwrap()[0].1.digest, d.digest);
+    }
+
     #[test]
     fn tags_replace_and_list() {
         let dir = tempfile::tempdir().unwrap();

@@ -343,13 +343,18 @@ pub struct AttestArgs {
     #[arg(long, value_name = "URL", conflicts_with = "signing_config")]
     pub rekor_url: Option<String>,
     /// A Sigstore `signing_config.json` (v0.2) naming the Fulcio and Rekor to use.
-    /// Default: public-good Sigstore (fulcio.sigstore.dev, rekor.sigstore.dev).
+    /// Default: the `signing_config.v0.2.json` of the TUF repository (public-good
+    /// Sigstore's unless --tuf-mirror).
     #[arg(long, value_name = "FILE")]
     pub signing_config: Option<PathBuf>,
     /// A Sigstore `trusted_root.json`: what Fulcio and Rekor return is verified against
-    /// it before the attestation is stored.
+    /// it before the attestation is stored. Default, when the services come from TUF:
+    /// the TUF repository's `trusted_root.json`.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+    /// Where the default trust material comes from.
+    #[command(flatten)]
+    pub tuf: TufArgs,
     /// The predicate type: a URI, or one of slsaprovenance, slsaprovenance02,
     /// slsaprovenance1, link, spdx, spdxjson, cyclonedx, vuln, openvex, custom, buildlog.
     #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
@@ -408,10 +413,14 @@ pub struct VerifyAttestationArgs {
     /// Keyless: a regular expression the OIDC issuer must match.
     #[arg(long, value_name = "REGEXP", conflicts_with = "key")]
     pub certificate_oidc_issuer_regexp: Option<String>,
-    /// A Sigstore `trusted_root.json`: the Fulcio CAs and Rekor keys to trust. Required
-    /// for keyless attestations and for transparency-log checks.
+    /// A Sigstore `trusted_root.json`: the Fulcio CAs and Rekor keys to trust, for
+    /// keyless attestations and transparency-log checks. Default: the TUF repository's
+    /// `trusted_root.json` (public-good Sigstore's unless --tuf-mirror).
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+    /// Where the default trust material comes from.
+    #[command(flatten)]
+    pub tuf: TufArgs,
     /// The predicate type to verify (as for `lading attest`).
     #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
     pub predicate_type: String,

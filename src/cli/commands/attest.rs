@@ -26,9 +26,9 @@ use lading_signer::sigstore::{self, dsse_bundle, dsse_entry, logged_bundle};
 use crate::attestations;
 use crate::cli::args::{AttestArgs, ReferrersMode, VerifyAttestationArgs};
 use crate::cli::commands::keyless::{
-    Signer, SigningFlags, keyless_signer, load_trusted_root, services, sign_bundle,
+    Signer, SigningFlags, keyless_signer, sign_bundle, sign_trust,
 };
-use crate::cli::commands::sign::{IdentityFlags, load_private_key, verifier};
+use crate::cli::commands::sign::{IdentityFlags, load_private_key, verification_trust, verifier};
 use crate::cli::signatures;
 use crate::cli::target::{self, Access, Target};
 
@@ -145,12 +145,7 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         PredicateSource::Generated(_) => None,
     };
     let flags = SigningFlags::from(&args);
-    let services = services(&flags)?;
-    let trust = args
-        .trusted_root
-        .as_deref()
-        .map(load_trusted_root)
-        .transpose()?;
+    let (services, trust) = sign_trust(&flags)?;
     let http = sigstore::http_client()?;
     let key = args.key.as_deref().map(load_private_key).transpose()?;
     let target = target::open(store_dir, &args.image, &args.registry, Access::ReadWrite)?;
@@ -400,13 +395,12 @@ pub fn verify_attestation(store_dir: &Path, args: VerifyAttestationArgs) -> Resu
         issuer: &args.certificate_oidc_issuer,
         issuer_regexp: &args.certificate_oidc_issuer_regexp,
     })?;
-    let trust = match &args.trusted_root {
-        Some(path) => Some(load_trusted_root(path)?),
-        None if args.key.is_none() || !args.insecure_ignore_tlog => bail!(
-            "--trusted-root FILE is required to verify keyless attestations or the transparency log (--insecure-ignore-tlog checks a key only)"
-        ),
-        None => None,
-    };
+    let trust = verification_trust(
+        &args.trusted_root,
+        &args.tuf,
+        args.key.is_none(),
+        args.insecure_ignore_tlog,
+    )?;
     let checks = Checks {
         tlog: !args.insecure_ignore_tlog,
         sct: !args.insecure_ignore_sct,

@@ -17,7 +17,7 @@ use lading_signer::sigstore::trust_root::{SigningConfig, TrustedRoot};
 use lading_signer::sigstore::{self, fulcio, legacy};
 use lading_signer::{KeyPair, cosign};
 
-use crate::cli::args::{AttestArgs, SignArgs};
+use crate::cli::args::{AttestArgs, SignArgs, TufArgs};
 use crate::cli::commands::tuf;
 
 /// Reads a `trusted_root.json`.
@@ -29,21 +29,28 @@ pub(crate) fn load_trusted_root(path: &Path) -> Result<TrustedRoot> {
 
 /// The signing flags `sign` and `attest` share (cosign's names).
 pub(crate) struct SigningFlags<'a> {
+    /// Whether `--key` was given (else keyless).
+    pub(crate) keyed: bool,
     pub(crate) tlog_upload: bool,
     pub(crate) identity_token: &'a Option<String>,
     pub(crate) fulcio_url: &'a Option<String>,
     pub(crate) rekor_url: &'a Option<String>,
     pub(crate) signing_config: &'a Option<PathBuf>,
+    pub(crate) trusted_root: &'a Option<PathBuf>,
+    pub(crate) tuf: &'a TufArgs,
 }
 
 impl<'a> From<&'a SignArgs> for SigningFlags<'a> {
     fn from(a: &'a SignArgs) -> Self {
         SigningFlags {
+            keyed: a.key.is_some(),
             tlog_upload: a.tlog_upload,
             identity_token: &a.identity_token,
             fulcio_url: &a.fulcio_url,
             rekor_url: &a.rekor_url,
             signing_config: &a.signing_config,
+            trusted_root: &a.trusted_root,
+            tuf: &a.tuf,
         }
     }
 }
@@ -51,11 +58,14 @@ impl<'a> From<&'a SignArgs> for SigningFlags<'a> {
 impl<'a> From<&'a AttestArgs> for SigningFlags<'a> {
     fn from(a: &'a AttestArgs) -> Self {
         SigningFlags {
+            keyed: a.key.is_some(),
             tlog_upload: a.tlog_upload,
             identity_token: &a.identity_token,
             fulcio_url: &a.fulcio_url,
             rekor_url: &a.rekor_url,
             signing_config: &a.signing_config,
+            trusted_root: &a.trusted_root,
+            tuf: &a.tuf,
         }
     }
 }
@@ -67,25 +77,25 @@ pub(crate) struct Services {
     pub(crate) rekor: String,
 }
 
-/// The services and the trusted root for `lading sign`: `--signing-config` or
-/// `--fulcio-url`/`--rekor-url` with `--trusted-root` when given; else, when a service is
-/// needed (keyless, or a logged signature), the TUF repository's signing config and
-/// trusted root (`--trusted-root` still wins).
-pub(crate) fn sign_trust(args: &SignArgs) -> Result<(Services, Option<TrustedRoot>)> {
+/// The services and the trusted root for `lading sign` and `lading attest`:
+/// `--signing-config` or `--fulcio-url`/`--rekor-url` with `--trusted-root` when given;
+/// else, when a service is needed (keyless, or a logged signature), the TUF
+/// repository's signing config and trusted root (`--trusted-root` still wins).
+pub(crate) fn sign_trust(args: &SigningFlags<'_>) -> Result<(Services, Option<TrustedRoot>)> {
     // A flag error is reported before any service is asked.
-    if args.key.is_none() && !args.tlog_upload {
+    if !args.keyed && !args.tlog_upload {
         bail!("keyless signatures are always logged: --tlog-upload=false needs --key");
     }
     let named =
         args.signing_config.is_some() || args.fulcio_url.is_some() || args.rekor_url.is_some();
-    let needed = args.key.is_none() || args.tlog_upload;
+    let needed = !args.keyed || args.tlog_upload;
     let given_root = args
         .trusted_root
         .as_deref()
         .map(load_trusted_root)
         .transpose()?;
     if named || !needed {
-        return Ok((services(&SigningFlags::from(args))?, given_root));
+        return Ok((services(args)?, given_root));
     }
     let (tuf_root, config) = tuf::trusted_root_and_signing_config(&args.tuf)?;
     let services = Services {

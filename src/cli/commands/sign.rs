@@ -16,12 +16,13 @@ use lading_signer::sigstore;
 use lading_signer::sigstore::certificate::{IdentityPolicy, Matcher};
 use lading_signer::sigstore::image_signature;
 use lading_signer::sigstore::legacy::{Checks, Verifier};
+use lading_signer::sigstore::trust_root::TrustedRoot;
 use lading_signer::simple_signing::Payload;
 use lading_signer::{KeyPair, PublicKey, cosign, keys};
 use zeroize::Zeroizing;
 
 use crate::attestations;
-use crate::cli::args::{GenerateKeyPairArgs, SignArgs, VerifyArgs};
+use crate::cli::args::{GenerateKeyPairArgs, SignArgs, TufArgs, VerifyArgs};
 use crate::cli::commands::attest::{Attacher, Log, generated_statements};
 use crate::cli::commands::keyless::{
     Signer, SigningFlags, keyless_signer, load_trusted_root, sign_bundle, sign_legacy, sign_trust,
@@ -59,7 +60,7 @@ pub fn generate_key_pair(args: GenerateKeyPairArgs) -> Result<ExitCode> {
             bail!("{} exists; refusing to overwrite it", p.display());
         }
     }
-    let password = keys::password_from_env().filter(|p| !p.is_empty());
+    let password = new_key_password()?.filter(|p| !p.is_empty());
     let pair = KeyPair::generate().context("generating a key pair")?;
     let private = pair
         .to_pem(password.as_ref().map(|p| p.as_bytes()))
@@ -69,12 +70,35 @@ pub fn generate_key_pair(args: GenerateKeyPairArgs) -> Result<ExitCode> {
     write_new(&pub_path, public.as_bytes(), 0o644)?;
     if password.is_none() {
         eprintln!(
-            "warning: no password in LADING_PASSWORD or COSIGN_PASSWORD: the private key is not encrypted"
+            "warning: no password (LADING_PASSWORD, COSIGN_PASSWORD or the terminal): the private key is not encrypted"
         );
     }
     eprintln!("Private key written to {}", key_path.display());
     eprintln!("Public key written to {}", pub_path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// The password for a new private key: `LADING_PASSWORD`, else `COSIGN_PASSWORD`, else
+/// asked twice on the terminal without echo (cosign's prompts) when stdin is one; `None`
+/// when there is neither (the key is then written unencrypted, with a warning).
+fn new_key_password() -> Result<Option<Zeroizing<String>>> {
+    if let Some(p) = keys::password_from_env() {
+        return Ok(Some(p));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Ok(None);
+    }
+    let ask = |prompt: &str| {
+        rpassword::prompt_password(prompt)
+            .map(Zeroizing::new)
+            .context("reading the password from the terminal")
+    };
+    let first = ask("Enter password for private key: ")?;
+    let again = ask("Enter password for private key again: ")?;
+    if first != again {
+        bail!("the passwords do not match");
+    }
+    Ok(Some(first))
 }
 
 /// The password of an encrypted key: `LADING_PASSWORD`, else `COSIGN_PASSWORD`, else
@@ -172,7 +196,7 @@ pub(crate) fn resolve(client: &Client, r: &Reference) -> Result<Descriptor> {
 pub fn sign(store_dir: &Path, args: SignArgs) -> Result<ExitCode> {
     let mode = args.registry_referrers_mode;
     let attest = attestation_kinds(&args.attest)?;
-    let (services, trust) = sign_trust(&args)?;
+    let (services, trust) = sign_trust(&SigningFlags::from(&args))?;
     let http = sigstore::http_client()?;
     // The key file and its password before the registry is asked; the key is decrypted
     // while the image is resolved and its predicates generated (reads only: a wrong
@@ -339,27 +363,12 @@ pub(crate) fn verifier(flags: IdentityFlags<'_>) -> Result<Verifier> {
 pub fn verify(store_dir: &Path, args: VerifyArgs) -> Result<ExitCode> {
     let verifier = verifier(IdentityFlags::from(&args))?;
     let keyless = matches!(verifier, Verifier::Keyless(_));
-    let trust = match &args.trusted_root {
-        Some(path) => Some(load_trusted_root(path)?),
-        None if keyless || !args.insecure_ignore_tlog => {
-            Some(tuf::trusted_root(&args.tuf).with_context(|| {
-                format!(
-                    "no trusted root to verify {}: pass --trusted-root FILE{}",
-                    if keyless {
-                        "keyless signatures"
-                    } else {
-                        "the transparency log"
-                    },
-                    if keyless {
-                        ""
-                    } else {
-                        ", or --insecure-ignore-tlog to check the key only"
-                    }
-                )
-            })?)
-        }
-        None => None,
-    };
+    let trust = verification_trust(
+        &args.trusted_root,
+        &args.tuf,
+        keyless,
+        args.insecure_ignore_tlog,
+    )?;
     let target = target::open(store_dir, &args.image, &args.registry, Access::ReadOnly)?;
     let client = &target.client;
     let digest = target.digest().clone();
@@ -422,6 +431,38 @@ pub fn verify(store_dir: &Path, args: VerifyArgs) -> Result<ExitCode> {
     );
     crate::cli::out!("{}", serde_json::to_string(&verified)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The trusted root a verification needs: `--trusted-root`, else the TUF repository's
+/// when keyless signatures or transparency-log entries are checked; none for a key
+/// whose log entries are not (`--insecure-ignore-tlog`).
+pub(crate) fn verification_trust(
+    given: &Option<PathBuf>,
+    tuf_args: &TufArgs,
+    keyless: bool,
+    insecure_ignore_tlog: bool,
+) -> Result<Option<TrustedRoot>> {
+    match given {
+        Some(path) => Ok(Some(load_trusted_root(path)?)),
+        None if keyless || !insecure_ignore_tlog => {
+            Ok(Some(tuf::trusted_root(tuf_args).with_context(|| {
+                format!(
+                    "no trusted root to verify {}: pass --trusted-root FILE{}",
+                    if keyless {
+                        "keyless signatures"
+                    } else {
+                        "the transparency log"
+                    },
+                    if keyless {
+                        ""
+                    } else {
+                        ", or --insecure-ignore-tlog to check the key only"
+                    }
+                )
+            })?))
+        }
+        None => Ok(None),
+    }
 }
 
 /// Prints a storage's refusals and collects what it verified.
