@@ -97,7 +97,7 @@ pub(crate) fn sign_trust(args: &SigningFlags<'_>) -> Result<(Services, Option<Tr
     if named || !needed {
         return Ok((services(args)?, given_root));
     }
-    let (tuf_root, config) = tuf::trusted_root_and_signing_config(&args.tuf)?;
+    let (tuf_root, config) = tuf::trusted_root_and_signing_config(args.tuf)?;
     let services = Services {
         fulcio: config.fulcio_url,
         rekor: config
