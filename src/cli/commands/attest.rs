@@ -173,7 +173,10 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         }),
         mode: args.registry_referrers_mode,
     };
-    attacher.attach(&[statement], args.replace, None)
+    for line in attacher.attach(&[statement], args.replace, None)? {
+        crate::cli::out!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The predicates lading generates from its store for the image `digest`, as in-toto
@@ -223,14 +226,13 @@ impl Attacher<'_> {
     /// Signs each statement and stores it as the mode says: one bundle referrer each
     /// (pushed together, with `signature`, the image signature's bundle `sign --attest`
     /// made, when given), and all of them added to `sha256-<hex>.att` in one update (with
-    /// `replace`, the same types' earlier ones dropped). Success, as an exit code: a
-    /// closed stdout ends the report quietly.
+    /// `replace`, the same types' earlier ones dropped). Returns the lines to report.
     pub(crate) fn attach(
         &self,
         statements: &[Statement],
         replace: bool,
         signature: Option<Bundle>,
-    ) -> Result<ExitCode> {
+    ) -> Result<Vec<String>> {
         if replace && self.mode.referrers() {
             // cosign v3 adds bundle referrers without replacing either.
             eprintln!("--replace applies to the legacy .att tag only; the bundle is added");
@@ -257,28 +259,37 @@ impl Attacher<'_> {
                 bundles.push((bundle, predicate_type));
             }
         }
-        if !bundles.is_empty() {
-            let pairs: Vec<(&Bundle, &str)> = bundles.iter().map(|(b, t)| (b, *t)).collect();
-            let stored = signatures::store_bundles(client, reference, &target.subject, &pairs)?;
-            for at in stored {
-                crate::cli::out!("bundle {}", target.shown(&at));
-            }
+        // The two storages are different tags: written concurrently.
+        let (stored_bundles, stored_legacy) = std::thread::scope(|s| {
+            let legacy = (!legacy.is_empty())
+                .then(|| s.spawn(|| store_legacy(client, reference, digest, legacy, replace)));
+            let stored_bundles = if bundles.is_empty() {
+                Ok(Vec::new())
+            } else {
+                let pairs: Vec<(&Bundle, &str)> = bundles.iter().map(|(b, t)| (b, *t)).collect();
+                signatures::store_bundles(client, reference, &target.subject, &pairs)
+            };
+            let legacy = legacy.map(|l| l.join().expect("storing the .att tag panicked"));
+            (stored_bundles, legacy.transpose())
+        });
+        let mut report = Vec::new();
+        for at in stored_bundles? {
+            report.push(format!("bundle {}", target.shown(&at)));
         }
-        if !legacy.is_empty() {
-            let (att_ref, at, count) = store_legacy(client, reference, digest, legacy, replace)?;
-            crate::cli::out!(
+        if let Some((att_ref, at, count)) = stored_legacy? {
+            report.push(format!(
                 "attestations {}@{at} ({count} attestation(s))",
                 target.shown(&att_ref)
-            );
+            ));
         }
         for statement in statements {
-            crate::cli::out!(
+            report.push(format!(
                 "attested {} ({})",
                 target.shown(&reference.with_digest(digest.clone())),
                 statement.predicate_type
-            );
+            ));
         }
-        Ok(ExitCode::SUCCESS)
+        Ok(report)
     }
 }
 

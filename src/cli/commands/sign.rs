@@ -224,63 +224,75 @@ pub fn sign(store_dir: &Path, args: SignArgs) -> Result<ExitCode> {
         Some(key) => Signer { key, certs: None },
         None => keyless_signer(&SigningFlags::from(&args), &http, &services)?,
     };
-    // With attestations, the signature's bundle is pushed with theirs.
-    let mut signature_bundle = None;
-    if mode.referrers() {
-        let bundle = if args.tlog_upload {
-            let statement = image_signature::statement(&digest)?;
-            sign_bundle(&signer, &http, &services.rekor, trust.as_ref(), &statement)?
+    let bundle = if !mode.referrers() {
+        None
+    } else if args.tlog_upload {
+        let statement = image_signature::statement(&digest)?;
+        Some(sign_bundle(
+            &signer,
+            &http,
+            &services.rekor,
+            trust.as_ref(),
+            &statement,
+        )?)
+    } else {
+        Some(image_signature::sign_bundle(&signer.key, &digest)?)
+    };
+    let signed = if !mode.legacy() {
+        None
+    } else if args.tlog_upload {
+        Some(sign_legacy(
+            &signer,
+            &http,
+            &services.rekor,
+            trust.as_ref(),
+            &docker_ref,
+            &digest,
+        )?)
+    } else {
+        Some(cosign::sign(&signer.key, &docker_ref, &digest)?)
+    };
+    let attacher = Attacher {
+        target: &target,
+        signer: &signer,
+        log: args.tlog_upload.then_some(Log {
+            http: &http,
+            rekor_url: &services.rekor,
+            trust: trust.as_ref(),
+        }),
+        mode,
+    };
+    // The `.sig` tag, and the bundle referrers with the attestations, are different
+    // tags: written concurrently. With attestations, the signature's bundle is pushed
+    // with theirs.
+    let (legacy, report) = std::thread::scope(|s| {
+        let legacy = signed
+            .map(|signed| s.spawn(|| signatures::store_legacy(client, reference, signed, &digest)));
+        let report = if !statements.is_empty() {
+            attacher.attach(&statements, false, bundle)
+        } else if let Some(bundle) = &bundle {
+            signatures::store_bundle(client, reference, subject, bundle, PREDICATE_COSIGN_SIGN)
+                .map(|at| vec![format!("bundle {}", target.shown(&at))])
         } else {
-            image_signature::sign_bundle(&signer.key, &digest)?
+            Ok(Vec::new())
         };
-        if statements.is_empty() {
-            let at = signatures::store_bundle(
-                client,
-                reference,
-                subject,
-                &bundle,
-                PREDICATE_COSIGN_SIGN,
-            )?;
-            crate::cli::out!("bundle {}", target.shown(&at));
-        } else {
-            signature_bundle = Some(bundle);
-        }
-    }
-    if mode.legacy() {
-        let signed = if args.tlog_upload {
-            sign_legacy(
-                &signer,
-                &http,
-                &services.rekor,
-                trust.as_ref(),
-                &docker_ref,
-                &digest,
-            )?
-        } else {
-            cosign::sign(&signer.key, &docker_ref, &digest)?
-        };
-        let (sig_ref, at, count) = signatures::store_legacy(client, reference, signed, &digest)?;
+        let legacy = legacy.map(|l| l.join().expect("storing the .sig tag panicked"));
+        (legacy.transpose(), report)
+    });
+    let (legacy, report) = (legacy?, report?);
+    if let Some((sig_ref, at, count)) = legacy {
         crate::cli::out!(
             "signature {}@{at} ({count} signature(s))",
             target.shown(&sig_ref)
         );
     }
-    if !statements.is_empty() {
-        let attacher = Attacher {
-            target: &target,
-            signer: &signer,
-            log: args.tlog_upload.then_some(Log {
-                http: &http,
-                rekor_url: &services.rekor,
-                trust: trust.as_ref(),
-            }),
-            mode,
-        };
-        attacher.attach(&statements, false, signature_bundle)?;
+    for line in report {
+        crate::cli::out!("{line}");
     }
     crate::cli::out!("signed {}", target.shown(&reference.with_digest(digest)));
     Ok(ExitCode::SUCCESS)
 }
+
 /// The predicates `--attest` names (`all`: every one lading generates), in order,
 /// without repeats.
 fn attestation_kinds(names: &[String]) -> Result<Vec<attestations::Kind>> {
