@@ -29,7 +29,7 @@ use crate::cli::commands::keyless::{
     Signer, SigningFlags, keyless_signer, load_trusted_root, services, sign_bundle,
 };
 use crate::cli::commands::sign::{
-    IdentityFlags, docker_reference, load_private_key, resolve, verifier,
+    IdentityFlags, docker_reference, load_private_key, resolve, skip_legacy, verifier,
 };
 use crate::cli::{registry, signatures};
 
@@ -179,7 +179,7 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         eprintln!("--replace applies to the legacy .att tag only; the bundle is added");
     }
     let bundle = if args.tlog_upload {
-        sign_bundle(&signer, &http, &services.rekor, trust.as_ref(), &statement)?
+        sign_bundle(&signer, &http, &services, trust.as_ref(), &statement)?
     } else {
         dsse_bundle::sign(&signer.key, &statement).context("signing the attestation")?
     };
@@ -187,7 +187,7 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         let at = signatures::store_bundle(&client, &reference, &subject, &bundle, &predicate_type)?;
         crate::cli::out!("bundle {at}");
     }
-    if mode.legacy() {
+    if mode.legacy() && !skip_legacy(mode, args.tlog_upload, &services, ".att")? {
         let attested = legacy_layer(&bundle, &signer, &predicate_type)?;
         let (att_ref, at, count) =
             store_legacy(&client, &reference, &digest, attested, args.replace)?;

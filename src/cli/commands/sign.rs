@@ -20,9 +20,10 @@ use lading_signer::simple_signing::Payload;
 use lading_signer::{KeyPair, PublicKey, cosign, keys};
 use zeroize::Zeroizing;
 
-use crate::cli::args::{GenerateKeyPairArgs, Progress, SignArgs, VerifyArgs};
+use crate::cli::args::{GenerateKeyPairArgs, Progress, ReferrersMode, SignArgs, VerifyArgs};
 use crate::cli::commands::keyless::{
-    Signer, SigningFlags, keyless_signer, load_trusted_root, sign_bundle, sign_legacy, sign_trust,
+    Services, Signer, SigningFlags, keyless_signer, load_trusted_root, sign_bundle, sign_legacy,
+    sign_trust,
 };
 use crate::cli::commands::tuf;
 use crate::cli::{registry, signatures};
@@ -156,7 +157,7 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
     if mode.referrers() {
         let bundle = if args.tlog_upload {
             let statement = image_signature::statement(&digest)?;
-            sign_bundle(&signer, &http, &services.rekor, trust.as_ref(), &statement)?
+            sign_bundle(&signer, &http, &services, trust.as_ref(), &statement)?
         } else {
             image_signature::sign_bundle(&signer.key, &digest)?
         };
@@ -169,12 +170,13 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
         )?;
         crate::cli::out!("bundle {at}");
     }
-    if mode.legacy() {
+    let legacy = mode.legacy() && !skip_legacy(mode, args.tlog_upload, &services, ".sig")?;
+    if legacy {
         let signed = if args.tlog_upload {
             sign_legacy(
                 &signer,
                 &http,
-                &services.rekor,
+                &services.rekor.url,
                 trust.as_ref(),
                 &docker_ref,
                 &digest,
@@ -187,6 +189,30 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
     }
     crate::cli::out!("signed {}", reference.with_digest(digest));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the legacy tag is left out: cosign's legacy annotations carry only a Rekor v1
+/// entry (its SET), so with a Rekor v2 log only the bundle referrer is written (as
+/// cosign v3 does); asked for the legacy tag alone, that is an error.
+pub(crate) fn skip_legacy(
+    mode: ReferrersMode,
+    tlog_upload: bool,
+    services: &Services,
+    tag: &str,
+) -> Result<bool> {
+    if !tlog_upload || !services.rekor_v2() {
+        return Ok(false);
+    }
+    if !mode.referrers() {
+        bail!(
+            "the Rekor v2 log {} can only be recorded in a Sigstore bundle, not in the legacy {tag} tag: use --registry-referrers-mode=oci-1-1 (or both)",
+            services.rekor.url
+        );
+    }
+    eprintln!(
+        "the legacy {tag} tag is not written: its annotations cannot carry a Rekor v2 entry (the bundle referrer has it)"
+    );
+    Ok(true)
 }
 
 /// The identity flags of `verify` and `verify-attestation` (cosign's).

@@ -1,0 +1,313 @@
+//! Rekor v2 (sigstore/rekor-tiles, `POST /api/v2/log/entries`): `hashedrekord` 0.0.2
+//! entries (rekor-tiles `api/proto/rekor/v2`: `HashedRekordRequestV002`,
+//! `HashedRekordLogEntryV002`) and their verification.
+//!
+//! Rekor v2 logs only `hashedrekord`: a DSSE envelope is logged as the SHA-256 of its
+//! PAE with the envelope's signature (rekor-tiles `CLIENTS.md`, as sigstore-go
+//! `pkg/sign` does). The log answers with a bundle `TransparencyLogEntry` (kind
+//! `hashedrekord`, version `0.0.2`): no signed entry timestamp and an integrated time of
+//! 0, so the signing time must come from an RFC 3161 timestamp ([`super::tsa`]); the
+//! evidence of inclusion is the inclusion proof against the root hash of its
+//! checkpoint, a C2SP signed note signed by the log's key. The log is found in the
+//! trusted root by the entry's log ID (the checkpoint key ID; for an ECDSA key the
+//! SHA-256 of its SubjectPublicKeyInfo, whose first 4 bytes are the note's key hint).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::bundle::TransparencyLogEntry;
+use super::rekor::{self, InclusionProof};
+use super::trust_root::TrustedRoot;
+use crate::error::{Error, Result};
+use crate::keys::PublicKey;
+
+/// The entry kind Rekor v2 logs.
+pub const KIND: &str = "hashedrekord";
+/// Its version.
+pub const VERSION: &str = "0.0.2";
+/// `PublicKeyDetails` of the keys lading signs with.
+pub const KEY_DETAILS: &str = "PKIX_ECDSA_P256_SHA_256";
+
+fn invalid(reason: impl Into<String>) -> Error {
+    Error::Invalid {
+        what: "Rekor v2 entry",
+        reason: reason.into(),
+    }
+}
+
+fn untrusted(reason: impl Into<String>) -> Error {
+    Error::Untrusted {
+        reason: format!("Rekor v2 entry: {}", reason.into()),
+    }
+}
+
+/// A `CreateEntryRequest` with a `HashedRekordRequestV002`: `signature` over a message
+/// whose SHA-256 is `digest`, verified by `verifier_der`, a certificate (`is_certificate`)
+/// or a SubjectPublicKeyInfo.
+pub fn hashedrekord_request(
+    digest: &[u8],
+    signature: &[u8],
+    verifier_der: &[u8],
+    is_certificate: bool,
+) -> serde_json::Value {
+    let verifier = if is_certificate {
+        json!({ "x509Certificate": { "rawBytes": STANDARD.encode(verifier_der) }, "keyDetails": KEY_DETAILS })
+    } else {
+        json!({ "publicKey": { "rawBytes": STANDARD.encode(verifier_der) }, "keyDetails": KEY_DETAILS })
+    };
+    json!({
+        "hashedRekordRequestV002": {
+            "digest": STANDARD.encode(digest),
+            "signature": { "content": STANDARD.encode(signature), "verifier": verifier },
+        }
+    })
+}
+
+/// Uploads `request` to the Rekor v2 log at `base_url`; returns the entry as a bundle
+/// holds it.
+pub fn upload(
+    client: &reqwest::blocking::Client,
+    base_url: &str,
+    request: &serde_json::Value,
+) -> Result<TransparencyLogEntry> {
+    let url = format!("{}/api/v2/log/entries", base_url.trim_end_matches('/'));
+    let http = |reason: String| Error::Http {
+        what: "Rekor v2",
+        reason,
+    };
+    let response = client
+        .post(&url)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json")
+        // The log answers once a checkpoint includes the entry (rekor-tiles CLIENTS.md:
+        // at least 20 seconds).
+        .timeout(std::time::Duration::from_secs(60))
+        .body(request.to_string())
+        .send()
+        .map_err(|e| http(e.to_string()))?;
+    let status = response.status();
+    let body = response.text().map_err(|e| http(e.to_string()))?;
+    if !status.is_success() {
+        return Err(http(format!(
+            "{url}: status {status}: {}",
+            body.chars().take(500).collect::<String>()
+        )));
+    }
+    serde_json::from_str(&body).map_err(|e| invalid(format!("the log's answer: {e}")))
+}
+
+/// Whether `entry` is a Rekor v2 entry (by its kind and version).
+pub fn is_v2(entry: &TransparencyLogEntry) -> bool {
+    entry
+        .kind_version
+        .as_ref()
+        .is_some_and(|kv| kv.kind == KIND && kv.version == VERSION)
+}
+
+/// Checks the entry's inclusion proof against its checkpoint's root hash and the
+/// checkpoint's signature with the key of the trusted root's log the entry names (whose
+/// URL's host name must be the checkpoint's origin).
+pub fn verify(entry: &TransparencyLogEntry, trust: &TrustedRoot) -> Result<()> {
+    if !is_v2(entry) {
+        return Err(invalid("not a hashedrekord 0.0.2 entry"));
+    }
+    let log_id = entry
+        .log_id
+        .as_ref()
+        .map(|l| l.key_id.as_slice())
+        .ok_or_else(|| invalid("no log ID"))?;
+    let log = trust.tlog(log_id).ok_or_else(|| {
+        untrusted(format!(
+            "from log {}, not one of the trusted root's",
+            hex::encode(log_id)
+        ))
+    })?;
+    let key = PublicKey::from_der(&log.public_key)?;
+    let proof = entry
+        .inclusion_proof
+        .as_ref()
+        .ok_or_else(|| invalid("no inclusion proof"))?;
+    let checkpoint = proof
+        .checkpoint
+        .as_ref()
+        .map(|c| c.envelope.clone())
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| invalid("no checkpoint"))?;
+    if entry.log_index < 0 || proof.tree_size < 0 {
+        return Err(invalid("a negative index or tree size"));
+    }
+    // The note's origin is the host name of the log's URL (sigstore-go's note verifier
+    // is named so; a key used by two logs does not make one's checkpoints the other's).
+    let origin = host_name(&log.base_url);
+    if checkpoint.lines().next() != Some(origin) {
+        return Err(untrusted(format!(
+            "the checkpoint is not for the log {origin} (origin {:?})",
+            checkpoint.lines().next().unwrap_or("")
+        )));
+    }
+    let proof = InclusionProof {
+        // The entry's own index (the proof's copy is to be ignored).
+        log_index: entry.log_index as u64,
+        tree_size: proof.tree_size as u64,
+        root_hash: proof.root_hash.clone(),
+        hashes: proof.hashes.clone(),
+        checkpoint,
+    };
+    // The checkpoint must be the log's and name this size and root; the proof must
+    // lead from the body to that root.
+    rekor::verify_checkpoint(&proof, &key, log_id)?;
+    rekor::verify_inclusion(&entry.canonicalized_body, &proof)?;
+    Ok(())
+}
+
+/// The host of `url`, without scheme, port or path (Go's `url.URL.Hostname`).
+fn host_name(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if let Some(v6) = host.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("");
+    }
+    host.split(':').next().unwrap_or("")
+}
+
+/// Checks that the entry logs `signature` over a message whose SHA-256 is `digest`,
+/// verified by `verifier_der` (a certificate or SubjectPublicKeyInfo).
+pub fn check_body(
+    entry: &TransparencyLogEntry,
+    signature: &[u8],
+    digest: &[u8],
+    verifier_der: &[u8],
+) -> Result<()> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Body {
+        kind: String,
+        api_version: String,
+        spec: serde_json::Value,
+    }
+    let body: Body = serde_json::from_slice(&entry.canonicalized_body)
+        .map_err(|e| invalid(format!("the body: {e}")))?;
+    if body.kind != KIND || body.api_version != VERSION {
+        return Err(invalid(format!(
+            "the body is {} {}, expected {KIND} {VERSION}",
+            body.kind, body.api_version
+        )));
+    }
+    let field = |ptr: &str| {
+        body.spec
+            .pointer(&format!("/hashedRekordV002{ptr}"))
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+    };
+    let bytes = |ptr: &str| STANDARD.decode(field(ptr)).ok();
+    let mismatch = |what: &str| untrusted(format!("the logged {what} is not the signature's"));
+    if field("/data/algorithm") != "SHA2_256" || bytes("/data/digest").as_deref() != Some(digest) {
+        return Err(mismatch("digest"));
+    }
+    if bytes("/signature/content").as_deref() != Some(signature) {
+        return Err(mismatch("signature"));
+    }
+    let logged_verifier = bytes("/signature/verifier/x509Certificate/rawBytes")
+        .or_else(|| bytes("/signature/verifier/publicKey/rawBytes"));
+    if logged_verifier.as_deref() != Some(verifier_der) {
+        return Err(mismatch("key or certificate"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sigstore::bundle::{Checkpoint, InclusionProof as BundleProof, KindVersion, LogId};
+
+    #[test]
+    fn request_has_rekor_tiles_shape() {
+        let r = hashedrekord_request(&[1, 2], &[3], &[4], true);
+        assert_eq!(
+            r,
+            json!({"hashedRekordRequestV002": {"digest": "AQI=", "signature": {"content": "Aw==",
+              "verifier": {"x509Certificate": {"rawBytes": "BA=="}, "keyDetails": "PKIX_ECDSA_P256_SHA_256"}}}})
+        );
+        let k = hashedrekord_request(&[1, 2], &[3], &[4], false);
+        assert_eq!(
+            k["hashedRekordRequestV002"]["signature"]["verifier"]["publicKey"]["rawBytes"],
+            "BA=="
+        );
+    }
+
+    fn body(digest: &[u8], sig: &[u8], cert: &[u8]) -> Vec<u8> {
+        serde_json::to_vec(
+            &json!({"apiVersion": "0.0.2", "kind": "hashedrekord", "spec": {"hashedRekordV002": {
+            "data": {"algorithm": "SHA2_256", "digest": STANDARD.encode(digest)},
+            "signature": {"content": STANDARD.encode(sig), "verifier": {"keyDetails": KEY_DETAILS,
+              "x509Certificate": {"rawBytes": STANDARD.encode(cert)}}}}}}),
+        )
+        .unwrap()
+    }
+
+    fn entry(body: Vec<u8>) -> TransparencyLogEntry {
+        TransparencyLogEntry {
+            log_index: 0,
+            log_id: Some(LogId {
+                key_id: vec![9; 32],
+            }),
+            kind_version: Some(KindVersion {
+                kind: KIND.into(),
+                version: VERSION.into(),
+            }),
+            integrated_time: 0,
+            inclusion_promise: None,
+            inclusion_proof: Some(BundleProof {
+                log_index: 0,
+                root_hash: vec![],
+                tree_size: 1,
+                hashes: vec![],
+                checkpoint: Some(Checkpoint {
+                    envelope: "x".into(),
+                }),
+            }),
+            canonicalized_body: body,
+        }
+    }
+
+    #[test]
+    fn body_must_log_this_signature() {
+        let e = entry(body(&[1; 32], &[2; 8], &[3; 5]));
+        check_body(&e, &[2; 8], &[1; 32], &[3; 5]).unwrap();
+        assert!(check_body(&e, &[2; 7], &[1; 32], &[3; 5]).is_err());
+        assert!(check_body(&e, &[2; 8], &[0; 32], &[3; 5]).is_err());
+        assert!(check_body(&e, &[2; 8], &[1; 32], &[4; 5]).is_err());
+        let mut v1 = e.clone();
+        v1.canonicalized_body =
+            serde_json::to_vec(&json!({"apiVersion":"0.0.1","kind":"hashedrekord","spec":{}}))
+                .unwrap();
+        assert!(check_body(&v1, &[2; 8], &[1; 32], &[3; 5]).is_err());
+    }
+
+    #[test]
+    fn origins_are_host_names() {
+        assert_eq!(
+            host_name("https://log2025-1.rekor.sigstore.dev"),
+            "log2025-1.rekor.sigstore.dev"
+        );
+        assert_eq!(host_name("http://127.0.0.1:3000/"), "127.0.0.1");
+        assert_eq!(host_name("http://[::1]:3000/x"), "::1");
+        assert_eq!(host_name("http://u@h.example:1/p?q"), "h.example");
+    }
+
+    #[test]
+    fn an_unknown_log_is_refused() {
+        let trust = TrustedRoot::from_json(
+            br#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}"#,
+        )
+        .unwrap();
+        let err = verify(&entry(body(&[1; 32], &[2], &[3])), &trust).unwrap_err();
+        assert!(
+            err.to_string().contains("not one of the trusted root"),
+            "{err}"
+        );
+    }
+}
