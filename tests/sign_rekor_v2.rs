@@ -260,7 +260,7 @@ impl V2Sigstore {
         let local = LocalSigstore::start();
         let rekor = LocalRekorV2::start();
         let tsa = LocalTsa::start();
-        let trust = V2Trust::write(&local, &rekor, &tsa, sb.dir.path());
+        let trust = V2Trust::write(&local, Some(&rekor), &tsa, sb.dir.path());
         V2Sigstore {
             local,
             rekor,
@@ -277,6 +277,24 @@ impl V2Sigstore {
             self.local.log()
         )
     }
+}
+
+/// Changes the first timestamp's genTime by a second (inside the signed TSTInfo).
+fn change_timestamp(bundle: &mut Bundle) {
+    let ts = &mut bundle
+        .verification_material
+        .timestamp_verification_data
+        .as_mut()
+        .expect("timestamps")
+        .rfc3161_timestamps[0]
+        .signed_timestamp;
+    let at = ts
+        .windows(16)
+        .position(|w| w[0] == 0x18 && w[2..].iter().all(u8::is_ascii_digit))
+        .expect("genTime in the timestamp")
+        + 2;
+    let second = at + 13;
+    ts[second] = if ts[second] == b'0' { b'1' } else { b'0' };
 }
 
 /// The bundle's Rekor v2 entry and timestamp, as the formats say.
@@ -392,20 +410,7 @@ fn keyless_signatures_logged_in_rekor_v2_with_a_timestamp_verify_with_cosign_and
 
     // The timestamp's genTime moved by a second (inside the signed TSTInfo).
     let mut changed = bundle.clone();
-    let ts = &mut changed
-        .verification_material
-        .timestamp_verification_data
-        .as_mut()
-        .expect("timestamps")
-        .rfc3161_timestamps[0]
-        .signed_timestamp;
-    let at = ts
-        .windows(16)
-        .position(|w| w[0] == 0x18 && w[2..].iter().all(u8::is_ascii_digit))
-        .expect("genTime in the timestamp")
-        + 2;
-    let second = at + 13;
-    ts[second] = if ts[second] == b'0' { b'1' } else { b'0' };
+    change_timestamp(&mut changed);
     let changed_image = format!("{}/timestamp@{digest}", reg.host);
     push_as_referrer(
         &sb,
@@ -589,4 +594,111 @@ fn keyless_attestations_logged_in_rekor_v2_verify_with_cosign_sigstore_python_an
     let ours = verify("lading", v1_only);
     assert_eq!(ours.status.code(), Some(1), "{}", stderr(&ours));
     assert!(!verify("cosign", v1_only).status.success());
+}
+
+#[test]
+fn a_timestamp_authority_with_rekor_v1_timestamps_bundles_that_cosign_and_lading_verify() {
+    if !need_peers() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Distribution::start(None);
+    let local = LocalSigstore::start();
+    let tsa = LocalTsa::start();
+    let trust = V2Trust::write(&local, None, &tsa, sb.dir.path());
+    let token_file = sb.write("token", &local.token(IDENTITY));
+    let root = &trust.trusted_root;
+    let issuer = &local.issuer;
+    let digest = push_image(&sb, &reg.host, &["app", "timestamp"], "timestamped\n");
+    let image = format!("{}/app@{digest}", reg.host);
+    let signed = lading(
+        &sb,
+        &[
+            "sign",
+            "--identity-token",
+            token_file.to_str().expect("utf-8"),
+            "--signing-config",
+            trust.signing_config.to_str().expect("utf-8"),
+            "--trusted-root",
+            root.to_str().expect("utf-8"),
+            &image,
+        ],
+    );
+    assert!(
+        signed.status.success(),
+        "{}{}\n{}",
+        stdout(&signed),
+        stderr(&signed),
+        tsa.log()
+    );
+    // Both storages: the bundle with a Rekor v1 `dsse` entry and the timestamp, the
+    // legacy tag as before.
+    let bundles = referred_bundles(&image);
+    assert_eq!(bundles.len(), 1);
+    let bundle = Bundle::parse(&bundles[0]).expect("bundle");
+    let material = &bundle.verification_material;
+    let kind = material.tlog_entries[0]
+        .kind_version
+        .as_ref()
+        .expect("kindVersion");
+    assert_eq!(
+        (kind.kind.as_str(), kind.version.as_str()),
+        ("dsse", "0.0.1")
+    );
+    assert_eq!(
+        material
+            .timestamp_verification_data
+            .as_ref()
+            .expect("timestamps")
+            .rfc3161_timestamps
+            .len(),
+        1
+    );
+    let theirs = cosign_verify(&sb, root, issuer, &image);
+    assert!(
+        theirs.status.success(),
+        "{}{}",
+        stdout(&theirs),
+        stderr(&theirs)
+    );
+    let ours = lading_verify(&sb, root, issuer, &image);
+    assert!(ours.status.success(), "{}{}", stdout(&ours), stderr(&ours));
+    let legacy = lading(
+        &sb,
+        &[
+            "verify",
+            "--trusted-root",
+            root.to_str().expect("utf-8"),
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            issuer,
+            "--registry-referrers-mode=legacy",
+            &image,
+        ],
+    );
+    assert!(legacy.status.success(), "{}", stderr(&legacy));
+
+    // A changed timestamp is refused by lading, though the Rekor v1 entry alone would
+    // give a signing time: everything a bundle carries must verify. cosign v3.1.3
+    // (sigstore-go) accepts it: one verified time (the entry's) meets its threshold and
+    // a timestamp that fails is passed over. Its answer is printed, not asserted.
+    let mut changed = bundle.clone();
+    change_timestamp(&mut changed);
+    let changed_image = format!("{}/timestamp@{digest}", reg.host);
+    push_as_referrer(
+        &sb,
+        &changed_image,
+        changed.to_json().expect("json"),
+        "changed-timestamp",
+    );
+    let ours = lading_verify(&sb, root, issuer, &changed_image);
+    assert_eq!(ours.status.code(), Some(1), "{}", stderr(&ours));
+    assert!(stderr(&ours).contains("timestamp"), "{}", stderr(&ours));
+    let theirs = cosign_verify(&sb, root, issuer, &changed_image);
+    eprintln!(
+        "cosign on a changed timestamp beside a Rekor v1 entry: {}\n{}",
+        theirs.status,
+        stderr(&theirs)
+    );
 }

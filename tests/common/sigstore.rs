@@ -328,9 +328,10 @@ impl LocalRekorV2 {
     }
 }
 
-/// The trust material of a local Sigstore whose signing config names `rekor` (API v2)
-/// and `tsa`: the trusted root with the Rekor v2 key among `tlogs` and the TSA's chain
-/// as `timestampAuthorities`, and the signing config; written into `dir`.
+/// The trust material of a local Sigstore whose signing config names `rekor` (API v2;
+/// without one, the local Rekor v1) and `tsa`: the trusted root with the Rekor v2 key
+/// among `tlogs` and the TSA's chain as `timestampAuthorities`, and the signing config;
+/// written into `dir`.
 pub struct V2Trust {
     pub trusted_root: PathBuf,
     pub signing_config: PathBuf,
@@ -339,7 +340,7 @@ pub struct V2Trust {
 impl V2Trust {
     pub fn write(
         local: &LocalSigstore,
-        rekor: &LocalRekorV2,
+        rekor: Option<&LocalRekorV2>,
         tsa: &LocalTsa,
         dir: &Path,
     ) -> V2Trust {
@@ -350,19 +351,21 @@ impl V2Trust {
         };
         let start = "2020-01-01T00:00:00Z";
         let mut root = read(&local.trusted_root);
-        root["tlogs"]
-            .as_array_mut()
-            .expect("tlogs")
-            .push(serde_json::json!({
-                "baseUrl": rekor.url,
-                "hashAlgorithm": "SHA2_256",
-                "publicKey": {
-                    "rawBytes": b64(&rekor.public_key),
-                    "keyDetails": "PKIX_ECDSA_P256_SHA_256",
-                    "validFor": { "start": start },
-                },
-                "logId": { "keyId": b64(&lading_signer::sigstore::sha256(&rekor.public_key)) },
-            }));
+        if let Some(rekor) = rekor {
+            root["tlogs"]
+                .as_array_mut()
+                .expect("tlogs")
+                .push(serde_json::json!({
+                    "baseUrl": rekor.url,
+                    "hashAlgorithm": "SHA2_256",
+                    "publicKey": {
+                        "rawBytes": b64(&rekor.public_key),
+                        "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                        "validFor": { "start": start },
+                    },
+                    "logId": { "keyId": b64(&lading_signer::sigstore::sha256(&rekor.public_key)) },
+                }));
+        }
         root["timestampAuthorities"] = serde_json::json!([{
             "subject": { "organization": "local", "commonName": "Test TSA Timestamping" },
             "uri": tsa.url,
@@ -380,12 +383,15 @@ impl V2Trust {
                 "operator": "local",
             })
         };
-        config["rekorTlogUrls"] = serde_json::json!([service(&rekor.url, 2)]);
+        if let Some(rekor) = rekor {
+            config["rekorTlogUrls"] = serde_json::json!([service(&rekor.url, 2)]);
+        }
         config["tsaUrls"] = serde_json::json!([service(&tsa.url, 1)]);
         config["tsaConfig"] = serde_json::json!({ "selector": "ANY" });
         config["rekorTlogConfig"] = serde_json::json!({ "selector": "ANY" });
-        let trusted_root = dir.join("trusted_root_v2.json");
-        let signing_config = dir.join("signing_config_v2.json");
+        let name = if rekor.is_some() { "v2" } else { "tsa" };
+        let trusted_root = dir.join(format!("trusted_root_{name}.json"));
+        let signing_config = dir.join(format!("signing_config_{name}.json"));
         std::fs::write(&trusted_root, root.to_string()).expect("write");
         std::fs::write(&signing_config, config.to_string()).expect("write");
         V2Trust {
