@@ -257,8 +257,11 @@ struct V2Sigstore {
 
 impl V2Sigstore {
     fn start(sb: &Sandbox) -> V2Sigstore {
+        Self::with(sb, LocalRekorV2::start())
+    }
+
+    fn with(sb: &Sandbox, rekor: LocalRekorV2) -> V2Sigstore {
         let local = LocalSigstore::start();
-        let rekor = LocalRekorV2::start();
         let tsa = LocalTsa::start();
         let trust = V2Trust::write(&local, Some(&rekor), &tsa, sb.dir.path());
         V2Sigstore {
@@ -700,5 +703,96 @@ fn a_timestamp_authority_with_rekor_v1_timestamps_bundles_that_cosign_and_lading
         "cosign on a changed timestamp beside a Rekor v1 entry: {}\n{}",
         theirs.status,
         stderr(&theirs)
+    );
+}
+
+#[test]
+fn a_rekor_v2_log_with_an_ed25519_key_as_public_goods_verifies_with_cosign_and_lading() {
+    if !need_peers() || !require_tool("openssl") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = Distribution::start(None);
+    let v2 = V2Sigstore::with(&sb, LocalRekorV2::start_ed25519());
+    let token_file = sb.write("token", &v2.local.token(IDENTITY));
+    let root = &v2.trust.trusted_root;
+    let issuer = &v2.local.issuer;
+    let digest = push_image(&sb, &reg.host, &["app", "checkpoint"], "ed25519 log\n");
+    let image = format!("{}/app@{digest}", reg.host);
+    let signed = lading(
+        &sb,
+        &[
+            "sign",
+            "--identity-token",
+            token_file.to_str().expect("utf-8"),
+            "--signing-config",
+            v2.trust.signing_config.to_str().expect("utf-8"),
+            "--trusted-root",
+            root.to_str().expect("utf-8"),
+            "--registry-referrers-mode=oci-1-1",
+            &image,
+        ],
+    );
+    assert!(
+        signed.status.success(),
+        "{}{}\n{}",
+        stdout(&signed),
+        stderr(&signed),
+        v2.logs()
+    );
+    let bundles = referred_bundles(&image);
+    let bundle = Bundle::parse(&bundles[0]).expect("bundle");
+    assert_v2_material(&bundle, &v2.rekor.origin);
+    let theirs = cosign_verify(&sb, root, issuer, &image);
+    assert!(
+        theirs.status.success(),
+        "{}{}",
+        stdout(&theirs),
+        stderr(&theirs)
+    );
+    let ours = lading_verify(&sb, root, issuer, &image);
+    assert!(ours.status.success(), "{}{}", stdout(&ours), stderr(&ours));
+
+    // The checkpoint's signature changed: refused by both.
+    let mut forged = bundle.clone();
+    let checkpoint = forged.verification_material.tlog_entries[0]
+        .inclusion_proof
+        .as_mut()
+        .expect("proof")
+        .checkpoint
+        .as_mut()
+        .expect("checkpoint");
+    let (note, line) = checkpoint
+        .envelope
+        .split_once("\n\n")
+        .map(|(n, l)| (n.to_string(), l.trim_end().to_string()))
+        .expect("a signed note");
+    let (name, sig) = line.rsplit_once(' ').expect("a signature line");
+    let mut sig = base64::engine::general_purpose::STANDARD
+        .decode(sig)
+        .expect("base64");
+    let last = sig.len() - 1;
+    sig[last] ^= 1;
+    checkpoint.envelope = format!(
+        "{note}\n\n{name} {}\n",
+        base64::engine::general_purpose::STANDARD.encode(sig)
+    );
+    let forged_image = format!("{}/checkpoint@{digest}", reg.host);
+    push_as_referrer(
+        &sb,
+        &forged_image,
+        forged.to_json().expect("json"),
+        "changed-signature",
+    );
+    let ours = lading_verify(&sb, root, issuer, &forged_image);
+    refused_by_both(
+        &ours,
+        &cosign_verify(&sb, root, issuer, &forged_image),
+        "a changed Ed25519 checkpoint signature",
+    );
+    assert!(
+        stderr(&ours).contains("not signed by the log's key"),
+        "{}",
+        stderr(&ours)
     );
 }

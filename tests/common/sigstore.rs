@@ -276,18 +276,60 @@ pub struct LocalRekorV2 {
     pub url: String,
     /// Its checkpoint key, SubjectPublicKeyInfo DER.
     pub public_key: Vec<u8>,
+    /// The key's `PublicKeyDetails`.
+    pub key_details: &'static str,
+    /// Its log ID in a trusted root: the C2SP checkpoint key ID.
+    pub log_id: Vec<u8>,
     /// Its checkpoints' origin: the URL's host name, as sigstore-go expects.
     pub origin: String,
     _dir: tempfile::TempDir,
 }
 
 impl LocalRekorV2 {
+    /// With an ECDSA P-256 checkpoint key.
     pub fn start() -> LocalRekorV2 {
         let dir = tempfile::tempdir().expect("tempdir");
         let key = lading_signer::KeyPair::generate().expect("key");
         let key_file = dir.path().join("key.pem");
         std::fs::write(&key_file, key.to_pem(None).expect("pem").as_bytes()).expect("write");
         let public_key = key.public_key().expect("public").der().to_vec();
+        // C2SP: an ECDSA key's ID is the SHA-256 of its SubjectPublicKeyInfo.
+        let log_id = lading_signer::sigstore::sha256(&public_key).to_vec();
+        Self::serve(dir, key_file, public_key, "PKIX_ECDSA_P256_SHA_256", log_id)
+    }
+
+    /// With an Ed25519 checkpoint key (as public-good's Rekor v2), made by openssl.
+    pub fn start_ed25519() -> LocalRekorV2 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key_file = dir.path().join("key.pem");
+        let out = Command::new("openssl")
+            .args(["genpkey", "-algorithm", "ed25519", "-out"])
+            .arg(&key_file)
+            .output()
+            .expect("openssl genpkey");
+        assert!(out.status.success(), "{out:?}");
+        let out = Command::new("openssl")
+            .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+            .arg(&key_file)
+            .output()
+            .expect("openssl pkey");
+        assert!(out.status.success(), "{out:?}");
+        let public_key = out.stdout;
+        // C2SP: an Ed25519 key's ID is SHA-256(name ‖ "\n" ‖ 0x01 ‖ key).
+        let raw = &public_key[public_key.len() - 32..];
+        let log_id =
+            lading_signer::sigstore::sha256(&[b"127.0.0.1\n".as_slice(), &[1], raw].concat())
+                .to_vec();
+        Self::serve(dir, key_file, public_key, "PKIX_ED25519", log_id)
+    }
+
+    fn serve(
+        dir: tempfile::TempDir,
+        key_file: PathBuf,
+        public_key: Vec<u8>,
+        key_details: &'static str,
+        log_id: Vec<u8>,
+    ) -> LocalRekorV2 {
         let (http, grpc, metrics) = (free_port(), free_port(), free_port());
         let origin = "127.0.0.1".to_string();
         let mut server = Server::spawn(Command::new(go_peers().join("rekor-server")).args([
@@ -317,6 +359,8 @@ impl LocalRekorV2 {
             server,
             url,
             public_key,
+            key_details,
+            log_id,
             origin,
             _dir: dir,
         }
@@ -360,10 +404,10 @@ impl V2Trust {
                     "hashAlgorithm": "SHA2_256",
                     "publicKey": {
                         "rawBytes": b64(&rekor.public_key),
-                        "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                        "keyDetails": rekor.key_details,
                         "validFor": { "start": start },
                     },
-                    "logId": { "keyId": b64(&lading_signer::sigstore::sha256(&rekor.public_key)) },
+                    "logId": { "keyId": b64(&rekor.log_id) },
                 }));
         }
         root["timestampAuthorities"] = serde_json::json!([{

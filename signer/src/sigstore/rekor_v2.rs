@@ -9,9 +9,12 @@
 //! 0, so the signing time must come from an RFC 3161 timestamp ([`super::tsa`]); the
 //! evidence of inclusion is the inclusion proof against the root hash of its
 //! checkpoint, a C2SP signed note signed by the log's key. The log is found in the
-//! trusted root by the entry's log ID (the checkpoint key ID; for an ECDSA key the
-//! SHA-256 of its SubjectPublicKeyInfo, whose first 4 bytes are the note's key hint).
+//! trusted root by the entry's log ID (the checkpoint key ID). The note's key hint is
+//! the key ID's first 4 bytes: for an ECDSA P-256 key the SHA-256 of its
+//! SubjectPublicKeyInfo, for an Ed25519 key (public-good's Rekor v2) the SHA-256 of the
+//! origin, a newline, 0x01 and the key.
 
+use aws_lc_rs::signature::{ED25519, UnparsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
@@ -124,7 +127,6 @@ pub fn verify(entry: &TransparencyLogEntry, trust: &TrustedRoot) -> Result<()> {
             hex::encode(log_id)
         ))
     })?;
-    let key = PublicKey::from_der(&log.public_key)?;
     let proof = entry
         .inclusion_proof
         .as_ref()
@@ -157,9 +159,28 @@ pub fn verify(entry: &TransparencyLogEntry, trust: &TrustedRoot) -> Result<()> {
     };
     // The checkpoint must be the log's and name this size and root; the proof must
     // lead from the body to that root.
-    rekor::verify_checkpoint(&proof, &key, log_id)?;
+    match ed25519_key(&log.public_key) {
+        Some(raw) => {
+            // C2SP signed-note: key ID = SHA-256(name ‖ "\n" ‖ 0x01 ‖ key).
+            let id = super::sha256(&[origin.as_bytes(), b"\n", &[1], raw].concat());
+            let key = UnparsedPublicKey::new(&ED25519, raw);
+            rekor::verify_note(&proof, &id[..4], |note, sig| key.verify(note, sig).is_ok())?;
+        }
+        None => {
+            let key = PublicKey::from_der(&log.public_key)?;
+            rekor::verify_checkpoint(&proof, &key, log_id)?;
+        }
+    }
     rekor::verify_inclusion(&entry.canonicalized_body, &proof)?;
     Ok(())
+}
+
+/// The raw key of an Ed25519 SubjectPublicKeyInfo (RFC 8410), if it is one.
+fn ed25519_key(spki: &[u8]) -> Option<&[u8]> {
+    const PREFIX: [u8; 12] = [
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    spki.strip_prefix(&PREFIX[..]).filter(|raw| raw.len() == 32)
 }
 
 /// The host of `url`, without scheme, port or path (Go's `url.URL.Hostname`).
