@@ -471,6 +471,31 @@ fn keyless_signatures_logged_in_rekor_v2_with_a_timestamp_verify_with_cosign_and
         stderr(&ours)
     );
 
+    // A signing config naming the Rekor v2 log and no timestamp authority: refused
+    // before Fulcio is asked.
+    let mut no_tsa: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&v2.trust.signing_config).expect("config"))
+            .expect("json");
+    no_tsa["tsaUrls"] = serde_json::json!([]);
+    let no_tsa_config = sb.write("no_tsa_config.json", &no_tsa.to_string());
+    let refused = lading(
+        &sb,
+        &[
+            "sign",
+            "--identity-token",
+            token_file.to_str().expect("utf-8"),
+            "--signing-config",
+            no_tsa_config.to_str().expect("utf-8"),
+            &image,
+        ],
+    );
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("names no timestamp authority"),
+        "{}",
+        stderr(&refused)
+    );
+
     // Asked for the legacy tag alone, signing with Rekor v2 is an error.
     let legacy = lading(
         &sb,

@@ -308,6 +308,79 @@ mod tests {
         assert!(check_body(&v1, &[2; 8], &[1; 32], &[3; 5]).is_err());
     }
 
+    /// An answer of the real rekor-tiles v2.3.0 (POSIX backend, origin `rekor.local`, an
+    /// ECDSA P-256 key) to the third of five uploads, with what was uploaded.
+    const ENTRY: &[u8] = include_bytes!("testdata/rekor-v2-entry.json");
+
+    fn fixture(base_url: &str) -> (TransparencyLogEntry, TrustedRoot, serde_json::Value) {
+        let f: serde_json::Value = serde_json::from_slice(ENTRY).unwrap();
+        let entry: TransparencyLogEntry = serde_json::from_value(f["entry"].clone()).unwrap();
+        let root = json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": [{
+                "baseUrl": base_url,
+                "hashAlgorithm": "SHA2_256",
+                "publicKey": {"rawBytes": f["logPublicKey"], "keyDetails": "PKIX_ECDSA_P256_SHA_256"},
+                "logId": {"keyId": f["entry"]["logId"]["keyId"]},
+            }],
+        });
+        let trust = TrustedRoot::from_json(root.to_string().as_bytes()).unwrap();
+        (entry, trust, f)
+    }
+
+    #[test]
+    fn verifies_an_entry_of_rekor_tiles() {
+        let (entry, trust, f) = fixture("http://rekor.local");
+        assert!(is_v2(&entry));
+        let proof = entry.inclusion_proof.as_ref().unwrap();
+        assert_eq!(
+            (entry.log_index, proof.tree_size, proof.hashes.len()),
+            (2, 3, 1)
+        );
+        verify(&entry, &trust).unwrap();
+        let b64 = |k: &str| STANDARD.decode(f[k].as_str().unwrap()).unwrap();
+        let digest = super::super::sha256(f["message"].as_str().unwrap().as_bytes());
+        check_body(&entry, &b64("signature"), &digest, &b64("certificate")).unwrap();
+
+        // Another log URL (origin), a changed audit path, body, index or checkpoint.
+        let (_, other_origin, _) = fixture("https://rekor.example");
+        let err = verify(&entry, &other_origin).unwrap_err();
+        assert!(err.to_string().contains("not for the log"), "{err}");
+        let mut changed = entry.clone();
+        changed.inclusion_proof.as_mut().unwrap().hashes[0][0] ^= 1;
+        assert!(verify(&changed, &trust).is_err());
+        let mut changed = entry.clone();
+        changed.canonicalized_body.push(b' ');
+        assert!(verify(&changed, &trust).is_err());
+        let mut changed = entry.clone();
+        changed.log_index = 1;
+        assert!(verify(&changed, &trust).is_err());
+        let mut changed = entry.clone();
+        let note = &mut changed
+            .inclusion_proof
+            .as_mut()
+            .unwrap()
+            .checkpoint
+            .as_mut()
+            .unwrap()
+            .envelope;
+        *note = note.replacen("\n3\n", "\n4\n", 1);
+        assert!(verify(&changed, &trust).is_err());
+        // Another key for the log.
+        let mut stranger = trust.clone();
+        stranger.tlogs[0].public_key = crate::keys::KeyPair::generate()
+            .unwrap()
+            .public_key()
+            .unwrap()
+            .der()
+            .to_vec();
+        let err = verify(&entry, &stranger).unwrap_err();
+        assert!(
+            err.to_string().contains("not signed by the log's key"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn origins_are_host_names() {
         assert_eq!(
