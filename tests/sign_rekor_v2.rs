@@ -706,6 +706,43 @@ fn a_timestamp_authority_with_rekor_v1_timestamps_bundles_that_cosign_and_lading
         ],
     );
     assert!(legacy.status.success(), "{}", stderr(&legacy));
+    // The `.sig` layer carries the timestamp over its raw signature in cosign's
+    // annotation, which cosign checks with --use-signed-timestamps.
+    let sig_tag = format!("{}/app:{}.sig", reg.host, digest.replace(':', "-"));
+    let sig_manifest: serde_json::Value =
+        serde_json::from_slice(&crane(&["manifest", "--insecure", &sig_tag])).expect("json");
+    let annotation =
+        sig_manifest["layers"][0]["annotations"]["dev.sigstore.cosign/rfc3161timestamp"]
+            .as_str()
+            .expect("the timestamp annotation")
+            .to_string();
+    assert!(
+        annotation.starts_with(r#"{"SignedRFC3161Timestamp":""#),
+        "{annotation}"
+    );
+    let theirs = cosign(
+        &sb,
+        &[
+            "verify",
+            "--trusted-root",
+            root.to_str().expect("utf-8"),
+            "--certificate-identity",
+            IDENTITY,
+            "--certificate-oidc-issuer",
+            issuer,
+            "--new-bundle-format=false",
+            "--use-signed-timestamps",
+            "--allow-http-registry",
+            "--allow-insecure-registry",
+            &image,
+        ],
+    );
+    assert!(
+        theirs.status.success(),
+        "cosign verify of the .sig tag:\n{}{}",
+        stdout(&theirs),
+        stderr(&theirs)
+    );
 
     // A changed timestamp is refused by lading, though the Rekor v1 entry alone would
     // give a signing time: everything a bundle carries must verify. cosign v3.1.3

@@ -305,20 +305,31 @@ fn timestamp_signature(
 }
 
 /// The legacy `.sig` layer: cosign's simple-signing payload, logged as a hashedrekord,
-/// with the certificates and the entry in cosign's annotations.
+/// with the certificates, the entry and (with a timestamp authority) the timestamp over
+/// the raw signature in cosign's annotations.
 pub(crate) fn sign_legacy(
     signer: &Signer,
     http: &reqwest::blocking::Client,
-    rekor_url: &str,
+    services: &Services,
     trust: Option<&TrustedRoot>,
     docker_ref: &str,
     digest: &Digest,
 ) -> Result<cosign::Signed> {
     let mut signed = cosign::sign(&signer.key, docker_ref, digest)?;
     let (der, pem) = signer.verifier()?;
-    let entry = log_signature(http, rekor_url, &signed, &der, &pem, trust)?;
+    // cosign's annotation holds one timestamp: the first authority's.
+    let (timestamps, mut times) = timestamp_signature(http, services, trust, &signed.signature)?;
+    if let Some(ts) = timestamps
+        .as_ref()
+        .and_then(|t| t.rfc3161_timestamps.first())
+    {
+        legacy::annotate_timestamp(&mut signed, &ts.signed_timestamp)?;
+        times.truncate(1);
+    }
+    let entry = log_signature(http, &services.rekor.url, &signed, &der, &pem, trust)?;
+    times.push(entry.integrated_time);
     if let Some(certs) = &signer.certs {
-        check_certificate(certs, trust, &[entry.integrated_time])?;
+        check_certificate(certs, trust, &times)?;
         legacy::annotate_certificates(&mut signed, certs);
     }
     legacy::annotate_log_entry(&mut signed, &entry)?;

@@ -176,7 +176,7 @@ pub fn sign(args: SignArgs) -> Result<ExitCode> {
             sign_legacy(
                 &signer,
                 &http,
-                &services.rekor.url,
+                &services,
                 trust.as_ref(),
                 &docker_ref,
                 &digest,
