@@ -382,6 +382,64 @@ mod tests {
     }
 
     #[test]
+    fn verifies_checkpoints_signed_with_ed25519() {
+        use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
+        let key = Ed25519KeyPair::generate().unwrap();
+        let raw = key.public_key().as_ref().to_vec();
+        let spki = [
+            &[
+                0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+            ][..],
+            &raw,
+        ]
+        .concat();
+        let origin = "log.example";
+        let key_id = super::super::sha256(&[origin.as_bytes(), b"\n", &[1], &raw].concat());
+        // A one-leaf tree: the root is the leaf hash.
+        let mut e = entry(body(&[1; 32], &[2], &[3]));
+        let root = super::super::sha256(&[&[0u8][..], &e.canonicalized_body].concat());
+        let note = format!("{origin}\n1\n{}\n", STANDARD.encode(root));
+        let signed = |hint: &[u8]| {
+            let sig = [hint, key.sign(note.as_bytes()).as_ref()].concat();
+            format!("{note}\n\u{2014} {origin} {}\n", STANDARD.encode(sig))
+        };
+        e.log_id = Some(LogId {
+            key_id: key_id.to_vec(),
+        });
+        let proof = e.inclusion_proof.as_mut().unwrap();
+        proof.root_hash = root.to_vec();
+        proof.checkpoint = Some(Checkpoint {
+            envelope: signed(&key_id[..4]),
+        });
+        let trust = TrustedRoot::from_json(
+            json!({
+                "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+                "tlogs": [{
+                    "baseUrl": format!("https://{origin}"),
+                    "hashAlgorithm": "SHA2_256",
+                    "publicKey": {"rawBytes": STANDARD.encode(&spki), "keyDetails": "PKIX_ED25519"},
+                    "logId": {"keyId": STANDARD.encode(key_id)},
+                }],
+            })
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap();
+        verify(&e, &trust).unwrap();
+        // The hint of an ECDSA-style key ID (SHA-256 of the SubjectPublicKeyInfo).
+        let mut other_hint = e.clone();
+        other_hint
+            .inclusion_proof
+            .as_mut()
+            .unwrap()
+            .checkpoint
+            .as_mut()
+            .unwrap()
+            .envelope = signed(&super::super::sha256(&spki)[..4]);
+        assert!(verify(&other_hint, &trust).is_err());
+    }
+
+    #[test]
     fn origins_are_host_names() {
         assert_eq!(
             host_name("https://log2025-1.rekor.sigstore.dev"),
