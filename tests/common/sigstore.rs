@@ -2,6 +2,12 @@
 //! project's @sigstore/mock Fulcio, CT log and Rekor, and an OIDC issuer) on a free
 //! port of 127.0.0.1, with its `trusted_root.json` and `signing_config.json` written to
 //! a temporary directory. The server exits when dropped (its stdin closes, then a kill).
+//!
+//! For Rekor v2 and timestamps: the real timestamp authority ([`LocalTsa`],
+//! sigstore/timestamp-authority's `timestamp-server`, in-memory signer) and the real
+//! Rekor v2 ([`LocalRekorV2`], rekor-tiles' POSIX server), both pinned and built by
+//! scripts/install-peers, and [`V2Trust`], the trusted root and signing config that name
+//! them.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
