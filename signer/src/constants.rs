@@ -88,3 +88,6 @@ pub const ANNOTATION_CERTIFICATE: &str = "dev.sigstore.cosign/certificate";
 pub const ANNOTATION_CHAIN: &str = "dev.sigstore.cosign/chain";
 /// Annotation holding cosign's legacy Rekor bundle (the log entry and its SET).
 pub const ANNOTATION_BUNDLE: &str = "dev.sigstore.cosign/bundle";
+/// Annotation holding an RFC 3161 timestamp over a `.sig` layer's raw signature
+/// (`{"SignedRFC3161Timestamp":"<base64 TimeStampResp>"}`, cosign `bundle.RFC3161Timestamp`).
+pub const ANNOTATION_RFC3161_TIMESTAMP: &str = "dev.sigstore.cosign/rfc3161timestamp";

@@ -1,6 +1,7 @@
 //! The little DER (X.690) that PBES2's `EncryptedPrivateKeyInfo` and the SCT check's
 //! precertificate need: definite lengths, SEQUENCE, OCTET STRING, INTEGER, OBJECT
-//! IDENTIFIER, NULL.
+//! IDENTIFIER, NULL; and the walk through an RFC 3161 timestamp token (CMS SignedData)
+//! that `sigstore::tsa` needs.
 
 use crate::error::{Error, Result};
 
@@ -9,6 +10,13 @@ pub const OCTET_STRING: u8 = 0x04;
 pub const INTEGER: u8 = 0x02;
 pub const OID: u8 = 0x06;
 pub const NULL: u8 = 0x05;
+pub const BOOLEAN: u8 = 0x01;
+pub const SET: u8 = 0x31;
+pub const GENERALIZED_TIME: u8 = 0x18;
+/// `[n]` constructed, context-specific (EXPLICIT, or IMPLICIT of a constructed type).
+pub const fn context(n: u8) -> u8 {
+    0xa0 | n
+}
 
 /// One tag-length-value.
 pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
@@ -96,6 +104,28 @@ impl<'a> Reader<'a> {
         let (content, rest) = rest.split_at(len);
         self.input = rest;
         Ok(content)
+    }
+
+    /// The next element whatever its tag: the tag, the content and the whole encoding.
+    /// Only one-byte tags (tag numbers below 31) are read.
+    pub fn read_any(&mut self) -> Result<(u8, &'a [u8], &'a [u8])> {
+        let start = self.input;
+        let tag = self.peek().ok_or_else(|| bad("truncated"))?;
+        if tag & 0x1f == 0x1f {
+            return Err(bad("multi-byte tags are not read"));
+        }
+        let content = self.read(tag)?;
+        let whole = &start[..start.len() - self.input.len()];
+        Ok((tag, content, whole))
+    }
+
+    /// The next element if it has tag `tag`.
+    pub fn read_optional(&mut self, tag: u8) -> Result<Option<&'a [u8]>> {
+        if self.peek() == Some(tag) {
+            self.read(tag).map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     /// A non-negative INTEGER that fits in a u32.

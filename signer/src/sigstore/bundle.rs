@@ -156,13 +156,9 @@ pub struct Rfc3161SignedTimestamp {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TransparencyLogEntry {
-    /// The entry's index in the log.
-    #[serde(
-        default,
-        alias = "log_index",
-        with = "int64",
-        skip_serializing_if = "is_zero"
-    )]
+    /// The entry's index in the log. Written even when 0 (the first entry of a log):
+    /// sigstore-python requires the field.
+    #[serde(default, alias = "log_index", with = "int64")]
     pub log_index: i64,
     /// Which log.
     #[serde(default, alias = "log_id", skip_serializing_if = "Option::is_none")]
@@ -249,13 +245,8 @@ pub struct InclusionPromise {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InclusionProof {
-    /// The entry's index in the tree of the proof.
-    #[serde(
-        default,
-        alias = "log_index",
-        with = "int64",
-        skip_serializing_if = "is_zero"
-    )]
+    /// The entry's index in the tree of the proof (written even when 0, as above).
+    #[serde(default, alias = "log_index", with = "int64")]
     pub log_index: i64,
     /// The tree's root hash.
     #[serde(
@@ -273,8 +264,9 @@ pub struct InclusionProof {
         skip_serializing_if = "is_zero"
     )]
     pub tree_size: i64,
-    /// The audit path, leaf to root.
-    #[serde(default, with = "b64_list", skip_serializing_if = "Vec::is_empty")]
+    /// The audit path, leaf to root (written even when empty, a one-leaf tree's:
+    /// sigstore-python requires the field).
+    #[serde(default, with = "b64_list")]
     pub hashes: Vec<Vec<u8>>,
     /// The signed checkpoint of the tree.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -78,7 +78,7 @@ impl ParsedCertificate {
         )
     }
 
-    fn valid_at(&self, t: i64) -> bool {
+    pub(crate) fn valid_at(&self, t: i64) -> bool {
         let (from, to) = self.validity();
         from <= t && t <= to
     }
@@ -161,31 +161,15 @@ impl ParsedCertificate {
         if self.cert.tbs_certificate().issuer() != issuer.cert.tbs_certificate().subject() {
             return Ok(false);
         }
-        let spki = issuer.cert.tbs_certificate().subject_public_key_info();
-        let curve = spki
-            .algorithm
-            .parameters
-            .as_ref()
-            .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
         let sig_alg = self.cert.signature_algorithm().oid;
-        let algorithm: &dyn VerificationAlgorithm = match (curve, sig_alg) {
-            (Some(c), s) if c == oid(OID_P256) && s == oid(OID_ECDSA_SHA256) => {
-                &signature::ECDSA_P256_SHA256_ASN1
-            }
-            (Some(c), s) if c == oid(OID_P256) && s == oid(OID_ECDSA_SHA384) => {
-                &signature::ECDSA_P256_SHA384_ASN1
-            }
-            (Some(c), s) if c == oid(OID_P384) && s == oid(OID_ECDSA_SHA256) => {
-                &signature::ECDSA_P384_SHA256_ASN1
-            }
-            (Some(c), s) if c == oid(OID_P384) && s == oid(OID_ECDSA_SHA384) => {
-                &signature::ECDSA_P384_SHA384_ASN1
-            }
-            _ => {
-                return Err(invalid(format!(
-                    "unsupported signature algorithm {sig_alg} (ECDSA P-256/P-384 with SHA-256/384 is read)"
-                )));
-            }
+        let hash = if sig_alg == oid(OID_ECDSA_SHA256) {
+            Hash::Sha256
+        } else if sig_alg == oid(OID_ECDSA_SHA384) {
+            Hash::Sha384
+        } else {
+            return Err(invalid(format!(
+                "unsupported signature algorithm {sig_alg} (ECDSA P-256/P-384 with SHA-256/384 is read)"
+            )));
         };
         // The signed bytes: the TBSCertificate re-encoded (DER is canonical).
         let tbs = self
@@ -193,12 +177,61 @@ impl ParsedCertificate {
             .tbs_certificate()
             .to_der()
             .map_err(|e| invalid(e.to_string()))?;
+        issuer.verifies(hash, &tbs, self.cert.signature().raw_bytes())
+    }
+
+    /// Whether `signature` (ASN.1 DER ECDSA) of `message` with `hash` verifies with the
+    /// certified key (P-256 or P-384).
+    pub(crate) fn verifies(&self, hash: Hash, message: &[u8], signature: &[u8]) -> Result<bool> {
+        let spki = self.cert.tbs_certificate().subject_public_key_info();
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+        let algorithm: &dyn VerificationAlgorithm = match (curve, hash) {
+            (Some(c), Hash::Sha256) if c == oid(OID_P256) => &signature::ECDSA_P256_SHA256_ASN1,
+            (Some(c), Hash::Sha384) if c == oid(OID_P256) => &signature::ECDSA_P256_SHA384_ASN1,
+            (Some(c), Hash::Sha256) if c == oid(OID_P384) => &signature::ECDSA_P384_SHA256_ASN1,
+            (Some(c), Hash::Sha384) if c == oid(OID_P384) => &signature::ECDSA_P384_SHA384_ASN1,
+            _ => {
+                return Err(invalid(
+                    "unsupported key or hash (ECDSA P-256/P-384 with SHA-256/384 is read)",
+                ));
+            }
+        };
         let key = spki.subject_public_key.raw_bytes();
-        let sig = self.cert.signature().raw_bytes();
         Ok(UnparsedPublicKey::new(algorithm, key)
-            .verify(&tbs, sig)
+            .verify(message, signature)
             .is_ok())
     }
+
+    /// The issuer Name (DER) and the serial number's content octets: what a CMS
+    /// `IssuerAndSerialNumber` names.
+    pub(crate) fn issuer_and_serial(&self) -> Result<(Vec<u8>, Vec<u8>)> {
+        let tbs = self.cert.tbs_certificate();
+        let issuer = tbs.issuer().to_der().map_err(|e| invalid(e.to_string()))?;
+        Ok((issuer, tbs.serial_number().as_bytes().to_vec()))
+    }
+
+    /// Whether the extended key usage extension lists `usage` (a dotted OID).
+    pub(crate) fn has_extended_key_usage(&self, usage: &str) -> Result<bool> {
+        let eku = self
+            .cert
+            .tbs_certificate()
+            .get_extension::<ExtendedKeyUsage>()
+            .map_err(|e| invalid(e.to_string()))?;
+        Ok(eku.is_some_and(|(_, eku)| eku.0.contains(&oid(usage))))
+    }
+}
+
+/// The hash of an ECDSA signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hash {
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
 }
 
 /// How a value must match: exactly, or an unanchored regular expression (Go's
@@ -326,7 +359,11 @@ pub fn verify(
 }
 
 /// `leaf` ← chain[0] ← … ← chain[last] (the root, self-signed), all valid at `t`.
-fn chain_ok(leaf: &ParsedCertificate, chain: &[ParsedCertificate], t: i64) -> Result<bool> {
+pub(crate) fn chain_ok(
+    leaf: &ParsedCertificate,
+    chain: &[ParsedCertificate],
+    t: i64,
+) -> Result<bool> {
     let mut child = leaf;
     for parent in chain {
         if !parent.valid_at(t) || !parent.is_ca()? || !child.issued_by(parent)? {

@@ -1,6 +1,7 @@
 //! Sigstore material on cosign's legacy `.sig` layers: a keyless signature's certificate
-//! and chain (`dev.sigstore.cosign/certificate`, `…/chain`, PEM) and the Rekor entry
-//! (`dev.sigstore.cosign/bundle`), written and verified as cosign v3 does.
+//! and chain (`dev.sigstore.cosign/certificate`, `…/chain`, PEM), the Rekor entry
+//! (`dev.sigstore.cosign/bundle`) and an RFC 3161 timestamp over the raw signature
+//! (`dev.sigstore.cosign/rfc3161timestamp`), written and verified as cosign v3 does.
 
 use super::sha256;
 use base64::Engine as _;
@@ -12,7 +13,8 @@ use super::fulcio::{Certificates, certificates_from_pem};
 use super::rekor::LogEntry;
 use super::trust_root::TrustedRoot;
 use crate::constants::{
-    ANNOTATION_BUNDLE, ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN, ANNOTATION_SIGNATURE,
+    ANNOTATION_BUNDLE, ANNOTATION_CERTIFICATE, ANNOTATION_CHAIN, ANNOTATION_RFC3161_TIMESTAMP,
+    ANNOTATION_SIGNATURE,
 };
 use crate::cosign::{self, Signed};
 use crate::error::{Error, Result};
@@ -33,6 +35,38 @@ pub fn annotate_log_entry(signed: &mut Signed, entry: &LogEntry) -> Result<()> {
         .annotations
         .insert(ANNOTATION_BUNDLE.to_string(), entry.to_cosign_bundle()?);
     Ok(())
+}
+
+/// Adds cosign's RFC 3161 timestamp annotation (`signed_timestamp`: the DER
+/// `TimeStampResp` over the raw signature).
+pub fn annotate_timestamp(signed: &mut Signed, signed_timestamp: &[u8]) -> Result<()> {
+    let value = serde_json::json!({ "SignedRFC3161Timestamp": STANDARD.encode(signed_timestamp) });
+    signed
+        .layer
+        .annotations
+        .insert(ANNOTATION_RFC3161_TIMESTAMP.to_string(), value.to_string());
+    Ok(())
+}
+
+/// The timestamp of cosign's RFC 3161 annotation, if the layer has one.
+fn timestamp_annotation(layer: &Descriptor) -> Result<Option<Vec<u8>>> {
+    let Some(text) = layer.annotations.get(ANNOTATION_RFC3161_TIMESTAMP) else {
+        return Ok(None);
+    };
+    #[derive(serde::Deserialize)]
+    struct Annotation {
+        #[serde(rename = "SignedRFC3161Timestamp")]
+        signed: String,
+    }
+    let bad = |reason: String| Error::Invalid {
+        what: "RFC 3161 timestamp annotation",
+        reason,
+    };
+    let a: Annotation = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    STANDARD
+        .decode(a.signed.trim())
+        .map(Some)
+        .map_err(|_| bad("not base64".into()))
 }
 
 /// Who must have signed.
@@ -108,6 +142,11 @@ pub fn verify_layer(
             Some(ParsedCertificate::from_der(&der)?)
         }
     };
+    // A timestamp, when there is one, must verify; its time is a signing time.
+    let mut times = Vec::new();
+    if let (Some(ts), Some(trust)) = (timestamp_annotation(layer)?, trust) {
+        times.push(super::tsa::verify(&ts, &signature, trust)?);
+    }
     let log_entry = if !checks.tlog {
         None
     } else {
@@ -128,13 +167,23 @@ pub fn verify_layer(
     };
     let (key, identity) = match (verifier, &cert) {
         (Verifier::Keyless(policy), Some(c)) => {
-            // Without a log entry there is no trusted signing time: the certificate must
-            // be valid now (as cosign).
-            let at = log_entry
-                .as_ref()
-                .map_or_else(super::time::now, |e| e.integrated_time);
-            let identity = certificate::verify(c, need_trust()?, at, policy, checks.sct)?;
-            (c.public_key()?, Some(identity))
+            // The certificate must have been valid at every verified signing time (the
+            // entry's integrated time, the timestamp's); with none, now (as cosign).
+            times.extend(log_entry.as_ref().map(|e| e.integrated_time));
+            if times.is_empty() {
+                times.push(super::time::now());
+            }
+            let mut identity = None;
+            for at in times {
+                identity = Some(certificate::verify(
+                    c,
+                    need_trust()?,
+                    at,
+                    policy,
+                    checks.sct,
+                )?);
+            }
+            (c.public_key()?, identity)
         }
         (Verifier::Key(k), _) => (k.clone(), None),
         (Verifier::Keyless(_), None) => unreachable!("keyless verification has a certificate"),

@@ -4,6 +4,12 @@
 //! bundles the Fulcio certificate (chain to the trusted root, valid at the entry's
 //! integrated time, SCT, identity and issuer). Legacy `.att` layers carry the same
 //! entry and certificate in cosign's annotations and are checked alike.
+//!
+//! A bundle's RFC 3161 timestamps ([`super::tsa`]) must each verify against the trusted
+//! root's timestamp authorities; their times are signing times too. A Rekor v2 entry
+//! ([`super::rekor_v2`]: a `hashedrekord` 0.0.2 of the envelope's PAE, its inclusion
+//! proof and signed checkpoint) has no integrated time, so a bundle with one needs a
+//! verified timestamp.
 
 use lading_oci::{Descriptor, Digest};
 
@@ -15,6 +21,7 @@ use super::fulcio::certificates_from_pem;
 use super::legacy::{Checks, Verifier};
 use super::rekor::LogEntry;
 use super::trust_root::TrustedRoot;
+use super::{rekor_v2, tsa};
 use crate::attestation;
 use crate::constants::{ANNOTATION_BUNDLE, ANNOTATION_CERTIFICATE};
 use crate::dsse::Envelope;
@@ -68,20 +75,54 @@ pub fn verify(
     let envelope = bundle
         .dsse_envelope()
         .ok_or_else(|| invalid("it holds a message signature, not a DSSE envelope".into()))?;
-    let log_entry = if !checks.tlog {
-        None
-    } else {
+    let signature = match &envelope.signatures[..] {
+        [one] => &one.sig,
+        _ => return Err(invalid("it does not hold exactly one signature".into())),
+    };
+    // RFC 3161 timestamps: each must verify; their times are signing times.
+    let mut times = Vec::new();
+    if let (Some(data), Some(trust)) = (&material.timestamp_verification_data, trust) {
+        for ts in &data.rfc3161_timestamps {
+            times.push(tsa::verify(&ts.signed_timestamp, signature, trust)?);
+        }
+    }
+    let mut log_entry = None;
+    if checks.tlog {
         let first = material
             .tlog_entries
             .first()
             .ok_or_else(|| invalid("no transparency log entry".into()))?;
-        Some(dsse_entry::from_bundle_entry(first)?)
-    };
+        if rekor_v2::is_v2(first) {
+            // Rekor v2: the inclusion proof and checkpoint, a hashedrekord of the
+            // envelope's PAE; the signing time comes from the timestamps alone.
+            let trust = trust.ok_or_else(|| Error::Untrusted {
+                reason: "no trusted root to check it against".into(),
+            })?;
+            rekor_v2::verify(first, trust)?;
+            let verifier_der = match (verifier, &cert) {
+                (_, Some(c)) => c.der().to_vec(),
+                (Verifier::Key(k), None) => k.der().to_vec(),
+                (Verifier::Keyless(_), None) => {
+                    unreachable!("keyless verification has a certificate")
+                }
+            };
+            let pae = crate::dsse::pae(&envelope.payload_type, &envelope.payload);
+            rekor_v2::check_body(first, signature, &super::sha256(&pae), &verifier_der)?;
+            if times.is_empty() {
+                return Err(Error::Untrusted {
+                    reason: "a Rekor v2 entry records no signing time and the bundle has no verified RFC 3161 timestamp".into(),
+                });
+            }
+        } else {
+            log_entry = Some(dsse_entry::from_bundle_entry(first)?);
+        }
+    }
     let (key, identity) = check_signer(
         envelope,
         verifier,
         cert.as_ref(),
         log_entry.as_ref(),
+        &times,
         trust,
         checks,
     )?;
@@ -139,6 +180,7 @@ pub fn verify_att_layer(
         verifier,
         cert.as_ref(),
         log_entry.as_ref(),
+        &[],
         trust,
         checks,
     )?;
@@ -150,14 +192,16 @@ pub fn verify_att_layer(
     })
 }
 
-/// The log entry (SET, inclusion proof, a `dsse` body of `envelope` by this key or
-/// certificate) and, keyless, the certificate at the entry's time; returns the key the
-/// envelope must verify with and the certificate's identity.
+/// The Rekor v1 log entry (SET, inclusion proof, a `dsse` body of `envelope` by this key
+/// or certificate) and, keyless, the certificate at each verified signing time (the
+/// entry's integrated time, `timestamps`); returns the key the envelope must verify
+/// with and the certificate's identity.
 fn check_signer(
     envelope: &Envelope,
     verifier: &Verifier,
     cert: Option<&ParsedCertificate>,
     log_entry: Option<&LogEntry>,
+    timestamps: &[i64],
     trust: Option<&TrustedRoot>,
     checks: Checks,
 ) -> Result<(PublicKey, Option<VerifiedIdentity>)> {
@@ -177,11 +221,24 @@ fn check_signer(
     }
     Ok(match (verifier, cert) {
         (Verifier::Keyless(policy), Some(c)) => {
-            // Without a log entry there is no trusted signing time: the certificate must
-            // be valid now (as cosign).
-            let at = log_entry.map_or_else(super::time::now, |e| e.integrated_time);
-            let identity = certificate::verify(c, need_trust()?, at, policy, checks.sct)?;
-            (c.public_key()?, Some(identity))
+            // The certificate must have been valid at every verified signing time; with
+            // none (no log entry, no timestamp) it must be valid now (as cosign).
+            let mut times = timestamps.to_vec();
+            times.extend(log_entry.map(|e| e.integrated_time));
+            if times.is_empty() {
+                times.push(super::time::now());
+            }
+            let mut identity = None;
+            for at in times {
+                identity = Some(certificate::verify(
+                    c,
+                    need_trust()?,
+                    at,
+                    policy,
+                    checks.sct,
+                )?);
+            }
+            (c.public_key()?, identity)
         }
         (Verifier::Key(k), _) => (k.clone(), None),
         (Verifier::Keyless(_), None) => unreachable!("keyless verification has a certificate"),

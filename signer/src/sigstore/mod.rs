@@ -15,12 +15,16 @@
 //! - [`fulcio`]: `POST /api/v2/signingCert` with proof of possession.
 //! - [`rekor`]: Rekor v1 `hashedrekord` entries, their signed entry timestamp (SET) and
 //!   inclusion proof, and cosign's legacy `dev.sigstore.cosign/bundle` annotation.
+//! - [`rekor_v2`]: Rekor v2 (rekor-tiles) `hashedrekord` 0.0.2 entries, their inclusion
+//!   proof and signed checkpoint.
 //! - [`trust_root`]: `trusted_root.json` and `signing_config.json` (protobuf-specs JSON).
 //! - [`certificate`]: Fulcio certificates: the chain to a trusted CA, validity at the
 //!   log's time, the identity (SAN) and OIDC issuer extensions.
 //! - [`legacy`]: those on cosign's legacy `.sig` layers (annotations), and their verification.
 //! - [`sct`]: the certificate's embedded SCT, checked with the trusted root's CT logs.
 //! - [`time`]: RFC 3339 timestamps as Unix seconds.
+//! - [`tsa`]: RFC 3161 timestamps over a signature: requested from a timestamp
+//!   authority, verified with the trusted root's `timestampAuthorities`.
 //!
 //! What the sign and verify flows produce is kept in plain types ([`fulcio::Certificates`],
 //! [`rekor::LogEntry`]) so that a Sigstore bundle can be assembled from them.
@@ -36,9 +40,11 @@ pub mod logged_bundle;
 pub mod oidc;
 pub mod referrer;
 pub mod rekor;
+pub mod rekor_v2;
 pub mod sct;
 pub mod time;
 pub mod trust_root;
+pub mod tsa;
 pub mod tuf;
 
 /// Public-good Sigstore's Fulcio (cosign's default `--fulcio-url`).

@@ -351,6 +351,20 @@ impl LogEntry {
 /// key (ECDSA over the note text, key hint = the log ID's first 4 bytes) and name the
 /// proof's tree size and root hash.
 pub fn verify_checkpoint(proof: &InclusionProof, key: &PublicKey, log_id: &[u8]) -> Result<()> {
+    let hint = log_id.get(..4).ok_or_else(|| Error::Untrusted {
+        reason: "checkpoint: log ID too short".into(),
+    })?;
+    verify_note(proof, hint, |note, sig| key.verify(note, sig).is_ok())
+}
+
+/// The checkpoint of `proof` must name its tree size and root hash and carry a
+/// signature line whose key hint is `hint` and whose signature `verify` accepts over
+/// the note text.
+pub(crate) fn verify_note(
+    proof: &InclusionProof,
+    hint: &[u8],
+    verify: impl Fn(&[u8], &[u8]) -> bool,
+) -> Result<()> {
     let fail = |reason: &str| Error::Untrusted {
         reason: format!("checkpoint: {reason}"),
     };
@@ -367,14 +381,13 @@ pub fn verify_checkpoint(proof: &InclusionProof, key: &PublicKey, log_id: &[u8])
     if root.and_then(|r| STANDARD.decode(r).ok()).as_deref() != Some(&proof.root_hash[..]) {
         return Err(fail("another root hash than the proof's"));
     }
-    let hint = log_id.get(..4).ok_or_else(|| fail("log ID too short"))?;
     let signed = signatures.lines().any(|line| {
         let sig = line
             .strip_prefix("\u{2014} ")
             .and_then(|rest| rest.split(' ').nth(1))
             .and_then(|b| STANDARD.decode(b).ok());
         matches!(sig, Some(sig) if sig.len() > 4 && &sig[..4] == hint
-            && key.verify(note.as_bytes(), &sig[4..]).is_ok())
+            && verify(note.as_bytes(), &sig[4..]))
     });
     if !signed {
         return Err(fail("not signed by the log's key"));

@@ -65,6 +65,8 @@ pub struct TrustedRoot {
     pub certificate_authorities: Vec<CertificateAuthority>,
     /// Certificate-transparency logs.
     pub ctlogs: Vec<Log>,
+    /// RFC 3161 timestamp authorities (`timestampAuthorities`): each chain leaf first.
+    pub timestamp_authorities: Vec<CertificateAuthority>,
 }
 
 // The JSON shapes (protobuf JSON: camelCase, bytes as standard base64).
@@ -120,6 +122,8 @@ struct RawTrustedRoot {
     certificate_authorities: Vec<RawCa>,
     #[serde(default)]
     ctlogs: Vec<RawLog>,
+    #[serde(default)]
+    timestamp_authorities: Vec<RawCa>,
 }
 
 fn invalid(what: &'static str, reason: impl Into<String>) -> Error {
@@ -169,26 +173,31 @@ impl TrustedRoot {
                 ),
             ));
         }
-        let certificate_authorities = raw
-            .certificate_authorities
-            .iter()
-            .map(|ca| {
-                Ok(CertificateAuthority {
-                    uri: ca.uri.clone(),
-                    chain: ca
-                        .cert_chain
-                        .certificates
-                        .iter()
-                        .map(|c| b64("trusted root", &c.raw_bytes))
-                        .collect::<Result<_>>()?,
-                    valid_for: valid_for(&ca.valid_for)?,
-                })
+        let authority = |ca: &RawCa| {
+            Ok(CertificateAuthority {
+                uri: ca.uri.clone(),
+                chain: ca
+                    .cert_chain
+                    .certificates
+                    .iter()
+                    .map(|c| b64("trusted root", &c.raw_bytes))
+                    .collect::<Result<_>>()?,
+                valid_for: valid_for(&ca.valid_for)?,
             })
-            .collect::<Result<_>>()?;
+        };
         Ok(TrustedRoot {
             tlogs: raw.tlogs.iter().map(log).collect::<Result<_>>()?,
-            certificate_authorities,
+            certificate_authorities: raw
+                .certificate_authorities
+                .iter()
+                .map(authority)
+                .collect::<Result<_>>()?,
             ctlogs: raw.ctlogs.iter().map(log).collect::<Result<_>>()?,
+            timestamp_authorities: raw
+                .timestamp_authorities
+                .iter()
+                .map(authority)
+                .collect::<Result<_>>()?,
         })
     }
 
@@ -203,8 +212,31 @@ impl TrustedRoot {
 pub struct SigningConfig {
     /// The Fulcio to ask for certificates.
     pub fulcio_url: Option<String>,
-    /// The Rekor v1 log to upload to.
-    pub rekor_url: Option<String>,
+    /// The Rekor log to upload to: the newest API version lading speaks (2, else 1)
+    /// among those valid now.
+    pub rekor: Option<RekorService>,
+    /// The RFC 3161 timestamp authorities to ask, as `tsaConfig` selects them (`ANY`
+    /// and `EXACT` ask the first `count`, at least one; `ALL` every one).
+    pub tsa_urls: Vec<String>,
+}
+
+/// A Rekor log and its API version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RekorService {
+    /// Its URL.
+    pub url: String,
+    /// 1 (`/api/v1/log/entries`) or 2 (`/api/v2/log/entries`, rekor-tiles).
+    pub major_api_version: u32,
+}
+
+impl SigningConfig {
+    /// The Rekor v1 log's URL, when the selected log is a v1 log.
+    pub fn rekor_url(&self) -> Option<String> {
+        self.rekor
+            .as_ref()
+            .filter(|r| r.major_api_version == 1)
+            .map(|r| r.url.clone())
+    }
 }
 
 #[derive(Deserialize)]
@@ -222,12 +254,25 @@ struct RawSigningConfig {
     ca_urls: Vec<RawService>,
     #[serde(default)]
     rekor_tlog_urls: Vec<RawService>,
+    #[serde(default)]
+    tsa_urls: Vec<RawService>,
+    #[serde(default)]
+    tsa_config: Option<RawSelector>,
+}
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawSelector {
+    /// protojson writes the enum by name; a number is read too.
+    #[serde(default)]
+    selector: serde_json::Value,
+    #[serde(default)]
+    count: u32,
 }
 
 impl SigningConfig {
     /// Reads a v0.2 `signing_config.json`, choosing the services valid at `now` (Unix
     /// seconds) with the API versions lading speaks: Fulcio v1 (its `/api/v2` paths),
-    /// Rekor v1.
+    /// Rekor v2 or v1 (v2 preferred, as sigstore-go), timestamp authorities v1.
     pub fn from_json(bytes: &[u8], now: i64) -> Result<SigningConfig> {
         let raw: RawSigningConfig =
             serde_json::from_slice(bytes).map_err(|e| invalid("signing config", e.to_string()))?;
@@ -248,9 +293,37 @@ impl SigningConfig {
             }
             Ok(None)
         };
+        let mut rekor = None;
+        for version in [2, 1] {
+            for s in &raw.rekor_tlog_urls {
+                if rekor.is_none()
+                    && s.major_api_version == version
+                    && valid_for(&s.valid_for)?.contains(now)
+                {
+                    rekor = Some(RekorService {
+                        url: s.url.clone(),
+                        major_api_version: version,
+                    });
+                }
+            }
+        }
+        let mut tsas = Vec::new();
+        for s in &raw.tsa_urls {
+            if s.major_api_version == 1 && valid_for(&s.valid_for)?.contains(now) {
+                tsas.push(s.url.clone());
+            }
+        }
+        if let Some(config) = &raw.tsa_config {
+            let all = matches!(&config.selector, serde_json::Value::String(s) if s == "ALL")
+                || config.selector == serde_json::json!(1);
+            if !all {
+                tsas.truncate(config.count.max(1) as usize);
+            }
+        }
         Ok(SigningConfig {
             fulcio_url: pick(&raw.ca_urls)?,
-            rekor_url: pick(&raw.rekor_tlog_urls)?,
+            rekor,
+            tsa_urls: tsas,
         })
     }
 }
@@ -281,6 +354,31 @@ mod tests {
                            {"url":"http://r1","majorApiVersion":1,"validFor":{"start":"2020-01-01T00:00:00Z"}}]}"#;
         let c = SigningConfig::from_json(config, 1_700_000_000).unwrap();
         assert_eq!(c.fulcio_url.as_deref(), Some("http://f"));
-        assert_eq!(c.rekor_url.as_deref(), Some("http://r1"));
+        // v2 is preferred; a v2 log is no v1 URL.
+        assert_eq!(
+            c.rekor,
+            Some(RekorService {
+                url: "http://r2".into(),
+                major_api_version: 2
+            })
+        );
+        assert_eq!(c.rekor_url(), None);
+        assert!(c.tsa_urls.is_empty());
+
+        let v1_and_tsas = br#"{"mediaType":"application/vnd.dev.sigstore.signingconfig.v0.2+json",
+          "rekorTlogUrls":[{"url":"http://r1","majorApiVersion":1,"validFor":{"start":"2020-01-01T00:00:00Z"}}],
+          "tsaUrls":[{"url":"http://t1","majorApiVersion":1,"validFor":{"start":"2020-01-01T00:00:00Z"}},
+                     {"url":"http://t0","majorApiVersion":1,"validFor":{"start":"2020-01-01T00:00:00Z","end":"2021-01-01T00:00:00Z"}},
+                     {"url":"http://t2","majorApiVersion":1,"validFor":{"start":"2020-01-01T00:00:00Z"}}],
+          "tsaConfig":{"selector":"ANY"}}"#;
+        let c = SigningConfig::from_json(v1_and_tsas, 1_700_000_000).unwrap();
+        assert_eq!(c.rekor_url().as_deref(), Some("http://r1"));
+        assert_eq!(c.tsa_urls, vec!["http://t1".to_string()]);
+        let all = String::from_utf8_lossy(v1_and_tsas).replace("\"ANY\"", "\"ALL\"");
+        let c = SigningConfig::from_json(all.as_bytes(), 1_700_000_000).unwrap();
+        assert_eq!(
+            c.tsa_urls,
+            vec!["http://t1".to_string(), "http://t2".to_string()]
+        );
     }
 }

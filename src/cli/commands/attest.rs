@@ -26,9 +26,11 @@ use lading_signer::sigstore::{self, dsse_bundle, dsse_entry, logged_bundle};
 use crate::attestations;
 use crate::cli::args::{AttestArgs, ReferrersMode, VerifyAttestationArgs};
 use crate::cli::commands::keyless::{
-    Signer, SigningFlags, keyless_signer, sign_bundle, sign_trust,
+    Services, Signer, SigningFlags, keyless_signer, sign_bundle, sign_trust,
 };
-use crate::cli::commands::sign::{IdentityFlags, load_private_key, verification_trust, verifier};
+use crate::cli::commands::sign::{
+    IdentityFlags, load_private_key, skip_legacy, verification_trust, verifier,
+};
 use crate::cli::signatures;
 use crate::cli::target::{self, Access, Target};
 
@@ -168,7 +170,7 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         signer: &signer,
         log: args.tlog_upload.then_some(Log {
             http: &http,
-            rekor_url: &services.rekor,
+            services: &services,
             trust: trust.as_ref(),
         }),
         mode: args.registry_referrers_mode,
@@ -206,7 +208,7 @@ pub(crate) fn generated_statements(
 /// The transparency log a signature goes to.
 pub(crate) struct Log<'a> {
     pub(crate) http: &'a reqwest::blocking::Client,
-    pub(crate) rekor_url: &'a str,
+    pub(crate) services: &'a Services,
     /// What the log's answer is checked against, when known.
     pub(crate) trust: Option<&'a TrustedRoot>,
 }
@@ -243,16 +245,21 @@ impl Attacher<'_> {
         if let Some(bundle) = signature {
             bundles.push((bundle, PREDICATE_COSIGN_SIGN));
         }
+        let write_legacy = self.mode.legacy()
+            && !match &self.log {
+                Some(log) => skip_legacy(self.mode, true, log.services, ".att")?,
+                None => false,
+            };
         let mut legacy = Vec::new();
         for statement in statements {
             let predicate_type = &statement.predicate_type;
             let bytes = statement.to_bytes()?;
             let bundle = match &self.log {
-                Some(log) => sign_bundle(self.signer, log.http, log.rekor_url, log.trust, &bytes)?,
+                Some(log) => sign_bundle(self.signer, log.http, log.services, log.trust, &bytes)?,
                 None => dsse_bundle::sign(&self.signer.key, &bytes)
                     .context("signing the attestation")?,
             };
-            if self.mode.legacy() {
+            if write_legacy {
                 legacy.push(legacy_layer(&bundle, self.signer, predicate_type)?);
             }
             if self.mode.referrers() {

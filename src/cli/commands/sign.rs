@@ -22,10 +22,11 @@ use lading_signer::{KeyPair, PublicKey, cosign, keys};
 use zeroize::Zeroizing;
 
 use crate::attestations;
-use crate::cli::args::{GenerateKeyPairArgs, SignArgs, TufArgs, VerifyArgs};
+use crate::cli::args::{GenerateKeyPairArgs, ReferrersMode, SignArgs, TufArgs, VerifyArgs};
 use crate::cli::commands::attest::{Attacher, Log, generated_statements};
 use crate::cli::commands::keyless::{
-    Signer, SigningFlags, keyless_signer, load_trusted_root, sign_bundle, sign_legacy, sign_trust,
+    Services, Signer, SigningFlags, keyless_signer, load_trusted_root, sign_bundle, sign_legacy,
+    sign_trust,
 };
 use crate::cli::commands::tuf;
 use crate::cli::signatures;
@@ -231,20 +232,20 @@ pub fn sign(store_dir: &Path, args: SignArgs) -> Result<ExitCode> {
         Some(sign_bundle(
             &signer,
             &http,
-            &services.rekor,
+            &services,
             trust.as_ref(),
             &statement,
         )?)
     } else {
         Some(image_signature::sign_bundle(&signer.key, &digest)?)
     };
-    let signed = if !mode.legacy() {
+    let signed = if !mode.legacy() || skip_legacy(mode, args.tlog_upload, &services, ".sig")? {
         None
     } else if args.tlog_upload {
         Some(sign_legacy(
             &signer,
             &http,
-            &services.rekor,
+            &services,
             trust.as_ref(),
             &docker_ref,
             &digest,
@@ -257,7 +258,7 @@ pub fn sign(store_dir: &Path, args: SignArgs) -> Result<ExitCode> {
         signer: &signer,
         log: args.tlog_upload.then_some(Log {
             http: &http,
-            rekor_url: &services.rekor,
+            services: &services,
             trust: trust.as_ref(),
         }),
         mode,
@@ -318,6 +319,30 @@ fn attestation_kinds(names: &[String]) -> Result<Vec<attestations::Kind>> {
         }
     }
     Ok(kinds)
+}
+
+/// Whether the legacy tag is left out: cosign's legacy annotations carry only a Rekor v1
+/// entry (its SET), so with a Rekor v2 log only the bundle referrer is written (as
+/// cosign v3 does); asked for the legacy tag alone, that is an error.
+pub(crate) fn skip_legacy(
+    mode: ReferrersMode,
+    tlog_upload: bool,
+    services: &Services,
+    tag: &str,
+) -> Result<bool> {
+    if !tlog_upload || !services.rekor_v2() {
+        return Ok(false);
+    }
+    if !mode.referrers() {
+        bail!(
+            "the Rekor v2 log {} can only be recorded in a Sigstore bundle, not in the legacy {tag} tag: use --registry-referrers-mode=oci-1-1 (or both)",
+            services.rekor.url
+        );
+    }
+    eprintln!(
+        "the legacy {tag} tag is not written: its annotations cannot carry a Rekor v2 entry (the bundle referrer has it)"
+    );
+    Ok(true)
 }
 
 /// The identity flags of `verify` and `verify-attestation` (cosign's).
