@@ -509,9 +509,6 @@ fn echoes(master: &std::fs::File) -> bool {
 /// cosign does, turns echo off, and `typed` is answered once it has. Returns the exit
 /// code and everything the terminal showed.
 fn sign_at_a_terminal(sb: &Sandbox, key: &Path, image: &str, typed: &str) -> (i32, String) {
-    use std::io::{Read as _, Write as _};
-    use std::os::unix::process::CommandExt as _;
-    let (mut master, slave) = pty();
     let mut cmd = sb.lading(&[
         "sign",
         "--key",
@@ -519,6 +516,16 @@ fn sign_at_a_terminal(sb: &Sandbox, key: &Path, image: &str, typed: &str) -> (i3
         "--tlog-upload=false",
         image,
     ]);
+    at_a_terminal(&mut cmd, &[("Enter password for private key: ", typed)])
+}
+
+/// Runs `cmd` (no password in its environment) on a new terminal, typing each answer
+/// once its prompt has appeared and echo is off; returns the exit code and what the
+/// terminal showed.
+fn at_a_terminal(cmd: &mut Command, answers: &[(&str, &str)]) -> (i32, String) {
+    use std::io::{Read as _, Write as _};
+    use std::os::unix::process::CommandExt as _;
+    let (mut master, slave) = pty();
     cmd.env_remove("LADING_PASSWORD")
         .env_remove("COSIGN_PASSWORD")
         .stdin(slave.try_clone().expect("dup"))
@@ -535,22 +542,27 @@ fn sign_at_a_terminal(sb: &Sandbox, key: &Path, image: &str, typed: &str) -> (i3
         });
     }
     let mut child = cmd.spawn().expect("spawn lading");
-    drop(cmd); // our copies of the terminal's slave side: reads end when lading exits
+    // Our copies of the terminal's slave side: reads end when lading exits.
+    *cmd = Command::new("true");
     let mut seen = Vec::new();
     let mut buf = [0u8; 512];
-    while !String::from_utf8_lossy(&seen).contains("Enter password for private key: ") {
-        let n = master.read(&mut buf).unwrap_or(0);
-        assert!(n > 0, "no prompt:\n{}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
+    let mut searched = 0;
+    for (prompt, typed) in answers {
+        while !String::from_utf8_lossy(&seen[searched..]).contains(prompt) {
+            let n = master.read(&mut buf).unwrap_or(0);
+            assert!(n > 0, "no prompt:\n{}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&buf[..n]);
+        }
+        searched = seen.len();
+        // The prompt is written before echo goes off: answer only once it has (a
+        // lading that never turned echo off would wait here for ever, not pass).
+        while echoes(&master) {
+            std::thread::yield_now();
+        }
+        master
+            .write_all(format!("{typed}\n").as_bytes())
+            .expect("type");
     }
-    // The prompt is written before echo goes off: answer only once it has (a lading
-    // that never turned echo off would wait here for ever, not pass).
-    while echoes(&master) {
-        std::thread::yield_now();
-    }
-    master
-        .write_all(format!("{typed}\n").as_bytes())
-        .expect("type");
     // EIO once lading has exited and the slave side is closed.
     while let Ok(n @ 1..) = master.read(&mut buf) {
         seen.extend_from_slice(&buf[..n]);
@@ -596,32 +608,26 @@ fn password_is_asked_for_on_a_terminal_without_echo() {
 /// that differ (writing nothing).
 #[test]
 fn generate_key_pair_asks_for_the_password_on_a_terminal() {
-    if !require_tool("python3") || !require_tool("openssl") {
+    if !require_tool("openssl") {
         return;
     }
     let sb = Sandbox::new();
-    let on_tty = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/on_tty.py");
     let generate = |prefix: &Path, answers: [&str; 2]| {
-        run(Command::new("python3")
-            .arg(&on_tty)
-            .args(["Enter password for private key: ", answers[0]])
-            .args(["Enter password for private key again: ", answers[1]])
-            .arg("--")
-            .arg(env!("CARGO_BIN_EXE_lading"))
-            .args(["generate-key-pair", "--output-key-prefix"])
-            .arg(prefix)
-            .env_remove("LADING_PASSWORD")
-            .env_remove("COSIGN_PASSWORD"))
+        let mut cmd = sb.lading(&["generate-key-pair", "--output-key-prefix"]);
+        cmd.arg(prefix);
+        at_a_terminal(
+            &mut cmd,
+            &[
+                ("Enter password for private key: ", answers[0]),
+                ("Enter password for private key again: ", answers[1]),
+            ],
+        )
     };
     let secret = "typed at the tty 5";
     let prefix = sb.path("typed");
-    let out = generate(&prefix, [secret, secret]);
-    assert_success(&out);
-    assert!(
-        !stdout(&out).contains(secret),
-        "the password was echoed: {}",
-        stdout(&out)
-    );
+    let (code, shown) = generate(&prefix, [secret, secret]);
+    assert_eq!(code, 0, "{shown}");
+    assert!(!shown.contains(secret), "the password was echoed: {shown}");
     let key = prefix.with_extension("key");
     let text = std::fs::read_to_string(&key).expect("key");
     assert!(
@@ -639,9 +645,9 @@ fn generate_key_pair_asks_for_the_password_on_a_terminal() {
     assert!(!check("pass:another").status.success());
 
     let prefix = sb.path("mismatch");
-    let out = generate(&prefix, [secret, "something else"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
-    assert!(stdout(&out).contains("do not match"), "{}", stdout(&out));
+    let (code, shown) = generate(&prefix, [secret, "something else"]);
+    assert_eq!(code, 2, "{shown}");
+    assert!(shown.contains("do not match"), "{shown}");
     assert!(!prefix.with_extension("key").exists());
     assert!(!prefix.with_extension("pub").exists());
 }
