@@ -290,6 +290,26 @@ pub struct VerifiedIdentity {
     pub issuer: String,
 }
 
+/// [`verify`] at every verified signing time in `times` (a log entry's integrated
+/// time, timestamps' times): the certificate must have been valid at each; with none, it
+/// must be valid now (as cosign).
+pub fn verify_at_times(
+    leaf: &ParsedCertificate,
+    trust: &TrustedRoot,
+    mut times: Vec<i64>,
+    policy: &IdentityPolicy,
+    require_sct: bool,
+) -> Result<VerifiedIdentity> {
+    if times.is_empty() {
+        times.push(super::time::now());
+    }
+    let mut identity = None;
+    for at in times {
+        identity = Some(verify(leaf, trust, at, policy, require_sct)?);
+    }
+    Ok(identity.expect("at least one time"))
+}
+
 /// Verifies `leaf` for a signature made at `signed_at` (Unix seconds): only the trusted
 /// root's chains count (a chain shipped with a signature is never trusted). With
 /// `require_sct`, the certificate must embed an SCT from a CT log of the trusted root

@@ -78,26 +78,8 @@ pub fn request_certificate(
         }
     });
     let url = format!("{}/api/v2/signingCert", base_url.trim_end_matches('/'));
-    let http = |reason: String| Error::Http {
-        what: "Fulcio",
-        reason,
-    };
     // The token goes as a bearer credential (as sigstore-go sends it), never in a message.
-    let response = client
-        .post(&url)
-        .bearer_auth(token.jwt())
-        .header("Content-Type", "application/json")
-        .body(request.to_string())
-        .send()
-        .map_err(|e| http(e.to_string()))?;
-    let status = response.status();
-    let body = response.text().map_err(|e| http(e.to_string()))?;
-    if !status.is_success() {
-        return Err(http(format!(
-            "{url}: status {status}: {}",
-            body.chars().take(500).collect::<String>()
-        )));
-    }
+    let body = super::post_json(client, "Fulcio", &url, &request, Some(token.jwt()), None)?;
     parse_response(&body)
 }
 

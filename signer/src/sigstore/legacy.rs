@@ -167,23 +167,12 @@ pub fn verify_layer(
     };
     let (key, identity) = match (verifier, &cert) {
         (Verifier::Keyless(policy), Some(c)) => {
-            // The certificate must have been valid at every verified signing time (the
-            // entry's integrated time, the timestamp's); with none, now (as cosign).
+            // Valid at every verified signing time: the entry's integrated time, the
+            // timestamp's.
             times.extend(log_entry.as_ref().map(|e| e.integrated_time));
-            if times.is_empty() {
-                times.push(super::time::now());
-            }
-            let mut identity = None;
-            for at in times {
-                identity = Some(certificate::verify(
-                    c,
-                    need_trust()?,
-                    at,
-                    policy,
-                    checks.sct,
-                )?);
-            }
-            (c.public_key()?, identity)
+            let identity =
+                certificate::verify_at_times(c, need_trust()?, times, policy, checks.sct)?;
+            (c.public_key()?, Some(identity))
         }
         (Verifier::Key(k), _) => (k.clone(), None),
         (Verifier::Keyless(_), None) => unreachable!("keyless verification has a certificate"),

@@ -221,24 +221,13 @@ fn check_signer(
     }
     Ok(match (verifier, cert) {
         (Verifier::Keyless(policy), Some(c)) => {
-            // The certificate must have been valid at every verified signing time; with
-            // none (no log entry, no timestamp) it must be valid now (as cosign).
+            // Valid at every verified signing time: the timestamps', the entry's
+            // integrated time.
             let mut times = timestamps.to_vec();
             times.extend(log_entry.map(|e| e.integrated_time));
-            if times.is_empty() {
-                times.push(super::time::now());
-            }
-            let mut identity = None;
-            for at in times {
-                identity = Some(certificate::verify(
-                    c,
-                    need_trust()?,
-                    at,
-                    policy,
-                    checks.sct,
-                )?);
-            }
-            (c.public_key()?, identity)
+            let identity =
+                certificate::verify_at_times(c, need_trust()?, times, policy, checks.sct)?;
+            (c.public_key()?, Some(identity))
         }
         (Verifier::Key(k), _) => (k.clone(), None),
         (Verifier::Keyless(_), None) => unreachable!("keyless verification has a certificate"),

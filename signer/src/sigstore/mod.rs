@@ -60,6 +60,41 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     out
 }
 
+/// `POST`s `body` as JSON to `url` (with `bearer` as the bearer credential, never put in
+/// a message, and an optional timeout) and returns the answer's text; a status other
+/// than 2xx is an error naming `what`, the URL and the start of the answer.
+pub(crate) fn post_json(
+    client: &reqwest::blocking::Client,
+    what: &'static str,
+    url: &str,
+    body: &serde_json::Value,
+    bearer: Option<&str>,
+    timeout: Option<std::time::Duration>,
+) -> crate::Result<String> {
+    let http = |reason: String| crate::Error::Http { what, reason };
+    let mut request = client
+        .post(url)
+        .header("Content-Type", "application/json")
+        .header("Accept", "application/json")
+        .body(body.to_string());
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    if let Some(timeout) = timeout {
+        request = request.timeout(timeout);
+    }
+    let response = request.send().map_err(|e| http(e.to_string()))?;
+    let status = response.status();
+    let text = response.text().map_err(|e| http(e.to_string()))?;
+    if !status.is_success() {
+        return Err(http(format!(
+            "{url}: status {status}: {}",
+            text.chars().take(500).collect::<String>()
+        )));
+    }
+    Ok(text)
+}
+
 /// An HTTP client for Fulcio, Rekor and token requests.
 pub fn http_client() -> crate::Result<reqwest::blocking::Client> {
     reqwest::blocking::Client::builder()

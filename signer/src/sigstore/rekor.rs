@@ -81,24 +81,7 @@ pub fn upload(
     entry: &serde_json::Value,
 ) -> Result<LogEntry> {
     let url = format!("{}/api/v1/log/entries", base_url.trim_end_matches('/'));
-    let http = |reason: String| Error::Http {
-        what: "Rekor",
-        reason,
-    };
-    let response = client
-        .post(&url)
-        .header("Content-Type", "application/json")
-        .body(entry.to_string())
-        .send()
-        .map_err(|e| http(e.to_string()))?;
-    let status = response.status();
-    let body = response.text().map_err(|e| http(e.to_string()))?;
-    if !status.is_success() {
-        return Err(http(format!(
-            "{url}: status {status}: {}",
-            body.chars().take(500).collect::<String>()
-        )));
-    }
+    let body = super::post_json(client, "Rekor", &url, entry, None, None)?;
     parse_response(&body)
 }
 

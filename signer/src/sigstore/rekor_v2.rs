@@ -76,28 +76,10 @@ pub fn upload(
     request: &serde_json::Value,
 ) -> Result<TransparencyLogEntry> {
     let url = format!("{}/api/v2/log/entries", base_url.trim_end_matches('/'));
-    let http = |reason: String| Error::Http {
-        what: "Rekor v2",
-        reason,
-    };
-    let response = client
-        .post(&url)
-        .header("Content-Type", "application/json")
-        .header("Accept", "application/json")
-        // The log answers once a checkpoint includes the entry (rekor-tiles CLIENTS.md:
-        // at least 20 seconds).
-        .timeout(std::time::Duration::from_secs(60))
-        .body(request.to_string())
-        .send()
-        .map_err(|e| http(e.to_string()))?;
-    let status = response.status();
-    let body = response.text().map_err(|e| http(e.to_string()))?;
-    if !status.is_success() {
-        return Err(http(format!(
-            "{url}: status {status}: {}",
-            body.chars().take(500).collect::<String>()
-        )));
-    }
+    // The log answers once a checkpoint includes the entry (rekor-tiles CLIENTS.md: at
+    // least 20 seconds).
+    let timeout = Some(std::time::Duration::from_secs(60));
+    let body = super::post_json(client, "Rekor v2", &url, request, None, timeout)?;
     serde_json::from_str(&body).map_err(|e| invalid(format!("the log's answer: {e}")))
 }
 
