@@ -377,9 +377,9 @@ fn buildkit_in_a_private_dockerd_matches_lading_on_a_copy_only_image() {
     assert_eq!(ours["etc/a"].mode, 0o640, "{ours:?}");
 }
 
-/// The Go-built peers later tests verify against (cosign, crane, grype, syft, trivy, oras) are
-/// installed by `scripts/install-peers` at the pinned versions it names, and run. On CI a
-/// missing one fails here, naming it.
+/// The Go-built peers later tests verify against (cosign, crane, grype, syft, trivy, oras,
+/// timestamp-server) are installed by `scripts/install-peers` at the pinned versions it
+/// names, and run. On CI a missing one fails here, naming it.
 #[test]
 fn go_built_peers_are_installed_at_their_pinned_versions() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -392,8 +392,10 @@ fn go_built_peers_are_installed_at_their_pinned_versions() {
         .expect("go_peers=( … ) in scripts/install-peers");
     let peers: Vec<(&str, &str, &str)> = list
         .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
-            let l = l.trim().trim_matches('"');
+            let l = l.trim_matches('"');
             let mut w = l.split_whitespace();
             Some((w.next()?, w.next()?, w.next()?))
         })
@@ -401,7 +403,15 @@ fn go_built_peers_are_installed_at_their_pinned_versions() {
     let names: Vec<&str> = peers.iter().map(|p| p.0).collect();
     assert_eq!(
         names,
-        ["crane", "cosign", "grype", "syft", "trivy", "oras"],
+        [
+            "crane",
+            "cosign",
+            "grype",
+            "syft",
+            "trivy",
+            "oras",
+            "timestamp-server"
+        ],
         "{list}"
     );
     for (name, package, version) in peers {
