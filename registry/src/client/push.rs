@@ -96,7 +96,10 @@ impl Inner {
         }
         let mut blobs: Vec<Descriptor> = Vec::new();
         let mut manifests: Vec<Descriptor> = Vec::new();
+        // Each root's blobs, for its share of what the push did.
+        let mut root_blobs: Vec<Vec<Digest>> = Vec::new();
         for root in roots {
+            let mut mine = Vec::new();
             let items = walk(store, root, None).map_err(|e| match e {
                 lading_oci::Error::BlobNotFound { digest } => ClientError::Missing {
                     what: format!("manifest {digest}"),
@@ -113,13 +116,17 @@ impl Inner {
                     });
                 }
                 let list = match item {
-                    Item::Blob(_) => &mut blobs,
+                    Item::Blob(_) => {
+                        mine.push(d.digest.clone());
+                        &mut blobs
+                    }
                     Item::Manifest(_) => &mut manifests,
                 };
                 if !list.iter().any(|x| x.digest == d.digest) {
                     list.push(d);
                 }
             }
+            root_blobs.push(mine);
         }
         let host = self.host(dest.registry()).await?;
         let repo = dest.repository().to_string();
@@ -211,7 +218,7 @@ impl Inner {
                 .await?;
         }
         let mut all = Vec::new();
-        for root in roots {
+        for (root, mine) in roots.iter().zip(&root_blobs) {
             // What the registry names `dest` (or the root's digest) now.
             let reference = if whole_dest {
                 dest.reference()
@@ -240,11 +247,6 @@ impl Inner {
                 mounted: 0,
                 bytes: 0,
             };
-            let mine: Vec<Digest> = walk(store, root, None)?
-                .into_iter()
-                .filter(|i| matches!(i, Item::Blob(_)))
-                .map(|i| i.descriptor().digest.clone())
-                .collect();
             for (digest, (outcome, n)) in &outcomes {
                 if !mine.contains(digest) {
                     continue;
