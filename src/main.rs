@@ -3,6 +3,7 @@
 mod attestations;
 mod cli;
 mod progress;
+mod publish;
 
 use std::process::ExitCode;
 

@@ -22,6 +22,19 @@ pub struct Cli {
 pub enum Command {
     /// Build an image from a Dockerfile (like `docker build`).
     Build(Box<BuildArgs>),
+    /// Build, gate, push by digest, sign and attest: the whole pipeline on one digest.
+    ///
+    /// Every `lading build` flag, then: the four gates (`lading gate`) with `--policy`
+    /// (default: the CIS hard gate, fail on high or critical vulnerabilities, secrets,
+    /// SBOM); only when they pass, the exact bytes pushed by digest to each `--image`
+    /// (every blob re-hashed as it streams, the registry's digest read back) and tagged;
+    /// then signed (`--sign`: with `--key`, or keyless in GitHub Actions) with the
+    /// attestations (`--attest`, default all: SLSA provenance, CycloneDX, SPDX, the
+    /// vulnerability report, the build log) on that digest. Prints the digest.
+    /// A rerun after a failure finishes the job: it finds the gate record and the pushed
+    /// digest, and does not push again. Exit codes: 0 published, 1 a gate failed
+    /// (nothing pushed), 2 an error.
+    Publish(Box<PublishArgs>),
     /// List tagged images in the store.
     Images(ImagesArgs),
     /// Show an image's manifest and config.
@@ -210,9 +223,10 @@ pub struct GenerateKeyPairArgs {
     pub output_key_prefix: PathBuf,
 }
 
-/// `lading sign`.
-#[derive(Debug, Args)]
-pub struct SignArgs {
+/// How `lading sign` and `lading publish` sign: the key or the keyless services, the
+/// transparency log, and where signatures are stored.
+#[derive(Debug, Clone, Args)]
+pub struct SignerArgs {
     /// Private key file (PKCS#8 PEM, encrypted or not; the password comes from
     /// LADING_PASSWORD or COSIGN_PASSWORD). Without it, signing is keyless: an
     /// ephemeral key certified by Fulcio for the OIDC identity token.
@@ -246,13 +260,21 @@ pub struct SignArgs {
     /// Where the default trust material comes from.
     #[command(flatten)]
     pub tuf: TufArgs,
-    /// Accepted for cosign compatibility; prompts are never shown.
-    #[arg(short = 'y', long)]
-    pub yes: bool,
     /// Where signatures are stored (cosign's flag): `oci-1-1` a Sigstore bundle as an
     /// OCI 1.1 referrer, `legacy` the `sha256-<hex>.sig` tag, `both`.
     #[arg(long, value_enum, value_name = "MODE", default_value_t = ReferrersMode::Both)]
     pub registry_referrers_mode: ReferrersMode,
+}
+
+/// `lading sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The key, the services, the storage.
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// Accepted for cosign compatibility; prompts are never shown.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
     /// Also attach these attestations, signed by the same key or certificate in the same
     /// run: the predicates lading generates from its store for the image, as `lading
     /// attest --type TYPE` without `--predicate` does. TYPE: slsaprovenance1, cyclonedx,
@@ -678,6 +700,54 @@ impl From<ContextModesArg> for lading_builder::ContextModes {
     }
 }
 
+/// `lading publish --sign`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SignMode {
+    /// With `--key` when given; keyless with `--identity-token` or in GitHub Actions;
+    /// else an error (before anything is built).
+    Auto,
+    /// With `--key`.
+    Key,
+    /// Keyless: an ephemeral key certified by Fulcio for the OIDC identity.
+    Keyless,
+    /// Not signed and not attested.
+    None,
+}
+
+/// `lading publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The build.
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// Push to REGISTRY/REPO[:TAG] (`latest` when no tag). Repeatable: the same digest
+    /// goes to each.
+    #[arg(long = "image", value_name = "REGISTRY/REPO[:TAG]", required = true)]
+    pub images: Vec<String>,
+    /// How to sign.
+    #[arg(long, value_enum, default_value = "auto", value_name = "MODE")]
+    pub sign: SignMode,
+    /// The key, the services, the storage (as `lading sign`).
+    #[command(flatten)]
+    pub signer: SignerArgs,
+    /// The attestations attached with the signature: slsaprovenance1, cyclonedx,
+    /// spdxjson, vuln, buildlog, `all` (those five) or `none`. Repeatable or
+    /// comma-separated.
+    #[arg(
+        long = "attest",
+        value_name = "TYPE",
+        value_delimiter = ',',
+        default_value = "all"
+    )]
+    pub attest: Vec<String>,
+    /// Write the evidence bundle to DIR/sha256-<hex>/: the gate record, every report
+    /// (CycloneDX, SPDX, vulnerabilities as JSON and SARIF, CIS, secrets), the
+    /// provenance, the build log, the Sigstore bundles, and `index.json`. Default in
+    /// GitHub Actions: $RUNNER_TEMP/lading-evidence.
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
+}
+
 /// `lading build`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
@@ -753,6 +823,18 @@ pub struct BuildArgs {
     /// 0755, for digests that do not depend on the checkout's umask.
     #[arg(long, value_enum, default_value = "preserve", value_name = "MODE")]
     pub context_modes: ContextModesArg,
+    /// Push the image (to each `-t` name) after the gates pass, as `docker build --push`
+    /// pushes, but only through `lading gate`'s four gates (nothing leaves otherwise).
+    /// Same as `-o type=registry`. Not signed: `lading publish` signs.
+    #[arg(long)]
+    pub push: bool,
+    /// The gates' policy when pushing (see `lading gate --policy`).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// The vulnerability database the scan gate uses when pushing [default:
+    /// $LADING_VULN_DB, else $XDG_CACHE_HOME/lading/osv].
+    #[arg(long, env = "LADING_VULN_DB", value_name = "DIR")]
+    pub db: Option<PathBuf>,
     /// Registry access for `FROM` images.
     #[command(flatten)]
     pub registry: RegistryArgs,

@@ -35,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(lading_oci::Store::default_root);
     match cli.command {
         Command::Build(args) => commands::build::run(&store_dir, *args),
+        Command::Publish(args) => commands::publish::run(&store_dir, *args),
         Command::Images(args) => commands::images::run(&store_dir, args),
         Command::Inspect(args) => commands::inspect::run(&store_dir, args),
         Command::Serve(args) => commands::serve::run(&store_dir, args),

@@ -21,6 +21,9 @@ pub enum Output {
     Local { dest: PathBuf },
     /// Root filesystem tarball.
     Tar { dest: PathBuf },
+    /// `type=registry` (or `type=image,push=true`): pushed, through the gates, to each
+    /// name (none: the `-t` names). `type=image` without push is the store itself.
+    Registry { names: Vec<String>, push: bool },
 }
 
 /// Parses `type=...,dest=...[,tar=false]`, or a bare path (= `type=local`).
@@ -56,10 +59,19 @@ pub fn parse(spec: &str) -> Result<Output> {
         "docker" => Output::Docker { dest: need_dest()? },
         "local" => Output::Local { dest: need_dest()? },
         "tar" => Output::Tar { dest: need_dest()? },
-        "image" | "registry" => bail!(
-            "output type={kind} (pushing to a registry) is not supported yet; use type=oci or type=docker"
-        ),
-        other => bail!("unknown output type {other:?} (oci, docker, local, tar)"),
+        "image" | "registry" => {
+            let push = match kv.remove("push").as_deref() {
+                None => kind == "registry",
+                Some("true") => true,
+                Some("false") => false,
+                Some(other) => bail!("invalid push={other} (true or false)"),
+            };
+            // buildx: several names in one `name=`, comma-separated and then quoted; one
+            // name per output here, and the `-t` names when none.
+            let names = kv.remove("name").into_iter().collect();
+            Output::Registry { names, push }
+        }
+        other => bail!("unknown output type {other:?} (oci, docker, local, tar, registry, image)"),
     };
     // Options buildx accepts that do not change what lading writes.
     kv.remove("name");
@@ -78,6 +90,8 @@ pub fn write(
     epoch: u64,
 ) -> Result<()> {
     match out {
+        // The store holds the image already; pushing is the caller's.
+        Output::Registry { .. } => Ok(()),
         Output::Oci { dest, tar: false } => export::write_oci_dir(store, image, dest, names)
             .with_context(|| format!("writing OCI layout {}", dest.display())),
         Output::Oci { dest, tar: true } => to_file(dest, |w| {

@@ -175,7 +175,7 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         }),
         mode: args.registry_referrers_mode,
     };
-    for line in attacher.attach(&[statement], args.replace, None)? {
+    for line in attacher.attach(&[statement], args.replace, None)?.lines {
         crate::cli::out!("{line}");
     }
     Ok(ExitCode::SUCCESS)
@@ -191,13 +191,30 @@ pub(crate) fn generated_statements(
     kinds: &[attestations::Kind],
 ) -> Result<Vec<Statement>> {
     let store = Store::open(store_dir)?;
-    kinds
+    let predicates = kinds
         .iter()
         .map(|&kind| {
-            let predicate_type = kind.predicate_type();
-            let generated = attestations::generate(&store, digest, kind).with_context(|| {
-                format!("generating the {predicate_type} predicate of {digest} from the store")
-            })?;
+            attestations::generate(&store, digest, kind).with_context(|| {
+                format!(
+                    "generating the {} predicate of {digest} from the store",
+                    kind.predicate_type()
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    statements(name, digest, &predicates)
+}
+
+/// In-toto statements about the image `digest` (named `name`), one per predicate.
+pub(crate) fn statements(
+    name: &str,
+    digest: &Digest,
+    predicates: &[attestations::Predicate],
+) -> Result<Vec<Statement>> {
+    predicates
+        .iter()
+        .map(|generated| {
+            let predicate_type = &generated.predicate_type;
             let predicate = attestation::predicate(predicate_type, &generated.bytes, "")
                 .with_context(|| format!("reading the generated {predicate_type} predicate"))?;
             Ok(Statement::new(name, digest, predicate_type, predicate))
@@ -224,6 +241,15 @@ pub(crate) struct Attacher<'a> {
     pub(crate) mode: ReferrersMode,
 }
 
+/// What [`Attacher::attach`] stored.
+pub(crate) struct Attached {
+    /// The lines to report.
+    pub(crate) lines: Vec<String>,
+    /// Each bundle (the signature's first, when given), its predicate type and the
+    /// referrer it was stored as (none when only the legacy tag was written).
+    pub(crate) bundles: Vec<(String, Bundle, Option<Reference>)>,
+}
+
 impl Attacher<'_> {
     /// Signs each statement and stores it as the mode says: one bundle referrer each
     /// (pushed together, with `signature`, the image signature's bundle `sign --attest`
@@ -234,7 +260,7 @@ impl Attacher<'_> {
         statements: &[Statement],
         replace: bool,
         signature: Option<Bundle>,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Attached> {
         if replace && self.mode.referrers() {
             // cosign v3 adds bundle referrers without replacing either.
             eprintln!("--replace applies to the legacy .att tag only; the bundle is added");
@@ -280,8 +306,9 @@ impl Attacher<'_> {
             (stored_bundles, legacy.transpose())
         });
         let mut report = Vec::new();
-        for at in stored_bundles? {
-            report.push(format!("bundle {}", target.shown(&at)));
+        let stored_bundles = stored_bundles?;
+        for at in &stored_bundles {
+            report.push(format!("bundle {}", target.shown(at)));
         }
         if let Some((att_ref, at, count)) = stored_legacy? {
             report.push(format!(
@@ -296,7 +323,15 @@ impl Attacher<'_> {
                 statement.predicate_type
             ));
         }
-        Ok(report)
+        let mut referrers = stored_bundles.into_iter();
+        let bundles = bundles
+            .into_iter()
+            .map(|(bundle, t)| (t.to_string(), bundle, referrers.next()))
+            .collect();
+        Ok(Attached {
+            lines: report,
+            bundles,
+        })
     }
 }
 

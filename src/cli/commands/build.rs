@@ -18,18 +18,15 @@ use crate::cli::registry;
 use crate::cli::ssh_agent::Agent;
 use crate::progress::Printer;
 
-/// Runs a build, tags and exports the result.
+/// Runs a build, tags and exports the result; with `--push` (or `-o type=registry`),
+/// publishes it through the gates ([`super::publish`]).
 pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
     let outputs: Vec<output::Output> = args
         .outputs
         .iter()
         .map(|o| output::parse(o))
         .collect::<Result<_>>()?;
-    let store =
-        Store::open(store_dir).with_context(|| format!("opening store {}", store_dir.display()))?;
-    // ssh agents started for --ssh key files live until the build ends.
-    let mut agents = Vec::new();
-    let opts = options(&args, &mut agents)?;
+    let pushes = super::publish::pushed_names(&args, &outputs)?;
     // The registry serves the store the build writes, from before the build on.
     let server = match args.serve {
         Some(addr) => {
@@ -44,6 +41,44 @@ pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
         }
         None => None,
     };
+    let built = build_into_store(store_dir, &args, &outputs)?;
+    let digest = built.image.descriptor.digest.to_string();
+    if let Some(images) = pushes {
+        // docker's `--push`, lading's guarantee: nothing leaves before the gates pass.
+        let plan = super::publish::Plan::push_only(images);
+        return super::publish::after_build(store_dir, &args, &built, plan);
+    }
+    if args.quiet {
+        println!("{digest}");
+    }
+    if let Some(server) = server {
+        eprintln!(
+            "lading: build done; still serving at {} (Ctrl-C to stop)",
+            server.url()
+        );
+        server.wait_for_signal()?;
+        server.shutdown();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A build in the store.
+pub(crate) struct Built {
+    pub(crate) image: lading_oci::Image,
+}
+
+/// Builds into the store, records the provenance, tags, and writes the outputs, the
+/// `--iidfile` and the `--metadata-file` (registry outputs are the caller's).
+pub(crate) fn build_into_store(
+    store_dir: &Path,
+    args: &BuildArgs,
+    outputs: &[output::Output],
+) -> Result<Built> {
+    let store =
+        Store::open(store_dir).with_context(|| format!("opening store {}", store_dir.display()))?;
+    // ssh agents started for --ssh key files live until the build ends.
+    let mut agents = Vec::new();
+    let opts = options(args, &mut agents)?;
     let mode = match (args.quiet, args.progress) {
         (true, _) => Progress::Quiet,
         (false, Progress::Auto) if std::io::stderr().is_terminal() => Progress::Tty,
@@ -72,7 +107,7 @@ pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
     for name in &names {
         store.tag(name, &image.descriptor)?;
     }
-    for out in &outputs {
+    for out in outputs {
         output::write(&store, &image, out, &names, opts.epoch as u64)?;
     }
     let digest = image.descriptor.digest.to_string();
@@ -97,23 +132,13 @@ pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
         std::fs::write(path, serde_json::to_vec_pretty(&meta)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
-    if args.quiet {
-        println!("{digest}");
-    } else {
+    if !args.quiet {
         eprintln!("writing image {digest}");
         for n in &names {
             eprintln!("naming to {n}");
         }
     }
-    if let Some(server) = server {
-        eprintln!(
-            "lading: build done; still serving at {} (Ctrl-C to stop)",
-            server.url()
-        );
-        server.wait_for_signal()?;
-        server.shutdown();
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(Built { image })
 }
 
 fn options(args: &BuildArgs, agents: &mut Vec<Agent>) -> Result<BuildOptions> {

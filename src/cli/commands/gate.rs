@@ -18,11 +18,13 @@ use lading_gates::secrets::detect::Detector;
 use lading_gates::secrets::{self, Options, Ruleset};
 use lading_gates::vuln::db::{Database, DbError, rfc3339};
 use lading_gates::vuln::{self, ignore};
-use lading_oci::{Descriptor, Store};
+use lading_oci::{Descriptor, Image, Store};
 use serde_json::json;
 
-use crate::cli::args::GateArgs;
+use crate::attestations::scans;
+use crate::cli::args::{GateArgs, SbomFormat};
 use crate::cli::commands::db::{default_dir, now};
+use crate::cli::commands::sbom::render;
 use crate::cli::gate::{emit, load_image};
 
 /// Report media types.
@@ -62,147 +64,259 @@ fn skipped(name: &str) -> GateRun {
     }
 }
 
+/// Everything the gates need besides the image: the policy and what it names, the
+/// Dockerfile for the CIS checks, the date exemptions are judged on, the database.
+pub(crate) struct GatePlan {
+    policy: GatePolicy,
+    /// The policy file's sha256 (`None`: the default policy).
+    pub(crate) policy_digest: Option<String>,
+    dockerfile: Option<lading_gates::cis::dockerfile::Dockerfile>,
+    today: Date,
+    detector: Detector,
+    db: Option<std::path::PathBuf>,
+}
+
+/// What the gates wrote, beyond the record: the documents an evidence bundle holds,
+/// rendered from the one catalog and the one scan the verdicts came from.
+pub(crate) struct GateOutcome {
+    pub(crate) record: GateRecord,
+    /// The record blob.
+    pub(crate) record_desc: Descriptor,
+    /// The documents, with `evidence`.
+    pub(crate) documents: Documents,
+}
+
+/// The gates' documents for an evidence bundle.
+#[derive(Default)]
+pub(crate) struct Documents {
+    /// CycloneDX and SPDX, as `lading sbom --format cyclonedx|spdx` renders them.
+    pub(crate) cyclonedx: Option<String>,
+    pub(crate) spdx: Option<String>,
+    /// The vulnerability report as JSON and SARIF.
+    pub(crate) vulnerabilities: Option<String>,
+    pub(crate) sarif: Option<String>,
+    pub(crate) cis: Option<String>,
+    pub(crate) secrets: Option<String>,
+}
+
+impl GatePlan {
+    /// Reads the policy (and the files it names), the Dockerfile and the secrets rules.
+    pub(crate) fn new(
+        policy: Option<&Path>,
+        dockerfile: Option<&Path>,
+        today: Option<&str>,
+        db: Option<&Path>,
+    ) -> Result<GatePlan> {
+        let (policy, policy_digest) = match policy {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let base = path.parent().unwrap_or(Path::new("."));
+                let p = GatePolicy::parse(&path.display().to_string(), &text, base, &IDS)?;
+                (p, Some(lading_oci::Digest::of(text.as_bytes()).to_string()))
+            }
+            None => (GatePolicy::default(), None),
+        };
+        let dockerfile = match dockerfile {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let name = path.display().to_string();
+                let parsed = lading_builder::dockerfile::parse(&name, &text)?;
+                Some(super::cis::convert(&name, &parsed))
+            }
+            None => None,
+        };
+        let today = match today {
+            Some(d) => {
+                Date::parse(d).with_context(|| format!("--today {d:?} is not YYYY-MM-DD"))?
+            }
+            None => Date::today(),
+        };
+        let ruleset = match &policy.secrets_rules {
+            Some(file) => {
+                let text = std::fs::read_to_string(file)
+                    .with_context(|| format!("reading rules {}", file.display()))?;
+                Ruleset::with_user_file(&file.display().to_string(), &text)?
+            }
+            None => Ruleset::builtin()?,
+        };
+        Ok(GatePlan {
+            policy,
+            policy_digest,
+            dockerfile,
+            today,
+            detector: Detector::new(ruleset)?,
+            db: db.map(Path::to_path_buf),
+        })
+    }
+
+    /// Runs the four gates on `image` (named `reference` in the reports), stores each
+    /// report and the record, and records the scan as the image's latest (the `vuln`
+    /// attestation). With `evidence`, also renders the documents an evidence bundle
+    /// holds.
+    pub(crate) fn run(
+        &self,
+        store: &Store,
+        image: &Image,
+        reference: &str,
+        evidence: bool,
+    ) -> Result<GateOutcome> {
+        let policy = &self.policy;
+        let mut gates = Vec::new();
+        let mut out = Documents::default();
+
+        // The one catalog of the image: the sbom gate records it, the scan gate checks it.
+        let catalog = if policy.skips("sbom") && policy.skips("scan") {
+            None
+        } else {
+            Some(
+                sbom::catalog(store, image, reference)
+                    .with_context(|| format!("cataloging {reference}"))?,
+            )
+        };
+        if evidence && let Some(doc) = &catalog {
+            out.cyclonedx = Some(render(doc, SbomFormat::Cyclonedx)?);
+            out.spdx = Some(render(doc, SbomFormat::Spdx)?);
+        }
+
+        // sbom: a CycloneDX document; passes when the image could be cataloged.
+        match &catalog {
+            Some(doc) if !policy.skips("sbom") => {
+                let desc = put_json(store, &sbom::cyclonedx::document(doc), SBOM_MEDIA_TYPE)?;
+                gates.push(ran("sbom", true, &desc));
+            }
+            _ => gates.push(skipped("sbom")),
+        }
+
+        // scan: fails closed without a database.
+        if policy.skips("scan") {
+            gates.push(skipped("scan"));
+        } else {
+            let db_dir = default_dir(self.db.as_deref());
+            match Database::open(&db_dir) {
+                Err(DbError::Missing { .. }) => gates.push(GateRun {
+                    name: "scan".into(),
+                    status: Status::Unavailable,
+                    reason: Some("no vulnerability database".into()),
+                    verdict: Verdict::Fail,
+                    report: None,
+                    database: Some(DbVersion::missing()),
+                }),
+                Err(e) => return Err(e.into()),
+                Ok(db) => {
+                    let started = rfc3339(now());
+                    let mut rules = Vec::new();
+                    for path in &policy.ignore {
+                        let text = std::fs::read_to_string(path)
+                            .with_context(|| format!("reading ignore file {}", path.display()))?;
+                        rules.extend(ignore::parse(&text, &path.display().to_string())?);
+                    }
+                    let today = rfc3339(now())[..10].to_string();
+                    let doc = catalog
+                        .as_ref()
+                        .context("the catalog is made whenever the scan gate runs")?;
+                    let report = vuln::scan(doc, &db, &rules, &today)
+                        .with_context(|| format!("scanning {reference}"))?;
+                    let fail_on = Some(policy.fail_on);
+                    let json = report.to_json(fail_on);
+                    let desc = put_json(store, &json, SCAN_MEDIA_TYPE)?;
+                    let mut run = ran("scan", report.passes(fail_on), &desc);
+                    run.database = Some(DbVersion::of(db.manifest())?);
+                    gates.push(run);
+                    // The gate's scan is the image's latest: what `vuln` attests.
+                    let version = env!("CARGO_PKG_VERSION");
+                    let cosign_vuln = pretty(&report.to_cosign_vuln(
+                        version,
+                        &started,
+                        &rfc3339(now()),
+                        fail_on,
+                    ))?;
+                    scans::write(store, &image.descriptor.digest, cosign_vuln.as_bytes())?;
+                    if evidence {
+                        out.vulnerabilities = Some(pretty(&json)?);
+                        out.sarif = Some(pretty(&report.to_sarif(version))?);
+                    }
+                }
+            }
+        }
+
+        if policy.skips("cis") {
+            gates.push(skipped("cis"));
+        } else {
+            let report = cis::run(&Input {
+                store,
+                image,
+                name: reference,
+                dockerfile: self.dockerfile.as_ref(),
+                policy: &policy.cis,
+                today: self.today,
+                detector: &self.detector,
+            })
+            .with_context(|| format!("checking {reference}"))?;
+            let desc = put_json(store, &report, CIS_MEDIA_TYPE)?;
+            gates.push(ran("cis", report.verdict == Verdict::Pass, &desc));
+            if evidence {
+                out.cis = Some(serde_json::to_string_pretty(&report)? + "\n");
+            }
+        }
+
+        if policy.skips("secrets") {
+            gates.push(skipped("secrets"));
+        } else {
+            let report = secrets::scan(
+                store,
+                image,
+                reference,
+                &self.detector,
+                &Options { threads: 0 },
+            )
+            .with_context(|| format!("scanning {reference} for secrets"))?;
+            let desc = put_json(store, &report, SECRETS_MEDIA_TYPE)?;
+            gates.push(ran("secrets", report.verdict == Verdict::Pass, &desc));
+            if evidence {
+                out.secrets = Some(serde_json::to_string_pretty(&report)? + "\n");
+            }
+        }
+
+        let record = GateRecord {
+            schema: record::SCHEMA,
+            manifest: image.descriptor.digest.to_string(),
+            reference: reference.to_string(),
+            lading_version: env!("CARGO_PKG_VERSION").into(),
+            created: rfc3339(now()),
+            policy: self.policy_digest.clone(),
+            verdict: GateRecord::overall(&gates),
+            gates,
+        };
+        let record_desc = record::write(store, &record)?;
+        Ok(GateOutcome {
+            record,
+            record_desc,
+            documents: out,
+        })
+    }
+}
+
+fn pretty(v: &serde_json::Value) -> Result<String> {
+    Ok(serde_json::to_string_pretty(v)? + "\n")
+}
+
 /// Runs the gates and writes the record.
 pub fn run(store_dir: &Path, args: GateArgs) -> Result<ExitCode> {
-    let (policy, policy_digest) = match &args.policy {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let base = path.parent().unwrap_or(Path::new("."));
-            let p = GatePolicy::parse(&path.display().to_string(), &text, base, &IDS)?;
-            (p, Some(lading_oci::Digest::of(text.as_bytes()).to_string()))
-        }
-        None => (GatePolicy::default(), None),
-    };
-    let dockerfile = match &args.dockerfile {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let name = path.display().to_string();
-            let parsed = lading_builder::dockerfile::parse(&name, &text)?;
-            Some(super::cis::convert(&name, &parsed))
-        }
-        None => None,
-    };
-    let today = match &args.today {
-        Some(d) => Date::parse(d).with_context(|| format!("--today {d:?} is not YYYY-MM-DD"))?,
-        None => Date::today(),
-    };
-    let ruleset = match &policy.secrets_rules {
-        Some(file) => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("reading rules {}", file.display()))?;
-            Ruleset::with_user_file(&file.display().to_string(), &text)?
-        }
-        None => Ruleset::builtin()?,
-    };
-    let detector = Detector::new(ruleset)?;
+    let plan = GatePlan::new(
+        args.policy.as_deref(),
+        args.dockerfile.as_deref(),
+        args.today.as_deref(),
+        args.db.as_deref(),
+    )?;
     let store = Store::open(store_dir)?;
     // Resolved once: every gate reads this manifest digest.
     let image = load_image(&store, &args.reference, args.platform.as_deref())?;
     let reference = &args.reference;
-    let mut gates = Vec::new();
-
-    // The one catalog of the image: the sbom gate records it, the scan gate checks it.
-    let catalog = if policy.skips("sbom") && policy.skips("scan") {
-        None
-    } else {
-        Some(
-            sbom::catalog(&store, &image, reference)
-                .with_context(|| format!("cataloging {reference}"))?,
-        )
-    };
-
-    // sbom: a CycloneDX document; passes when the image could be cataloged.
-    match &catalog {
-        Some(doc) if !policy.skips("sbom") => {
-            let desc = put_json(&store, &sbom::cyclonedx::document(doc), SBOM_MEDIA_TYPE)?;
-            gates.push(ran("sbom", true, &desc));
-        }
-        _ => gates.push(skipped("sbom")),
-    }
-
-    // scan: fails closed without a database.
-    if policy.skips("scan") {
-        gates.push(skipped("scan"));
-    } else {
-        let db_dir = default_dir(args.db.as_deref());
-        match Database::open(&db_dir) {
-            Err(DbError::Missing { .. }) => gates.push(GateRun {
-                name: "scan".into(),
-                status: Status::Unavailable,
-                reason: Some("no vulnerability database".into()),
-                verdict: Verdict::Fail,
-                report: None,
-                database: Some(DbVersion::missing()),
-            }),
-            Err(e) => return Err(e.into()),
-            Ok(db) => {
-                let mut rules = Vec::new();
-                for path in &policy.ignore {
-                    let text = std::fs::read_to_string(path)
-                        .with_context(|| format!("reading ignore file {}", path.display()))?;
-                    rules.extend(ignore::parse(&text, &path.display().to_string())?);
-                }
-                let today = rfc3339(now())[..10].to_string();
-                let doc = catalog
-                    .as_ref()
-                    .context("the catalog is made whenever the scan gate runs")?;
-                let report = vuln::scan(doc, &db, &rules, &today)
-                    .with_context(|| format!("scanning {reference}"))?;
-                let fail_on = Some(policy.fail_on);
-                let desc = put_json(&store, &report.to_json(fail_on), SCAN_MEDIA_TYPE)?;
-                let mut run = ran("scan", report.passes(fail_on), &desc);
-                run.database = Some(DbVersion::of(db.manifest())?);
-                gates.push(run);
-            }
-        }
-    }
-
-    if policy.skips("cis") {
-        gates.push(skipped("cis"));
-    } else {
-        let report = cis::run(&Input {
-            store: &store,
-            image: &image,
-            name: reference,
-            dockerfile: dockerfile.as_ref(),
-            policy: &policy.cis,
-            today,
-            detector: &detector,
-        })
-        .with_context(|| format!("checking {reference}"))?;
-        let desc = put_json(&store, &report, CIS_MEDIA_TYPE)?;
-        gates.push(ran("cis", report.verdict == Verdict::Pass, &desc));
-    }
-
-    if policy.skips("secrets") {
-        gates.push(skipped("secrets"));
-    } else {
-        let report = secrets::scan(
-            &store,
-            &image,
-            reference,
-            &detector,
-            &Options { threads: 0 },
-        )
-        .with_context(|| format!("scanning {reference} for secrets"))?;
-        let desc = put_json(&store, &report, SECRETS_MEDIA_TYPE)?;
-        gates.push(ran("secrets", report.verdict == Verdict::Pass, &desc));
-    }
-
-    let overall = GateRecord::overall(&gates);
-    let rec = GateRecord {
-        schema: record::SCHEMA,
-        manifest: image.descriptor.digest.to_string(),
-        reference: reference.clone(),
-        lading_version: env!("CARGO_PKG_VERSION").into(),
-        created: rfc3339(now()),
-        policy: policy_digest,
-        gates,
-        verdict: overall,
-    };
-    let desc = record::write(&store, &rec)?;
+    let outcome = plan.run(&store, &image, reference, false)?;
+    let (rec, desc) = (&outcome.record, &outcome.record_desc);
+    let overall = rec.verdict;
     let path = record::record_path(&store, &image.descriptor.digest);
     let summary = format!(
         "gate: {} for {reference} ({}), record {}",
@@ -217,7 +331,7 @@ pub fn run(store_dir: &Path, args: GateArgs) -> Result<ExitCode> {
     emit(
         &args.output,
         overall,
-        || table(&rec, &desc, &path),
+        || table(rec, desc, &path),
         || {
             Ok(serde_json::to_string_pretty(&json!({
                 "recordDigest": desc.digest.to_string(),
@@ -233,7 +347,7 @@ fn word(v: Verdict) -> &'static str {
     if v == Verdict::Pass { "pass" } else { "fail" }
 }
 
-fn table(rec: &GateRecord, desc: &Descriptor, path: &Path) -> String {
+pub(crate) fn table(rec: &GateRecord, desc: &Descriptor, path: &Path) -> String {
     let mut out = format!("image:    {} ({})\n", rec.reference, rec.manifest);
     out.push_str(&format!(
         "{:<8} {:<11} {:<7} {}\n",

@@ -20,7 +20,7 @@ use lading_signer::sigstore::trust_root::{RekorService, SigningConfig, TrustedRo
 use lading_signer::sigstore::{self, fulcio, legacy, rekor_v2, tsa};
 use lading_signer::{KeyPair, cosign, dsse};
 
-use crate::cli::args::{AttestArgs, SignArgs, TufArgs};
+use crate::cli::args::{AttestArgs, SignerArgs, TufArgs};
 use crate::cli::commands::tuf;
 
 /// Reads a `trusted_root.json`.
@@ -43,8 +43,8 @@ pub(crate) struct SigningFlags<'a> {
     pub(crate) tuf: &'a TufArgs,
 }
 
-impl<'a> From<&'a SignArgs> for SigningFlags<'a> {
-    fn from(a: &'a SignArgs) -> Self {
+impl<'a> From<&'a SignerArgs> for SigningFlags<'a> {
+    fn from(a: &'a SignerArgs) -> Self {
         SigningFlags {
             keyed: a.key.is_some(),
             tlog_upload: a.tlog_upload,

@@ -10,6 +10,7 @@ pub mod images;
 pub mod inspect;
 pub mod keyless;
 pub mod predicate;
+pub mod publish;
 pub mod pull;
 pub mod remote;
 pub mod sbom;

@@ -12,8 +12,11 @@ use anyhow::{Context, Result, bail};
 use lading_oci::{Descriptor, Reference};
 use lading_registry::client::Client;
 use lading_signer::constants::PREDICATE_COSIGN_SIGN;
+use lading_signer::intoto::Statement;
 use lading_signer::sigstore;
+use lading_signer::sigstore::bundle::Bundle;
 use lading_signer::sigstore::certificate::{IdentityPolicy, Matcher};
+use lading_signer::sigstore::fulcio::Certificates;
 use lading_signer::sigstore::image_signature;
 use lading_signer::sigstore::legacy::{Checks, Verifier};
 use lading_signer::sigstore::trust_root::TrustedRoot;
@@ -22,15 +25,17 @@ use lading_signer::{KeyPair, PublicKey, cosign, keys};
 use zeroize::Zeroizing;
 
 use crate::attestations;
-use crate::cli::args::{GenerateKeyPairArgs, ReferrersMode, SignArgs, TufArgs, VerifyArgs};
-use crate::cli::commands::attest::{Attacher, Log, generated_statements};
+use crate::cli::args::{
+    GenerateKeyPairArgs, ReferrersMode, RegistryArgs, SignArgs, SignerArgs, TufArgs, VerifyArgs,
+};
+use crate::cli::commands::attest::{Attached, Attacher, Log, generated_statements};
 use crate::cli::commands::keyless::{
     Services, Signer, SigningFlags, keyless_signer, load_trusted_root, sign_bundle, sign_legacy,
     sign_trust,
 };
 use crate::cli::commands::tuf;
 use crate::cli::signatures;
-use crate::cli::target::{self, Access};
+use crate::cli::target::{self, Access, Target};
 
 /// `PREFIX` + `ext`.
 fn with_suffix(prefix: &Path, ext: &str) -> PathBuf {
@@ -156,6 +161,22 @@ impl KeyFile {
     }
 }
 
+/// A key for [`sign_image`]: a key file still to decrypt (beside the registry requests),
+/// or one decrypted already (PKCS#8 PEM, unencrypted, zeroized when dropped).
+pub(crate) enum PendingKey {
+    File(KeyFile),
+    Pem(Zeroizing<String>),
+}
+
+impl PendingKey {
+    fn load(self) -> Result<KeyPair> {
+        match self {
+            PendingKey::File(f) => f.decrypt(),
+            PendingKey::Pem(pem) => KeyPair::from_pem(&pem, None).context("loading the key"),
+        }
+    }
+}
+
 /// Reads and decrypts a private key file.
 pub(crate) fn load_private_key(path: &Path) -> Result<KeyPair> {
     KeyFile::read(path)?.decrypt()
@@ -195,22 +216,64 @@ pub(crate) fn resolve(client: &Client, r: &Reference) -> Result<Descriptor> {
 /// `args.image` is a store image when the store has it and is not `docker://`
 /// ([`target`]): the signatures then go into the store.
 pub fn sign(store_dir: &Path, args: SignArgs) -> Result<ExitCode> {
-    let mode = args.registry_referrers_mode;
     let attest = attestation_kinds(&args.attest)?;
-    let (services, trust) = sign_trust(&SigningFlags::from(&args))?;
+    let key = args
+        .signer
+        .key
+        .as_deref()
+        .map(KeyFile::read)
+        .transpose()?
+        .map(PendingKey::File);
+    let signed = sign_image(
+        store_dir,
+        &args.signer,
+        &args.image,
+        &args.registry,
+        key,
+        |target| generated_statements(store_dir, &target.docker_ref, target.digest(), &attest),
+    )?;
+    for line in &signed.lines {
+        crate::cli::out!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What [`sign_image`] stored.
+pub(crate) struct SignedImage {
+    /// The lines to report (the last one names what was signed).
+    pub(crate) lines: Vec<String>,
+    /// Each bundle made (the signature's first), its predicate type and its referrer.
+    pub(crate) bundles: Vec<(String, Bundle, Option<Reference>)>,
+    /// The legacy `.sig` (and `.att`) tag was written.
+    pub(crate) legacy: bool,
+    /// The key's public key, or the Fulcio certificates.
+    pub(crate) key: Option<PublicKey>,
+    pub(crate) certs: Option<Certificates>,
+}
+
+/// Signs `image` and attaches the statements `statements` makes for it (given the
+/// target, once it is resolved), all with one key or certificate.
+pub(crate) fn sign_image(
+    store_dir: &Path,
+    args: &SignerArgs,
+    image: &str,
+    registry: &RegistryArgs,
+    key: Option<PendingKey>,
+    statements: impl FnOnce(&Target) -> Result<Vec<Statement>>,
+) -> Result<SignedImage> {
+    let mode = args.registry_referrers_mode;
+    let (services, trust) = sign_trust(&SigningFlags::from(args))?;
     let http = sigstore::http_client()?;
     // The key file and its password before the registry is asked; the key is decrypted
     // while the image is resolved and its predicates generated (reads only: a wrong
     // password still stores nothing).
-    let key_file = args.key.as_deref().map(KeyFile::read).transpose()?;
     let (key, found) = std::thread::scope(|s| {
-        let decrypting = key_file.map(|k| s.spawn(move || k.decrypt()));
+        let decrypting = key.map(|k| s.spawn(move || k.load()));
         let found = (|| -> Result<_> {
-            let target = target::open(store_dir, &args.image, &args.registry, Access::ReadWrite)?;
+            let target = target::open(store_dir, image, registry, Access::ReadWrite)?;
             // Every predicate is generated before anything is signed: a missing record
             // fails the command with nothing stored.
-            let statements =
-                generated_statements(store_dir, &target.docker_ref, target.digest(), &attest)?;
+            let statements = statements(&target)?;
             Ok((target, statements))
         })();
         let key = decrypting.map(|d| d.join().expect("decrypting the key panicked"));
@@ -223,7 +286,7 @@ pub fn sign(store_dir: &Path, args: SignArgs) -> Result<ExitCode> {
     let docker_ref = target.docker_ref.clone();
     let signer = match key {
         Some(key) => Signer { key, certs: None },
-        None => keyless_signer(&SigningFlags::from(&args), &http, &services)?,
+        None => keyless_signer(&SigningFlags::from(args), &http, &services)?,
     };
     let bundle = if !mode.referrers() {
         None
@@ -266,37 +329,54 @@ pub fn sign(store_dir: &Path, args: SignArgs) -> Result<ExitCode> {
     // The `.sig` tag, and the bundle referrers with the attestations, are different
     // tags: written concurrently. With attestations, the signature's bundle is pushed
     // with theirs.
-    let (legacy, report) = std::thread::scope(|s| {
+    let (legacy, attached) = std::thread::scope(|s| {
         let legacy = signed
             .map(|signed| s.spawn(|| signatures::store_legacy(client, reference, signed, &digest)));
-        let report = if !statements.is_empty() {
+        let attached = if !statements.is_empty() {
             attacher.attach(&statements, false, bundle)
-        } else if let Some(bundle) = &bundle {
-            signatures::store_bundle(client, reference, subject, bundle, PREDICATE_COSIGN_SIGN)
-                .map(|at| vec![format!("bundle {}", target.shown(&at))])
+        } else if let Some(bundle) = bundle {
+            signatures::store_bundle(client, reference, subject, &bundle, PREDICATE_COSIGN_SIGN)
+                .map(|at| Attached {
+                    lines: vec![format!("bundle {}", target.shown(&at))],
+                    bundles: vec![(PREDICATE_COSIGN_SIGN.to_string(), bundle, Some(at))],
+                })
         } else {
-            Ok(Vec::new())
+            Ok(Attached {
+                lines: Vec::new(),
+                bundles: Vec::new(),
+            })
         };
         let legacy = legacy.map(|l| l.join().expect("storing the .sig tag panicked"));
-        (legacy.transpose(), report)
+        (legacy.transpose(), attached)
     });
-    let (legacy, report) = (legacy?, report?);
-    if let Some((sig_ref, at, count)) = legacy {
-        crate::cli::out!(
+    let (legacy, attached) = (legacy?, attached?);
+    let mut lines = Vec::new();
+    if let Some((sig_ref, at, count)) = &legacy {
+        lines.push(format!(
             "signature {}@{at} ({count} signature(s))",
-            target.shown(&sig_ref)
-        );
+            target.shown(sig_ref)
+        ));
     }
-    for line in report {
-        crate::cli::out!("{line}");
-    }
-    crate::cli::out!("signed {}", target.shown(&reference.with_digest(digest)));
-    Ok(ExitCode::SUCCESS)
+    lines.extend(attached.lines);
+    lines.push(format!(
+        "signed {}",
+        target.shown(&reference.with_digest(digest))
+    ));
+    Ok(SignedImage {
+        lines,
+        bundles: attached.bundles,
+        legacy: legacy.is_some(),
+        key: match &signer.certs {
+            None => Some(signer.key.public_key()?),
+            Some(_) => None,
+        },
+        certs: signer.certs,
+    })
 }
 
 /// The predicates `--attest` names (`all`: every one lading generates), in order,
 /// without repeats.
-fn attestation_kinds(names: &[String]) -> Result<Vec<attestations::Kind>> {
+pub(crate) fn attestation_kinds(names: &[String]) -> Result<Vec<attestations::Kind>> {
     let mut kinds = Vec::new();
     for name in names.iter().map(|n| n.trim()) {
         let named = if name == "all" {
