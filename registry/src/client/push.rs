@@ -16,6 +16,7 @@ use super::transport::{
     FileProgress, HostRef, Req, ReqBody, backoff, header_str, location, pull_scope, push_scope,
     status_error, with_query,
 };
+use super::verify::BlobCheck;
 use super::{Client, Inner, hname, origins};
 use crate::constants::{DOCKER_CONTENT_DIGEST, OCI_SUBJECT};
 
@@ -381,7 +382,10 @@ impl Inner {
 
     /// Uploads a blob: one `PUT` up to the chunk size, else `PATCH` chunks and a closing
     /// `PUT`. A broken chunk resumes at the offset the registry reports (`GET` on the
-    /// session); a session the registry no longer accepts starts over.
+    /// session); a session the registry no longer accepts starts over. The bytes are
+    /// checked against the digest and size as they stream ([`super::verify`]): a blob
+    /// that changed in the store fails with [`ClientError::BlobChanged`], not retried,
+    /// and the registry is never asked to commit it.
     async fn upload(
         &self,
         host: &HostRef,
@@ -395,6 +399,7 @@ impl Inner {
         let chunk = self.opts.chunk_size.max(1);
         // Bodies stream from the blob file, reporting progress as they go.
         let path = store.blob_path(digest);
+        let check = Arc::new(BlobCheck::new(digest.clone(), desc.size));
         let file_body = |offset: u64, len: u64| ReqBody::File {
             path: path.clone(),
             offset,
@@ -403,11 +408,17 @@ impl Inner {
                 reporter: self.reporter.clone(),
                 digest: digest.clone(),
             }),
+            check: check.clone(),
         };
         let mut attempt: u32 = 1;
         // Counts an attempt; an error that retrying cannot fix, or the last allowed
         // attempt, ends the upload. Returns the failure's description.
         let budget = |attempt: &mut u32, e: ClientError| -> Result<String> {
+            // A body that found the blob changed broke its request, which then looks
+            // like a broken connection.
+            if let Some(changed) = check.changed() {
+                return Err(changed);
+            }
             if !(e.is_transient() || is_session_gone(&e)) {
                 return Err(e);
             }
@@ -432,6 +443,7 @@ impl Inner {
             Ok(())
         };
         'session: loop {
+            check.reset();
             let mut loc = match session.take() {
                 Some(l) => l,
                 None => match self.start_upload(host, repo, scopes).await {
@@ -475,6 +487,7 @@ impl Inner {
                 .await;
                 match sent {
                     Ok(next) => {
+                        check.commit(end);
                         loc = next;
                         offset = end;
                     }
@@ -507,6 +520,16 @@ impl Inner {
                         }
                     }
                 }
+            }
+            if !check.verified() {
+                // A resume broke the in-order hash: read the whole blob again.
+                let (check, path) = (check.clone(), path.clone());
+                tokio::task::spawn_blocking(move || check.rehash(&path))
+                    .await
+                    .map_err(|e| ClientError::Protocol {
+                        what: format!("verifying blob {digest}"),
+                        reason: e.to_string(),
+                    })??;
             }
             let url = with_query(&loc, "digest", &digest.to_string())?;
             let req = Req::new(Method::PUT, url);
