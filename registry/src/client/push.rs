@@ -106,7 +106,7 @@ impl Inner {
                     what: format!("manifest {digest}"),
                     hint: partial_hint(store, root),
                 },
-                other => ClientError::Oci(other),
+                other => changed_in_store(store, root, other),
             })?;
             for item in items {
                 let d = item.descriptor().clone();
@@ -192,7 +192,7 @@ impl Inner {
         // registry keeps none are added to its referrers tag together, afterwards.
         let mut unlisted: Vec<(Descriptor, Vec<Descriptor>)> = Vec::new();
         for m in &manifests {
-            let bytes = store.read_blob(&m.digest)?;
+            let bytes = read_manifest(store, m)?;
             let subject = Node::parse(&m.media_type, &bytes)?.subject().cloned();
             let answered_subject = self
                 .put_manifest(&host, &repo, &m.digest.to_string(), m, bytes, &scopes)
@@ -214,7 +214,7 @@ impl Inner {
                 .await?;
         }
         if let Some(tag) = tag {
-            let bytes = store.read_blob(&roots[0].digest)?;
+            let bytes = read_manifest(store, &roots[0])?;
             self.put_manifest(&host, &repo, tag, &roots[0], bytes, &scopes)
                 .await?;
         }
@@ -611,6 +611,39 @@ impl Inner {
         };
         let next = location(&req.url, &resp).unwrap_or_else(|_| loc.to_string());
         Ok((next, received))
+    }
+}
+
+/// A manifest's bytes from the store; [`Store::read_blob`] verifies their digest, and a
+/// manifest that no longer has it is [`ClientError::BlobChanged`].
+fn read_manifest(store: &Store, desc: &Descriptor) -> Result<Vec<u8>> {
+    store
+        .read_blob(&desc.digest)
+        .map_err(|e| changed_in_store(store, desc, e))
+}
+
+/// A digest mismatch reading a manifest of `desc`'s graph from the store as
+/// [`ClientError::BlobChanged`].
+fn changed_in_store(store: &Store, desc: &Descriptor, e: lading_oci::Error) -> ClientError {
+    match e {
+        lading_oci::Error::DigestMismatch { expected, actual } => {
+            let actual_size = std::fs::metadata(store.blob_path(&expected))
+                .map(|m| m.len())
+                .unwrap_or(0);
+            // A manifest deeper in the graph: its descriptor's size is not at hand.
+            let size = if expected == desc.digest {
+                desc.size
+            } else {
+                actual_size
+            };
+            ClientError::BlobChanged {
+                digest: expected,
+                actual,
+                size,
+                actual_size,
+            }
+        }
+        other => ClientError::Oci(other),
     }
 }
 
