@@ -497,6 +497,7 @@ impl Inner {
                         // Where is the session now? Resume there, or start over.
                         match self.upload_status(host, &loc, scopes).await {
                             Ok((next, received)) if received <= end => {
+                                check.resume(received);
                                 self.reporter.event(Event::Retry {
                                     digest,
                                     attempt,

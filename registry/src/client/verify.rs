@@ -74,6 +74,16 @@ impl BlobCheck {
         s.linear = s.pending.take().filter(|(at, _)| *at == end);
     }
 
+    /// The upload resumes at `offset` after a failed request. When the registry holds
+    /// exactly up to the end of the body that failed, all of that body's bytes arrived:
+    /// the in-order hash carries on from there.
+    pub fn resume(&self, offset: u64) {
+        let mut s = self.state();
+        if s.pending.as_ref().is_some_and(|(end, _)| *end == offset) {
+            s.linear = s.pending.take();
+        }
+    }
+
     /// Whether the bodies sent so far carried the whole blob in order, and hashed to
     /// its digest (a body that ends the blob only completes when they do).
     pub fn verified(&self) -> bool {
@@ -410,6 +420,36 @@ mod tests {
         let err = check.rehash(&p).expect_err("changed on disk");
         assert!(matches!(err, ClientError::BlobChanged { .. }), "{err}");
         assert!(check.changed().is_some());
+    }
+
+    #[test]
+    fn a_resume_after_the_whole_failed_body_arrived_stays_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = data(2000, 7);
+        let p = file_with(dir.path(), &bytes);
+        let check = Arc::new(BlobCheck::new(Digest::of(&bytes), 2000));
+        // The answer to the first PATCH was lost, but the registry holds its 1000 bytes.
+        assert!(read_body(&p, 0, 1000, &check).1.is_none());
+        check.resume(1000);
+        assert!(read_body(&p, 1000, 1000, &check).1.is_none());
+        check.commit(2000);
+        assert!(check.verified());
+
+        // Resuming at the start of the failed body is in order too; anywhere else not.
+        let check = Arc::new(BlobCheck::new(Digest::of(&bytes), 2000));
+        assert!(read_body(&p, 0, 1000, &check).1.is_none());
+        check.resume(0);
+        assert!(read_body(&p, 0, 1000, &check).1.is_none());
+        check.commit(1000);
+        assert!(read_body(&p, 1000, 1000, &check).1.is_none());
+        check.commit(2000);
+        assert!(check.verified());
+        let check = Arc::new(BlobCheck::new(Digest::of(&bytes), 2000));
+        assert!(read_body(&p, 0, 1000, &check).1.is_none());
+        check.resume(400);
+        assert!(read_body(&p, 400, 1600, &check).1.is_none());
+        check.commit(2000);
+        assert!(!check.verified());
     }
 
     #[test]
