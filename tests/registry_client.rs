@@ -648,6 +648,65 @@ fn dropped_connections_restart_or_resume_uploads_and_resume_downloads() {
     store_is_sound(&served.store());
 }
 
+#[test]
+fn blob_changed_in_the_store_is_caught_after_a_resumed_chunk() {
+    if !need_peers(&["python3"]) {
+        return;
+    }
+    let sb = Sandbox::new();
+    let built = build_big(&sb, "big:1", 3_000_000);
+    let (out, _) = ok(&sb, &["inspect", "big:1"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let layer: lading_oci::Digest = v["manifest"]["layers"][0]["digest"]
+        .as_str()
+        .and_then(|d| d.parse().ok())
+        .expect("layer digest");
+    // One byte flipped in place, past the first chunk: the resumed upload no longer
+    // hashes in order, so only the re-hash before the closing PUT can see it.
+    let store = Store::open(sb.store()).expect("store");
+    let path = store.blob_path(&layer);
+    let mut bytes = std::fs::read(&path).expect("layer");
+    bytes[1_500_000] ^= 0x5a;
+    std::fs::write(&path, &bytes).expect("changing the layer");
+
+    // lading serve keeps what arrived before the cut: the upload resumes there.
+    let served = Sandbox::new();
+    let srv = LadingServe::start(&served.store());
+    let proxy = Proxy::start(&srv.host, &["--cut-patch-after", "300000"]);
+    let err = fails(
+        &sb,
+        &[
+            "push",
+            "--chunk-size",
+            "1000000",
+            "big:1",
+            &format!("docker://{}/big:1", proxy.host),
+        ],
+    );
+    assert!(err.contains("resuming"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "blob {layer} in the store no longer matches its digest (it reads as {}): refusing to push it",
+            lading_oci::Digest::of(&bytes)
+        )),
+        "{err}"
+    );
+    assert!(
+        !proxy
+            .log()
+            .contains(&format!("?digest=sha256%3A{} ", layer.hex())),
+        "no closing PUT for the layer: {}",
+        proxy.log()
+    );
+    drop(srv);
+    let remote = Store::open(served.store()).expect("served store");
+    assert!(!remote.has(&layer), "the registry has the layer");
+    assert!(
+        !remote.has(&built.parse().expect("digest")),
+        "the registry has the manifest"
+    );
+}
+
 /// Writes an OCI layout holding an artifact whose subject is `subject`; returns the
 /// artifact's digest.
 fn artifact_layout(dir: &Path, subject: &Descriptor, artifact_type: &str) -> String {

@@ -148,6 +148,23 @@ pub enum ClientError {
         /// What the registry answers.
         actual: Digest,
     },
+    /// A blob (or manifest) in the store no longer hashes to its digest, or has another
+    /// size than its descriptor: it changed after it was written, so what was checked is
+    /// not what would be pushed. Never retried.
+    #[error(
+        "blob {digest} in the store no longer matches its digest (it reads as {actual}{}): refusing to push it",
+        size_note(*size, *actual_size)
+    )]
+    BlobChanged {
+        /// The blob's digest (its name in the store).
+        digest: Digest,
+        /// What its bytes hash to now.
+        actual: Digest,
+        /// The size its descriptor says.
+        size: u64,
+        /// How many bytes it reads as now.
+        actual_size: u64,
+    },
     /// A response was not what the distribution-spec says.
     #[error("{what}: {reason}")]
     Protocol {
@@ -196,6 +213,15 @@ impl ClientError {
             }
             _ => false,
         }
+    }
+}
+
+/// `, N bytes instead of M` when the sizes differ.
+fn size_note(size: u64, actual_size: u64) -> String {
+    if size == actual_size {
+        String::new()
+    } else {
+        format!(", {actual_size} bytes instead of {size}")
     }
 }
 

@@ -12,7 +12,10 @@
 //!   another repository of the same registry that has it (the store remembers where blobs
 //!   came from and went to) or uploaded, streamed from the store: in one `PUT` when small,
 //!   in `PATCH` chunks when large. A chunk whose connection broke is resumed from the offset the registry
-//!   reports, or the upload starts over in a new session. Manifests go up by digest,
+//!   reports, or the upload starts over in a new session. The bytes are hashed as they
+//!   stream: a blob file that no longer matches its digest or size fails the push with
+//!   [`ClientError::BlobChanged`] before its last bytes go out, so the registry never
+//!   completes it. Manifests go up by digest,
 //!   children first; then the tag; then the tag's digest is read back and must be what was
 //!   pushed.
 //! - **Referrers** ([`Client::referrers`]): `GET /v2/<name>/referrers/<digest>`, and the
@@ -31,6 +34,7 @@ mod push;
 mod referrers;
 mod source;
 mod transport;
+mod verify;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -16,6 +16,7 @@ use super::transport::{
     FileProgress, HostRef, Req, ReqBody, backoff, header_str, location, pull_scope, push_scope,
     status_error, with_query,
 };
+use super::verify::BlobCheck;
 use super::{Client, Inner, hname, origins};
 use crate::constants::{DOCKER_CONTENT_DIGEST, OCI_SUBJECT};
 
@@ -105,7 +106,7 @@ impl Inner {
                     what: format!("manifest {digest}"),
                     hint: partial_hint(store, root),
                 },
-                other => ClientError::Oci(other),
+                other => changed_in_store(store, root, other),
             })?;
             for item in items {
                 let d = item.descriptor().clone();
@@ -191,7 +192,7 @@ impl Inner {
         // registry keeps none are added to its referrers tag together, afterwards.
         let mut unlisted: Vec<(Descriptor, Vec<Descriptor>)> = Vec::new();
         for m in &manifests {
-            let bytes = store.read_blob(&m.digest)?;
+            let bytes = read_manifest(store, m)?;
             let subject = Node::parse(&m.media_type, &bytes)?.subject().cloned();
             let answered_subject = self
                 .put_manifest(&host, &repo, &m.digest.to_string(), m, bytes, &scopes)
@@ -213,7 +214,7 @@ impl Inner {
                 .await?;
         }
         if let Some(tag) = tag {
-            let bytes = store.read_blob(&roots[0].digest)?;
+            let bytes = read_manifest(store, &roots[0])?;
             self.put_manifest(&host, &repo, tag, &roots[0], bytes, &scopes)
                 .await?;
         }
@@ -381,7 +382,10 @@ impl Inner {
 
     /// Uploads a blob: one `PUT` up to the chunk size, else `PATCH` chunks and a closing
     /// `PUT`. A broken chunk resumes at the offset the registry reports (`GET` on the
-    /// session); a session the registry no longer accepts starts over.
+    /// session); a session the registry no longer accepts starts over. The bytes are
+    /// checked against the digest and size as they stream ([`super::verify`]): a blob
+    /// that changed in the store fails with [`ClientError::BlobChanged`], not retried,
+    /// and the registry is never asked to commit it.
     async fn upload(
         &self,
         host: &HostRef,
@@ -395,6 +399,7 @@ impl Inner {
         let chunk = self.opts.chunk_size.max(1);
         // Bodies stream from the blob file, reporting progress as they go.
         let path = store.blob_path(digest);
+        let check = Arc::new(BlobCheck::new(digest.clone(), desc.size));
         let file_body = |offset: u64, len: u64| ReqBody::File {
             path: path.clone(),
             offset,
@@ -403,11 +408,17 @@ impl Inner {
                 reporter: self.reporter.clone(),
                 digest: digest.clone(),
             }),
+            check: check.clone(),
         };
         let mut attempt: u32 = 1;
         // Counts an attempt; an error that retrying cannot fix, or the last allowed
         // attempt, ends the upload. Returns the failure's description.
         let budget = |attempt: &mut u32, e: ClientError| -> Result<String> {
+            // A body that found the blob changed broke its request, which then looks
+            // like a broken connection.
+            if let Some(changed) = check.changed() {
+                return Err(changed);
+            }
             if !(e.is_transient() || is_session_gone(&e)) {
                 return Err(e);
             }
@@ -432,6 +443,7 @@ impl Inner {
             Ok(())
         };
         'session: loop {
+            check.reset();
             let mut loc = match session.take() {
                 Some(l) => l,
                 None => match self.start_upload(host, repo, scopes).await {
@@ -475,6 +487,7 @@ impl Inner {
                 .await;
                 match sent {
                     Ok(next) => {
+                        check.commit(end);
                         loc = next;
                         offset = end;
                     }
@@ -484,6 +497,7 @@ impl Inner {
                         // Where is the session now? Resume there, or start over.
                         match self.upload_status(host, &loc, scopes).await {
                             Ok((next, received)) if received <= end => {
+                                check.resume(received);
                                 self.reporter.event(Event::Retry {
                                     digest,
                                     attempt,
@@ -507,6 +521,16 @@ impl Inner {
                         }
                     }
                 }
+            }
+            if !check.verified() {
+                // A resume broke the in-order hash: read the whole blob again.
+                let (check, path) = (check.clone(), path.clone());
+                tokio::task::spawn_blocking(move || check.rehash(&path))
+                    .await
+                    .map_err(|e| ClientError::Protocol {
+                        what: format!("verifying blob {digest}"),
+                        reason: e.to_string(),
+                    })??;
             }
             let url = with_query(&loc, "digest", &digest.to_string())?;
             let req = Req::new(Method::PUT, url);
@@ -588,6 +612,39 @@ impl Inner {
         };
         let next = location(&req.url, &resp).unwrap_or_else(|_| loc.to_string());
         Ok((next, received))
+    }
+}
+
+/// A manifest's bytes from the store; [`Store::read_blob`] verifies their digest, and a
+/// manifest that no longer has it is [`ClientError::BlobChanged`].
+fn read_manifest(store: &Store, desc: &Descriptor) -> Result<Vec<u8>> {
+    store
+        .read_blob(&desc.digest)
+        .map_err(|e| changed_in_store(store, desc, e))
+}
+
+/// A digest mismatch reading a manifest of `desc`'s graph from the store as
+/// [`ClientError::BlobChanged`].
+fn changed_in_store(store: &Store, desc: &Descriptor, e: lading_oci::Error) -> ClientError {
+    match e {
+        lading_oci::Error::DigestMismatch { expected, actual } => {
+            let actual_size = std::fs::metadata(store.blob_path(&expected))
+                .map(|m| m.len())
+                .unwrap_or(0);
+            // A manifest deeper in the graph: its descriptor's size is not at hand.
+            let size = if expected == desc.digest {
+                desc.size
+            } else {
+                actual_size
+            };
+            ClientError::BlobChanged {
+                digest: expected,
+                actual,
+                size,
+                actual_size,
+            }
+        }
+        other => ClientError::Oci(other),
     }
 }
 

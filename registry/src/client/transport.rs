@@ -21,6 +21,7 @@ use reqwest::{Method, StatusCode};
 use super::ClientOptions;
 use super::auth::{Challenge, Credentials, parse_challenge};
 use super::error::{ClientError, Result, transport_what};
+use super::verify::{BlobCheck, FileBody};
 
 /// How long to wait for a connection.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -51,12 +52,14 @@ pub(crate) struct Host {
 pub(crate) enum ReqBody {
     /// Bytes in memory.
     Bytes(Bytes),
-    /// `len` bytes of a file from `offset`, streamed (progress reported as they go).
+    /// `len` bytes of a blob file from `offset`, streamed (progress reported as they go)
+    /// and checked against the blob's digest and size as they are read.
     File {
         path: PathBuf,
         offset: u64,
         len: u64,
         progress: Option<FileProgress>,
+        check: Arc<BlobCheck>,
     },
 }
 
@@ -83,22 +86,44 @@ impl ReqBody {
                 offset,
                 len,
                 progress,
+                check,
             } => {
                 use futures_util::StreamExt as _;
-                use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _};
-                let mut f = tokio::fs::File::open(path).await?;
-                f.seek(std::io::SeekFrom::Start(*offset)).await?;
+                let file = tokio::fs::File::open(path).await?.into_std().await;
+                let mut body = FileBody::new(file, *offset, *len, check.clone())?;
+                if *len == 0 {
+                    // An empty body may never be polled: check it here.
+                    let checked = tokio::task::spawn_blocking(move || body.next_chunk())
+                        .await
+                        .map_err(std::io::Error::other)?;
+                    checked?;
+                    return Ok(reqwest::Body::from(Bytes::new()));
+                }
+                // Reading and hashing block: a chunk at a time on the blocking pool.
+                let stream = futures_util::stream::unfold(Some(body), |body| async move {
+                    let mut body = body?;
+                    let step = tokio::task::spawn_blocking(move || {
+                        let chunk = body.next_chunk();
+                        (chunk, body)
+                    })
+                    .await;
+                    match step {
+                        Ok((Ok(Some(chunk)), body)) => Some((Ok(chunk), Some(body))),
+                        Ok((Ok(None), _)) => None,
+                        Ok((Err(e), _)) => Some((Err(e), None)),
+                        Err(e) => Some((Err(std::io::Error::other(e)), None)),
+                    }
+                });
                 let progress = progress.clone();
-                let stream = tokio_util::io::ReaderStream::with_capacity(f.take(*len), 1 << 20)
-                    .map(move |chunk| {
-                        if let (Ok(c), Some(p)) = (&chunk, &progress) {
-                            p.reporter.event(super::Event::Progress {
-                                digest: &p.digest,
-                                bytes: c.len() as u64,
-                            });
-                        }
-                        chunk
-                    });
+                let stream = stream.map(move |chunk: std::io::Result<Bytes>| {
+                    if let (Ok(c), Some(p)) = (&chunk, &progress) {
+                        p.reporter.event(super::Event::Progress {
+                            digest: &p.digest,
+                            bytes: c.len() as u64,
+                        });
+                    }
+                    chunk
+                });
                 Ok(reqwest::Body::wrap_stream(stream))
             }
         }
