@@ -12,6 +12,7 @@ pub mod keyless;
 pub mod predicate;
 pub mod pull;
 pub mod remote;
+pub mod report;
 pub mod sbom;
 pub mod scan;
 pub mod secrets;
