@@ -157,8 +157,8 @@ pub(super) fn vulnerabilities(p: &mut Page, part: GatePart<'_, Vulns>) {
     }
     put!(
         p,
-        "<table class=\"fixed\"><colgroup><col style=\"width:108px\"><col style=\"width:27%\">\
-         <col style=\"width:16%\"><col style=\"width:10%\"><col style=\"width:10%\"><col></colgroup>\
+        "<table class=\"fixed\"><colgroup><col style=\"width:108px\"><col style=\"width:25%\">\
+         <col style=\"width:15%\"><col style=\"width:9%\"><col style=\"width:9%\"><col></colgroup>\
          <thead><tr><th>Severity</th><th>Advisory</th><th>Package</th><th>Installed</th>\
          <th>Fixed in</th><th>Path</th></tr></thead><tbody>\n"
     );
