@@ -4,6 +4,7 @@ mod attestations;
 mod cli;
 mod progress;
 mod publish;
+mod report;
 
 use std::process::ExitCode;
 

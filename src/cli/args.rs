@@ -76,6 +76,23 @@ pub enum Command {
     /// database the scan gate fails closed unless the policy skips it.
     /// Exit codes: 0 every gate passed, 1 a gate failed, 2 an error.
     Gate(Box<GateArgs>),
+    /// Write one self-contained HTML page about an image of the store, for auditors.
+    ///
+    /// IMAGE is a store tag, `REPO@sha256:…` or a bare `sha256:…` (an index is resolved
+    /// to `--platform`'s manifest). The page shows the manifest digest and the store
+    /// references; the latest gate record (each gate ran, skipped or unavailable, its
+    /// verdict and the overall verdict, the policy digest, the vulnerability database
+    /// version); the vulnerability findings by severity; the CIS checks with their
+    /// evidence; the secrets found (redacted); the SBOM's packages per ecosystem; where
+    /// the image was pushed and the signatures and attestations stored, with the signer
+    /// (key fingerprint, or certificate identity and OIDC issuer) and transparency-log
+    /// entries (the publish record, else the bundle referrers in the store); and the SLSA
+    /// provenance's base images, git source and build parameters. Whatever is not
+    /// recorded is shown as such ("not gated", "not pushed", "unsigned").
+    /// The page needs no network: inline CSS, no scripts, no links or remote resources,
+    /// and a Content-Security-Policy that forbids fetching anything. Image content is
+    /// escaped. Exit codes: 0 written, 2 the image is not in the store or an error.
+    Report(ReportArgs),
     /// Serve the store as an OCI registry (distribution-spec v1.1) until Ctrl-C.
     ///
     /// Tag `T` of repository `R` is the store's image `R:T` (`lading build -t foo:1` is
@@ -177,6 +194,20 @@ pub struct VersionArgs {
     /// Print JSON (`version`, `commit`, `cryptoModule.name`/`.version`, `fipsMode`).
     #[arg(long)]
     pub json: bool,
+}
+
+/// `lading report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Image: a tag or digest in the store.
+    #[arg(value_name = "IMAGE")]
+    pub reference: String,
+    /// Write the page to FILE (`-` or none: stdout).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Platform to pick from an index.
+    #[arg(long)]
+    pub platform: Option<String>,
 }
 
 /// `lading predicate`.

@@ -50,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tags(args) => commands::remote::tags(args),
         Command::Referrers(args) => commands::remote::referrers(args),
         Command::Gate(args) => commands::gate::run(&store_dir, *args),
+        Command::Report(args) => commands::report::run(&store_dir, args),
         Command::GenerateKeyPair(args) => commands::sign::generate_key_pair(args),
         Command::Sign(args) => commands::sign::sign(&store_dir, args),
         Command::Verify(args) => commands::sign::verify(&store_dir, args),

@@ -13,6 +13,7 @@ pub mod predicate;
 pub mod publish;
 pub mod pull;
 pub mod remote;
+pub mod report;
 pub mod sbom;
 pub mod scan;
 pub mod secrets;
