@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -985,9 +984,39 @@ fn the_action_publishes_signs_and_attests_like_a_github_runner() {
     // The pushes were authenticated as alice (from the private authfile).
     let log = reg.log();
     assert!(log.contains("alice"), "{log}");
-    let mut outputs: BTreeMap<&str, &str> = BTreeMap::new();
-    for (k, v) in &result.step("publish").outputs {
-        outputs.insert(k, v);
-    }
-    assert!(outputs.contains_key("digest"), "{outputs:?}");
+
+    // A gate that fails (a credential in a layer) fails the step with exit 1, and the
+    // registry never sees the image.
+    let mut leaky = Runner::new(&repo());
+    leaky.write(
+        "Dockerfile",
+        "FROM scratch\nCOPY creds /root/.aws/credentials\n",
+    );
+    leaky.write(
+        "creds",
+        "[default]\naws_access_key_id = AKIAZ7VRSQ5TJ3HPLN2M\n",
+    );
+    leaky.write("lading-policy.toml", POLICY);
+    let leaky_image = format!("{}/acme/leaky", reg.host);
+    leaky.inputs = r.inputs.clone();
+    leaky.env = r.env.clone();
+    leaky.with("image", &leaky_image);
+    let refused = leaky.run();
+    let step = refused.step("publish");
+    assert_eq!(step.code, Some(1), "{}", step.log);
+    assert!(
+        step.log.contains("a gate failed; nothing was pushed"),
+        "{}",
+        step.log
+    );
+    assert!(refused.outputs.is_empty(), "{:?}", refused.outputs);
+    let out = run(Command::new(go_peer("crane"))
+        .args(["ls", &leaky_image])
+        .env("SSL_CERT_FILE", &ca)
+        .env("DOCKER_CONFIG", &docker_config));
+    assert!(
+        !out.status.success() || stdout(&out).trim().is_empty(),
+        "the refused image was pushed: {}",
+        stdout(&out)
+    );
 }
