@@ -11,6 +11,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+pub mod action;
 pub mod bases;
 pub mod dockerd;
 pub mod registry;
