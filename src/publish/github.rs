@@ -118,9 +118,9 @@ fn summary(store: &Store, rec: &PublishRecord, images: &[Reference]) -> Result<S
         ));
     }
     if !rec.pushed.is_empty() {
-        md.push_str("\nPushed:\n");
+        md.push_str("\nPushed (by digest, then tagged):\n");
         for p in &rec.pushed {
-            md.push_str(&format!("- `{}`\n", md_code(&p.reference)));
+            md.push_str(&format!("- `{}`\n", md_code(&p.image)));
         }
     }
     for s in &rec.signed {
