@@ -64,10 +64,20 @@ pub(super) use put;
 /// The whole page.
 pub fn render(report: &Report) -> String {
     let mut p = Page(String::with_capacity(64 * 1024));
+    // A store tag, else the first tag it was published to, else what was asked for.
+    let pushed = match &report.signatures {
+        Part::Found(s) => s
+            .published
+            .as_ref()
+            .and_then(|p| p.pushed.first())
+            .map(|p| &p.image),
+        _ => None,
+    };
     let title = report
         .image
         .references
         .first()
+        .or(pushed)
         .unwrap_or(&report.image.requested);
     put!(
         p,
