@@ -661,3 +661,104 @@ fn blob_path(store: &Path, digest: &str) -> PathBuf {
         .join("blobs/sha256")
         .join(digest.trim_start_matches("sha256:"))
 }
+
+#[test]
+fn a_publish_killed_between_push_and_sign_is_finished_by_the_next_run() {
+    if !need_all() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let remote = Remote::start(&sb, "ghcr");
+    let db = database(&sb);
+    let (key, public, _) = lading_keys(&sb, "keys", None);
+    let ctx = context(&sb, "app", CLEAN, &[]);
+    let image = format!("{}/org/app:1", remote.host());
+    // A GitHub token endpoint that takes the connection and never answers: keyless
+    // signing waits there, after the push, until the process is killed.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let token_url = format!("http://{}/token", silent.local_addr().expect("addr"));
+    let mut cmd = sb.lading(&[
+        "publish",
+        "--progress",
+        "plain",
+        "--db",
+        db.to_str().expect("utf-8"),
+        "--image",
+        &image,
+        "--sign=keyless",
+        "--fulcio-url",
+        "http://127.0.0.1:9",
+        "--rekor-url",
+        "http://127.0.0.1:9",
+        "--cert-dir",
+        remote.ca_dir(),
+        "--creds",
+        "alice:pw",
+        ctx.to_str().expect("utf-8"),
+    ]);
+    cmd.env("ACTIONS_ID_TOKEN_REQUEST_URL", &token_url)
+        .env("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request-token")
+        .env("LADING_TODAY", "2026-01-01")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().expect("spawn");
+    // The publish record names the push once it is done: then the process dies.
+    let records = sb.store().join(".lading/publish");
+    let pushed = || {
+        std::fs::read_dir(&records)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("\"reference\"")))
+    };
+    while !pushed() {
+        if let Some(status) = child.try_wait().expect("wait") {
+            panic!("publish ended ({status}) before its push was recorded");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    let writes_before = remote.writes();
+    assert!(
+        writes_before
+            .iter()
+            .any(|w| w.starts_with("PUT /v2/org/app/manifests/1 ")),
+        "{writes_before:?}"
+    );
+    assert!(
+        !writes_before.iter().any(|w| w.contains(".sig")),
+        "{writes_before:?}"
+    );
+
+    let finished = publish(
+        &sb,
+        &remote,
+        &db,
+        std::slice::from_ref(&image),
+        &["--key", key.to_str().expect("utf-8"), "--tlog-upload=false"],
+        &ctx,
+        &[],
+    );
+    assert_success(&finished);
+    let digest = stdout(&finished).trim().to_string();
+    let writes = remote.writes();
+    for w in &writes[writes_before.len()..] {
+        assert!(
+            !w.starts_with("PUT /v2/org/app/manifests/1 ")
+                && !w.starts_with(&format!("PUT /v2/org/app/manifests/{digest} ")),
+            "the image was pushed again: {w}"
+        );
+    }
+    let mut args: Vec<String> = vec![
+        "verify".into(),
+        "--key".into(),
+        public.to_str().expect("utf-8").into(),
+        "--insecure-ignore-tlog=true".into(),
+    ];
+    args.extend(remote.cosign_flags());
+    args.push(format!("{}/org/app@{digest}", remote.host()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_success(&cosign(&sb, "", &refs));
+    drop(silent);
+}
