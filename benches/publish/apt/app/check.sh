@@ -1,0 +1,2 @@
+#!/bin/sh
+exec test -r /app/VERSION
