@@ -321,3 +321,39 @@ fn layer_cache_hits_only_for_identical_content() {
         "--no-cache must give the same image as a cached build"
     );
 }
+
+#[test]
+fn workdir_steps_are_cached_by_their_inputs_and_give_the_same_layers() {
+    let sb = Sandbox::new();
+    let ctx = sb.path("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY data.txt /srv/data.txt\nUSER 1000:1000\nWORKDIR /srv/app/cache\nWORKDIR /srv\n",
+    )
+    .unwrap();
+    std::fs::write(ctx.join("data.txt"), "aaaa").unwrap();
+    let first = sb.build_ok(&ctx, &[]);
+    let again = sb
+        .lading(&["build", "--progress=plain", ctx.to_str().unwrap()])
+        .output()
+        .unwrap();
+    common::assert_success(&again);
+    let log = String::from_utf8_lossy(&again.stderr).to_string();
+    // Both WORKDIRs (one makes a layer, one does not) are answered from the cache.
+    let cached = log.lines().filter(|l| l.ends_with("CACHED")).count();
+    assert!(cached >= 3, "{log}");
+    let uncached = sb.build_ok(&ctx, &["--no-cache"]);
+    assert_eq!(
+        first, uncached,
+        "a cached WORKDIR gives the layers an uncached one does"
+    );
+    // Another owner is another input: not a hit, another image.
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY data.txt /srv/data.txt\nUSER 1001:1001\nWORKDIR /srv/app/cache\nWORKDIR /srv\n",
+    )
+    .unwrap();
+    let other = sb.build_ok(&ctx, &[]);
+    assert_ne!(first, other);
+}

@@ -71,6 +71,18 @@ fn copy_input_key(key: &CopyInputKey<'_>) -> StepResult<lading_oci::Digest> {
     Ok(h.finish())
 }
 
+/// What a WORKDIR step's result depends on: the layers below it (which fix the tree and
+/// `/etc/passwd`), the directory, the USER that owns what it creates, and the epoch. A
+/// hit skips reading the tree at all.
+#[derive(serde::Serialize)]
+struct WorkdirKey<'a> {
+    version: u32,
+    layers: Vec<&'a lading_oci::Digest>,
+    path: &'a str,
+    user: Option<&'a str>,
+    epoch: i64,
+}
+
 /// Resolves an image reference (from `FROM` or `COPY --from`) to a source.
 pub type Resolver<'a> = &'a (dyn Fn(&str) -> Box<dyn ImageSource> + Sync);
 
@@ -832,12 +844,86 @@ impl<'a> Builder<'a> {
         state.config.config.working_dir = Some(path.clone());
         // BuildKit creates the directory, owned by the current USER.
         let user = state.config.config.user.clone().filter(|u| !u.is_empty());
+        // Decided by its inputs alone: a warm build reads no tree.
+        let cache = if self.opts.no_cache {
+            None
+        } else {
+            let key = WorkdirKey {
+                version: 1,
+                layers: state.layers.iter().map(|l| &l.digest).collect(),
+                path: &path,
+                user: user.as_deref(),
+                epoch: self.opts.epoch,
+            };
+            let mut h = lading_oci::hash::Sha256::new();
+            h.update(&serde_json::to_vec(&key).map_err(StepError::from)?);
+            Some(
+                self.store
+                    .private_dir()
+                    .join("cache/workdir")
+                    .join(h.finish().hex()),
+            )
+        };
+        if let Some(path) = &cache
+            && let Ok(bytes) = std::fs::read(path)
+            && let Ok(layer) = serde_json::from_slice::<
+                Option<(lading_oci::Descriptor, lading_oci::Digest)>,
+            >(&bytes)
+            && layer
+                .as_ref()
+                .is_none_or(|(d, _)| self.store.has(&d.digest))
+        {
+            self.cache_hit();
+            match layer {
+                Some((descriptor, diff_id)) => {
+                    let h = self.history(ins, false);
+                    state.push_layer(descriptor, diff_id, h);
+                }
+                None => state.config.history.push(self.history(ins, true)),
+            }
+            return Ok(());
+        }
+        let layer = self.workdir_layer(state, &path, user.as_deref())?;
+        if let Some(cache) = &cache {
+            if let Some(dir) = cache.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StepError::msg(format!("creating {}: {e}", dir.display())))?;
+            }
+            let record = serde_json::to_vec(&layer).map_err(StepError::from)?;
+            lading_oci::store::write_atomic(cache, &record).map_err(StepError::from)?;
+        }
+        match layer {
+            Some((descriptor, diff_id)) => {
+                let h = self.history(ins, false);
+                state.push_layer(descriptor, diff_id, h);
+            }
+            None => state.config.history.push(self.history(ins, true)),
+        }
+        Ok(())
+    }
+
+    /// The layer that creates `path` (and its missing parents) owned by `user`, or `None`
+    /// when it exists already. The tree is read through the layers' snapshots where they
+    /// show its metadata (as COPY reads it), else unpacked.
+    fn workdir_layer(
+        &mut self,
+        state: &mut StageState,
+        path: &str,
+        user: Option<&str>,
+    ) -> StepResult<Option<(lading_oci::Descriptor, lading_oci::Digest)>> {
         let owner = match user {
-            Some(u) => Some(self.owner(state, &u)?),
+            Some(u) => Some(self.owner(state, u)?),
             None => None,
         };
-        let fs = state.rootfs(self.store).map_err(StepError::from)?;
-        let rel = copy::resolve_in_rootfs(fs, &path)?;
+        let layered;
+        let fs = match self.layered(state)? {
+            Some(view) => {
+                layered = view.rootfs;
+                &layered
+            }
+            None => state.rootfs(self.store).map_err(StepError::from)?,
+        };
+        let rel = copy::resolve_in_rootfs(fs, path)?;
         // Existing ancestors go into the layer too, with their real metadata (as in
         // BuildKit's layers), so the layer's own snapshot never shows an implied
         // root-owned 0755 directory over them; no layer when nothing is new.
@@ -879,13 +965,10 @@ impl<'a> Builder<'a> {
             }
         }
         if !created {
-            state.config.history.push(self.history(ins, true));
-            return Ok(());
+            return Ok(None);
         }
         let blob = write_layer_tar(self.store, entries, self.opts.epoch as u64)?;
-        let h = self.history(ins, false);
-        state.push_layer(blob.descriptor, blob.diff_id, h);
-        Ok(())
+        Ok(Some((blob.descriptor, blob.diff_id)))
     }
 
     fn copy(

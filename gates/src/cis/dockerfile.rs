@@ -86,6 +86,22 @@ impl Dockerfile {
         names
     }
 
+    /// The build's `--build-arg` values: each replaces the default of the global `ARG`
+    /// of that name, as docker gives them to `FROM` (other names are not declared
+    /// before `FROM`, so they do not reach it).
+    pub fn with_build_args(mut self, values: &std::collections::BTreeMap<String, String>) -> Self {
+        for i in self.instructions.iter_mut().filter(|i| i.stage.is_none()) {
+            if let Body::Arg(args) = &mut i.body {
+                for (k, v) in args.iter_mut() {
+                    if let Some(value) = values.get(k) {
+                        *v = Some(value.clone());
+                    }
+                }
+            }
+        }
+        self
+    }
+
     /// Global `ARG` defaults (for `FROM $BASE`).
     pub fn global_args(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
@@ -251,5 +267,43 @@ mod tests {
         assert_eq!(expand("${BASE}", &vars), "debian:12");
         assert_eq!(expand("$BASE", &vars), "debian:12");
         assert_eq!(expand("$BASEX", &vars), "$BASEX");
+    }
+
+    #[test]
+    fn build_args_replace_global_arg_defaults() {
+        let step = |stage, body| Instruction {
+            line: 1,
+            stage,
+            source: String::new(),
+            body,
+        };
+        let df = Dockerfile {
+            file: "Dockerfile".into(),
+            instructions: vec![
+                step(
+                    None,
+                    Body::Arg(vec![
+                        ("BASE".into(), None),
+                        ("TAG".into(), Some("12".into())),
+                    ]),
+                ),
+                step(Some(0), Body::Arg(vec![("LATE".into(), None)])),
+            ],
+        };
+        let values = [
+            ("BASE".to_string(), "debian@sha256:ab".to_string()),
+            ("LATE".to_string(), "x".to_string()),
+        ]
+        .into_iter()
+        .collect();
+        let df = df.with_build_args(&values);
+        // Only the global ARGs are given to FROM; a stage's ARG is not.
+        assert_eq!(
+            df.global_args(),
+            vec![
+                ("BASE".to_string(), "debian@sha256:ab".to_string()),
+                ("TAG".to_string(), "12".to_string())
+            ]
+        );
     }
 }

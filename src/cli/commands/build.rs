@@ -175,19 +175,7 @@ fn options(args: &BuildArgs, agents: &mut Vec<Agent>) -> Result<BuildOptions> {
     let mut opts = BuildOptions::new(&context, text);
     opts.dockerfile_name = name;
     opts.dockerfile_path = path;
-    for a in &args.build_args {
-        match a.split_once('=') {
-            Some((k, v)) => {
-                opts.build_args.insert(k.to_string(), v.to_string());
-            }
-            // docker: `--build-arg KEY` takes the value from the environment, if set.
-            None => {
-                if let Ok(v) = std::env::var(a) {
-                    opts.build_args.insert(a.clone(), v);
-                }
-            }
-        }
-    }
+    opts.build_args = build_arg_values(&args.build_args);
     opts.labels = key_values(&args.labels, "--label")?;
     opts.annotations = key_values(&args.annotations, "--annotation")?;
     opts.target = args.target.clone();
@@ -231,6 +219,25 @@ fn options(args: &BuildArgs, agents: &mut Vec<Agent>) -> Result<BuildOptions> {
         opts.snapshotter = Snapshotter::Copy;
     }
     Ok(opts)
+}
+
+/// `--build-arg KEY=VALUE`, or `--build-arg KEY` with the value of the environment
+/// variable KEY when it is set (docker's).
+pub(crate) fn build_arg_values(args: &[String]) -> BTreeMap<String, String> {
+    let mut values = BTreeMap::new();
+    for a in args {
+        match a.split_once('=') {
+            Some((k, v)) => {
+                values.insert(k.to_string(), v.to_string());
+            }
+            None => {
+                if let Ok(v) = std::env::var(a) {
+                    values.insert(a.clone(), v);
+                }
+            }
+        }
+    }
+    values
 }
 
 /// `--secret id=ID[,src=FILE|,source=FILE|,env=VAR][,type=file|env]` as buildx takes it;

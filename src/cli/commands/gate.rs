@@ -4,6 +4,7 @@
 //!
 //! Exit codes: 0 every gate passed, 1 a gate failed, 2 an error (no record written).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -104,6 +105,7 @@ impl GatePlan {
     pub(crate) fn new(
         policy: Option<&Path>,
         dockerfile: Option<&Path>,
+        build_args: &BTreeMap<String, String>,
         today: Option<&str>,
         db: Option<&Path>,
     ) -> Result<GatePlan> {
@@ -123,7 +125,7 @@ impl GatePlan {
                     .with_context(|| format!("reading {}", path.display()))?;
                 let name = path.display().to_string();
                 let parsed = lading_builder::dockerfile::parse(&name, &text)?;
-                Some(super::cis::convert(&name, &parsed))
+                Some(super::cis::convert(&name, &parsed).with_build_args(build_args))
             }
             None => None,
         };
@@ -307,6 +309,7 @@ pub fn run(store_dir: &Path, args: GateArgs) -> Result<ExitCode> {
     let plan = GatePlan::new(
         args.policy.as_deref(),
         args.dockerfile.as_deref(),
+        &BTreeMap::new(),
         args.today.as_deref(),
         args.db.as_deref(),
     )?;

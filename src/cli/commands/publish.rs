@@ -190,9 +190,11 @@ pub(crate) fn after_build(
     // SBOM attestations are then the documents the gates judged, byte for byte.
     let name = digest.to_string();
     let dockerfile = dockerfile_path(args);
+    // `FROM ${BASE}` is judged with the build's `--build-arg BASE=…`, as it was built.
     let gates = GatePlan::new(
         args.policy.as_deref(),
         dockerfile.as_deref(),
+        &build::build_arg_values(&args.build_args),
         std::env::var("LADING_TODAY").ok().as_deref(),
         args.db.as_deref(),
     )?;
