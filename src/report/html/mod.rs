@@ -188,17 +188,8 @@ pub(super) fn absent(p: &mut Page, why: Result<&str, &str>) {
 
 /// The gate summary table and the record's facts.
 fn gates_summary(p: &mut Page, gates: &Part<Gates>) {
-    put!(p, "<section id=\"gates\"><h2>Gates</h2>\n");
-    let g = match gates {
-        Part::Found(g) => g,
-        Part::Missing(why) => return put!(p, "<p class=\"missing\">{}</p></section>\n", E(why)),
-        Part::Broken(why) => {
-            return put!(
-                p,
-                "<p class=\"broken\">unreadable: {}</p></section>\n",
-                E(why)
-            );
-        }
+    let Some(g) = sections::with_part(p, "gates", "Gates", Ok(gates)) else {
+        return;
     };
     put!(
         p,

@@ -16,7 +16,12 @@ fn open(p: &mut Page, id: &str, title: &str) {
 }
 
 /// Opens a section and hands over the part's value, or says why there is none.
-fn with_part<'a, T>(p: &mut Page, id: &str, title: &str, part: GatePart<'a, T>) -> Option<&'a T> {
+pub(super) fn with_part<'a, T>(
+    p: &mut Page,
+    id: &str,
+    title: &str,
+    part: GatePart<'a, T>,
+) -> Option<&'a T> {
     open(p, id, title);
     let found = match part {
         Ok(Part::Found(t)) => return Some(t),
@@ -358,17 +363,8 @@ pub(super) fn sbom(p: &mut Page, part: GatePart<'_, Sbom>) {
 
 /// Signatures and attestations, per repository.
 pub(super) fn signatures(p: &mut Page, part: &Part<Signatures>) {
-    open(p, "signatures", "Signatures and attestations");
-    let s = match part {
-        Part::Found(s) => s,
-        Part::Missing(why) => return put!(p, "<p class=\"missing\">{}</p></section>\n", E(why)),
-        Part::Broken(why) => {
-            return put!(
-                p,
-                "<p class=\"broken\">unreadable: {}</p></section>\n",
-                E(why)
-            );
-        }
+    let Some(s) = with_part(p, "signatures", "Signatures and attestations", Ok(part)) else {
+        return;
     };
     if s.repositories.is_empty() {
         let why = match s.published {
@@ -557,17 +553,8 @@ fn tlog_cell(info: &BundleInfo) -> String {
 
 /// The build's inputs.
 pub(super) fn provenance(p: &mut Page, part: &Part<Provenance>) {
-    open(p, "provenance", "Provenance");
-    let v = match part {
-        Part::Found(v) => v,
-        Part::Missing(why) => return put!(p, "<p class=\"missing\">{}</p></section>\n", E(why)),
-        Part::Broken(why) => {
-            return put!(
-                p,
-                "<p class=\"broken\">unreadable: {}</p></section>\n",
-                E(why)
-            );
-        }
+    let Some(v) = with_part(p, "provenance", "Provenance", Ok(part)) else {
+        return;
     };
     put!(
         p,
