@@ -14,12 +14,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Part;
-
-/// The media types `lading gate` gives its reports.
-const SBOM_MEDIA_TYPE: &str = "application/vnd.cyclonedx+json";
-const SCAN_MEDIA_TYPE: &str = "application/vnd.lading.report.vulnerabilities.v1+json";
-const CIS_MEDIA_TYPE: &str = "application/vnd.lading.report.cis.v1+json";
-const SECRETS_MEDIA_TYPE: &str = "application/vnd.lading.report.secrets.v1+json";
+use crate::cli::commands::gate::{
+    CIS_MEDIA_TYPE, SBOM_MEDIA_TYPE, SCAN_MEDIA_TYPE, SECRETS_MEDIA_TYPE,
+};
 
 /// The severities the page counts, worst first.
 pub const SEVERITIES: [&str; 6] = ["critical", "high", "medium", "low", "none", "unknown"];

@@ -29,10 +29,10 @@ use crate::cli::commands::sbom::render;
 use crate::cli::gate::{emit, load_image};
 
 /// Report media types.
-const SBOM_MEDIA_TYPE: &str = "application/vnd.cyclonedx+json";
-const SCAN_MEDIA_TYPE: &str = "application/vnd.lading.report.vulnerabilities.v1+json";
-const CIS_MEDIA_TYPE: &str = "application/vnd.lading.report.cis.v1+json";
-const SECRETS_MEDIA_TYPE: &str = "application/vnd.lading.report.secrets.v1+json";
+pub(crate) const SBOM_MEDIA_TYPE: &str = "application/vnd.cyclonedx+json";
+pub(crate) const SCAN_MEDIA_TYPE: &str = "application/vnd.lading.report.vulnerabilities.v1+json";
+pub(crate) const CIS_MEDIA_TYPE: &str = "application/vnd.lading.report.cis.v1+json";
+pub(crate) const SECRETS_MEDIA_TYPE: &str = "application/vnd.lading.report.secrets.v1+json";
 
 fn verdict(pass: bool) -> Verdict {
     if pass { Verdict::Pass } else { Verdict::Fail }
@@ -77,8 +77,9 @@ pub(crate) struct GatePlan {
     db: Option<std::path::PathBuf>,
 }
 
-/// What the gates wrote, beyond the record: the documents an evidence bundle holds,
-/// rendered from the one catalog and the one scan the verdicts came from.
+/// What the gates wrote: the record (whose reports are blobs of the store) and, with
+/// `evidence`, the documents an evidence bundle holds beyond those reports, rendered
+/// from the one catalog and the one scan the verdicts came from.
 pub(crate) struct GateOutcome {
     pub(crate) record: GateRecord,
     /// The record blob.
@@ -87,17 +88,13 @@ pub(crate) struct GateOutcome {
     pub(crate) documents: Documents,
 }
 
-/// The gates' documents for an evidence bundle.
+/// The evidence documents that are not gate reports.
 #[derive(Default)]
 pub(crate) struct Documents {
-    /// CycloneDX and SPDX, as `lading sbom --format cyclonedx|spdx` renders them.
-    pub(crate) cyclonedx: Option<String>,
+    /// SPDX, as `lading sbom --format spdx` renders it.
     pub(crate) spdx: Option<String>,
-    /// The vulnerability report as JSON and SARIF.
-    pub(crate) vulnerabilities: Option<String>,
+    /// The vulnerability report as SARIF.
     pub(crate) sarif: Option<String>,
-    pub(crate) cis: Option<String>,
-    pub(crate) secrets: Option<String>,
 }
 
 impl GatePlan {
@@ -155,8 +152,8 @@ impl GatePlan {
 
     /// Runs the four gates on `image` (named `reference` in the reports), stores each
     /// report and the record, and records the scan as the image's latest (the `vuln`
-    /// attestation). With `evidence`, also renders the documents an evidence bundle
-    /// holds.
+    /// attestation). With `evidence`, also renders the SPDX document and the SARIF an
+    /// evidence bundle holds besides the reports.
     pub(crate) fn run(
         &self,
         store: &Store,
@@ -178,7 +175,6 @@ impl GatePlan {
             )
         };
         if evidence && let Some(doc) = &catalog {
-            out.cyclonedx = Some(render(doc, SbomFormat::Cyclonedx)?);
             out.spdx = Some(render(doc, SbomFormat::Spdx)?);
         }
 
@@ -236,7 +232,6 @@ impl GatePlan {
                     ))?;
                     scans::write(store, &image.descriptor.digest, cosign_vuln.as_bytes())?;
                     if evidence {
-                        out.vulnerabilities = Some(pretty(&json)?);
                         out.sarif = Some(pretty(&report.to_sarif(version))?);
                     }
                 }
@@ -258,9 +253,6 @@ impl GatePlan {
             .with_context(|| format!("checking {reference}"))?;
             let desc = put_json(store, &report, CIS_MEDIA_TYPE)?;
             gates.push(ran("cis", report.verdict == Verdict::Pass, &desc));
-            if evidence {
-                out.cis = Some(serde_json::to_string_pretty(&report)? + "\n");
-            }
         }
 
         if policy.skips("secrets") {
@@ -276,9 +268,6 @@ impl GatePlan {
             .with_context(|| format!("scanning {reference} for secrets"))?;
             let desc = put_json(store, &report, SECRETS_MEDIA_TYPE)?;
             gates.push(ran("secrets", report.verdict == Verdict::Pass, &desc));
-            if evidence {
-                out.secrets = Some(serde_json::to_string_pretty(&report)? + "\n");
-            }
         }
 
         let record = GateRecord {

@@ -315,37 +315,39 @@ fn updated() -> String {
     lading_gates::vuln::db::rfc3339(now())
 }
 
-/// The gates' documents, kept as blobs of the store (the evidence bundle and `lading
-/// report` read them from there, also on a rerun).
+/// The gates' documents: their own reports (blobs the record names), and the SPDX
+/// document and SARIF rendered beside them, stored as blobs (the evidence bundle and
+/// `lading report` read them from there, also on a rerun).
 fn store_documents(store: &Store, outcome: &GateOutcome) -> Result<Vec<Document>> {
-    let docs = &outcome.documents;
     let mut out = Vec::new();
+    for (name, gate) in [
+        ("sbom.cyclonedx.json", "sbom"),
+        ("vulnerabilities.json", "scan"),
+        ("cis.json", "cis"),
+        ("secrets.json", "secrets"),
+    ] {
+        let report = outcome
+            .record
+            .gates
+            .iter()
+            .find(|g| g.name == gate)
+            .and_then(|g| g.report.as_ref());
+        if let Some(r) = report {
+            out.push(Document {
+                name: name.to_string(),
+                media_type: r.media_type.clone(),
+                digest: r.digest.clone(),
+                size: r.size,
+            });
+        }
+    }
+    let docs = &outcome.documents;
     for (name, media_type, text) in [
-        (
-            "sbom.cyclonedx.json",
-            "application/vnd.cyclonedx+json",
-            &docs.cyclonedx,
-        ),
         ("sbom.spdx.json", "application/spdx+json", &docs.spdx),
-        (
-            "vulnerabilities.json",
-            "application/vnd.lading.report.vulnerabilities.v1+json",
-            &docs.vulnerabilities,
-        ),
         (
             "vulnerabilities.sarif",
             "application/sarif+json",
             &docs.sarif,
-        ),
-        (
-            "cis.json",
-            "application/vnd.lading.report.cis.v1+json",
-            &docs.cis,
-        ),
-        (
-            "secrets.json",
-            "application/vnd.lading.report.secrets.v1+json",
-            &docs.secrets,
         ),
     ] {
         if let Some(text) = text {
