@@ -68,6 +68,28 @@ impl Remote {
     }
 }
 
+/// `cosign COMMAND --key PUBLIC --insecure-ignore-tlog=true EXTRA… IMAGE` against `remote`.
+fn cosign_with_key(
+    sb: &Sandbox,
+    remote: &Remote,
+    command: &str,
+    public: &Path,
+    extra: &[&str],
+    image: &str,
+) -> Output {
+    let mut args: Vec<String> = vec![
+        command.into(),
+        "--key".into(),
+        public.to_str().expect("utf-8").into(),
+        "--insecure-ignore-tlog=true".into(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args.extend(remote.cosign_flags());
+    args.push(image.into());
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    cosign(sb, "", &refs)
+}
+
 fn need_all() -> bool {
     need_peers()
         && require_tool("skopeo")
@@ -233,16 +255,7 @@ fn one_digest_is_gated_pushed_signed_and_attested_with_its_evidence() {
     // repository.
     for repo in ["org/app", "org/mirror"] {
         let at = format!("{host}/{repo}@{digest}");
-        let mut args: Vec<String> = vec![
-            "verify".into(),
-            "--key".into(),
-            public.to_str().expect("utf-8").into(),
-            "--insecure-ignore-tlog=true".into(),
-        ];
-        args.extend(remote.cosign_flags());
-        args.push(at.clone());
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        assert_success(&cosign(&sb, "", &refs));
+        assert_success(&cosign_with_key(&sb, &remote, "verify", &public, &[], &at));
         for kind in [
             "slsaprovenance1",
             "cyclonedx",
@@ -250,18 +263,14 @@ fn one_digest_is_gated_pushed_signed_and_attested_with_its_evidence() {
             "vuln",
             "https://lading.dev/attestation/build-log/v1",
         ] {
-            let mut args: Vec<String> = vec![
-                "verify-attestation".into(),
-                "--key".into(),
-                public.to_str().expect("utf-8").into(),
-                "--insecure-ignore-tlog=true".into(),
-                "--type".into(),
-                kind.into(),
-            ];
-            args.extend(remote.cosign_flags());
-            args.push(at.clone());
-            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-            let verified = cosign(&sb, "", &refs);
+            let verified = cosign_with_key(
+                &sb,
+                &remote,
+                "verify-attestation",
+                &public,
+                &["--type", kind],
+                &at,
+            );
             assert_success(&verified);
         }
         // ORAS lists the six bundles (the signature and five attestations) as referrers.
@@ -558,16 +567,8 @@ fn a_rerun_after_a_failed_signing_finishes_without_a_second_push() {
         new.iter().any(|w| w.contains(&format!("sha256-{hex}.sig"))),
         "{new:?}"
     );
-    let mut args: Vec<String> = vec![
-        "verify".into(),
-        "--key".into(),
-        public.to_str().expect("utf-8").into(),
-        "--insecure-ignore-tlog=true".into(),
-    ];
-    args.extend(remote.cosign_flags());
-    args.push(format!("{}/org/app@{digest}", remote.host()));
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    assert_success(&cosign(&sb, "", &refs));
+    let at = format!("{}/org/app@{digest}", remote.host());
+    assert_success(&cosign_with_key(&sb, &remote, "verify", &public, &[], &at));
 }
 
 #[test]
@@ -750,15 +751,7 @@ fn a_publish_killed_between_push_and_sign_is_finished_by_the_next_run() {
             "the image was pushed again: {w}"
         );
     }
-    let mut args: Vec<String> = vec![
-        "verify".into(),
-        "--key".into(),
-        public.to_str().expect("utf-8").into(),
-        "--insecure-ignore-tlog=true".into(),
-    ];
-    args.extend(remote.cosign_flags());
-    args.push(format!("{}/org/app@{digest}", remote.host()));
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    assert_success(&cosign(&sb, "", &refs));
+    let at = format!("{}/org/app@{digest}", remote.host());
+    assert_success(&cosign_with_key(&sb, &remote, "verify", &public, &[], &at));
     drop(silent);
 }
