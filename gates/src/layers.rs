@@ -1,26 +1,26 @@
 //! Streaming an image's layers: every entry of every layer, in order, with the layer it
 //! came from (image-spec "Applying Changesets"). Nothing is unpacked to disk.
 //!
-//! Two ways to read:
-//! - [`walk`] hands every tar entry (whiteouts included, as [`Kind::Whiteout`] and
-//!   [`Kind::Opaque`]) to a callback, with a reader for file content: the secrets scan
-//!   uses it, because a secret in a file that a later layer deletes is still shipped.
-//! - [`collect`] keeps the content of the files a predicate selects *as the final image
-//!   shows them*: later layers replace earlier files, whiteouts and opaque directories
-//!   remove them. Catalogers use it (`var/lib/dpkg/status`, `package.json`, ...).
+//! [`walk`] (and [`walk_layer`], one layer) hands every tar entry (whiteouts included,
+//! as [`Kind::Whiteout`] and [`Kind::Opaque`]) to a callback, with a reader for file
+//! content. The gates read through [`crate::layer_cache`], which keeps what they learn
+//! of each layer and works out the final image's view (later layers replace earlier
+//! files, whiteouts and opaque directories remove them) from those per-layer results.
 
 use std::collections::BTreeMap;
 use std::io::Read;
 
+use serde::{Deserialize, Serialize};
+
 use lading_oci::hash::verification_error;
 use lading_oci::layer::{OPAQUE_MARKER, WHITEOUT_PREFIX};
 use lading_oci::unpack::open_layer_verified;
-use lading_oci::{Image, Store};
+use lading_oci::{Descriptor, Image, Store};
 
 use crate::error::{Error, Result};
 
 /// What a layer entry is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Kind {
     /// A regular file.
     File,
@@ -106,84 +106,99 @@ pub fn walk(
 ) -> Result<()> {
     let layers = image.layers();
     for (index, layer) in layers.iter().enumerate() {
-        let digest = layer.digest.to_string();
-        let io = |source: std::io::Error| {
-            if let Some(mismatch) = verification_error(&source) {
-                return Error::Oci(mismatch);
+        if walk_layer(store, layer, index, f)? == Flow::Stop {
+            for rest in &layers[index + 1..] {
+                store.verify_blob(&rest.digest)?;
             }
-            // A stream that does not parse may be a blob that is not what its digest
-            // names (a decoder fails before the end, where the check runs): that is
-            // the cause to report.
-            match store.verify_blob(&layer.digest) {
-                Err(e @ lading_oci::Error::DigestMismatch { .. }) => Error::Oci(e),
-                _ => Error::Layer {
-                    layer: digest.clone(),
-                    source,
-                },
-            }
-        };
-        let reader = open_layer_verified(store, layer)?;
-        let mut archive = tar::Archive::new(reader);
-        for item in archive.entries().map_err(io)? {
-            let mut item = item.map_err(io)?;
-            let raw = String::from_utf8_lossy(&item.path_bytes()).into_owned();
-            let Some(path) = normalize(&raw) else {
-                continue;
-            };
-            let header = item.header();
-            let (parent, name) = split(&path);
-            let (path, kind) = if name == OPAQUE_MARKER {
-                (parent.to_string(), Kind::Opaque)
-            } else if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
-                let p = if parent.is_empty() {
-                    hidden.to_string()
-                } else {
-                    format!("{parent}/{hidden}")
-                };
-                (p, Kind::Whiteout)
-            } else {
-                let link = || {
-                    item.link_name_bytes()
-                        .map(|l| String::from_utf8_lossy(&l).into_owned())
-                        .unwrap_or_default()
-                };
-                let kind = match header.entry_type() {
-                    tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
-                    tar::EntryType::Directory => Kind::Dir,
-                    tar::EntryType::Symlink => Kind::Symlink(link()),
-                    tar::EntryType::Link => Kind::Hardlink(normalize(&link()).unwrap_or_default()),
-                    _ => Kind::Other,
-                };
-                (path, kind)
-            };
-            let entry = Entry {
-                layer: index,
-                layer_digest: digest.clone(),
-                path,
-                size: if kind == Kind::File {
-                    header.size().unwrap_or(0)
-                } else {
-                    0
-                },
-                kind,
-                mode: header.mode().unwrap_or(0),
-                uid: header.uid().unwrap_or(0),
-                gid: header.gid().unwrap_or(0),
-            };
-            if f(&entry, &mut item)? == Flow::Stop {
-                drop(item);
-                drain(archive, &io)?;
-                for rest in &layers[index + 1..] {
-                    store.verify_blob(&rest.digest)?;
-                }
-                return Ok(());
-            }
+            return Ok(());
         }
-        // The tar end marker may come before the end of the blob: read it all, so the
-        // digest check at its end runs.
-        drain(archive, &io)?;
     }
     Ok(())
+}
+
+/// [`walk`] over one layer (`index` in its image): every entry, the blob checked against
+/// its digest as it streams. Returns [`Flow::Stop`] when `f` stopped early (the rest of
+/// the blob is still read and verified).
+pub fn walk_layer(
+    store: &Store,
+    layer: &Descriptor,
+    index: usize,
+    f: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<Flow>,
+) -> Result<Flow> {
+    let digest = layer.digest.to_string();
+    let io = |source: std::io::Error| {
+        if let Some(mismatch) = verification_error(&source) {
+            return Error::Oci(mismatch);
+        }
+        // A stream that does not parse may be a blob that is not what its digest
+        // names (a decoder fails before the end, where the check runs): that is
+        // the cause to report.
+        match store.verify_blob(&layer.digest) {
+            Err(e @ lading_oci::Error::DigestMismatch { .. }) => Error::Oci(e),
+            _ => Error::Layer {
+                layer: digest.clone(),
+                source,
+            },
+        }
+    };
+    let reader = open_layer_verified(store, layer)?;
+    let mut archive = tar::Archive::new(reader);
+    for item in archive.entries().map_err(io)? {
+        let mut item = item.map_err(io)?;
+        let raw = String::from_utf8_lossy(&item.path_bytes()).into_owned();
+        let Some(path) = normalize(&raw) else {
+            continue;
+        };
+        let header = item.header();
+        let (parent, name) = split(&path);
+        let (path, kind) = if name == OPAQUE_MARKER {
+            (parent.to_string(), Kind::Opaque)
+        } else if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+            let p = if parent.is_empty() {
+                hidden.to_string()
+            } else {
+                format!("{parent}/{hidden}")
+            };
+            (p, Kind::Whiteout)
+        } else {
+            let link = || {
+                item.link_name_bytes()
+                    .map(|l| String::from_utf8_lossy(&l).into_owned())
+                    .unwrap_or_default()
+            };
+            let kind = match header.entry_type() {
+                tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File,
+                tar::EntryType::Directory => Kind::Dir,
+                tar::EntryType::Symlink => Kind::Symlink(link()),
+                tar::EntryType::Link => Kind::Hardlink(normalize(&link()).unwrap_or_default()),
+                _ => Kind::Other,
+            };
+            (path, kind)
+        };
+        let entry = Entry {
+            layer: index,
+            layer_digest: digest.clone(),
+            path,
+            size: if kind == Kind::File {
+                header.size().unwrap_or(0)
+            } else {
+                0
+            },
+            kind,
+            mode: header.mode().unwrap_or(0),
+            uid: header.uid().unwrap_or(0),
+            gid: header.gid().unwrap_or(0),
+        };
+        if f(&entry, &mut item)? == Flow::Stop {
+            drop(item);
+            drain(archive, &io)?;
+            return Ok(Flow::Stop);
+        }
+    }
+    // The tar end marker may come before the end of the blob: read it all, so the
+    // digest check at its end runs.
+    drain(archive, &io)?;
+    Ok(Flow::Continue)
 }
 
 fn drain(archive: tar::Archive<Box<dyn Read>>, io: &dyn Fn(std::io::Error) -> Error) -> Result<()> {
@@ -191,91 +206,24 @@ fn drain(archive: tar::Archive<Box<dyn Read>>, io: &dyn Fn(std::io::Error) -> Er
     Ok(())
 }
 
-/// A file as the final image shows it.
-#[derive(Debug, Clone)]
-pub struct File {
-    /// The entry that wrote it last.
-    pub entry: Entry,
-    /// Its content.
-    pub data: Vec<u8>,
-}
-
-/// What [`scan`] kept for one path of the final image.
+/// What was kept for one path of the final image.
 #[derive(Debug, Clone)]
 pub struct Found<T> {
     /// The entry that wrote the path last.
     pub entry: Entry,
-    /// What the callback made of it.
+    /// What was kept of it.
     pub value: T,
 }
 
-/// The callback of [`scan`]: an entry, its content, and for a hard link the value kept
-/// for its target.
-pub type ScanFn<'a, T> = dyn FnMut(&Entry, &mut dyn Read, Option<&T>) -> Result<Option<T>> + 'a;
-
-/// Streams every layer once and keeps, for each path of the *final* image, what `f`
-/// made of the entry that wrote it last: later layers replace earlier values, whiteouts
-/// and opaque directories remove them, and a non-directory entry replacing a directory
-/// removes what was kept below it.
-///
-/// `f` sees regular files (with a reader for their content) and hard links (with an
-/// empty reader and, as `linked`, the value kept for the link's target, if any); it
-/// returns `Some(value)` to keep something for the path. Catalogers use this to parse
-/// files as they stream past instead of holding their bytes.
-pub fn scan<T: Clone>(
-    store: &Store,
-    image: &Image,
-    f: &mut ScanFn<'_, T>,
-) -> Result<BTreeMap<String, Found<T>>> {
-    let mut kept: BTreeMap<String, Found<T>> = BTreeMap::new();
-    walk(store, image, &mut |entry, reader| {
-        match &entry.kind {
-            Kind::Whiteout => remove_tree(&mut kept, &entry.path),
-            Kind::Opaque => remove_tree_below(&mut kept, &entry.path, entry.layer),
-            Kind::Dir => {
-                kept.remove(&entry.path);
-            }
-            Kind::File => {
-                remove_tree(&mut kept, &entry.path);
-                if let Some(value) = f(entry, reader, None)? {
-                    kept.insert(
-                        entry.path.clone(),
-                        Found {
-                            entry: entry.clone(),
-                            value,
-                        },
-                    );
-                }
-            }
-            Kind::Hardlink(target) => {
-                let linked = kept.get(target).map(|t| t.value.clone());
-                remove_tree(&mut kept, &entry.path);
-                if let Some(value) = f(entry, &mut std::io::empty(), linked.as_ref())? {
-                    kept.insert(
-                        entry.path.clone(),
-                        Found {
-                            entry: entry.clone(),
-                            value,
-                        },
-                    );
-                }
-            }
-            Kind::Symlink(_) | Kind::Other => remove_tree(&mut kept, &entry.path),
-        }
-        Ok(Flow::Continue)
-    })?;
-    Ok(kept)
-}
-
 /// Removes `path` and everything below it.
-fn remove_tree<T>(kept: &mut BTreeMap<String, Found<T>>, path: &str) {
+pub(crate) fn remove_tree<T>(kept: &mut BTreeMap<String, Found<T>>, path: &str) {
     kept.remove(path);
     remove_tree_below(kept, path, usize::MAX);
 }
 
 /// Removes what is below `dir`, except what `layer` itself wrote (an opaque marker
 /// hides lower layers only).
-fn remove_tree_below<T>(kept: &mut BTreeMap<String, Found<T>>, dir: &str, layer: usize) {
+pub(crate) fn remove_tree_below<T>(kept: &mut BTreeMap<String, Found<T>>, dir: &str, layer: usize) {
     let prefix = format!("{dir}/");
     let below: Vec<String> = kept
         .range(prefix.clone()..)
@@ -288,59 +236,16 @@ fn remove_tree_below<T>(kept: &mut BTreeMap<String, Found<T>>, dir: &str, layer:
     }
 }
 
-/// The content of every file of the final image for which `select(path, size)` is true,
-/// keyed by path. Files larger than `max_size` are skipped (their metadata is not
-/// returned either). Hard links to a selected file get its content.
-pub fn collect(
-    store: &Store,
-    image: &Image,
-    select: &dyn Fn(&str, u64) -> bool,
-    max_size: u64,
-) -> Result<BTreeMap<String, File>> {
-    let kept = scan(
-        store,
-        image,
-        &mut |entry, reader, linked: Option<&Vec<u8>>| match &entry.kind {
-            Kind::File if entry.size <= max_size && select(&entry.path, entry.size) => {
-                let mut data = Vec::with_capacity(entry.size as usize);
-                reader
-                    .read_to_end(&mut data)
-                    .map_err(|source| Error::Layer {
-                        layer: entry.layer_digest.clone(),
-                        source,
-                    })?;
-                Ok(Some(data))
-            }
-            Kind::Hardlink(_) if select(&entry.path, 0) => Ok(linked.cloned()),
-            _ => Ok(None),
-        },
-    )?;
-    Ok(kept
-        .into_iter()
-        .map(|(path, found)| {
-            let mut entry = found.entry;
-            entry.kind = Kind::File;
-            entry.size = found.value.len() as u64;
-            (
-                path,
-                File {
-                    entry,
-                    data: found.value,
-                },
-            )
-        })
-        .collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layer_cache::{LayerCache, final_view, per_entry};
     use crate::testutil::{file, image};
     use lading_oci::Store;
     use lading_oci::layer::Entry as LayerEntry;
 
     #[test]
-    fn collect_honours_whiteouts_and_opaque_dirs() {
+    fn the_final_view_honours_whiteouts_and_opaque_dirs() {
         let t = tempfile::tempdir().unwrap();
         let store = Store::open(t.path()).unwrap();
         let img = image(
@@ -363,10 +268,22 @@ mod tests {
                 ],
             ],
         );
-        let files = collect(&store, &img, &|_, _| true, 1 << 20).unwrap();
+        let layers = per_entry(
+            &LayerCache::disabled(),
+            &store,
+            &img,
+            "test",
+            &mut |e, r| {
+                let mut data = Vec::new();
+                r.read_to_end(&mut data).unwrap();
+                Ok((e.kind == Kind::File).then_some(data))
+            },
+        )
+        .unwrap();
+        let files = final_view(&layers, true);
         let got: Vec<(&str, &[u8], usize)> = files
             .iter()
-            .map(|(p, f)| (p.as_str(), f.data.as_slice(), f.entry.layer))
+            .map(|(p, f)| (p.as_str(), f.value.as_slice(), f.entry.layer))
             .collect();
         assert_eq!(
             got,

@@ -3,6 +3,8 @@
 //!
 //! - [`layers`]: reading an image's layers as a stream, in order, honouring whiteouts,
 //!   without unpacking them (every gate reads images this way).
+//! - [`layer_cache`]: what the gates learned from each layer, kept by layer digest, so
+//!   an image that shares layers with one gated before reads only its new layers.
 //! - [`vuln`]: the vulnerability scan (OSV database, version order per ecosystem,
 //!   matcher, CVSS, reports).
 //! - [`sbom`]: catalogers, CycloneDX 1.6 and SPDX 2.3 documents.
@@ -16,6 +18,7 @@
 pub mod cis;
 pub mod error;
 pub mod gate;
+pub mod layer_cache;
 pub mod layers;
 pub mod policy;
 pub mod record;

@@ -19,11 +19,12 @@ use std::sync::LazyLock;
 use lading_oci::constants::{ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME};
 use lading_oci::{Image, Platform, Store};
 use regex::Regex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::gate::{ImageRef, Verdict};
-use crate::layers::{Flow, Kind, walk};
+use crate::layer_cache::{LayerCache, bytes, per_entry};
+use crate::layers::{Entry, Kind};
 use crate::secrets::detect::{Detector, Scratch, redact};
 use dockerfile::{Body, Dockerfile, HistoryStep, expand, history_step, unquote};
 use policy::{Date, Policy};
@@ -192,6 +193,8 @@ pub struct Input<'a> {
     pub store: &'a Store,
     /// The image.
     pub image: &'a Image,
+    /// What earlier runs learned from its layers (`LayerCache::new(store)`).
+    pub cache: &'a LayerCache,
     /// Its name as the user gave it.
     pub name: &'a str,
     /// The Dockerfile it was built from.
@@ -229,7 +232,7 @@ const FACT_FILES: [&str; 4] = [
     "var/lib/rpm/rpmdb.sqlite",
 ];
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 enum What {
     Fact,
     Suid,
@@ -246,6 +249,21 @@ struct Tracked {
     data: Vec<u8>,
 }
 
+/// What the checks keep of one entry of a layer (per layer in the [`LayerCache`]): a
+/// hard link's content is its target's, found when the layers are put together.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Seen {
+    what: What,
+    #[serde(with = "bytes", default, skip_serializing_if = "Vec::is_empty")]
+    data: Vec<u8>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+/// What the cache keeps of a layer for these checks; bump it when [`Seen`] or
+/// [`Facts::look`] changes.
+const CACHED_AS: &str = "cis-1";
+
 /// The final image's files that matter to the checks.
 #[derive(Debug, Default)]
 struct Facts {
@@ -254,83 +272,101 @@ struct Facts {
 }
 
 impl Facts {
-    fn read(store: &Store, image: &Image) -> Result<Facts> {
+    fn read(cache: &LayerCache, store: &Store, image: &Image) -> Result<Facts> {
+        let layers = per_entry(cache, store, image, CACHED_AS, &mut Facts::look)?;
         let mut facts = Facts::default();
         let view = &mut facts.view;
-        let notes = &mut facts.notes;
-        walk(store, image, &mut |e, reader| {
-            let prefix = format!("{}/", e.path);
-            match &e.kind {
-                Kind::Whiteout => {
-                    view.retain(|p, _| p != &e.path && !p.starts_with(&prefix));
-                    return Ok(Flow::Continue);
+        for layer in &layers {
+            for (e, seen) in layer.each() {
+                let prefix = format!("{}/", e.path);
+                match &e.kind {
+                    Kind::Whiteout => {
+                        view.retain(|p, _| p != &e.path && !p.starts_with(&prefix));
+                        continue;
+                    }
+                    Kind::Opaque => {
+                        view.retain(|p, t| !p.starts_with(&prefix) || t.layer == e.layer);
+                        continue;
+                    }
+                    Kind::Dir => continue,
+                    _ => {
+                        view.remove(&e.path);
+                    }
                 }
-                Kind::Opaque => {
-                    view.retain(|p, t| !p.starts_with(&prefix) || t.layer == e.layer);
-                    return Ok(Flow::Continue);
-                }
-                Kind::Dir => return Ok(Flow::Continue),
-                _ => {
-                    view.remove(&e.path);
-                }
+                let Some(seen) = seen else { continue };
+                facts.notes.extend(seen.note.iter().cloned());
+                let data = match &e.kind {
+                    Kind::Hardlink(target)
+                        if matches!(seen.what, What::Fact | What::DpkgStatusD) =>
+                    {
+                        view.get(target).map(|t| t.data.clone()).unwrap_or_default()
+                    }
+                    _ => seen.data.clone(),
+                };
+                view.insert(
+                    e.path.clone(),
+                    Tracked {
+                        layer: e.layer,
+                        digest: e.layer_digest.clone(),
+                        mode: e.mode,
+                        what: seen.what,
+                        data,
+                    },
+                );
             }
-            let file_like = matches!(e.kind, Kind::File | Kind::Hardlink(_));
-            let what = if file_like && FACT_FILES.contains(&e.path.as_str()) {
-                Some(What::Fact)
-            } else if e.kind == Kind::File
-                && e.path.starts_with("var/lib/dpkg/status.d/")
-                && !e.path.ends_with(".md5sums")
-            {
-                Some(What::DpkgStatusD)
-            } else if file_like && e.mode & 0o6000 != 0 {
-                Some(What::Suid)
-            } else if !matches!(e.kind, Kind::Other)
-                && BIN_DIRS.iter().any(|d| {
-                    e.path
-                        .strip_prefix(d)
-                        .is_some_and(|name| TOOLS.contains(&name))
-                })
-            {
-                Some(What::Tool)
-            } else {
-                None
-            };
-            let Some(what) = what else {
-                return Ok(Flow::Continue);
-            };
-            let mut data = Vec::new();
-            if matches!(what, What::Fact | What::DpkgStatusD) {
-                if let Kind::Hardlink(target) = &e.kind {
-                    data = view.get(target).map(|t| t.data.clone()).unwrap_or_default();
-                } else if e.size > MAX_FACT_FILE {
-                    notes.push(format!(
-                        "/{} is larger than {} MiB and was not read",
-                        e.path,
-                        MAX_FACT_FILE >> 20
-                    ));
-                } else if !e.path.ends_with(".sqlite") {
-                    reader
-                        .take(MAX_FACT_FILE)
-                        .read_to_end(&mut data)
-                        .map_err(|source| Error::Layer {
-                            layer: e.layer_digest.clone(),
-                            source,
-                        })?;
-                }
-            }
-            view.insert(
-                e.path.clone(),
-                Tracked {
-                    layer: e.layer,
-                    digest: e.layer_digest.clone(),
-                    mode: e.mode,
-                    what,
-                    data,
-                },
-            );
-            Ok(Flow::Continue)
-        })?;
+        }
         Ok(facts)
+    }
+
+    /// What matters of one entry, from the entry alone.
+    fn look(e: &Entry, reader: &mut dyn Read) -> Result<Option<Seen>> {
+        if matches!(e.kind, Kind::Whiteout | Kind::Opaque | Kind::Dir) {
+            return Ok(None);
+        }
+        let file_like = matches!(e.kind, Kind::File | Kind::Hardlink(_));
+        let what = if file_like && FACT_FILES.contains(&e.path.as_str()) {
+            What::Fact
+        } else if e.kind == Kind::File
+            && e.path.starts_with("var/lib/dpkg/status.d/")
+            && !e.path.ends_with(".md5sums")
+        {
+            What::DpkgStatusD
+        } else if file_like && e.mode & 0o6000 != 0 {
+            What::Suid
+        } else if !matches!(e.kind, Kind::Other)
+            && BIN_DIRS.iter().any(|d| {
+                e.path
+                    .strip_prefix(d)
+                    .is_some_and(|name| TOOLS.contains(&name))
+            })
+        {
+            What::Tool
+        } else {
+            return Ok(None);
+        };
+        let mut seen = Seen {
+            what,
+            data: Vec::new(),
+            note: None,
+        };
+        if matches!(what, What::Fact | What::DpkgStatusD) && e.kind == Kind::File {
+            if e.size > MAX_FACT_FILE {
+                seen.note = Some(format!(
+                    "/{} is larger than {} MiB and was not read",
+                    e.path,
+                    MAX_FACT_FILE >> 20
+                ));
+            } else if !e.path.ends_with(".sqlite") {
+                reader
+                    .take(MAX_FACT_FILE)
+                    .read_to_end(&mut seen.data)
+                    .map_err(|source| Error::Layer {
+                        layer: e.layer_digest.clone(),
+                        source,
+                    })?;
+            }
+        }
+        Ok(Some(seen))
     }
 
     fn file(&self, path: &str) -> Option<&Tracked> {
@@ -609,8 +645,8 @@ fn inherited_history(store: &Store, image: &Image) -> Option<usize> {
 /// Runs every check.
 pub fn run(input: &Input<'_>) -> Result<Report> {
     let image = input.image;
-    // `Facts::read` walks the layers, which verifies them against their digests.
-    let facts = Facts::read(input.store, image)?;
+    // `Facts::read` verifies the layers against their digests (read or cached).
+    let facts = Facts::read(input.cache, input.store, image)?;
     let mut layer = 0;
     let history: Vec<HistoryStep> = image
         .config

@@ -1,21 +1,25 @@
 //! One pass over the layers: each file is classified by its path (or, for executables,
 //! its first bytes), parsed as it streams past, and what it yielded is kept for its path
-//! in the final view (see [`crate::layers::scan`]). OS package databases are parsed
+//! in the final view (see [`crate::layer_cache::final_view`]). OS package databases are parsed
 //! after the pass, once `/etc/os-release` is known, since their purls name the
 //! distribution.
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::sync::Arc;
 
 use lading_oci::{Image, Store};
+use serde::{Deserialize, Serialize};
 
 use super::{
     Ecosystem, ImageInfo, License, Location, OsRelease, Package, Sbom, Warning, apk, dpkg, golang,
     java, license, npm, php, python, rpm, ruby, rustaudit, utc_seconds,
 };
 use crate::error::{Error, Result};
-use crate::layers::{Entry, Kind, scan};
+use crate::layer_cache::{LayerCache, bytes, final_view, per_entry};
+use crate::layers::{Entry, Kind};
+
+/// What the cache keeps of a layer for the catalog; bump it when [`look`] changes.
+const CACHED_AS: &str = "catalog-1";
 
 /// Largest package database or manifest read (dpkg status of big images is ~10 MiB).
 const MAX_DB: u64 = 256 << 20;
@@ -25,7 +29,7 @@ const MAX_BINARY: u64 = 512 << 20;
 const MAX_META: u64 = 16 << 20;
 
 /// The databases parsed after the pass.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 enum Db {
     OsRelease,
     Dpkg,
@@ -33,20 +37,20 @@ enum Db {
     Rpm,
 }
 
-/// What one file yielded.
-#[derive(Debug, Clone)]
+/// What one file yielded (kept per layer in the [`LayerCache`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 enum Seen {
     /// A database, parsed after the pass.
-    Db(Db, Arc<Vec<u8>>),
+    Db(Db, #[serde(with = "bytes")] Vec<u8>),
     /// The licences of a Debian package (its `copyright` file).
     Copyright(Vec<License>),
     /// Packages (locations relative to the file) and problems.
-    Found(Arc<Found>),
+    Found(Found),
 }
 
 /// Packages a file yielded; `location.path` holds only a suffix inside the file
 /// (`:BOOT-INF/lib/x.jar`), or nothing.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub(crate) struct Found {
     pub packages: Vec<Package>,
     pub warnings: Vec<String>,
@@ -138,23 +142,23 @@ fn read_all(entry: &Entry, reader: &mut dyn Read, prefix: &[u8]) -> Result<Vec<u
 
 fn too_big(entry: &Entry, max: u64) -> Option<Seen> {
     (entry.size > max).then(|| {
-        Seen::Found(Arc::new(Found::warn(format!(
+        Seen::Found(Found::warn(format!(
             "{} bytes, more than the {} MiB this cataloger reads; skipped",
             entry.size,
             max >> 20
-        ))))
+        )))
     })
 }
 
 /// Looks at one file as it streams past.
 fn look(entry: &Entry, reader: &mut dyn Read) -> Result<Option<Seen>> {
-    let found = |f: Found| Ok(Some(Seen::Found(Arc::new(f))));
+    let found = |f: Found| Ok(Some(Seen::Found(f)));
     match classify(&entry.path) {
         Some(Target::Db(db)) => {
             if let Some(s) = too_big(entry, MAX_DB) {
                 return Ok(Some(s));
             }
-            Ok(Some(Seen::Db(db, Arc::new(read_all(entry, reader, &[])?))))
+            Ok(Some(Seen::Db(db, read_all(entry, reader, &[])?)))
         }
         Some(Target::Copyright) => {
             if entry.size > MAX_META {
@@ -211,16 +215,31 @@ fn look(entry: &Entry, reader: &mut dyn Read) -> Result<Option<Seen>> {
     }
 }
 
-/// Catalogs the packages of `image`, named `name` in the documents.
+/// Catalogs the packages of `image`, named `name` in the documents, with the store's
+/// [`LayerCache`].
 pub fn catalog(store: &Store, image: &Image, name: &str) -> Result<Sbom> {
-    let kept = scan(
+    catalog_cached(&LayerCache::new(store), store, image, name)
+}
+
+/// [`catalog`], reading only the layers `cache` does not hold yet (a hard link keeps
+/// what its target yielded).
+pub fn catalog_cached(
+    cache: &LayerCache,
+    store: &Store,
+    image: &Image,
+    name: &str,
+) -> Result<Sbom> {
+    let layers = per_entry(
+        cache,
         store,
         image,
-        &mut |entry, reader, linked: Option<&Seen>| match entry.kind {
-            Kind::Hardlink(_) => Ok(linked.cloned()),
-            _ => look(entry, reader),
+        CACHED_AS,
+        &mut |entry, reader| match entry.kind {
+            Kind::File => look(entry, reader),
+            _ => Ok(None),
         },
     )?;
+    let kept = final_view(&layers, true);
 
     let diff_ids: Vec<String> = image.diff_ids().iter().map(|d| d.to_string()).collect();
     let location = |path: &str, e: &Entry| Location {
@@ -233,10 +252,10 @@ pub fn catalog(store: &Store, image: &Image, name: &str) -> Result<Sbom> {
     let mut warnings = Vec::new();
     let mut packages = Vec::new();
     let mut copyrights: BTreeMap<String, Vec<License>> = BTreeMap::new();
-    let mut dbs: Vec<(Db, String, Entry, Arc<Vec<u8>>)> = Vec::new();
+    let mut dbs: Vec<(Db, String, Entry, &[u8])> = Vec::new();
     for (path, f) in &kept {
-        match &f.value {
-            Seen::Db(db, data) => dbs.push((*db, path.clone(), f.entry.clone(), data.clone())),
+        match f.value {
+            Seen::Db(db, data) => dbs.push((*db, path.clone(), f.entry.clone(), data)),
             Seen::Copyright(l) => {
                 let pkg = path
                     .trim_start_matches("usr/share/doc/")

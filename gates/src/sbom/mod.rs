@@ -44,14 +44,14 @@ mod sqlite;
 pub mod table;
 mod zip;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-pub use catalog::catalog;
+pub use catalog::{catalog, catalog_cached};
 pub use license::License;
 pub use osrelease::OsRelease;
 
 /// The kind of package: which package manager or language it belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Ecosystem {
@@ -102,7 +102,7 @@ impl Ecosystem {
 
 /// The source package a binary package was built from (`Source:` in dpkg, `origin` in
 /// apk, the source RPM): vulnerability databases key Debian and Alpine advisories by it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SourcePackage {
     /// Name.
     pub name: String,
@@ -112,7 +112,7 @@ pub struct SourcePackage {
 }
 
 /// Where a package was found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Location {
     /// The file that evidenced it, absolute in the image (`/var/lib/dpkg/status`); for
     /// something inside an archive, `outer.jar:inner/path`.
@@ -122,12 +122,12 @@ pub struct Location {
     /// Digest of that layer's blob.
     pub layer_digest: String,
     /// Digest of that layer's uncompressed tar (its diff-id).
-    #[serde(skip_serializing_if = "String::is_empty")]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub layer_diff_id: String,
 }
 
 /// One package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Package {
     /// Kind of package.
     pub ecosystem: Ecosystem,

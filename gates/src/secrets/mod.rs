@@ -16,12 +16,13 @@ use std::io::Read;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use lading_oci::{Image, Store};
-use serde::Serialize;
+use lading_oci::{Descriptor, Image, Store};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::gate::{ImageRef, Verdict};
-use crate::layers::{Flow, Kind, walk};
+use crate::layer_cache::{LayerCache, Listed, Listing, fingerprint};
+use crate::layers::{Flow, Kind, walk_layer};
 use detect::{Detector, Hit, MULTILINE_FORWARD, Scratch, count_lines, display, is_binary};
 
 pub use rules::Ruleset;
@@ -164,7 +165,6 @@ pub struct Report {
 struct FileMeta {
     path: String,
     layer: usize,
-    layer_digest: String,
 }
 
 struct Job {
@@ -233,6 +233,23 @@ struct Changes {
 }
 
 impl Changes {
+    fn of(layers: &[Arc<Listing>]) -> Changes {
+        let mut changes = Changes::default();
+        for (layer, listing) in layers.iter().enumerate() {
+            for e in listing.iter() {
+                match &e.kind {
+                    Kind::Whiteout => changes.removals.push((e.path.clone(), layer, false)),
+                    Kind::Opaque => changes.removals.push((e.path.clone(), layer, true)),
+                    _ if layer > 0 => {
+                        changes.writers.insert(e.path.clone(), layer);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        changes
+    }
+
     fn state(&self, path: &str, layer: usize) -> FileState {
         let under = |dir: &str| {
             path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/'
@@ -251,8 +268,51 @@ impl Changes {
     }
 }
 
-/// Scans `image` (called `name` in the report) with `detector`.
+/// What the scan found in one layer's files, from that layer alone (kept per layer in the
+/// [`LayerCache`], for one rule set).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct LayerScan {
+    files_scanned: u64,
+    bytes_scanned: u64,
+    binary_files_skipped: u64,
+    hits: Vec<LayerHit>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct LayerHit {
+    path: String,
+    /// Index of the rule in the rule set the cache entry is for.
+    rule: usize,
+    line: Option<usize>,
+    /// Redacted, as in the report.
+    matched: String,
+    entropy: f64,
+}
+
+/// What the cache keeps of a layer for `detector`'s rules; bump the number when the
+/// scan of a file changes.
+fn cached_as(detector: &Detector) -> String {
+    format!(
+        "secrets-1-{}",
+        fingerprint(&format!("{:?}", detector.ruleset))
+    )
+}
+
+/// Scans `image` (called `name` in the report) with `detector`, with the store's
+/// [`LayerCache`].
 pub fn scan(
+    store: &Store,
+    image: &Image,
+    name: &str,
+    detector: &Detector,
+    opts: &Options,
+) -> Result<Report> {
+    scan_cached(&LayerCache::new(store), store, image, name, detector, opts)
+}
+
+/// [`scan`], reading only the layers `cache` holds no result for with these rules.
+pub fn scan_cached(
+    cache: &LayerCache,
     store: &Store,
     image: &Image,
     name: &str,
@@ -267,30 +327,53 @@ pub fn scan(
             .unwrap_or(1)
             .max(1)
     };
-    let mut summary = Summary {
-        rules: detector.ruleset.rules.len(),
-        layers: image.layers().len(),
-        ..Summary::default()
-    };
-    let mut changes = Changes::default();
-    let mut direct: Vec<Raw> = Vec::new();
+    let what = cached_as(detector);
+    let layers = image.layers();
+    let mut scans: Vec<Option<LayerScan>> = Vec::new();
+    let mut listings: Vec<Option<Arc<Listing>>> = Vec::new();
+    for layer in layers {
+        let listing = cache.listing(store, layer)?;
+        let scan = match &listing {
+            Some(_) => cache.load::<LayerScan>(store, layer, &what)?,
+            None => None,
+        };
+        listings.push(listing.filter(|_| scan.is_some()));
+        scans.push(scan);
+    }
+    let cached: Vec<bool> = scans.iter().map(Option::is_some).collect();
 
+    // The layers not in the cache: read, their text handed to the scanner threads.
     let (tx, rx) = sync_channel::<Job>(QUEUE);
     let rx = Mutex::new(rx);
-    // `walk` verifies every layer blob against its digest as it streams.
+    let mut direct: Vec<Raw> = Vec::new();
+    // `walk_layer` verifies every layer blob against its digest as it streams.
     let (walked, raws) = std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|_| s.spawn(|| worker(&rx, detector)))
             .collect();
-        let walked = read_layers(
-            store,
-            image,
-            detector,
-            tx,
-            &mut summary,
-            &mut changes,
-            &mut direct,
-        );
+        let walked = (|| {
+            for (index, layer) in layers.iter().enumerate() {
+                if scans[index].is_some() {
+                    continue;
+                }
+                let mut counts = LayerScan::default();
+                let mut listing = Vec::new();
+                read_layer(
+                    store,
+                    layer,
+                    index,
+                    detector,
+                    &tx,
+                    &mut counts,
+                    &mut listing,
+                    &mut direct,
+                )?;
+                scans[index] = Some(counts);
+                listings[index] = Some(cache.save_listing(store, layer, listing));
+            }
+            Ok::<_, Error>(())
+        })();
+        drop(tx);
         let mut raws = Vec::new();
         let mut crashed = false;
         for h in handles {
@@ -307,23 +390,57 @@ pub fn scan(
         reason: "a scanner thread stopped unexpectedly".into(),
     })?;
 
-    let mut findings: Vec<Finding> = raws
-        .into_iter()
-        .chain(direct)
-        .map(|r| Finding {
-            rule: detector.rule(r.rule).id.clone(),
-            description: detector.rule(r.rule).description.clone(),
-            location: Location::File {
-                path: r.file.path.clone(),
-                layer: r.file.layer,
-                layer_digest: r.file.layer_digest.clone(),
-                line: r.line,
-                state: changes.state(&r.file.path, r.file.layer),
-            },
+    // The new layers' hits, kept for the next image that has them.
+    let mut fresh: Vec<Vec<LayerHit>> = layers.iter().map(|_| Vec::new()).collect();
+    for r in raws.into_iter().chain(direct) {
+        fresh[r.file.layer].push(LayerHit {
+            path: r.file.path.clone(),
+            rule: r.rule,
+            line: r.line,
             matched: r.matched,
             entropy: r.entropy,
-        })
-        .collect();
+        });
+    }
+    let mut summary = Summary {
+        rules: detector.ruleset.rules.len(),
+        layers: layers.len(),
+        ..Summary::default()
+    };
+    let mut findings: Vec<Finding> = Vec::new();
+    let listings: Vec<Arc<Listing>> = listings.into_iter().flatten().collect();
+    let changes = Changes::of(&listings);
+    for (index, (layer, scan)) in layers.iter().zip(scans).enumerate() {
+        let Some(mut scan) = scan else { continue };
+        if !cached[index] {
+            scan.hits = std::mem::take(&mut fresh[index]);
+            scan.hits.sort_by(|a, b| {
+                (&a.path, a.line, a.rule, &a.matched).cmp(&(&b.path, b.line, b.rule, &b.matched))
+            });
+            cache.save(store, layer, &what, &scan);
+        }
+        summary.files_scanned += scan.files_scanned;
+        summary.bytes_scanned += scan.bytes_scanned;
+        summary.binary_files_skipped += scan.binary_files_skipped;
+        let digest = layer.digest.to_string();
+        for hit in &scan.hits {
+            let Some(rule) = detector.ruleset.rules.get(hit.rule) else {
+                continue;
+            };
+            findings.push(Finding {
+                rule: rule.id.clone(),
+                description: rule.description.clone(),
+                location: Location::File {
+                    path: hit.path.clone(),
+                    layer: index,
+                    layer_digest: digest.clone(),
+                    line: hit.line,
+                    state: changes.state(&hit.path, index),
+                },
+                matched: hit.matched.clone(),
+                entropy: hit.entropy,
+            });
+        }
+    }
     scan_config(image, detector, &mut findings, &mut summary);
     findings.sort_by(|a, b| {
         a.location
@@ -346,40 +463,31 @@ pub fn scan(
     })
 }
 
-/// Walks the layers, handing text content to the scanners through `tx`.
-fn read_layers(
+/// Reads one layer, handing text content to the scanners through `tx` and listing its
+/// entries.
+#[allow(clippy::too_many_arguments)]
+fn read_layer(
     store: &Store,
-    image: &Image,
+    layer: &Descriptor,
+    index: usize,
     detector: &Detector,
-    tx: SyncSender<Job>,
-    summary: &mut Summary,
-    changes: &mut Changes,
+    tx: &SyncSender<Job>,
+    counts: &mut LayerScan,
+    listing: &mut Listing,
     direct: &mut Vec<Raw>,
 ) -> Result<()> {
     let stopped = || Error::Invalid {
         what: "secret scan".into(),
         reason: "the scanner threads stopped unexpectedly".into(),
     };
-    walk(store, image, &mut |entry, reader| {
-        match &entry.kind {
-            Kind::Whiteout => changes
-                .removals
-                .push((entry.path.clone(), entry.layer, false)),
-            Kind::Opaque => changes
-                .removals
-                .push((entry.path.clone(), entry.layer, true)),
-            _ if entry.layer > 0 => {
-                changes.writers.insert(entry.path.clone(), entry.layer);
-            }
-            _ => {}
-        }
+    walk_layer(store, layer, index, &mut |entry, reader| {
+        listing.push(Listed::of(entry));
         if entry.kind != Kind::File || detector.skips_path(&entry.path) {
             return Ok(Flow::Continue);
         }
         let file = Arc::new(FileMeta {
             path: entry.path.clone(),
             layer: entry.layer,
-            layer_digest: entry.layer_digest.clone(),
         });
         for rule in detector.path_rules(&entry.path) {
             direct.push(Raw {
@@ -401,11 +509,11 @@ fn read_layers(
             return Ok(Flow::Continue);
         }
         if is_binary(&buf) {
-            summary.binary_files_skipped += 1;
+            counts.binary_files_skipped += 1;
             return Ok(Flow::Continue);
         }
-        summary.files_scanned += 1;
-        summary.bytes_scanned += buf.len() as u64;
+        counts.files_scanned += 1;
+        counts.bytes_scanned += buf.len() as u64;
         let mut first_line = 1;
         loop {
             let full = buf.len() >= CHUNK;
@@ -435,7 +543,7 @@ fn read_layers(
             buf = next;
             let before = buf.len();
             fill(reader, &mut buf, CHUNK + OVERLAP).map_err(io)?;
-            summary.bytes_scanned += (buf.len() - before) as u64;
+            counts.bytes_scanned += (buf.len() - before) as u64;
             if buf.len() == before {
                 // The file ended at the chunk boundary: the overlap still needs its turn.
                 let accept = buf.len();
@@ -450,7 +558,8 @@ fn read_layers(
             }
         }
         Ok(Flow::Continue)
-    })
+    })?;
+    Ok(())
 }
 
 /// Scans the config's strings: env, labels, command fields and history.

@@ -9,6 +9,7 @@ use lading_builder::dockerfile::ast::{self, CopySource, Healthcheck, Instruction
 use lading_gates::cis::dockerfile::{Body, Dockerfile, Instruction as Step};
 use lading_gates::cis::policy::{Date, Policy};
 use lading_gates::cis::{self, IDS, Input};
+use lading_gates::layer_cache::LayerCache;
 use lading_gates::secrets::Ruleset;
 use lading_gates::secrets::detect::Detector;
 use lading_oci::Store;
@@ -46,6 +47,7 @@ pub fn run(store_dir: &Path, args: CisArgs) -> Result<ExitCode> {
     let report = cis::run(&Input {
         store: &store,
         image: &image,
+        cache: &LayerCache::new(&store),
         name: &args.reference,
         dockerfile: dockerfile.as_ref(),
         policy: &policy,

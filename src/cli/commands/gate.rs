@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use lading_gates::cis::policy::Date;
 use lading_gates::cis::{self, IDS, Input};
 use lading_gates::gate::Verdict;
+use lading_gates::layer_cache::LayerCache;
 use lading_gates::policy::GatePolicy;
 use lading_gates::record::{self, DbVersion, GateRecord, GateRun, ReportRef, Status};
 use lading_gates::sbom;
@@ -164,13 +165,16 @@ impl GatePlan {
         let policy = &self.policy;
         let mut gates = Vec::new();
         let mut out = Documents::default();
+        // What earlier runs learned from layers this image shares (its base, the steps
+        // before the one that changed): only its new layers are read.
+        let cache = LayerCache::new(store);
 
         // The one catalog of the image: the sbom gate records it, the scan gate checks it.
         let catalog = if policy.skips("sbom") && policy.skips("scan") {
             None
         } else {
             Some(
-                sbom::catalog(store, image, reference)
+                sbom::catalog_cached(&cache, store, image, reference)
                     .with_context(|| format!("cataloging {reference}"))?,
             )
         };
@@ -244,6 +248,7 @@ impl GatePlan {
             let report = cis::run(&Input {
                 store,
                 image,
+                cache: &cache,
                 name: reference,
                 dockerfile: self.dockerfile.as_ref(),
                 policy: &policy.cis,
@@ -258,7 +263,8 @@ impl GatePlan {
         if policy.skips("secrets") {
             gates.push(skipped("secrets"));
         } else {
-            let report = secrets::scan(
+            let report = secrets::scan_cached(
+                &cache,
                 store,
                 image,
                 reference,

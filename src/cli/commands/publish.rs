@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use lading_gates::gate::Verdict;
@@ -209,12 +210,14 @@ pub(crate) fn after_build(
         }
         None => {
             eprintln!("gates: sbom, scan, cis, secrets on {digest}");
+            let started = Instant::now();
             let outcome = gates.run(&store, image, &name, true)?;
             let path = lading_gates::record::record_path(&store, &digest);
             eprint!(
                 "{}",
                 gate::table(&outcome.record, &outcome.record_desc, &path)
             );
+            eprintln!("gates: done in {}", seconds(started));
             let rec = PublishRecord {
                 schema: record::SCHEMA,
                 manifest: digest.to_string(),
@@ -259,12 +262,16 @@ pub(crate) fn after_build(
                 _ => eprintln!("{shown} no longer names {digest}: pushing it again"),
             }
         }
+        let started = Instant::now();
         let pushed = client
             .push(&store, &image.descriptor, dest)
             .with_context(|| format!("pushing {digest} to {shown}"))?;
         eprintln!(
-            "pushed {shown} ({digest}): {} blobs uploaded, {} mounted, {} already there",
-            pushed.uploaded, pushed.mounted, pushed.existed
+            "pushed {shown} ({digest}): {} blobs uploaded, {} mounted, {} already there, in {}",
+            pushed.uploaded,
+            pushed.mounted,
+            pushed.existed,
+            seconds(started)
         );
         rec.pushed.retain(|p| p.image != shown);
         rec.pushed.push(Pushed {
@@ -282,6 +289,11 @@ pub(crate) fn after_build(
     github::report(&store, &rec, written.as_ref(), &plan.images)?;
     crate::cli::out!("{digest}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `0.42 s`: how long a stage took, for the progress lines.
+fn seconds(started: Instant) -> String {
+    format!("{:.2} s", started.elapsed().as_secs_f64())
 }
 
 /// Whether an earlier record can be finished: its gates passed with the same policy,
