@@ -444,8 +444,11 @@ fn read_entry<R: Read>(
             }
         }
     }
-    if m.kind == Type::File {
-        let keep = m.size <= opts.text_limit && (m.size as usize) <= *budget;
+    // Every entry's data is hashed: a whiteout (or any non-file entry) carrying bytes
+    // differs from one that does not.
+    {
+        let keep =
+            m.kind == Type::File && m.size <= opts.text_limit && (m.size as usize) <= *budget;
         let mut h = Sha256::new();
         let mut kept = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
@@ -639,7 +642,11 @@ fn summary(m: &Meta) -> Value {
         "uid": m.uid,
         "gid": m.gid,
     });
-    if let Some(d) = &m.sha256 {
+    if let Some(d) = m
+        .sha256
+        .as_ref()
+        .filter(|_| m.kind == Type::File || m.size > 0)
+    {
         v["sha256"] = json!(d.to_string());
         v["size"] = json!(m.size);
     }
