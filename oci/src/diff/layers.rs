@@ -103,8 +103,20 @@ pub(crate) fn compare(
             (Some(i), Some(j)) if la[i].digest == lb[j].digest => skipped += 1,
             (Some(i), Some(j)) => {
                 read += 1;
-                let x = scan(sa, &la[i], opts).map_err(|e| in_layer(e, "A", i))?;
-                let y = scan(sb, &lb[j], opts).map_err(|e| in_layer(e, "B", j))?;
+                // Both sides at once: each is one decompress-and-hash stream.
+                let (x, y) = std::thread::scope(|s| {
+                    let other = s.spawn(|| scan(sb, &lb[j], opts));
+                    let x = scan(sa, &la[i], opts);
+                    let y = other.join().unwrap_or_else(|_| {
+                        Err(Error::Invalid {
+                            what: format!("layer {j} of image B"),
+                            reason: "the reading thread panicked".into(),
+                        })
+                    });
+                    (x, y)
+                });
+                let x = x.map_err(|e| in_layer(e, "A", i))?;
+                let y = y.map_err(|e| in_layer(e, "B", j))?;
                 pair(&x, &y, &pos, opts, out);
             }
             (Some(i), None) => out.push(layer_diff(Kind::LayerRemoved, &pos, Some(&la[i]), None)),

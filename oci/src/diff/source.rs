@@ -12,8 +12,9 @@ use crate::error::{Error, Result};
 use crate::spec::Descriptor;
 use crate::store::Store;
 
-/// Blobs of an image, by descriptor.
-pub trait BlobSource {
+/// Blobs of an image, by descriptor (`Sync`: both sides of a layer pair are read at
+/// once, on two threads).
+pub trait BlobSource: Sync {
     /// A small blob (index, manifest, config), verified against its digest.
     fn read_small(&self, desc: &Descriptor) -> Result<Vec<u8>> {
         let mut bytes = Vec::new();
