@@ -608,7 +608,7 @@ fn table_output_and_errors() {
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(
-        text.contains("file   layer 0 /etc/hosts  content content"),
+        text.contains("file   layer 0 /etc/hosts  content"),
         "{text}"
     );
     assert!(text.contains("+changed"), "{text}");

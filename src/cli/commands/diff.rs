@@ -216,7 +216,7 @@ fn table(d: &Diff) -> String {
             (Some(l), None) => l.clone(),
             (None, _) => x.field.clone(),
         };
-        let what = if x.field.is_empty() || layer.is_none() {
+        let what = if x.field.is_empty() || layer.is_none() || x.field == kind {
             kind
         } else {
             format!("{kind} {}", x.field)
