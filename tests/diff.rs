@@ -615,3 +615,52 @@ fn table_output_and_errors() {
     let out = run(&mut sb.lading(&["diff", "nope:1", "nope:2"]));
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn index_platforms_and_annotations() {
+    let sb = Sandbox::new();
+    let (da, db) = (sb.path("a"), sb.path("b"));
+    write_layout(&da, &base());
+    write_layout(&db, &base());
+    common::images::wrap_in_index(&da, &[], json!({"org.example.i": "1"}));
+    common::images::wrap_in_index(&db, &[("linux", "arm64")], json!({"org.example.i": "2"}));
+    let (code, report) = diff_refs(
+        &sb,
+        &format!("oci:{}:t", da.display()),
+        &format!("oci:{}:t", db.display()),
+        &["--platform", "linux/amd64"],
+    );
+    assert_eq!(code, 1);
+    assert_eq!(
+        keys(&report),
+        [
+            k(
+                "index",
+                "annotation",
+                None,
+                None,
+                "annotations[org.example.i]"
+            ),
+            k("index", "platform", None, None, "manifests"),
+        ],
+        "{report:#}"
+    );
+    assert_eq!(
+        report["differences"][1]["b"],
+        json!({"architecture": "arm64", "os": "linux"})
+    );
+    // An index against the bare manifest it holds: only the media type differs.
+    let dc = sb.path("c");
+    write_layout(&dc, &base());
+    let (_, report) = diff_refs(
+        &sb,
+        &format!("oci:{}:t", da.display()),
+        &format!("oci:{}:t", dc.display()),
+        &["--platform", "linux/amd64"],
+    );
+    assert_eq!(
+        keys(&report),
+        [k("index", "field", None, None, "mediaType")],
+        "{report:#}"
+    );
+}

@@ -330,3 +330,39 @@ pub fn base() -> ImageSpec {
     img.empty_history = vec![(1, "ENV LANG=C".into())];
     img
 }
+
+/// Puts the layout's image under an image index (tag `t` then names the index): the
+/// manifest for linux/amd64, plus the same manifest under each of `more` platforms
+/// (`(os, architecture)`), with `annotations` on the index.
+pub fn wrap_in_index(dir: &Path, more: &[(&str, &str)], annotations: Value) -> String {
+    let top: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let mut m = top["manifests"][0].clone();
+    m.as_object_mut().unwrap().remove("annotations");
+    let mut entries = Vec::new();
+    for (os, arch) in std::iter::once(&("linux", "amd64")).chain(more) {
+        let mut e = m.clone();
+        e["platform"] = json!({"os": os, "architecture": arch});
+        entries.push(e);
+    }
+    let mut index = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": entries,
+    });
+    if annotations.as_object().is_some_and(|o| !o.is_empty()) {
+        index["annotations"] = annotations;
+    }
+    let bytes = serde_json::to_vec(&index).unwrap();
+    let d = put(dir, &bytes);
+    let top = json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": d, "size": bytes.len(),
+            "annotations": {"org.opencontainers.image.ref.name": "t"}
+        }]
+    });
+    std::fs::write(dir.join("index.json"), serde_json::to_vec(&top).unwrap()).unwrap();
+    d
+}

@@ -117,6 +117,8 @@ pub(crate) fn compare(
                 });
                 let x = x.map_err(|e| in_layer(e, "A", i))?;
                 let y = y.map_err(|e| in_layer(e, "B", j))?;
+                check_diff_id(a, i, &x, "A")?;
+                check_diff_id(b, j, &y, "B")?;
                 pair(&x, &y, &pos, opts, out);
             }
             (Some(i), None) => out.push(layer_diff(Kind::LayerRemoved, &pos, Some(&la[i]), None)),
@@ -125,6 +127,26 @@ pub(crate) fn compare(
         }
     }
     Ok((read, skipped))
+}
+
+/// The uncompressed stream must be what the config's `rootfs.diff_ids` says: a config
+/// that names other content than its layers hold is an invalid image, not a difference.
+fn check_diff_id(img: &Resolved, i: usize, scan: &Scan, side: &str) -> Result<()> {
+    let claimed = img
+        .config
+        .pointer(&format!("/rootfs/diff_ids/{i}"))
+        .and_then(Value::as_str);
+    match claimed {
+        Some(c) if c == scan.diff_id.to_string() => Ok(()),
+        other => Err(Error::Invalid {
+            what: format!("layer {i} of image {side}"),
+            reason: format!(
+                "its content is {} but the config's rootfs.diff_ids[{i}] says {}",
+                scan.diff_id,
+                other.unwrap_or("nothing")
+            ),
+        }),
+    }
 }
 
 fn in_layer(e: Error, side: &str, i: usize) -> Error {
