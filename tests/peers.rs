@@ -378,7 +378,7 @@ fn buildkit_in_a_private_dockerd_matches_lading_on_a_copy_only_image() {
 }
 
 /// The Go-built peers later tests verify against (cosign, crane, grype, syft, trivy, oras,
-/// actionlint, timestamp-server) are installed by `scripts/install-peers` at the pinned versions it
+/// actionlint, timestamp-server, diffoci) are installed by `scripts/install-peers` at the pinned versions it
 /// names, and run. On CI a missing one fails here, naming it.
 #[test]
 fn go_built_peers_are_installed_at_their_pinned_versions() {
@@ -411,7 +411,8 @@ fn go_built_peers_are_installed_at_their_pinned_versions() {
             "trivy",
             "oras",
             "actionlint",
-            "timestamp-server"
+            "timestamp-server",
+            "diffoci"
         ],
         "{list}"
     );

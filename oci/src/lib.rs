@@ -4,6 +4,7 @@
 pub mod check;
 pub mod constants;
 pub mod crypto;
+pub mod diff;
 pub mod digest;
 pub mod error;
 pub mod export;

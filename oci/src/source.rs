@@ -262,7 +262,7 @@ fn layout_opener(dir: &Path) -> impl Fn(&Descriptor) -> Result<File> + '_ {
 }
 
 /// The descriptor `tag` names in a layout's `index.json` (the only entry without a tag).
-fn layout_descriptor(dir: &Path, tag: Option<&str>) -> Result<Descriptor> {
+pub fn layout_descriptor(dir: &Path, tag: Option<&str>) -> Result<Descriptor> {
     let what = dir.display().to_string();
     let index: Index = from_json(&read_small(&dir.join("index.json"))?, "index.json")?;
     let desc = match tag {
@@ -363,6 +363,12 @@ fn read_small(path: &Path) -> Result<Vec<u8>> {
         });
     }
     Ok(v)
+}
+
+/// Unpacks an OCI or docker archive into a temp dir in the store's private area (see
+/// [`extract_to_temp`]); deleted when the returned directory is dropped.
+pub fn extract_archive(store: &Store, archive: &Path) -> Result<tempfile::TempDir> {
+    extract_to_temp(store, archive)
 }
 
 /// Unpacks an archive of an image (OCI or docker) into a temp dir in the store's private

@@ -62,6 +62,14 @@ pub enum Command {
     /// `docker-archive:FILE[:name:tag]`, or a name or digest in the store. An index is
     /// copied with every platform unless `--platform` picks one.
     Cp(CpArgs),
+    /// Compare two images: index, manifest, config, layers, files.
+    ///
+    /// A and B are store names or digests, `docker://REF`, `oci:DIR[:tag]`,
+    /// `oci-archive:FILE[:tag]` or `docker-archive:FILE`. Each difference is reported
+    /// once, at the level where it starts (a changed file is a file difference of its
+    /// layer, not also a changed layer digest). Layers with the same digest are skipped
+    /// without being read (or downloaded). Exit codes: 0 equal, 1 different, 2 an error.
+    Diff(DiffArgs),
     /// List the tags of a repository (`docker://REGISTRY/REPO`).
     Tags(TagsArgs),
     /// List the referrers of a manifest (`docker://REPO@DIGEST`), through the registry's
@@ -644,6 +652,30 @@ pub struct CpArgs {
     /// Print only the digest.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `lading diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Image A.
+    pub a: String,
+    /// Image B.
+    pub b: String,
+    /// Ignore what does not change the image's meaning (as diffoci's `--semantic`):
+    /// timestamps (file mtime/atime/ctime, config and history `created`, the `created`
+    /// annotation), image-name annotations, tar header details, entry order and
+    /// compression. History `created_by` and every file attribute still count.
+    #[arg(long)]
+    pub semantic: bool,
+    /// Platform to pick from an index [default: this host's].
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Output format (`json`: the library's `Diff`, sorted, stable).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::cli::gate::Format,
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,

@@ -14,6 +14,7 @@ use serde_json::Value;
 pub mod action;
 pub mod bases;
 pub mod dockerd;
+pub mod images;
 pub mod registry;
 pub mod signing;
 pub mod sigstore;

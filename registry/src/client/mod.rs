@@ -44,7 +44,7 @@ use lading_oci::constants::{
     MAX_JSON_BLOB, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_DOCKER_MANIFEST_LIST, MEDIA_TYPE_INDEX,
     MEDIA_TYPE_MANIFEST,
 };
-use lading_oci::{Descriptor, Digest, Reference};
+use lading_oci::{Descriptor, Digest, Reference, Store};
 
 use crate::constants::DOCKER_CONTENT_DIGEST;
 use reqwest::header::{self, HeaderName};
@@ -207,6 +207,22 @@ impl Client {
             let host = inner.host(reference.registry()).await?;
             inner
                 .get_small_blob(&host, reference.repository(), desc)
+                .await
+        })
+    }
+
+    /// Streams one blob of the repository into `store`, verified (digest and size).
+    pub fn fetch_blob(
+        &self,
+        reference: &Reference,
+        desc: &Descriptor,
+        store: &Store,
+    ) -> Result<()> {
+        let inner = self.inner.clone();
+        self.runtime.block_on(async move {
+            let host = inner.host(reference.registry()).await?;
+            inner
+                .download_blob(&host, reference.repository(), desc, store)
                 .await
         })
     }

@@ -5,6 +5,7 @@ pub mod build;
 pub mod cis;
 pub mod cp;
 pub mod db;
+pub mod diff;
 pub mod gate;
 pub mod images;
 pub mod inspect;
