@@ -5,6 +5,7 @@ mod cli;
 mod progress;
 mod publish;
 mod report;
+mod reproduce;
 
 use std::process::ExitCode;
 

@@ -70,6 +70,15 @@ pub enum Command {
     /// layer, not also a changed layer digest). Layers with the same digest are skipped
     /// without being read (or downloaded). Exit codes: 0 equal, 1 different, 2 an error.
     Diff(DiffArgs),
+    /// Rebuild an image from its SLSA provenance and compare digests.
+    ///
+    /// Reads the provenance (`--provenance FILE`: the predicate, an in-toto statement
+    /// or a DSSE envelope), fetches what it names — the git commit (or `--context DIR`,
+    /// which must hash to the recorded context digest) and every base image by its
+    /// recorded digest — rebuilds in a fresh, private store with exactly the recorded
+    /// parameters and compares the digests; on a mismatch, names the input or the step
+    /// that explains it. Exit codes: 0 reproduced, 1 not reproduced, 2 could not try.
+    Reproduce(Box<ReproduceArgs>),
     /// List the tags of a repository (`docker://REGISTRY/REPO`).
     Tags(TagsArgs),
     /// List the referrers of a manifest (`docker://REPO@DIGEST`), through the registry's
@@ -676,6 +685,39 @@ pub struct DiffArgs {
     /// Output format (`json`: the library's `Diff`, sorted, stable).
     #[arg(long, value_enum, default_value = "table")]
     pub format: crate::cli::gate::Format,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `lading reproduce`.
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// The image: a store name or digest, `docker://REF`, `oci:DIR[:tag]`, …
+    pub image: String,
+    /// The provenance: a SLSA provenance v1 predicate of lading's build type, an
+    /// in-toto statement holding one, or a DSSE envelope of that statement.
+    #[arg(long, value_name = "FILE")]
+    pub provenance: Option<PathBuf>,
+    /// Use this directory as the build context instead of the recorded git commit; it
+    /// must hash to the recorded context digest (a mismatch is reported as a cause).
+    #[arg(long, value_name = "DIR")]
+    pub context: Option<PathBuf>,
+    /// The Dockerfile, when it was outside the context or read from standard input.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Secrets for the ids the provenance names (as `lading build --secret`).
+    #[arg(long = "secret")]
+    pub secrets: Vec<String>,
+    /// ssh agents for the ids the provenance names (as `lading build --ssh`).
+    #[arg(long = "ssh")]
+    pub ssh: Vec<String>,
+    /// Output format (`json`: the whole outcome, the diff included).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::cli::gate::Format,
+    /// Progress of the rebuild on stderr.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: Progress,
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,

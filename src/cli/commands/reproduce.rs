@@ -1,0 +1,116 @@
+//! `lading reproduce IMAGE`: rebuild from the provenance, compare, explain
+//! (`crate::reproduce`). Exit 0 reproduced, 1 not reproduced, 2 could not try.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cli::args::ReproduceArgs;
+use crate::cli::gate::Format;
+use crate::reproduce::{self, Options, Outcome, provenance};
+
+/// Runs the reproduction and renders it.
+pub fn run(store_dir: &Path, args: ReproduceArgs) -> Result<ExitCode> {
+    let Some(file) = &args.provenance else {
+        bail!("give the image's provenance with --provenance FILE");
+    };
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let recorded =
+        provenance::parse(&bytes).with_context(|| format!("reading {}", file.display()))?;
+    let opts = Options {
+        image: args.image.clone(),
+        provenance: recorded,
+        provenance_source: file.display().to_string(),
+        context: args.context.clone(),
+        file: args.file.clone(),
+        secrets: args.secrets.clone(),
+        ssh: args.ssh.clone(),
+        registry: args.registry.clone(),
+        progress: args.progress,
+    };
+    let outcome = reproduce::reproduce(store_dir, &opts)?;
+    let text = match args.format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&outcome)?;
+            s.push('\n');
+            s
+        }
+        Format::Table => table(&outcome),
+    };
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+            _ => {}
+        }
+    }
+    Ok(if outcome.reproduced {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The summary: result, inputs, notes, causes.
+fn table(o: &Outcome) -> String {
+    let mut s = String::new();
+    let verdict = if o.reproduced {
+        "reproduced"
+    } else {
+        "NOT reproduced"
+    };
+    let _ = writeln!(s, "{}: {verdict}", o.image);
+    let _ = writeln!(s, "  image     {}", o.digest);
+    let _ = writeln!(s, "  rebuilt   {}", o.rebuilt);
+    let ok = |same: bool| if same { "ok" } else { "DIFFERS" };
+    let _ = writeln!(
+        s,
+        "  context   {}{}  {} {}",
+        o.context.source,
+        if o.context.path.is_empty() {
+            String::new()
+        } else {
+            format!(" (path {})", o.context.path)
+        },
+        o.context.actual,
+        ok(o.context.actual == o.context.recorded)
+    );
+    let _ = writeln!(
+        s,
+        "  dockerfile  {} {}",
+        o.dockerfile.1,
+        ok(o.dockerfile.0 == o.dockerfile.1)
+    );
+    for b in &o.base_images {
+        let _ = writeln!(
+            s,
+            "  base      {} {} {}",
+            b.reference,
+            b.recorded,
+            match (&b.found_in, &b.used) {
+                (Some(w), _) => format!("(by digest, from the {w})"),
+                (None, Some(u)) if *u == b.recorded => "(as named)".to_string(),
+                (None, Some(u)) => format!("(UNAVAILABLE; the rebuild used {u})"),
+                (None, None) => "(UNAVAILABLE)".to_string(),
+            }
+        );
+    }
+    for n in &o.notes {
+        let _ = writeln!(s, "note: {n}");
+    }
+    for c in &o.causes {
+        let _ = writeln!(s, "cause: {}", c.message);
+    }
+    if let Some(d) = &o.diff {
+        let _ = writeln!(
+            s,
+            "{} differences (lading diff {} with the rebuild shows them; --format json lists them)",
+            d.differences.len(),
+            o.image
+        );
+    }
+    s
+}
