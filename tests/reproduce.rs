@@ -346,3 +346,80 @@ fn without_a_context_to_fetch_it_could_not_try() {
     expect_code(&out, 2);
     assert!(stderr(&out).contains("--context DIR"), "{}", stderr(&out));
 }
+
+#[test]
+fn the_provenance_attestation_is_read_from_the_registry_and_verified_first() {
+    let Some(w) = World::new() else { return };
+    let repo = w.repo("repo", DOCKERFILE);
+    let (image, _) = w.build_and_push(&repo, "app:1", &["--build-arg", "V=1"]);
+    let (key, public, _) = common::signing::lading_keys(&w.sb, "keys", Some("pw"));
+    let (_, other_public, _) = common::signing::lading_keys(&w.sb, "other", Some("pw"));
+    let out = common::signing::lading(
+        &w.sb,
+        Some("pw"),
+        &[
+            "attest",
+            "--key",
+            key.to_str().unwrap(),
+            "--type",
+            "slsaprovenance1",
+            "--tlog-upload=false",
+            &image,
+        ],
+    );
+    assert_success(&out);
+
+    let public = public.to_str().unwrap();
+    let verified = |key: &str| {
+        let elsewhere = w.sb.path(&format!("attested-{}", rand_suffix()));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lading"));
+        cmd.arg("--store")
+            .arg(elsewhere.join("store"))
+            .args([
+                "reproduce",
+                &image,
+                "--progress",
+                "quiet",
+                "--format",
+                "json",
+            ])
+            .args(["--key", key, "--insecure-ignore-tlog"])
+            .env("GIT_CEILING_DIRECTORIES", env!("CARGO_MANIFEST_DIR"))
+            .env("LADING_TUF_MIRROR", "http://127.0.0.1:9")
+            .env("GIT_CONFIG_COUNT", "1")
+            .env(
+                "GIT_CONFIG_KEY_0",
+                format!("url.{}.insteadOf", repo.display()),
+            )
+            .env("GIT_CONFIG_VALUE_0", REMOTE);
+        run(&mut cmd)
+    };
+    let out = verified(public);
+    expect_code(&out, 0);
+    let o = outcome(&out);
+    assert!(
+        o["provenance"]
+            .as_str()
+            .unwrap()
+            .contains("verified with the key"),
+        "{o:#}"
+    );
+
+    // Signed by someone else: nothing is rebuilt, exit 2.
+    let out = verified(other_public.to_str().unwrap());
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains("no valid SLSA provenance"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Neither a file nor a key: could not try.
+    let out = w.sb.run(&["reproduce", &image]);
+    expect_code(&out, 2);
+    assert!(
+        stderr(&out).contains("--provenance FILE"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -463,9 +463,10 @@ pub struct AttestArgs {
     pub registry: RegistryArgs,
 }
 
-/// `lading verify-attestation`.
-#[derive(Debug, Args)]
-pub struct VerifyAttestationArgs {
+/// Who must have signed an attestation, the trust material and where attestations are
+/// looked for (`lading verify-attestation`, `lading reproduce`).
+#[derive(Debug, Clone, Args)]
+pub struct AttestationTrustArgs {
     /// Public key file (`PUBLIC KEY` PEM, e.g. `cosign.pub`). Without it, attestations
     /// are keyless and `--certificate-identity[-regexp]` and
     /// `--certificate-oidc-issuer[-regexp]` are required.
@@ -491,9 +492,6 @@ pub struct VerifyAttestationArgs {
     /// Where the default trust material comes from.
     #[command(flatten)]
     pub tuf: TufArgs,
-    /// The predicate type to verify (as for `lading attest`).
-    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
-    pub predicate_type: String,
     /// Skip transparency-log verification (attestations made with `--tlog-upload=false`).
     #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
@@ -503,6 +501,21 @@ pub struct VerifyAttestationArgs {
     #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub insecure_ignore_sct: bool,
+    /// Where attestations are looked for (cosign's flag): `oci-1-1` Sigstore bundles as
+    /// OCI 1.1 referrers, `legacy` the `sha256-<hex>.att` tag, `both`.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = ReferrersMode::Both)]
+    pub registry_referrers_mode: ReferrersMode,
+}
+
+/// `lading verify-attestation`.
+#[derive(Debug, Args)]
+pub struct VerifyAttestationArgs {
+    /// Who must have signed, and the trust material.
+    #[command(flatten)]
+    pub trust: AttestationTrustArgs,
+    /// The predicate type to verify (as for `lading attest`).
+    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
+    pub predicate_type: String,
     /// Policy: the SLSA provenance v1 predicate's `runDetails.builder.id` must equal ID.
     #[arg(long, value_name = "ID")]
     pub builder_id: Option<String>,
@@ -510,10 +523,6 @@ pub struct VerifyAttestationArgs {
     /// this verdict (`pass`).
     #[arg(long, value_name = "VERDICT")]
     pub gate_verdict: Option<String>,
-    /// Where attestations are looked for (cosign's flag): `oci-1-1` Sigstore bundles as
-    /// OCI 1.1 referrers, `legacy` the `sha256-<hex>.att` tag, `both`.
-    #[arg(long, value_enum, value_name = "MODE", default_value_t = ReferrersMode::Both)]
-    pub registry_referrers_mode: ReferrersMode,
     /// The image. `docker://REF` always means a registry. Without it, a reference the
     /// store (`--store`) has — a tag (`app:1`; `app` is `app:latest`), `REPO@sha256:…`
     /// or `sha256:…` — means the store's image, and its attestations are read from the store
@@ -696,9 +705,15 @@ pub struct ReproduceArgs {
     /// The image: a store name or digest, `docker://REF`, `oci:DIR[:tag]`, …
     pub image: String,
     /// The provenance: a SLSA provenance v1 predicate of lading's build type, an
-    /// in-toto statement holding one, or a DSSE envelope of that statement.
+    /// in-toto statement holding one, or a DSSE envelope of that statement. Without it,
+    /// the image's `slsaprovenance1` attestation is read from the registry (or the
+    /// store) and verified first, with `--key` or the certificate identity flags, as
+    /// `lading verify-attestation` does.
     #[arg(long, value_name = "FILE")]
     pub provenance: Option<PathBuf>,
+    /// Who must have signed the provenance attestation, and the trust material.
+    #[command(flatten)]
+    pub trust: AttestationTrustArgs,
     /// Use this directory as the build context instead of the recorded git commit; it
     /// must hash to the recorded context digest (a mismatch is reported as a cause).
     #[arg(long, value_name = "DIR")]

@@ -7,22 +7,18 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::args::ReproduceArgs;
+use crate::cli::args::{ReproduceArgs, VerifyAttestationArgs};
+use crate::cli::commands::attest::verified_attestations;
 use crate::cli::gate::Format;
 use crate::reproduce::{self, Options, Outcome, provenance};
 
 /// Runs the reproduction and renders it.
 pub fn run(store_dir: &Path, args: ReproduceArgs) -> Result<ExitCode> {
-    let Some(file) = &args.provenance else {
-        bail!("give the image's provenance with --provenance FILE");
-    };
-    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let recorded =
-        provenance::parse(&bytes).with_context(|| format!("reading {}", file.display()))?;
+    let (recorded, source) = read_provenance(store_dir, &args)?;
     let opts = Options {
         image: args.image.clone(),
         provenance: recorded,
-        provenance_source: file.display().to_string(),
+        provenance_source: source,
         context: args.context.clone(),
         file: args.file.clone(),
         secrets: args.secrets.clone(),
@@ -52,6 +48,63 @@ pub fn run(store_dir: &Path, args: ReproduceArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The provenance: the file given, else the image's attestation, verified.
+fn read_provenance(
+    store_dir: &Path,
+    args: &ReproduceArgs,
+) -> Result<(provenance::Recorded, String)> {
+    if let Some(file) = &args.provenance {
+        let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+        let recorded =
+            provenance::parse(&bytes).with_context(|| format!("reading {}", file.display()))?;
+        return Ok((recorded, file.display().to_string()));
+    }
+    let t = &args.trust;
+    if t.key.is_none()
+        && t.certificate_identity.is_none()
+        && t.certificate_identity_regexp.is_none()
+    {
+        bail!(
+            "give the image's provenance with --provenance FILE, or --key (or --certificate-identity and --certificate-oidc-issuer) to read and verify its provenance attestation"
+        );
+    }
+    let verify = VerifyAttestationArgs {
+        trust: args.trust.clone(),
+        predicate_type: "slsaprovenance1".into(),
+        builder_id: None,
+        gate_verdict: None,
+        image: args.image.clone(),
+        registry: args.registry.clone(),
+    };
+    let found = verified_attestations(store_dir, &verify)?;
+    let by = match &t.key {
+        Some(k) => format!("the key {}", k.display()),
+        None => "the certificate identity given".into(),
+    };
+    let Some(envelope) = found.envelopes.first() else {
+        bail!(
+            "no valid SLSA provenance attestation for {} with {by}: could not try",
+            found.shown
+        );
+    };
+    let recorded = provenance::parse(envelope).context("reading the provenance attestation")?;
+    if !recorded.subjects.contains(&found.digest) {
+        bail!(
+            "the provenance attestation of {} is not about its digest {}",
+            found.shown,
+            found.digest
+        );
+    }
+    Ok((
+        recorded,
+        format!(
+            "the attestation of {} ({}), verified with {by}",
+            found.shown,
+            found.found_in.join(" and ")
+        ),
+    ))
 }
 
 /// The summary: result, inputs, notes, causes.
