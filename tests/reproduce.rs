@@ -423,3 +423,113 @@ fn the_provenance_attestation_is_read_from_the_registry_and_verified_first() {
         stderr(&out)
     );
 }
+
+/// The user `lading-rp` (with subordinate ids 400000:65536), created once: uid and gid.
+fn other_user() -> (u32, u32) {
+    const NAME: &str = "lading-rp";
+    if !run(Command::new("id").arg(NAME)).status.success() {
+        let out = run(Command::new("useradd").args([
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            "-K",
+            "SUB_UID_COUNT=0",
+            "-K",
+            "SUB_GID_COUNT=0",
+            NAME,
+        ]));
+        // Another test process may have made it meanwhile.
+        assert!(
+            out.status.success() || run(Command::new("id").arg(NAME)).status.success(),
+            "{}",
+            stderr(&out)
+        );
+    }
+    for file in ["/etc/subuid", "/etc/subgid"] {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if !text.lines().any(|l| l.starts_with(&format!("{NAME}:"))) {
+            let mut new = text.clone();
+            if !new.is_empty() && !new.ends_with('\n') {
+                new.push('\n');
+            }
+            new.push_str(&format!("{NAME}:400000:65536\n"));
+            std::fs::write(file, new).expect("writing subordinate ids");
+        }
+    }
+    let id = |flag: &str| -> u32 {
+        stdout(&run(Command::new("id").arg(flag).arg(NAME)))
+            .trim()
+            .parse()
+            .expect("numeric id")
+    };
+    (id("-u"), id("-g"))
+}
+
+#[test]
+fn another_user_reproduces_it_rootless() {
+    let Some(w) = World::new() else { return };
+    if !common::require_tool("setpriv")
+        || !common::require_tool("useradd")
+        || !common::require_tool("newuidmap")
+    {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(w.sb.dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let repo = w.repo("repo", DOCKERFILE);
+    let (image, prov) = w.build_and_push(&repo, "app:1", &["--build-arg", "V=1"]);
+    common::sh(&format!("chmod -R a+rX {}", common::q(w.sb.dir.path())));
+    let (uid, gid) = other_user();
+    let home = w.sb.path("rp-home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::os::unix::fs::chown(&home, Some(uid), Some(gid)).unwrap();
+    // The test's repository belongs to root: git (2.39 reads `safe.directory` only from
+    // system and global config) must be told the user may clone it.
+    std::fs::write(home.join(".gitconfig"), "[safe]\n\tdirectory = *\n").unwrap();
+
+    let mut cmd = Command::new("setpriv");
+    cmd.arg(format!("--reuid={uid}"))
+        .arg(format!("--regid={gid}"))
+        .args([
+            "--init-groups",
+            "--",
+            "sh",
+            "-c",
+            "umask 077 && exec \"$@\"",
+            "sh",
+        ])
+        .arg(env!("CARGO_BIN_EXE_lading"))
+        .arg("--store")
+        .arg(home.join("store"))
+        .args([
+            "reproduce",
+            &image,
+            "--progress",
+            "plain",
+            "--format",
+            "json",
+        ])
+        .arg("--provenance")
+        .arg(&prov)
+        .env_clear()
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .env("HOME", &home)
+        .env("TMPDIR", &home)
+        .env("LADING_TUF_MIRROR", "http://127.0.0.1:9")
+        .env("GIT_CONFIG_COUNT", "2")
+        .env(
+            "GIT_CONFIG_KEY_0",
+            format!("url.{}.insteadOf", repo.display()),
+        )
+        .env("GIT_CONFIG_VALUE_0", REMOTE)
+        .env("GIT_CONFIG_KEY_1", "safe.directory")
+        .env("GIT_CONFIG_VALUE_1", "*")
+        .current_dir(&home);
+    let out = run(&mut cmd);
+    expect_code(&out, 0);
+    assert_eq!(outcome(&out)["reproduced"], true);
+}
