@@ -405,6 +405,72 @@ fn the_provenance_attestation_is_read_from_the_registry_and_verified_first() {
         "{o:#}"
     );
 
+    // --attest: the independent-rebuild evidence, signed and attached; cosign (the
+    // oracle) verifies it and reads the result.
+    if common::signing::need_peers() {
+        let elsewhere = w.sb.path("attesting");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lading"));
+        cmd.arg("--store")
+            .arg(elsewhere.join("store"))
+            .args(["reproduce", &image, "--progress", "quiet"])
+            .args(["--key", public, "--insecure-ignore-tlog"])
+            .args([
+                "--attest",
+                "--attest-key",
+                key.to_str().unwrap(),
+                "--tlog-upload=false",
+            ])
+            .env("LADING_PASSWORD", "pw")
+            .env("GIT_CEILING_DIRECTORIES", env!("CARGO_MANIFEST_DIR"))
+            .env("LADING_TUF_MIRROR", "http://127.0.0.1:9")
+            .env("GIT_CONFIG_COUNT", "1")
+            .env(
+                "GIT_CONFIG_KEY_0",
+                format!("url.{}.insteadOf", repo.display()),
+            )
+            .env("GIT_CONFIG_VALUE_0", REMOTE);
+        let out = run(&mut cmd);
+        expect_code(&out, 0);
+        let verified = common::signing::cosign(
+            &w.sb,
+            "",
+            &[
+                "verify-attestation",
+                "--key",
+                public,
+                "--insecure-ignore-tlog=true",
+                "--type",
+                "https://lading.dev/attestation/reproduced/v1",
+                "--new-bundle-format=false",
+                "--allow-http-registry",
+                "--allow-insecure-registry",
+                image.trim_start_matches("docker://"),
+            ],
+        );
+        assert_success(&verified);
+        use base64::Engine as _;
+        let line = stdout(&verified);
+        let envelope: Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+        let payload = base64::engine::general_purpose::STANDARD
+            .decode(envelope["payload"].as_str().unwrap())
+            .unwrap();
+        let statement: Value = serde_json::from_slice(&payload).unwrap();
+        let p = &statement["predicate"];
+        assert_eq!(p["result"], "reproduced", "{statement:#}");
+        assert_eq!(
+            p["image"]["digest"], p["rebuilt"]["digest"],
+            "{statement:#}"
+        );
+        assert_eq!(p["reproducer"]["id"], "https://lading.dev/builder/local");
+        assert!(
+            p["inputs"]["context"]["uri"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("git+{REMOTE}@")),
+            "{statement:#}"
+        );
+    }
+
     // Signed by someone else: nothing is rebuilt, exit 2.
     let out = verified(other_public.to_str().unwrap());
     expect_code(&out, 2);

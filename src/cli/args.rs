@@ -733,6 +733,19 @@ pub struct ReproduceArgs {
     /// Progress of the rebuild on stderr.
     #[arg(long, value_enum, default_value = "auto")]
     pub progress: Progress,
+    /// Sign and attach a "reproduced" attestation
+    /// (`https://lading.dev/attestation/reproduced/v1`: who rebuilt, where, when, from
+    /// what, the result) to the image, whatever the result; needs `--attest-key`.
+    #[arg(long, requires = "attest_key")]
+    pub attest: bool,
+    /// The private key that signs the "reproduced" attestation (the password comes from
+    /// LADING_PASSWORD or COSIGN_PASSWORD).
+    #[arg(long, value_name = "FILE", requires = "attest")]
+    pub attest_key: Option<PathBuf>,
+    /// Log the "reproduced" attestation in Rekor (as `lading attest --tlog-upload`).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tlog_upload: bool,
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,

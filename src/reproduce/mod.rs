@@ -10,6 +10,7 @@
 //! bytes), then the diff engine compares the image with the rebuild and the first layer
 //! that differs is mapped to the step that made it.
 
+pub mod attestation;
 pub mod explain;
 pub mod fetch;
 pub mod provenance;

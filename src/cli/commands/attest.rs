@@ -132,6 +132,15 @@ fn existing_attestations(
 /// Attests an image and stores the attestation as `--registry-referrers-mode` says: a
 /// bundle referrer, a layer of `sha256-<hex>.att`, or both (the same envelope).
 pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
+    for line in attach(store_dir, &args)? {
+        crate::cli::out!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Signs and attaches the attestation `args` describe; returns the lines `lading
+/// attest` prints (what was stored where).
+pub(crate) fn attach(store_dir: &Path, args: &AttestArgs) -> Result<Vec<String>> {
     if args.key.is_none() && !args.tlog_upload {
         bail!("keyless attestations are always logged: --tlog-upload=false needs --key");
     }
@@ -146,7 +155,7 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         PredicateSource::File(bytes) => Some(wrap(bytes)?),
         PredicateSource::Generated(_) => None,
     };
-    let flags = SigningFlags::from(&args);
+    let flags = SigningFlags::from(args);
     let (services, trust) = sign_trust(&flags)?;
     let http = sigstore::http_client()?;
     let key = args.key.as_deref().map(load_private_key).transpose()?;
@@ -175,10 +184,7 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         }),
         mode: args.registry_referrers_mode,
     };
-    for line in attacher.attach(&[statement], args.replace, None)?.lines {
-        crate::cli::out!("{line}");
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(attacher.attach(&[statement], args.replace, None)?.lines)
 }
 
 /// The predicates lading generates from its store for the image `digest`, as in-toto

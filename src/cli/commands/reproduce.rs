@@ -7,14 +7,21 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 
-use crate::cli::args::{ReproduceArgs, VerifyAttestationArgs};
-use crate::cli::commands::attest::verified_attestations;
+use clap::Parser;
+use lading_oci::Digest;
+use lading_signer::constants::PREDICATE_REPRODUCED;
+
+use crate::attestations::invocation;
+use crate::cli::args::{AttestArgs, ReproduceArgs, VerifyAttestationArgs};
+use crate::cli::commands::attest::{attach, verified_attestations};
 use crate::cli::gate::Format;
+use crate::reproduce::attestation;
 use crate::reproduce::{self, Options, Outcome, provenance};
 
 /// Runs the reproduction and renders it.
 pub fn run(store_dir: &Path, args: ReproduceArgs) -> Result<ExitCode> {
-    let (recorded, source) = read_provenance(store_dir, &args)?;
+    let started_on = invocation::now_rfc3339();
+    let (recorded, source, provenance_digest) = read_provenance(store_dir, &args)?;
     let opts = Options {
         image: args.image.clone(),
         provenance: recorded,
@@ -27,6 +34,9 @@ pub fn run(store_dir: &Path, args: ReproduceArgs) -> Result<ExitCode> {
         progress: args.progress,
     };
     let outcome = reproduce::reproduce(store_dir, &opts)?;
+    if args.attest {
+        attest(store_dir, &args, &outcome, &provenance_digest, started_on)?;
+    }
     let text = match args.format {
         Format::Json => {
             let mut s = serde_json::to_string_pretty(&outcome)?;
@@ -54,12 +64,12 @@ pub fn run(store_dir: &Path, args: ReproduceArgs) -> Result<ExitCode> {
 fn read_provenance(
     store_dir: &Path,
     args: &ReproduceArgs,
-) -> Result<(provenance::Recorded, String)> {
+) -> Result<(provenance::Recorded, String, Digest)> {
     if let Some(file) = &args.provenance {
         let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
         let recorded =
             provenance::parse(&bytes).with_context(|| format!("reading {}", file.display()))?;
-        return Ok((recorded, file.display().to_string()));
+        return Ok((recorded, file.display().to_string(), Digest::of(&bytes)));
     }
     let t = &args.trust;
     if t.key.is_none()
@@ -104,7 +114,60 @@ fn read_provenance(
             found.shown,
             found.found_in.join(" and ")
         ),
+        Digest::of(envelope),
     ))
+}
+
+#[derive(Parser)]
+struct AttestWrapper {
+    #[command(flatten)]
+    attest: AttestArgs,
+}
+
+/// Signs the "reproduced" predicate of `outcome` and attaches it to the image.
+fn attest(
+    store_dir: &Path,
+    args: &ReproduceArgs,
+    outcome: &Outcome,
+    provenance: &Digest,
+    started_on: String,
+) -> Result<()> {
+    let key = args
+        .attest_key
+        .as_ref()
+        .context("--attest needs --attest-key")?;
+    let (id, invocation_id) = invocation::identify(|k| std::env::var(k).ok());
+    let run = attestation::Run {
+        id,
+        invocation_id,
+        started_on,
+        finished_on: invocation::now_rfc3339(),
+    };
+    let bytes = attestation::predicate(outcome, provenance, &run)?;
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let file = dir.path().join("reproduced.json");
+    std::fs::write(&file, &bytes).with_context(|| format!("writing {}", file.display()))?;
+    let argv: Vec<std::ffi::OsString> = vec![
+        "lading-attest".into(),
+        "--key".into(),
+        key.into(),
+        "--type".into(),
+        PREDICATE_REPRODUCED.into(),
+        "--predicate".into(),
+        file.into(),
+        format!("--tlog-upload={}", args.tlog_upload).into(),
+        "-y".into(),
+        args.image.clone().into(),
+    ];
+    let mut attest_args = AttestWrapper::try_parse_from(argv)
+        .map_err(|e| anyhow::anyhow!("attesting: {e}"))?
+        .attest;
+    attest_args.registry = args.registry.clone();
+    attest_args.registry_referrers_mode = args.trust.registry_referrers_mode;
+    for line in attach(store_dir, &attest_args).context("attaching the reproduced attestation")? {
+        eprintln!("{line}");
+    }
+    Ok(())
 }
 
 /// The summary: result, inputs, notes, causes.
