@@ -152,14 +152,11 @@ pub fn parse(bytes: &[u8]) -> Result<Recorded> {
         );
     }
     let ext = &def["externalParameters"];
-    let git = match ext["context"].get("git") {
-        Some(g) => Some(GitSource {
-            uri: text(&g["uri"]),
-            commit: text(&g["digest"]["gitCommit"]),
-            path: text(&g["path"]),
-        }),
-        None => None,
-    };
+    let git = ext["context"].get("git").map(|g| GitSource {
+        uri: text(&g["uri"]),
+        commit: text(&g["digest"]["gitCommit"]),
+        path: text(&g["path"]),
+    });
     if let Some(g) = &git
         && (g.uri.is_empty() || g.commit.is_empty())
     {

@@ -145,7 +145,7 @@ pub(crate) fn attach(store_dir: &Path, args: &AttestArgs) -> Result<Vec<String>>
         bail!("keyless attestations are always logged: --tlog-upload=false needs --key");
     }
     let predicate_type = attestation::predicate_type(&args.predicate_type)?.to_string();
-    let source = PredicateSource::of(&args, &predicate_type)?;
+    let source = PredicateSource::of(args, &predicate_type)?;
     let wrap = |file: &[u8]| {
         attestation::predicate(&args.predicate_type, file, &timestamp()?)
             .with_context(|| format!("reading the {} predicate", args.predicate_type))
