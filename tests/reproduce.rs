@@ -253,6 +253,7 @@ fn one_file_mode_is_named() {
     let c = causes(&outcome(&out));
     assert!(c.contains("[context]"), "{c}");
     assert!(c.contains("/app/hello.txt (mode 0644 → 0600)"), "{c}");
+    assert!(c.contains("only permission bits differ"), "{c}");
 }
 
 #[test]
@@ -598,4 +599,66 @@ fn another_user_reproduces_it_rootless() {
     let out = run(&mut cmd);
     expect_code(&out, 0);
     assert_eq!(outcome(&out)["reproduced"], true);
+}
+
+/// `python3 -m http.server` on a free port serving `dir`, killed when dropped.
+struct Files(std::process::Child, u16);
+
+impl Files {
+    fn serve(dir: &Path) -> Files {
+        let port = common::registry::free_port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 -m http.server");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "http.server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Files(child, port)
+    }
+}
+
+impl Drop for Files {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn an_add_url_whose_bytes_changed_is_named() {
+    let Some(w) = World::new() else { return };
+    if !common::require_tool("python3") {
+        return;
+    }
+    let served = w.sb.path("served");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::write(served.join("data.txt"), "version 1\n").unwrap();
+    let files = Files::serve(&served);
+    let url = format!("http://127.0.0.1:{}/data.txt", files.1);
+    let repo = w.repo("repo", &format!("FROM {{BASE}}\nADD {url} /data.txt\n"));
+    let (image, prov) = w.build_and_push(&repo, "app:1", &[]);
+    std::fs::write(served.join("data.txt"), "version 2\n").unwrap();
+    let out = w.reproduce(&image, &prov, &repo, &[]);
+    expect_code(&out, 1);
+    let c = causes(&outcome(&out));
+    assert!(
+        c.contains(&format!("[add-url] ADD {url}: the bytes changed")),
+        "{c}"
+    );
+    assert!(c.contains("/data.txt (content)"), "{c}");
 }

@@ -204,6 +204,21 @@ pub fn from_diff(diff: &Diff, inputs: &[Cause]) -> Vec<Cause> {
         format!("{} differ", files(&file_diffs))
     };
     let has_args = causes.iter().any(|c| c.kind == CauseKind::BuildArg);
+    // Only permission bits differ, and the context did not hash as recorded: the
+    // checkout's modes (its umask) under contextModes preserve.
+    if !file_diffs.is_empty()
+        && file_diffs.iter().all(|d| d.kind == Kind::Mode)
+        && inputs.iter().any(|c| c.kind == CauseKind::Context)
+    {
+        causes.push(Cause {
+            kind: CauseKind::Context,
+            subject: "permission bits".into(),
+            message: format!(
+                "only permission bits differ ({}): the context's files have other modes than the build's (a checkout under another umask?); the build kept the context's modes (contextModes preserve), `--context-modes normalize` at build time makes digests umask-independent",
+                files(&file_diffs)
+            ),
+        });
+    }
     let cause = if step.starts_with("ADD ") && step.contains("://") && inputs.is_empty() {
         let url = step
             .split_whitespace()

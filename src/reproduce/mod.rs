@@ -144,8 +144,18 @@ fn secret_id(flag: &str) -> Result<String> {
 /// Rebuilds and compares. Errors mean the reproduction could not be tried.
 pub fn reproduce(store_dir: &Path, opts: &Options) -> Result<Outcome> {
     let p = &opts.provenance;
-    let store =
-        Store::open(store_dir).with_context(|| format!("opening store {}", store_dir.display()))?;
+    // A fresh, private work area: the checkout, the store the rebuild writes, and the
+    // layers of a registry image the comparison downloads (never the user's store).
+    let work = tempfile::Builder::new()
+        .prefix("lading-reproduce-")
+        .tempdir()
+        .context("creating a work directory")?;
+    let store = if opts.image.starts_with("docker://") {
+        Store::open(work.path().join("downloads"))
+    } else {
+        Store::open(store_dir)
+    }
+    .with_context(|| format!("opening store {}", store_dir.display()))?;
     let mut client = None;
     let original = open(&store, &opts.image, &mut client, &opts.registry)
         .with_context(|| format!("reading {}", opts.image))?;
@@ -191,11 +201,6 @@ pub fn reproduce(store_dir: &Path, opts: &Options) -> Result<Outcome> {
         }
     }
 
-    // A fresh, private work area: the checkout and the store the rebuild writes.
-    let work = tempfile::Builder::new()
-        .prefix("lading-reproduce-")
-        .tempdir()
-        .context("creating a work directory")?;
     let (context_dir, source, path) = match (&opts.context, &p.git) {
         (Some(dir), _) => (dir.clone(), "directory".to_string(), String::new()),
         (None, Some(git)) => {
