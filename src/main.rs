@@ -5,6 +5,7 @@ mod cli;
 mod progress;
 mod publish;
 mod report;
+mod reproduce;
 
 use std::process::ExitCode;
 
@@ -38,9 +39,12 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let args = parse_args();
-    // Rootless: builds run as root of a user namespace of their own (see exec::userns).
-    if matches!(args.command, cli::args::Command::Build(_))
-        && !lading_oci::unpack::running_as_root()
+    // Rootless: builds (and `reproduce`'s rebuilds) run as root of a user namespace of
+    // their own (see exec::userns).
+    if matches!(
+        args.command,
+        cli::args::Command::Build(_) | cli::args::Command::Reproduce(_)
+    ) && !lading_oci::unpack::running_as_root()
     {
         return match userns::reexec() {
             Ok(status) => ExitCode::from(status.code().unwrap_or(2).clamp(0, 255) as u8),

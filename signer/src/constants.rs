@@ -58,6 +58,10 @@ pub const PREDICATE_OPENVEX: &str = "https://openvex.dev/ns";
 pub const PREDICATE_CUSTOM: &str = "https://cosign.sigstore.dev/attestation/v1";
 /// lading's build log predicate (`--type buildlog`).
 pub const PREDICATE_BUILD_LOG: &str = "https://lading.dev/attestation/build-log/v1";
+
+/// lading's independent-rebuild predicate: who rebuilt an image from its provenance,
+/// where, when, and whether the digest came out the same (`lading reproduce --attest`).
+pub const PREDICATE_REPRODUCED: &str = "https://lading.dev/attestation/reproduced/v1";
 /// Name of the SLSA `runDetails.byproducts` entry holding the gate verdict
 /// (`annotations.verdict`).
 pub const PROVENANCE_GATES_BYPRODUCT: &str = "lading-gates";

@@ -70,6 +70,15 @@ pub enum Command {
     /// layer, not also a changed layer digest). Layers with the same digest are skipped
     /// without being read (or downloaded). Exit codes: 0 equal, 1 different, 2 an error.
     Diff(DiffArgs),
+    /// Rebuild an image from its SLSA provenance and compare digests.
+    ///
+    /// Reads the provenance (`--provenance FILE`: the predicate, an in-toto statement
+    /// or a DSSE envelope), fetches what it names — the git commit (or `--context DIR`,
+    /// which must hash to the recorded context digest) and every base image by its
+    /// recorded digest — rebuilds in a fresh, private store with exactly the recorded
+    /// parameters and compares the digests; on a mismatch, names the input or the step
+    /// that explains it. Exit codes: 0 reproduced, 1 not reproduced, 2 could not try.
+    Reproduce(Box<ReproduceArgs>),
     /// List the tags of a repository (`docker://REGISTRY/REPO`).
     Tags(TagsArgs),
     /// List the referrers of a manifest (`docker://REPO@DIGEST`), through the registry's
@@ -454,9 +463,10 @@ pub struct AttestArgs {
     pub registry: RegistryArgs,
 }
 
-/// `lading verify-attestation`.
-#[derive(Debug, Args)]
-pub struct VerifyAttestationArgs {
+/// Who must have signed an attestation, the trust material and where attestations are
+/// looked for (`lading verify-attestation`, `lading reproduce`).
+#[derive(Debug, Clone, Args)]
+pub struct AttestationTrustArgs {
     /// Public key file (`PUBLIC KEY` PEM, e.g. `cosign.pub`). Without it, attestations
     /// are keyless and `--certificate-identity[-regexp]` and
     /// `--certificate-oidc-issuer[-regexp]` are required.
@@ -482,9 +492,6 @@ pub struct VerifyAttestationArgs {
     /// Where the default trust material comes from.
     #[command(flatten)]
     pub tuf: TufArgs,
-    /// The predicate type to verify (as for `lading attest`).
-    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
-    pub predicate_type: String,
     /// Skip transparency-log verification (attestations made with `--tlog-upload=false`).
     #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
@@ -494,6 +501,21 @@ pub struct VerifyAttestationArgs {
     #[arg(long, value_name = "BOOL", default_value_t = false, action = clap::ArgAction::Set,
           num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub insecure_ignore_sct: bool,
+    /// Where attestations are looked for (cosign's flag): `oci-1-1` Sigstore bundles as
+    /// OCI 1.1 referrers, `legacy` the `sha256-<hex>.att` tag, `both`.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = ReferrersMode::Both)]
+    pub registry_referrers_mode: ReferrersMode,
+}
+
+/// `lading verify-attestation`.
+#[derive(Debug, Args)]
+pub struct VerifyAttestationArgs {
+    /// Who must have signed, and the trust material.
+    #[command(flatten)]
+    pub trust: AttestationTrustArgs,
+    /// The predicate type to verify (as for `lading attest`).
+    #[arg(long = "type", value_name = "TYPE", default_value = "custom")]
+    pub predicate_type: String,
     /// Policy: the SLSA provenance v1 predicate's `runDetails.builder.id` must equal ID.
     #[arg(long, value_name = "ID")]
     pub builder_id: Option<String>,
@@ -501,10 +523,6 @@ pub struct VerifyAttestationArgs {
     /// this verdict (`pass`).
     #[arg(long, value_name = "VERDICT")]
     pub gate_verdict: Option<String>,
-    /// Where attestations are looked for (cosign's flag): `oci-1-1` Sigstore bundles as
-    /// OCI 1.1 referrers, `legacy` the `sha256-<hex>.att` tag, `both`.
-    #[arg(long, value_enum, value_name = "MODE", default_value_t = ReferrersMode::Both)]
-    pub registry_referrers_mode: ReferrersMode,
     /// The image. `docker://REF` always means a registry. Without it, a reference the
     /// store (`--store`) has — a tag (`app:1`; `app` is `app:latest`), `REPO@sha256:…`
     /// or `sha256:…` — means the store's image, and its attestations are read from the store
@@ -676,6 +694,58 @@ pub struct DiffArgs {
     /// Output format (`json`: the library's `Diff`, sorted, stable).
     #[arg(long, value_enum, default_value = "table")]
     pub format: crate::cli::gate::Format,
+    /// Registry access.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// `lading reproduce`.
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// The image: a store name or digest, `docker://REF`, `oci:DIR[:tag]`, …
+    pub image: String,
+    /// The provenance: a SLSA provenance v1 predicate of lading's build type, an
+    /// in-toto statement holding one, or a DSSE envelope of that statement. Without it,
+    /// the image's `slsaprovenance1` attestation is read from the registry (or the
+    /// store) and verified first, with `--key` or the certificate identity flags, as
+    /// `lading verify-attestation` does.
+    #[arg(long, value_name = "FILE")]
+    pub provenance: Option<PathBuf>,
+    /// Who must have signed the provenance attestation, and the trust material.
+    #[command(flatten)]
+    pub trust: AttestationTrustArgs,
+    /// Use this directory as the build context instead of the recorded git commit; it
+    /// must hash to the recorded context digest (a mismatch is reported as a cause).
+    #[arg(long, value_name = "DIR")]
+    pub context: Option<PathBuf>,
+    /// The Dockerfile, when it was outside the context or read from standard input.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Secrets for the ids the provenance names (as `lading build --secret`).
+    #[arg(long = "secret")]
+    pub secrets: Vec<String>,
+    /// ssh agents for the ids the provenance names (as `lading build --ssh`).
+    #[arg(long = "ssh")]
+    pub ssh: Vec<String>,
+    /// Output format (`json`: the whole outcome, the diff included).
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: crate::cli::gate::Format,
+    /// Progress of the rebuild on stderr.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: Progress,
+    /// Sign and attach a "reproduced" attestation
+    /// (`https://lading.dev/attestation/reproduced/v1`: who rebuilt, where, when, from
+    /// what, the result) to the image, whatever the result; needs `--attest-key`.
+    #[arg(long, requires = "attest_key")]
+    pub attest: bool,
+    /// The private key that signs the "reproduced" attestation (the password comes from
+    /// LADING_PASSWORD or COSIGN_PASSWORD).
+    #[arg(long, value_name = "FILE", requires = "attest")]
+    pub attest_key: Option<PathBuf>,
+    /// Log the "reproduced" attestation in Rekor (as `lading attest --tlog-upload`).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set,
+          num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub tlog_upload: bool,
     /// Registry access.
     #[command(flatten)]
     pub registry: RegistryArgs,

@@ -48,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Push(args) => commands::cp::push(&store_dir, args),
         Command::Cp(args) => commands::cp::run(&store_dir, args),
         Command::Diff(args) => commands::diff::run(&store_dir, args),
+        Command::Reproduce(args) => commands::reproduce::run(&store_dir, *args),
         Command::Tags(args) => commands::remote::tags(args),
         Command::Referrers(args) => commands::remote::referrers(args),
         Command::Gate(args) => commands::gate::run(&store_dir, *args),

@@ -132,11 +132,20 @@ fn existing_attestations(
 /// Attests an image and stores the attestation as `--registry-referrers-mode` says: a
 /// bundle referrer, a layer of `sha256-<hex>.att`, or both (the same envelope).
 pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
+    for line in attach(store_dir, &args)? {
+        crate::cli::out!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Signs and attaches the attestation `args` describe; returns the lines `lading
+/// attest` prints (what was stored where).
+pub(crate) fn attach(store_dir: &Path, args: &AttestArgs) -> Result<Vec<String>> {
     if args.key.is_none() && !args.tlog_upload {
         bail!("keyless attestations are always logged: --tlog-upload=false needs --key");
     }
     let predicate_type = attestation::predicate_type(&args.predicate_type)?.to_string();
-    let source = PredicateSource::of(&args, &predicate_type)?;
+    let source = PredicateSource::of(args, &predicate_type)?;
     let wrap = |file: &[u8]| {
         attestation::predicate(&args.predicate_type, file, &timestamp()?)
             .with_context(|| format!("reading the {} predicate", args.predicate_type))
@@ -146,7 +155,7 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         PredicateSource::File(bytes) => Some(wrap(bytes)?),
         PredicateSource::Generated(_) => None,
     };
-    let flags = SigningFlags::from(&args);
+    let flags = SigningFlags::from(args);
     let (services, trust) = sign_trust(&flags)?;
     let http = sigstore::http_client()?;
     let key = args.key.as_deref().map(load_private_key).transpose()?;
@@ -175,10 +184,7 @@ pub fn attest(store_dir: &Path, args: AttestArgs) -> Result<ExitCode> {
         }),
         mode: args.registry_referrers_mode,
     };
-    for line in attacher.attach(&[statement], args.replace, None)?.lines {
-        crate::cli::out!("{line}");
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(attacher.attach(&[statement], args.replace, None)?.lines)
 }
 
 /// The predicates lading generates from its store for the image `digest`, as in-toto
@@ -434,6 +440,58 @@ impl Wanted {
 /// `args.image` is a store image when the store has it and is not `docker://`
 /// ([`target`]): the attestations are then read from the store.
 pub fn verify_attestation(store_dir: &Path, args: VerifyAttestationArgs) -> Result<ExitCode> {
+    let found = verified_attestations(store_dir, &args)?;
+    let predicate_type = &found.predicate_type;
+    let shown = &found.shown;
+    let by = match &args.trust.key {
+        Some(k) => format!("the key {}", k.display()),
+        None => "the certificate identity and issuer given".to_string(),
+    };
+    if found.envelopes.is_empty() {
+        eprintln!("no valid {predicate_type} attestation for {shown} with {by}");
+        return Ok(ExitCode::from(1));
+    }
+    eprintln!(
+        "Verified {shown}: {} {predicate_type} attestation(s) valid with {by}{} in {} ({})",
+        found.envelopes.len(),
+        if args.builder_id.is_none() && args.gate_verdict.is_none() {
+            ""
+        } else {
+            " and the policy"
+        },
+        found.found_in.join(" and "),
+        if args.trust.insecure_ignore_tlog {
+            "no transparency log checked"
+        } else {
+            "transparency log entries checked"
+        }
+    );
+    for envelope in &found.envelopes {
+        crate::cli::out!("{}", String::from_utf8_lossy(envelope).trim_end());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The attestations of one image and predicate type that verified.
+pub(crate) struct VerifiedAttestations {
+    /// The predicate type looked for.
+    pub(crate) predicate_type: String,
+    /// The image as shown to the user.
+    pub(crate) shown: String,
+    /// Its manifest digest.
+    pub(crate) digest: Digest,
+    /// The storages they were found in.
+    pub(crate) found_in: Vec<&'static str>,
+    /// Each verified DSSE envelope (JSON).
+    pub(crate) envelopes: Vec<Vec<u8>>,
+}
+
+/// Finds and verifies the image's attestations of `args`' type in the storages
+/// `--registry-referrers-mode` names (what `lading verify-attestation` prints).
+pub(crate) fn verified_attestations(
+    store_dir: &Path,
+    args: &VerifyAttestationArgs,
+) -> Result<VerifiedAttestations> {
     let wanted = Wanted {
         predicate_type: attestation::predicate_type(&args.predicate_type)?.to_string(),
         policy: Policy {
@@ -441,30 +499,30 @@ pub fn verify_attestation(store_dir: &Path, args: VerifyAttestationArgs) -> Resu
             gate_verdict: args.gate_verdict.clone(),
         },
     };
+    let trust_args = &args.trust;
     let verifier = verifier(IdentityFlags {
-        key: args.key.as_deref(),
-        identity: &args.certificate_identity,
-        identity_regexp: &args.certificate_identity_regexp,
-        issuer: &args.certificate_oidc_issuer,
-        issuer_regexp: &args.certificate_oidc_issuer_regexp,
+        key: trust_args.key.as_deref(),
+        identity: &trust_args.certificate_identity,
+        identity_regexp: &trust_args.certificate_identity_regexp,
+        issuer: &trust_args.certificate_oidc_issuer,
+        issuer_regexp: &trust_args.certificate_oidc_issuer_regexp,
     })?;
     let trust = verification_trust(
-        &args.trusted_root,
-        &args.tuf,
-        args.key.is_none(),
-        args.insecure_ignore_tlog,
+        &trust_args.trusted_root,
+        &trust_args.tuf,
+        trust_args.key.is_none(),
+        trust_args.insecure_ignore_tlog,
     )?;
     let checks = Checks {
-        tlog: !args.insecure_ignore_tlog,
-        sct: !args.insecure_ignore_sct,
+        tlog: !trust_args.insecure_ignore_tlog,
+        sct: !trust_args.insecure_ignore_sct,
     };
     let target = target::open(store_dir, &args.image, &args.registry, Access::ReadOnly)?;
     let (client, reference) = (&target.client, &target.reference);
     let digest = target.digest().clone();
     let image = reference.clone();
     let shown = target.shown(&image);
-    let mode = args.registry_referrers_mode;
-    // The verified envelopes, printed as cosign prints them: one JSON envelope a line.
+    let mode = trust_args.registry_referrers_mode;
     let mut verified: Vec<Vec<u8>> = Vec::new();
     let mut found_in = Vec::new();
     if mode.referrers() {
@@ -493,34 +551,13 @@ pub fn verify_attestation(store_dir: &Path, args: VerifyAttestationArgs) -> Resu
         }
         verified.extend(found);
     }
-    let predicate_type = &wanted.predicate_type;
-    let by = match &args.key {
-        Some(k) => format!("the key {}", k.display()),
-        None => "the certificate identity and issuer given".to_string(),
-    };
-    if verified.is_empty() {
-        eprintln!("no valid {predicate_type} attestation for {shown} with {by}");
-        return Ok(ExitCode::from(1));
-    }
-    eprintln!(
-        "Verified {shown}: {} {predicate_type} attestation(s) valid with {by}{} in {} ({})",
-        verified.len(),
-        if wanted.policy.is_empty() {
-            ""
-        } else {
-            " and the policy"
-        },
-        found_in.join(" and "),
-        if args.insecure_ignore_tlog {
-            "no transparency log checked"
-        } else {
-            "transparency log entries checked"
-        }
-    );
-    for envelope in &verified {
-        crate::cli::out!("{}", String::from_utf8_lossy(envelope).trim_end());
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(VerifiedAttestations {
+        predicate_type: wanted.predicate_type,
+        shown,
+        digest,
+        found_in,
+        envelopes: verified,
+    })
 }
 
 /// The envelopes of the bundle referrers of `image` that verify (by the verifier, with

@@ -74,6 +74,17 @@ pub(crate) fn build_into_store(
     args: &BuildArgs,
     outputs: &[output::Output],
 ) -> Result<Built> {
+    build_pinned(store_dir, args, outputs, &|_| None)
+}
+
+/// [`build_into_store`], with `pin` choosing the source of an image name before the
+/// usual resolver does (`lading reproduce` fetches the recorded digests with it).
+pub(crate) fn build_pinned(
+    store_dir: &Path,
+    args: &BuildArgs,
+    outputs: &[output::Output],
+    pin: &(dyn Fn(&str) -> Option<Box<dyn ImageSource>> + Sync),
+) -> Result<Built> {
     let store =
         Store::open(store_dir).with_context(|| format!("opening store {}", store_dir.display()))?;
     // ssh agents started for --ssh key files live until the build ends.
@@ -95,7 +106,8 @@ pub(crate) fn build_into_store(
     // Provenance: what the build read and printed, recorded beside (never in) the image.
     let recording = Recording::start(&opts, &printer)?;
     let resolver = |name: &str| -> Box<dyn ImageSource> {
-        recording.source(name, registry::from_source(name, &client, policy))
+        let source = pin(name).unwrap_or_else(|| registry::from_source(name, &client, policy));
+        recording.source(name, source)
     };
     let result = lading_builder::build(&store, &opts, &resolver, recording.reporter())?;
     let image = result.image;
@@ -141,7 +153,9 @@ pub(crate) fn build_into_store(
     Ok(Built { image })
 }
 
-fn options(args: &BuildArgs, agents: &mut Vec<Agent>) -> Result<BuildOptions> {
+/// The builder's options for `args` (`agents`: ssh agents started for `--ssh` key
+/// files, which must live until the build ends).
+pub(crate) fn options(args: &BuildArgs, agents: &mut Vec<Agent>) -> Result<BuildOptions> {
     let context = args.context.clone();
     if !context.is_dir() {
         bail!("build context {} is not a directory", context.display());

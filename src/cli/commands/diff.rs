@@ -17,7 +17,7 @@ use lading_oci::source::{
 use lading_oci::{Descriptor, Platform, Reference, SourceRef, Store};
 use lading_registry::client::Client;
 
-use crate::cli::args::{DiffArgs, Progress};
+use crate::cli::args::{DiffArgs, Progress, RegistryArgs};
 use crate::cli::gate::Format;
 use crate::cli::registry::{self, Place};
 
@@ -61,22 +61,24 @@ impl BlobSource for RegistrySource<'_> {
 }
 
 /// One side, opened: where its blobs are and its root.
-struct Opened<'a> {
-    source: Box<dyn BlobSource + 'a>,
-    root: Descriptor,
+pub(crate) struct Opened<'a> {
+    pub(crate) source: Box<dyn BlobSource + 'a>,
+    pub(crate) root: Descriptor,
     _tmp: Option<tempfile::TempDir>,
 }
 
-fn open<'a>(
+/// Opens the image `name` (a store name, `docker://REF`, `oci:DIR[:tag]`, an archive)
+/// for comparison; `client` is made from `registry_args` when first needed.
+pub(crate) fn open<'a>(
     store: &'a Store,
     name: &str,
     client: &mut Option<Arc<Client>>,
-    args: &DiffArgs,
+    registry_args: &RegistryArgs,
 ) -> Result<Opened<'a>> {
     Ok(match registry::place(name)? {
         Place::Registry(r) => {
             if client.is_none() {
-                *client = Some(registry::client(&args.registry, Progress::Quiet)?);
+                *client = Some(registry::client(registry_args, Progress::Quiet)?);
             }
             let c = client.clone().context("no registry client")?;
             let top = c.manifest(&r).with_context(|| format!("reading {r}"))?;
@@ -128,10 +130,10 @@ pub fn run(store_dir: &Path, args: DiffArgs) -> Result<ExitCode> {
     let store =
         Store::open(store_dir).with_context(|| format!("opening store {}", store_dir.display()))?;
     let mut client = None;
-    let a =
-        open(&store, &args.a, &mut client, &args).with_context(|| format!("reading {}", args.a))?;
-    let b =
-        open(&store, &args.b, &mut client, &args).with_context(|| format!("reading {}", args.b))?;
+    let a = open(&store, &args.a, &mut client, &args.registry)
+        .with_context(|| format!("reading {}", args.a))?;
+    let b = open(&store, &args.b, &mut client, &args.registry)
+        .with_context(|| format!("reading {}", args.b))?;
     let opts = DiffOptions {
         semantic: args.semantic,
         platform: match &args.platform {

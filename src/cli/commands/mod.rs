@@ -15,6 +15,7 @@ pub mod publish;
 pub mod pull;
 pub mod remote;
 pub mod report;
+pub mod reproduce;
 pub mod sbom;
 pub mod scan;
 pub mod secrets;
