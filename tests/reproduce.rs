@@ -122,15 +122,20 @@ impl World {
             .args(extra)
             .current_dir(&elsewhere)
             .env("GIT_CEILING_DIRECTORIES", env!("CARGO_MANIFEST_DIR"))
-            .env_remove("SOURCE_DATE_EPOCH")
-            .env("GIT_CONFIG_COUNT", "1")
-            .env(
-                "GIT_CONFIG_KEY_0",
-                format!("url.{}.insteadOf", repo.display()),
-            )
-            .env("GIT_CONFIG_VALUE_0", REMOTE);
+            .env_remove("SOURCE_DATE_EPOCH");
+        map_remote(&mut cmd, repo);
         run(&mut cmd)
     }
+}
+
+/// Points [`REMOTE`] at the local repository `repo` for git run by `cmd`.
+fn map_remote(cmd: &mut Command, repo: &Path) {
+    cmd.env("GIT_CONFIG_COUNT", "1")
+        .env(
+            "GIT_CONFIG_KEY_0",
+            format!("url.{}.insteadOf", repo.display()),
+        )
+        .env("GIT_CONFIG_VALUE_0", REMOTE);
 }
 
 fn rand_suffix() -> u64 {
@@ -227,6 +232,102 @@ fn an_image_built_from_a_git_checkout_is_reproduced_elsewhere() {
     let out = run(&mut cmd);
     expect_code(&out, 0);
     assert!(stdout(&out).contains(": reproduced"), "{}", stdout(&out));
+}
+
+/// The acceptance path: `lading publish` from the checkout (gates, push, key signature,
+/// the provenance attestation), then `lading reproduce` of the pushed image with only the
+/// public key — the provenance read from the registry and verified first — from another
+/// directory and store, under another umask.
+#[test]
+fn an_image_published_by_lading_publish_is_reproduced_from_its_attestation() {
+    let Some(w) = World::new() else { return };
+    if !common::signing::need_peers() {
+        return;
+    }
+    // What the default gates accept: a user of its own (CIS 4.1), a health check (4.6).
+    let repo = w.repo(
+        "repo",
+        "FROM {BASE}\nCOPY app/ /app/\nRUN cat /app/hello.txt > /app/copy.txt\n\
+         USER 1000\nHEALTHCHECK CMD [\"/app/run.sh\"]\n",
+    );
+    let db = w.sb.path("db");
+    let osv = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/osv");
+    assert_success(&w.sb.run(&[
+        "db",
+        "--db",
+        db.to_str().unwrap(),
+        "import",
+        osv.to_str().unwrap(),
+    ]));
+    // The busybox stand-in base is not a hardened one: its checks are exempt, the rest of
+    // the default policy holds.
+    let mut policy = String::new();
+    for id in ["4.2", "4.3", "4.8"] {
+        policy.push_str(&format!(
+            "[[exemption]]\nid = \"{id}\"\nreason = \"busybox test base\"\nexpires = 2099-01-01\n\n"
+        ));
+    }
+    w.sb.write("policy.toml", &policy);
+    let (key, public, _) = common::signing::lading_keys(&w.sb, "keys", Some("pw"));
+    let image = format!("{}/app:published", w.host());
+    let mut cmd = w.sb.lading(&[
+        "publish",
+        "--progress",
+        "plain",
+        "--db",
+        db.to_str().unwrap(),
+        "--image",
+        &image,
+        "--key",
+        key.to_str().unwrap(),
+        "--tlog-upload=false",
+        "--policy",
+        w.sb.path("policy.toml").to_str().unwrap(),
+    ]);
+    cmd.arg(&repo)
+        .current_dir(&repo)
+        .env("LADING_PASSWORD", "pw")
+        .env("LADING_TODAY", "2026-01-01")
+        .env_remove("GITHUB_ACTIONS");
+    let out = run(&mut cmd);
+    assert_success(&out);
+    let digest = stdout(&out).trim().to_string();
+    assert!(digest.starts_with("sha256:"), "{digest:?}");
+
+    let elsewhere = w.sb.path("published-elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "umask 077 && exec \"$@\"", "sh"])
+        .arg(env!("CARGO_BIN_EXE_lading"))
+        .arg("--store")
+        .arg(elsewhere.join("store"))
+        .args([
+            "reproduce",
+            &format!("docker://{image}"),
+            "--progress",
+            "plain",
+        ])
+        .args(["--format", "json", "--insecure-ignore-tlog"])
+        .arg("--key")
+        .arg(&public)
+        .current_dir(&elsewhere)
+        .env("GIT_CEILING_DIRECTORIES", env!("CARGO_MANIFEST_DIR"))
+        .env("LADING_TUF_MIRROR", "http://127.0.0.1:9")
+        .env_remove("SOURCE_DATE_EPOCH");
+    map_remote(&mut cmd, &repo);
+    let out = run(&mut cmd);
+    expect_code(&out, 0);
+    let o = outcome(&out);
+    assert_eq!(o["reproduced"], true, "{o:#}");
+    assert_eq!(o["digest"], digest, "{o:#}");
+    assert_eq!(o["rebuilt"], digest, "{o:#}");
+    assert!(
+        o["provenance"]
+            .as_str()
+            .unwrap()
+            .contains("verified with the key"),
+        "{o:#}"
+    );
 }
 
 #[test]
@@ -386,13 +487,8 @@ fn the_provenance_attestation_is_read_from_the_registry_and_verified_first() {
             ])
             .args(["--key", key, "--insecure-ignore-tlog"])
             .env("GIT_CEILING_DIRECTORIES", env!("CARGO_MANIFEST_DIR"))
-            .env("LADING_TUF_MIRROR", "http://127.0.0.1:9")
-            .env("GIT_CONFIG_COUNT", "1")
-            .env(
-                "GIT_CONFIG_KEY_0",
-                format!("url.{}.insteadOf", repo.display()),
-            )
-            .env("GIT_CONFIG_VALUE_0", REMOTE);
+            .env("LADING_TUF_MIRROR", "http://127.0.0.1:9");
+        map_remote(&mut cmd, &repo);
         run(&mut cmd)
     };
     let out = verified(public);
@@ -423,13 +519,8 @@ fn the_provenance_attestation_is_read_from_the_registry_and_verified_first() {
             ])
             .env("LADING_PASSWORD", "pw")
             .env("GIT_CEILING_DIRECTORIES", env!("CARGO_MANIFEST_DIR"))
-            .env("LADING_TUF_MIRROR", "http://127.0.0.1:9")
-            .env("GIT_CONFIG_COUNT", "1")
-            .env(
-                "GIT_CONFIG_KEY_0",
-                format!("url.{}.insteadOf", repo.display()),
-            )
-            .env("GIT_CONFIG_VALUE_0", REMOTE);
+            .env("LADING_TUF_MIRROR", "http://127.0.0.1:9");
+        map_remote(&mut cmd, &repo);
         let out = run(&mut cmd);
         expect_code(&out, 0);
         let verified = common::signing::cosign(
