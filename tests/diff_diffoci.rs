@@ -13,33 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::images::{Ent, ImageSpec, LayerSpec, What, write_layout};
+use common::rng::Rng;
 use common::{Sandbox, assert_success, run, stderr, stdout};
 use serde_json::{Value, json};
 
 fn diffoci() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/peers/go/bin/diffoci")
-}
-
-/// splitmix64: a small seeded generator (no dependency, same sequence everywhere).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len())]
-    }
 }
 
 const NAMES: &[&str] = &["a", "b", "conf", "data.bin", "lib", "x.txt", "run.sh"];

@@ -21,6 +21,7 @@ use std::process::Command;
 
 use common::bases::{BUSYBOX_TAG, busybox_base, oci_ref};
 use common::dockerd::Dockerd;
+use common::rng::Rng;
 use common::tree::{Tree, assert_same_tree, differences, tree_of_dir, tree_of_tar};
 use common::{Sandbox, assert_success, is_root, on_ci, require, require_tool, run};
 
@@ -28,29 +29,6 @@ use common::{Sandbox, assert_success, is_root, on_ci, require, require_tool, run
 const DEFAULT_CASES: u64 = 20;
 /// The busybox base's name inside dockerd.
 const DOCKER_BASE: &str = "lading-busybox:latest";
-
-/// A small deterministic generator (SplitMix64): the same seed gives the same
-/// Dockerfile on every machine.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 /// Directories the steps work in (nested, some existing in no step before).
 const DIRS: &[&str] = &[

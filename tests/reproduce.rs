@@ -330,15 +330,21 @@ fn an_image_published_by_lading_publish_is_reproduced_from_its_attestation() {
     );
 }
 
+/// Builds and pushes the checkout, then reproduces it with a copy changed by `change` as
+/// `--context`: exit 1, and the causes it names.
+fn with_perturbed_context(w: &World, name: &str, change: &str) -> String {
+    let repo = w.repo("repo", DOCKERFILE);
+    let (image, prov) = w.build_and_push(&repo, "app:1", &["--build-arg", "V=1"]);
+    let ctx = perturbed_copy(w, &repo, name, change);
+    let out = w.reproduce(&image, &prov, &repo, &["--context", ctx.to_str().unwrap()]);
+    expect_code(&out, 1);
+    causes(&outcome(&out))
+}
+
 #[test]
 fn one_byte_of_a_context_file_is_named() {
     let Some(w) = World::new() else { return };
-    let repo = w.repo("repo", DOCKERFILE);
-    let (image, prov) = w.build_and_push(&repo, "app:1", &["--build-arg", "V=1"]);
-    let ctx = perturbed_copy(&w, &repo, "byte", "printf 'hellO\\n' > app/hello.txt");
-    let out = w.reproduce(&image, &prov, &repo, &["--context", ctx.to_str().unwrap()]);
-    expect_code(&out, 1);
-    let c = causes(&outcome(&out));
+    let c = with_perturbed_context(&w, "byte", "printf 'hellO\\n' > app/hello.txt");
     assert!(c.contains("[context]"), "{c}");
     assert!(c.contains("/app/hello.txt (content)"), "{c}");
 }
@@ -346,12 +352,7 @@ fn one_byte_of_a_context_file_is_named() {
 #[test]
 fn one_file_mode_is_named() {
     let Some(w) = World::new() else { return };
-    let repo = w.repo("repo", DOCKERFILE);
-    let (image, prov) = w.build_and_push(&repo, "app:1", &["--build-arg", "V=1"]);
-    let ctx = perturbed_copy(&w, &repo, "mode", "chmod 0600 app/hello.txt");
-    let out = w.reproduce(&image, &prov, &repo, &["--context", ctx.to_str().unwrap()]);
-    expect_code(&out, 1);
-    let c = causes(&outcome(&out));
+    let c = with_perturbed_context(&w, "mode", "chmod 0600 app/hello.txt");
     assert!(c.contains("[context]"), "{c}");
     assert!(c.contains("/app/hello.txt (mode 0644 → 0600)"), "{c}");
     assert!(c.contains("only permission bits differ"), "{c}");

@@ -16,6 +16,7 @@ pub mod bases;
 pub mod dockerd;
 pub mod images;
 pub mod registry;
+pub mod rng;
 pub mod signing;
 pub mod sigstore;
 pub mod tree;

@@ -407,7 +407,15 @@ pub fn scan_cached(
         ..Summary::default()
     };
     let mut findings: Vec<Finding> = Vec::new();
-    let listings: Vec<Arc<Listing>> = listings.into_iter().flatten().collect();
+    // Every layer has its listing now: cached with its scan, or made as it was read.
+    let listings: Vec<Arc<Listing>> =
+        listings
+            .into_iter()
+            .collect::<Option<_>>()
+            .ok_or_else(|| Error::Invalid {
+                what: format!("secret scan of {name}"),
+                reason: "a layer was neither cached nor read".into(),
+            })?;
     let changes = Changes::of(&listings);
     for (index, (layer, scan)) in layers.iter().zip(scans).enumerate() {
         let Some(mut scan) = scan else { continue };
