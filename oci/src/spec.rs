@@ -128,6 +128,17 @@ impl Platform {
         })
     }
 
+    /// The platform as containerd's `platforms.Normalize` (and so BuildKit) spells it:
+    /// arm64's default variant `v8` is dropped (`linux/arm64`). BuildKit's predefined
+    /// ARGs and index entries use this spelling.
+    pub fn normalized(&self) -> Platform {
+        let mut p = self.clone();
+        if p.architecture == "arm64" && p.variant.as_deref() == Some("v8") {
+            p.variant = None;
+        }
+        p
+    }
+
     /// Whether an index entry's platform satisfies this requested one.
     pub fn matches(&self, other: &Platform) -> bool {
         let norm = |p: &Platform| {

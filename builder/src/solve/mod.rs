@@ -266,11 +266,13 @@ fn is_git_source(src: &str) -> bool {
         || no_fragment.ends_with(".git")
 }
 
-/// Predefined ARGs BuildKit provides without a declaration.
+/// Predefined ARGs BuildKit provides without a declaration, with the platforms spelled
+/// as BuildKit normalises them (`linux/arm64`, `TARGETVARIANT` empty, for arm64/v8).
 fn platform_args(target: &Platform) -> BTreeMap<String, String> {
-    let host = Platform::host();
+    let host = Platform::host().normalized();
+    let target = target.normalized();
     let mut m = BTreeMap::new();
-    for (prefix, p) in [("TARGET", target), ("BUILD", &host)] {
+    for (prefix, p) in [("TARGET", &target), ("BUILD", &host)] {
         m.insert(format!("{prefix}PLATFORM"), p.to_string());
         m.insert(format!("{prefix}OS"), p.os.clone());
         m.insert(format!("{prefix}ARCH"), p.architecture.clone());

@@ -184,6 +184,14 @@ pub(crate) fn after_build(
     built: &Built,
     plan: Plan,
 ) -> Result<ExitCode> {
+    if let Some((index, _)) = &built.index {
+        bail!(
+            "gating and pushing a multi-platform build is not supported yet (the index {} \
+             is in the store): write it with -o type=oci, or build and push one --platform \
+             at a time",
+            index.digest
+        );
+    }
     let store = Store::open(store_dir)?;
     let image = &built.image;
     let digest = image.descriptor.digest.clone();
