@@ -559,3 +559,127 @@ fn an_arm64_run_step_without_an_enabled_qemu_handler_names_what_is_missing() {
     let _shared = BINFMT.read().unwrap_or_else(|e| e.into_inner());
     assert_success(&build(PLATFORMS));
 }
+
+#[test]
+fn multi_platform_outputs_are_laid_out_as_buildx_lays_them_out() {
+    // No RUN step: nothing here needs qemu, root or a base.
+    let sb = Sandbox::new();
+    let ctx = sb.path("ctx");
+    sb.write("ctx/hello.txt", "hello\n");
+    sb.write(
+        "ctx/Dockerfile",
+        "FROM scratch\nARG TARGETPLATFORM TARGETARCH\nLABEL target=$TARGETPLATFORM arch=$TARGETARCH\nCOPY hello.txt /hello-$TARGETARCH.txt\n",
+    );
+    let local = sb.path("local");
+    let tarball = sb.path("rootfs.tar");
+    let meta = sb.path("meta.json");
+    let iid = sb.path("iid");
+    let out = run(sb
+        .lading(&["build", "--progress", "plain"])
+        .args([
+            "--platform",
+            "linux/amd64",
+            "--platform",
+            "linux/arm64,linux/amd64",
+        ])
+        .args(["-t", "outs:1", "-o"])
+        .arg(format!("type=local,dest={}", local.display()))
+        .arg("-o")
+        .arg(format!("type=tar,dest={}", tarball.display()))
+        .arg("--metadata-file")
+        .arg(&meta)
+        .arg("--iidfile")
+        .arg(&iid)
+        .arg(&ctx));
+    assert_success(&out);
+    assert!(local.join("linux_amd64/hello-amd64.txt").is_file());
+    assert!(local.join("linux_arm64/hello-arm64.txt").is_file());
+    let tree = tree_of_tar(&std::fs::read(&tarball).expect("tarball"));
+    let paths: Vec<&String> = tree.keys().collect();
+    assert_eq!(
+        paths,
+        [
+            "linux_amd64",
+            "linux_amd64/hello-amd64.txt",
+            "linux_arm64",
+            "linux_arm64/hello-arm64.txt"
+        ]
+    );
+    // The iidfile, the metadata file and the tag name the index; its entries are the
+    // two platforms, in the order asked, repeats dropped.
+    let digest = std::fs::read_to_string(&iid).expect("iidfile");
+    let meta: Value = serde_json::from_slice(&std::fs::read(&meta).expect("meta")).expect("JSON");
+    assert_eq!(meta["containerimage.digest"], digest.as_str());
+    assert_eq!(
+        meta["containerimage.descriptor"]["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert!(meta.get("containerimage.config.digest").is_none());
+    let store = lading_oci::Store::open(sb.store()).expect("store");
+    let tagged = store.resolve_tag("outs:1").expect("index").expect("tag");
+    assert_eq!(tagged.digest.to_string(), digest);
+    let index: Value =
+        serde_json::from_slice(&store.read_blob(&tagged.digest).expect("index blob"))
+            .expect("JSON");
+    let platforms: Vec<&Value> = index["manifests"]
+        .as_array()
+        .expect("manifests")
+        .iter()
+        .map(|m| &m["platform"])
+        .collect();
+    assert_eq!(
+        platforms,
+        [
+            &serde_json::json!({"architecture": "amd64", "os": "linux"}),
+            &serde_json::json!({"architecture": "arm64", "os": "linux"})
+        ]
+    );
+    for m in index["manifests"].as_array().expect("manifests") {
+        let manifest: Value = serde_json::from_slice(
+            &store
+                .read_blob(&m["digest"].as_str().unwrap().parse().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        let config: Value = serde_json::from_slice(
+            &store
+                .read_blob(
+                    &manifest["config"]["digest"]
+                        .as_str()
+                        .unwrap()
+                        .parse()
+                        .unwrap(),
+                )
+                .unwrap(),
+        )
+        .unwrap();
+        let arch = m["platform"]["architecture"].as_str().unwrap();
+        assert_eq!(config["architecture"], arch);
+        assert_eq!(config["config"]["Labels"]["arch"], arch);
+        assert_eq!(
+            config["config"]["Labels"]["target"],
+            format!("linux/{arch}").as_str()
+        );
+    }
+    // A docker archive holds one platform; a push of several is not supported yet.
+    let out = run(sb
+        .lading(&["build", "--platform", "linux/amd64,linux/arm64", "-o"])
+        .arg(format!("type=docker,dest={}", sb.path("d.tar").display()))
+        .arg(&ctx));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("type=docker holds one platform"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(sb
+        .lading(&["build", "--platform", "linux/amd64,linux/arm64", "--push"])
+        .args(["-t", "127.0.0.1:9/x:1"])
+        .arg(&ctx));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--push of several platforms"),
+        "{}",
+        stderr(&out)
+    );
+}
