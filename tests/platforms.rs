@@ -661,7 +661,7 @@ fn multi_platform_outputs_are_laid_out_as_buildx_lays_them_out() {
             format!("linux/{arch}").as_str()
         );
     }
-    // A docker archive holds one platform; a push of several is not supported yet.
+    // A docker archive holds one platform.
     let out = run(sb
         .lading(&["build", "--platform", "linux/amd64,linux/arm64", "-o"])
         .arg(format!("type=docker,dest={}", sb.path("d.tar").display()))
@@ -672,14 +672,119 @@ fn multi_platform_outputs_are_laid_out_as_buildx_lays_them_out() {
         "{}",
         stderr(&out)
     );
-    let out = run(sb
-        .lading(&["build", "--platform", "linux/amd64,linux/arm64", "--push"])
-        .args(["-t", "127.0.0.1:9/x:1"])
-        .arg(&ctx));
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("--push of several platforms"),
-        "{}",
-        stderr(&out)
+}
+
+#[test]
+fn push_and_publish_of_two_platforms_gate_each_push_one_index_and_sign_every_manifest_and_it() {
+    if !common::signing::need_peers() || !require_tool("skopeo") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let reg = common::registry::Distribution::start(None);
+    let host = reg.host.clone();
+    let db = sb.path("db");
+    let osv = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/osv");
+    assert_success(&sb.run(&[
+        "db",
+        "--db",
+        db.to_str().unwrap(),
+        "import",
+        osv.to_str().unwrap(),
+    ]));
+    let (key, public, _) = common::signing::lading_keys(&sb, "keys", None);
+    sb.write("ctx/hello.txt", "hello\n");
+    sb.write(
+        "ctx/Dockerfile",
+        "FROM scratch\nARG TARGETARCH\nCOPY hello.txt /srv/hello-$TARGETARCH.txt\nUSER 1000\nHEALTHCHECK CMD [\"/srv/probe\"]\n",
     );
+    let ctx = sb.path("ctx");
+    let lading = |args: &[&str]| {
+        let mut cmd = sb.lading(args);
+        cmd.args(["--db", db.to_str().unwrap(), "--insecure-registry", &host])
+            .args(["--platform", PLATFORMS])
+            .env_remove("GITHUB_OUTPUT")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
+            .env_remove("LADING_PASSWORD")
+            .env_remove("COSIGN_PASSWORD")
+            .env("LADING_TODAY", "2026-01-01")
+            .arg(&ctx);
+        run(&mut cmd)
+    };
+    // The registry's view of an index: the raw bytes skopeo reads, and their platforms.
+    let remote_index = |image: &str| -> (String, Vec<Value>) {
+        let out = run(Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{image}")));
+        assert_success(&out);
+        let index: Value = serde_json::from_slice(&out.stdout).expect("index JSON");
+        assert_eq!(
+            index["mediaType"],
+            "application/vnd.oci.image.index.v1+json"
+        );
+        let entries = index["manifests"].as_array().expect("manifests").clone();
+        (common::sha256(&out.stdout), entries)
+    };
+
+    // `build --push`: the gates pass for both manifests, then one index goes out.
+    let out = lading(&["build", "-q", "--push", "-t", &format!("{host}/org/app:1")]);
+    assert_success(&out);
+    let digest = common::stdout(&out).trim().to_string();
+    let (pushed, entries) = remote_index(&format!("{host}/org/app:1"));
+    assert_eq!(
+        pushed, digest,
+        "the registry holds the index lading printed"
+    );
+    let platforms: Vec<&Value> = entries.iter().map(|e| &e["platform"]).collect();
+    assert_eq!(
+        platforms,
+        [
+            &serde_json::json!({"architecture": "amd64", "os": "linux"}),
+            &serde_json::json!({"architecture": "arm64", "os": "linux"})
+        ]
+    );
+    let err = stderr(&out);
+    assert_eq!(
+        err.matches("gates: sbom, scan, cis, secrets on").count(),
+        2,
+        "{err}"
+    );
+
+    // `publish`: the same index (from cache), signed, and every manifest signed and
+    // attested; cosign verifies each.
+    let out = lading(&[
+        "publish",
+        "--image",
+        &format!("{host}/org/app:2"),
+        "--key",
+        key.to_str().unwrap(),
+        "--tlog-upload=false",
+    ]);
+    assert_success(&out);
+    assert_eq!(
+        common::stdout(&out).trim(),
+        digest,
+        "publish prints the index digest"
+    );
+    let verify = |command: &str, extra: &[&str], at: &str| {
+        let mut args = vec![
+            command,
+            "--key",
+            public.to_str().unwrap(),
+            "--insecure-ignore-tlog=true",
+            "--allow-http-registry=true",
+            "--allow-insecure-registry",
+        ];
+        args.extend(extra);
+        args.push(at);
+        common::signing::cosign(&sb, "", &args)
+    };
+    assert_success(&verify("verify", &[], &format!("{host}/org/app@{digest}")));
+    for e in &entries {
+        let at = format!("{host}/org/app@{}", e["digest"].as_str().unwrap());
+        assert_success(&verify("verify", &[], &at));
+        for kind in ["slsaprovenance1", "cyclonedx", "vuln"] {
+            assert_success(&verify("verify-attestation", &["--type", kind], &at));
+        }
+    }
 }

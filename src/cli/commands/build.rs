@@ -28,12 +28,6 @@ pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
         .map(|o| output::parse(o))
         .collect::<Result<_>>()?;
     let pushes = super::publish::pushed_names(&args, &outputs)?;
-    if pushes.is_some() && platforms::requested(&args.platform)?.len() > 1 {
-        bail!(
-            "--push of several platforms is not supported yet (the gates and signatures run \
-             per image): write the index with -o type=oci, or push one --platform at a time"
-        );
-    }
     // The registry serves the store the build writes, from before the build on.
     let server = match args.serve {
         Some(addr) => {
