@@ -750,6 +750,32 @@ fn push_and_publish_of_two_platforms_gate_each_push_one_index_and_sign_every_man
         "{err}"
     );
 
+    // `lading gate` on the index in the store gates each platform's manifest.
+    let out = run(sb
+        .lading(&["gate", &format!("{host}/org/app:1"), "--format", "json"])
+        .args(["--db", db.to_str().unwrap()])
+        .env("LADING_TODAY", "2026-01-01"));
+    assert_success(&out);
+    let gated: Value = serde_json::from_slice(&out.stdout).expect("gate JSON");
+    assert_eq!(gated["index"], digest.as_str());
+    assert_eq!(gated["verdict"], "pass");
+    let gated: Vec<(&str, &str)> = gated["platforms"]
+        .as_array()
+        .expect("platforms")
+        .iter()
+        .map(|p| {
+            (
+                p["platform"].as_str().unwrap(),
+                p["record"]["manifest"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(&str, &str)> = ["linux/amd64", "linux/arm64"]
+        .into_iter()
+        .zip(entries.iter().map(|e| e["digest"].as_str().unwrap()))
+        .collect();
+    assert_eq!(gated, expected);
+
     // `publish`: the same index (from cache), signed, and every manifest signed and
     // attested; cosign verifies each.
     let out = lading(&[
