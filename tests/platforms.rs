@@ -814,3 +814,179 @@ fn push_and_publish_of_two_platforms_gate_each_push_one_index_and_sign_every_man
         }
     }
 }
+
+/// Platforms for the BuildKit comparison: BuildKit's normalisation differs per family
+/// (arm64's `v8` dropped, `linux/arm` → `arm/v7`, no variant elsewhere).
+const BUILDKIT_PLATFORMS: &[&str] = &[
+    "linux/amd64",
+    "linux/arm64",
+    "linux/arm64/v8",
+    "linux/arm/v7",
+    "linux/arm",
+    "linux/arm/v6",
+    "linux/386",
+    "linux/ppc64le",
+    "linux/s390x",
+    "linux/riscv64",
+];
+
+/// A random Dockerfile without RUN steps (so any platform builds without qemu or a
+/// base) whose labels and environment show every platform ARG as a stage sees it:
+/// global declarations (with and without defaults, and defaults that use other
+/// platform ARGs), stage declarations, undeclared names, `${X:-…}`/`${X:+…}`, a
+/// helper stage on `$BUILDPLATFORM` or the target, and a final stage `FROM` it.
+fn random_label_dockerfile(rng: &mut Rng) -> String {
+    let mut df = String::new();
+    for a in PLATFORM_ARGS {
+        match rng.below(6) {
+            0 => df.push_str(&format!("ARG {a}\n")),
+            1 => df.push_str(&format!("ARG {a}=default-{a}\n")),
+            _ => {}
+        }
+    }
+    if rng.chance(50) {
+        df.push_str("ARG MINE=\"$TARGETOS-$TARGETARCH-$BUILDARCH\"\n");
+    }
+    let helper = rng.chance(50);
+    if helper {
+        if rng.chance(50) {
+            df.push_str("FROM --platform=$BUILDPLATFORM scratch AS helper\n");
+        } else {
+            df.push_str("FROM scratch AS helper\n");
+        }
+        df.push_str("ARG TARGETPLATFORM BUILDPLATFORM\n");
+        df.push_str("LABEL helper=\"$TARGETPLATFORM on $BUILDPLATFORM\"\n");
+    }
+    if helper && rng.chance(50) {
+        df.push_str("FROM helper\n");
+    } else {
+        df.push_str("FROM scratch\n");
+    }
+    let declared: Vec<&str> = PLATFORM_ARGS
+        .iter()
+        .copied()
+        .filter(|_| rng.chance(60))
+        .collect();
+    if !declared.is_empty() {
+        df.push_str(&format!("ARG {}\n", declared.join(" ")));
+    }
+    if rng.chance(30) {
+        df.push_str("ARG MINE\n");
+    }
+    let mut labels = Vec::new();
+    for (i, a) in PLATFORM_ARGS.iter().enumerate() {
+        let value = match rng.below(3) {
+            0 => format!("[${a}]"),
+            1 => format!("[${{{a}:-unset}}]"),
+            _ => format!("[${{{a}:+set}}]"),
+        };
+        labels.push(format!("l{i}=\"{value}\""));
+    }
+    labels.push("mine=\"[$MINE]\"".into());
+    df.push_str(&format!("LABEL {}\n", labels.join(" ")));
+    if let Some(a) = declared.first() {
+        df.push_str(&format!("ENV FROM_ARG=\"${a}\"\n"));
+    }
+    df
+}
+
+/// The platform fields, labels and environment of a config, as compared.
+fn config_view(config: &Value) -> Value {
+    let field = |k: &str| config[k].as_str().unwrap_or_default().to_string();
+    serde_json::json!({
+        "architecture": field("architecture"),
+        "os": field("os"),
+        "variant": field("variant"),
+        "labels": config["config"]["Labels"],
+        "env": config["config"]["Env"],
+    })
+}
+
+#[test]
+fn platform_args_and_config_platforms_match_buildkit_for_random_dockerfiles() {
+    let Some(dockerd) = common::dockerd::Dockerd::start() else {
+        return;
+    };
+    let seeds: u64 = std::env::var("LADING_PLATFORM_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let sb = Sandbox::new();
+    for seed in 0..seeds {
+        let mut rng = Rng(0x5eed_0000 ^ seed);
+        let first = *rng.pick(BUILDKIT_PLATFORMS);
+        let mut second = *rng.pick(BUILDKIT_PLATFORMS);
+        let norm = |p: &str| {
+            lading_oci::Platform::parse(p)
+                .unwrap()
+                .normalized()
+                .to_string()
+        };
+        while norm(second) == norm(first) {
+            second = *rng.pick(BUILDKIT_PLATFORMS);
+        }
+        let dockerfile = random_label_dockerfile(&mut rng);
+        let ctx = sb.path(&format!("labels{seed}"));
+        std::fs::create_dir_all(&ctx).expect("mkdir");
+        std::fs::write(ctx.join("Dockerfile"), &dockerfile).expect("write");
+        let what = format!("seed {seed}, {first},{second}:\n{dockerfile}");
+        // BuildKit (Docker 20.10) builds one platform per run into its image store.
+        let mut buildkit: Vec<Value> = Vec::new();
+        for p in [first, second] {
+            let tag = format!("labels:{seed}");
+            let built = dockerd.build(&ctx, &["--platform", p, "-t", &tag]);
+            if !built.status.success() {
+                buildkit.clear();
+                break;
+            }
+            let out = dockerd.docker_ok(&["inspect", &tag]);
+            let inspected: Value = serde_json::from_slice(&out.stdout).expect("inspect");
+            let i = &inspected[0];
+            buildkit.push(config_view(&serde_json::json!({
+                "architecture": i["Architecture"],
+                "os": i["Os"],
+                "variant": i["Variant"],
+                "config": {"Labels": i["Config"]["Labels"], "Env": i["Config"]["Env"]},
+            })));
+        }
+        let layout = sb.path(&format!("labels{seed}-oci"));
+        let ours = run(sb
+            .lading(&["build", "--platform", &format!("{first},{second}")])
+            .arg("-o")
+            .arg(format!("type=oci,dest={},tar=false", layout.display()))
+            .arg(&ctx));
+        if buildkit.is_empty() {
+            // BuildKit refused the Dockerfile (e.g. `FROM --platform=$BUILDPLATFORM`
+            // after a global `ARG BUILDPLATFORM` without a value): so must lading.
+            assert!(
+                !ours.status.success(),
+                "BuildKit failed, lading built: {what}"
+            );
+            continue;
+        }
+        assert_success(&ours);
+        let index = top_index(&layout);
+        let ours: Vec<Value> = index["manifests"]
+            .as_array()
+            .expect("manifests")
+            .iter()
+            .map(|m| {
+                let manifest = json_blob(&layout, m["digest"].as_str().unwrap());
+                config_view(&json_blob(
+                    &layout,
+                    manifest["config"]["digest"].as_str().unwrap(),
+                ))
+            })
+            .collect();
+        assert_eq!(ours, buildkit, "{what}");
+        // The index entries name what the configs say.
+        for (m, c) in index["manifests"].as_array().unwrap().iter().zip(&ours) {
+            assert_eq!(m["platform"]["architecture"], c["architecture"], "{what}");
+            assert_eq!(
+                m["platform"]["variant"].as_str().unwrap_or_default(),
+                c["variant"],
+                "{what}"
+            );
+        }
+    }
+}

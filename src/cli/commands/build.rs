@@ -296,6 +296,7 @@ pub(crate) fn options(args: &BuildArgs, agents: &mut Vec<Agent>) -> Result<Build
     if let [p] = platforms::requested(&args.platform)?.as_slice() {
         opts.platform = p.clone();
     }
+    opts.platform_explicit = !args.platform.is_empty();
     opts.no_cache = args.no_cache;
     opts.epoch = args.source_date_epoch.unwrap_or(0);
     if opts.epoch < 0 {
