@@ -661,6 +661,12 @@ fn multi_platform_outputs_are_laid_out_as_buildx_lays_them_out() {
             format!("linux/{arch}").as_str()
         );
     }
+    // `-q` prints the index digest, as the iidfile names it.
+    let out = run(sb
+        .lading(&["build", "-q", "--platform", "linux/amd64,linux/arm64"])
+        .arg(&ctx));
+    assert_success(&out);
+    assert_eq!(common::stdout(&out).trim(), digest);
     // A docker archive holds one platform.
     let out = run(sb
         .lading(&["build", "--platform", "linux/amd64,linux/arm64", "-o"])

@@ -43,7 +43,11 @@ pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
         None => None,
     };
     let built = build_into_store(store_dir, &args, &outputs)?;
-    let digest = built.image.descriptor.digest.to_string();
+    // What the build made: the index of several platforms, else the one manifest.
+    let digest = match &built.index {
+        Some((index, _)) => index.digest.to_string(),
+        None => built.image.descriptor.digest.to_string(),
+    };
     if let Some(images) = pushes {
         // docker's `--push`, lading's guarantee: nothing leaves before the gates pass.
         let plan = super::publish::Plan::push_only(images);
