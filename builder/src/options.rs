@@ -126,6 +126,9 @@ pub struct BuildOptions {
     pub annotations: BTreeMap<String, String>,
     /// Target platform.
     pub platform: Platform,
+    /// Whether `--platform` named the target. BuildKit then gives the image the target
+    /// platform's `os`/`architecture`/`variant`; without it, the base's are kept.
+    pub platform_explicit: bool,
     /// `--no-cache`.
     pub no_cache: bool,
     /// `SOURCE_DATE_EPOCH`: every timestamp of the image (0 unless given).
@@ -169,6 +172,7 @@ impl BuildOptions {
             labels: BTreeMap::new(),
             annotations: BTreeMap::new(),
             platform: Platform::host(),
+            platform_explicit: false,
             no_cache: false,
             epoch: 0,
             named_contexts: BTreeMap::new(),

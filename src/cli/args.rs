@@ -905,9 +905,10 @@ pub struct BuildArgs {
     /// Manifest annotations (`KEY=VALUE`).
     #[arg(long = "annotation")]
     pub annotations: Vec<String>,
-    /// Target platform (`os/arch[/variant]`).
-    #[arg(long)]
-    pub platform: Option<String>,
+    /// Target platforms (`os/arch[/variant]`): a comma-separated list, or the flag
+    /// repeated, as buildx takes them. Several platforms build one image index.
+    #[arg(long, value_delimiter = ',')]
+    pub platform: Vec<String>,
     /// Do not use the build cache.
     #[arg(long)]
     pub no_cache: bool,

@@ -18,6 +18,7 @@ pub mod args;
 pub mod commands;
 pub mod gate;
 pub mod output;
+pub mod platforms;
 pub mod registry;
 pub mod signatures;
 pub mod ssh_agent;

@@ -164,6 +164,7 @@ pub fn build(
         current: None,
     };
     b.global_scope()?;
+    b.check_stage_platforms()?;
     let target = b.target_index()?;
     let (needed, deps) = b.needed_stages(target)?;
     b.total = needed
@@ -266,11 +267,13 @@ fn is_git_source(src: &str) -> bool {
         || no_fragment.ends_with(".git")
 }
 
-/// Predefined ARGs BuildKit provides without a declaration.
+/// Predefined ARGs BuildKit provides without a declaration, with the platforms spelled
+/// as BuildKit normalises them (`linux/arm64`, `TARGETVARIANT` empty, for arm64/v8).
 fn platform_args(target: &Platform) -> BTreeMap<String, String> {
-    let host = Platform::host();
+    let host = Platform::host().normalized();
+    let target = target.normalized();
     let mut m = BTreeMap::new();
-    for (prefix, p) in [("TARGET", target), ("BUILD", &host)] {
+    for (prefix, p) in [("TARGET", &target), ("BUILD", &host)] {
         m.insert(format!("{prefix}PLATFORM"), p.to_string());
         m.insert(format!("{prefix}OS"), p.os.clone());
         m.insert(format!("{prefix}ARCH"), p.architecture.clone());
@@ -329,6 +332,23 @@ impl<'a> Builder<'a> {
                 };
                 self.used_args.insert(decl.name.clone());
                 self.global.insert(decl.name.clone(), value);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every stage's `FROM --platform` must name a platform, whether or not the target
+    /// needs the stage: BuildKit parses them all before it prunes the stages.
+    fn check_stage_platforms(&self) -> Result<()> {
+        for stage in &self.df.stages {
+            if let Some(p) = &stage.from.node.platform {
+                let at = |e: StepError| self.err_at(stage.from.span, e);
+                let value = self.expand_global(p).map_err(at)?;
+                Platform::parse(&value).map_err(|e| {
+                    at(StepError::msg(format!(
+                        "FROM --platform={p}: invalid platform {value:?}: {e}"
+                    )))
+                })?;
             }
         }
         Ok(())
@@ -704,6 +724,9 @@ impl<'a> Builder<'a> {
             let mut st = StageState::new(parent.config.clone(), parent.layers.clone(), fs_dir);
             st.uncompressed = parent.uncompressed.clone();
             st.base = parent.base.clone();
+            // BuildKit: ARGs declared in a stage are inherited by the stages built FROM it.
+            st.args = parent.args.clone();
+            st.args_over_env = parent.args_over_env.clone();
             return Ok(st);
         }
         let source_name = match self.opts.named_contexts.get(&image) {
@@ -719,10 +742,12 @@ impl<'a> Builder<'a> {
         let fetched = source.fetch_resolved(self.store, &platform)?;
         let mut st = match fetched {
             None => {
+                // As BuildKit's empty image: the platform normalised (arm64 without `v8`).
+                let normal = platform.normalized();
                 let mut config = ImageConfig {
-                    architecture: platform.architecture.clone(),
-                    os: platform.os.clone(),
-                    variant: platform.variant.clone(),
+                    architecture: normal.architecture,
+                    os: normal.os,
+                    variant: normal.variant,
                     rootfs: RootFs::default(),
                     ..ImageConfig::default()
                 };
@@ -1342,6 +1367,14 @@ impl<'a> Builder<'a> {
 
     /// Writes config and manifest, with labels and annotations from the options.
     fn finish(&self, mut state: StageState) -> Result<Image> {
+        if self.opts.platform_explicit {
+            // BuildKit: with `--platform`, the image is the target platform's, whatever
+            // the final stage's base said (a stage FROM a `$BUILDPLATFORM` one included).
+            let target = self.opts.platform.normalized();
+            state.config.architecture = target.architecture;
+            state.config.os = target.os;
+            state.config.variant = target.variant;
+        }
         let created = rfc3339(self.opts.epoch);
         state.config.created = Some(created.clone());
         for (k, v) in &self.opts.labels {

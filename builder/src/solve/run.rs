@@ -166,6 +166,10 @@ impl Builder<'_> {
             return Ok(());
         }
 
+        // A foreign architecture's step runs through a binfmt_misc handler (qemu);
+        // without one, say what is missing instead of failing with ENOEXEC.
+        exec::binfmt::check_can_run(&state.config.architecture, state.config.variant.as_deref())
+            .map_err(StepError::msg)?;
         let step_dir = self.tmp.join(format!("run-{}", self.vertex));
         let upper = step_dir.join("upper");
         let work = step_dir.join("work");
