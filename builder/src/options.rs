@@ -147,6 +147,9 @@ pub struct BuildOptions {
     pub snapshotter: Snapshotter,
     /// Permission bits of files copied from local contexts (`--context-modes`).
     pub context_modes: ContextModes,
+    /// Caches imported with `--cache-from`, asked in order when the store's own
+    /// caches miss.
+    pub cache_imports: crate::shared_cache::Imports,
 }
 
 impl BuildOptions {
@@ -179,6 +182,7 @@ impl BuildOptions {
             sandbox_helper: None,
             snapshotter: Snapshotter::Auto,
             context_modes: ContextModes::Preserve,
+            cache_imports: Vec::new(),
         }
     }
 }

@@ -155,11 +155,7 @@ impl Builder<'_> {
         };
         let cache_path = self.store.private_dir().join("cache/run").join(key.hex());
         if !self.opts.no_cache
-            && let Ok(bytes) = fs::read(&cache_path)
-            && let Ok(layer) = serde_json::from_slice::<Option<(Descriptor, Digest)>>(&bytes)
-            && layer
-                .as_ref()
-                .is_none_or(|(d, _)| self.store.has(&d.digest))
+            && let Some(layer) = self.cached_record("run", &cache_path)
         {
             self.cache_hit();
             self.push_run_result(state, ins, layer, created_by);
@@ -300,12 +296,7 @@ impl Builder<'_> {
             Some((blob.descriptor, blob.diff_id))
         };
         if !self.opts.no_cache {
-            if let Some(dir) = cache_path.parent() {
-                fs::create_dir_all(dir)
-                    .map_err(|e| StepError::msg(format!("creating {}: {e}", dir.display())))?;
-            }
-            let record = serde_json::to_vec(&layer).map_err(StepError::from)?;
-            lading_oci::store::write_atomic(&cache_path, &record)?;
+            self.write_record("run", &cache_path, &layer)?;
         }
         let _ = remove_step_dir(&step_dir);
         self.push_run_result(state, ins, layer, created_by);

@@ -13,6 +13,7 @@ use lading_registry::client::PullPolicy;
 
 use crate::attestations::recording::Recording;
 use crate::cli::args::{BuildArgs, Progress};
+use crate::cli::build_cache;
 use crate::cli::output;
 use crate::cli::registry;
 use crate::cli::ssh_agent::Agent;
@@ -89,7 +90,17 @@ pub(crate) fn build_pinned(
         Store::open(store_dir).with_context(|| format!("opening store {}", store_dir.display()))?;
     // ssh agents started for --ssh key files live until the build ends.
     let mut agents = Vec::new();
-    let opts = options(args, &mut agents)?;
+    let mut opts = options(args, &mut agents)?;
+    let cache_to: Vec<build_cache::CacheTo> = args
+        .cache_to
+        .iter()
+        .map(|c| build_cache::parse_to(c))
+        .collect::<Result<_>>()?;
+    let cache_from: Vec<build_cache::Location> = args
+        .cache_from
+        .iter()
+        .map(|c| build_cache::parse_from(c))
+        .collect::<Result<_>>()?;
     let mode = match (args.quiet, args.progress) {
         (true, _) => Progress::Quiet,
         (false, Progress::Auto) if std::io::stderr().is_terminal() => Progress::Tty,
@@ -104,6 +115,9 @@ pub(crate) fn build_pinned(
         PullPolicy::Missing
     };
     // Provenance: what the build read and printed, recorded beside (never in) the image.
+    if !opts.no_cache {
+        opts.cache_imports = build_cache::import(&cache_from, &client, &printer);
+    }
     let recording = Recording::start(&opts, &printer)?;
     let resolver = |name: &str| -> Box<dyn ImageSource> {
         let source = pin(name).unwrap_or_else(|| registry::from_source(name, &client, policy));
@@ -111,6 +125,15 @@ pub(crate) fn build_pinned(
     };
     let result = lading_builder::build(&store, &opts, &resolver, recording.reporter())?;
     let image = result.image;
+    for to in &cache_to {
+        match build_cache::export(&store, &result.cache, to, &client) {
+            Ok(_) => {}
+            Err(e) if to.ignore_error => {
+                lading_builder::Reporter::warn(&printer, &format!("cache export failed: {e:#}"))
+            }
+            Err(e) => return Err(e.context(format!("exporting the build cache to {}", to.location))),
+        }
+    }
     recording.finish(&store, &opts, &args.network, &image.descriptor.digest)?;
     let names: Vec<String> = args.tags.iter().map(|t| normalize_tag(t)).collect();
     if names.is_empty() {
