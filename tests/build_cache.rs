@@ -252,6 +252,17 @@ fn registry_cache_on_an_empty_store_runs_nothing_and_one_changed_file_reruns_its
             "seed {seed}: {}",
             warm.stderr
         );
+        // Every key was answered without the trees: no layer was unpacked.
+        let snapshots = sb.path(&format!("warm{seed}/.lading/snapshots"));
+        let unpacked: Vec<_> = std::fs::read_dir(&snapshots)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(
+            unpacked
+                .iter()
+                .all(|n| !n.to_string_lossy().starts_with("2-")),
+            "seed {seed}: unpacked {unpacked:?}"
+        );
 
         // One src file changes: only the steps from its COPY on run again.
         let mut r = Rng(seed ^ 0x5eed);

@@ -29,8 +29,9 @@ use lading_oci::spec::{Manifest, to_canonical_json};
 use lading_oci::{Descriptor, Digest, Store};
 
 /// The kinds of local cache records a shared cache carries (the directories under
-/// `<store>/.lading/cache/`).
-pub const RECORD_KINDS: &[&str] = &["run", "copy", "layers", "workdir"];
+/// `<store>/.lading/cache/`; `context` is a `COPY` from a context keyed by the layers
+/// below, written only when the cache is shared).
+pub const RECORD_KINDS: &[&str] = &["run", "copy", "layers", "workdir", "context"];
 
 /// Version of the config's format; a cache of another version is a miss.
 pub const FORMAT_VERSION: u32 = 1;

@@ -71,6 +71,25 @@ fn copy_input_key(key: &CopyInputKey<'_>) -> StepResult<lading_oci::Digest> {
     Ok(h.finish())
 }
 
+/// What decides the layer of a `COPY`/`ADD` from a context, without reading the tree
+/// it lands on: the layers below (which fix that tree), the sources and destination as
+/// written (expanded), and the entries the copy makes when planned onto an empty tree
+/// (their content, modes and owners, hashed). Equal keys give the same layer: planning
+/// onto the real tree is a function of that tree and of these. Lets a step hit in a
+/// shared cache before any layer below is unpacked.
+#[derive(serde::Serialize)]
+struct ContextCopyKey<'a> {
+    version: u32,
+    add: bool,
+    dest_layers: Vec<&'a lading_oci::Digest>,
+    sources: Vec<String>,
+    dest: &'a str,
+    planned: lading_oci::Digest,
+    parents: bool,
+    link: bool,
+    epoch: i64,
+}
+
 /// What a WORKDIR step's result depends on: the layers below it (which fix the tree and
 /// `/etc/passwd`), the directory, the USER that owns what it creates, and the epoch. A
 /// hit skips reading the tree at all.
@@ -1184,6 +1203,24 @@ impl<'a> Builder<'a> {
             state.push_layer(descriptor, diff_id, h);
             return Ok(());
         }
+        // A copy from a context, in a shared cache: keyed without the tree below.
+        let context_cache = match (&from_state, self.opts.cache_shared && !self.opts.no_cache) {
+            (None, true) => {
+                let ctx = from_ctx.as_ref().unwrap_or(&self.context);
+                self.context_copy_key(state, &req, ctx, add, c)?
+                    .map(|k| self.store.private_dir().join("cache/context").join(k.hex()))
+            }
+            _ => None,
+        };
+        if let Some(path) = &context_cache
+            && let Some(Some((descriptor, diff_id))) = self.cached_record("context", path)
+        {
+            self.cache_hit();
+            drop(downloads);
+            let h = self.history(ins, false);
+            state.push_layer(descriptor, diff_id, h);
+            return Ok(());
+        }
         let entries = {
             let dest_fs = match self.layered(state)? {
                 Some(view) => view.rootfs,
@@ -1215,6 +1252,10 @@ impl<'a> Builder<'a> {
             self.done.insert(j, src);
         }
         let blob = self.cached_layer(entries)?;
+        if let Some(path) = &context_cache {
+            let layer = Some((blob.descriptor.clone(), blob.diff_id.clone()));
+            self.write_record("context", path, &layer)?;
+        }
         if let Some(path) = &input_cache {
             let layer = Some((blob.descriptor.clone(), blob.diff_id.clone()));
             self.write_record("copy", path, &layer)?;
@@ -1223,6 +1264,47 @@ impl<'a> Builder<'a> {
         let h = self.history(ins, false);
         state.push_layer(blob.descriptor, blob.diff_id, h);
         Ok(())
+    }
+
+    /// The [`ContextCopyKey`] of a copy from `ctx` onto `state`, `None` when planning
+    /// it onto an empty tree fails (the copy then goes by its tree as always).
+    fn context_copy_key(
+        &self,
+        state: &StageState,
+        req: &CopyRequest<'_>,
+        ctx: &LocalContext,
+        add: bool,
+        c: &ast::Copy,
+    ) -> StepResult<Option<lading_oci::Digest>> {
+        let empty_dir = self.tmp.join(format!("empty-dest-{}", self.vertex));
+        let empty = lading_oci::unpack::Rootfs::new(&empty_dir).map_err(StepError::from)?;
+        let planned = copy::plan(req, &CopyFrom::Context(ctx), &empty);
+        let _ = std::fs::remove_dir_all(&empty_dir);
+        let Ok(entries) = planned else {
+            return Ok(None);
+        };
+        let key = ContextCopyKey {
+            version: 1,
+            add,
+            dest_layers: state.layers.iter().map(|l| &l.digest).collect(),
+            sources: req
+                .sources
+                .iter()
+                .map(|s| match s {
+                    Src::Path(p) => format!("path {p}"),
+                    Src::Inline { name, .. } => format!("inline {name}"),
+                    Src::Remote { name, .. } => format!("remote {name}"),
+                })
+                .collect(),
+            dest: &req.dest,
+            planned: lading_oci::layer::content_key(&entries, self.opts.epoch as u64)?,
+            parents: req.parents,
+            link: c.link,
+            epoch: self.opts.epoch,
+        };
+        let mut h = lading_oci::hash::Sha256::new();
+        h.update(&serde_json::to_vec(&key).map_err(StepError::from)?);
+        Ok(Some(h.finish()))
     }
 
     /// The tree of `layers` read through their snapshots (made if missing), or `None`
@@ -1303,8 +1385,8 @@ impl<'a> Builder<'a> {
     /// `--cache-from` cache that can supply the blob (fetched now and recorded locally).
     /// Either way it is noted for `--cache-to`. `None`: a miss.
     fn cached_record(&self, kind: &str, path: &Path) -> Option<CachedLayer> {
-        // `copy` and `layers` records always name a layer.
-        let layer_required = matches!(kind, "copy" | "layers");
+        // `copy`, `layers` and `context` records always name a layer.
+        let layer_required = matches!(kind, "copy" | "layers" | "context");
         let valid = |l: &CachedLayer| l.is_some() || !layer_required;
         let key = path.file_name()?.to_str()?;
         let local = std::fs::read(path)

@@ -115,6 +115,7 @@ pub(crate) fn build_pinned(
         PullPolicy::Missing
     };
     // Provenance: what the build read and printed, recorded beside (never in) the image.
+    opts.cache_shared = !cache_to.is_empty() || !cache_from.is_empty();
     if !opts.no_cache {
         opts.cache_imports = build_cache::import(&cache_from, &client, &printer);
     }
