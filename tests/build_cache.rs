@@ -271,7 +271,12 @@ fn registry_cache_on_an_empty_store_runs_nothing_and_one_changed_file_reruns_its
         let mut text = std::fs::read_to_string(&path).expect("read");
         text.push_str(&format!("changed {seed}\n"));
         std::fs::write(&path, text).expect("write");
-        let changed = build(&sb, &format!("changed{seed}"), &g.ctx, &flags(&[&from], &reg));
+        let changed = build(
+            &sb,
+            &format!("changed{seed}"),
+            &g.ctx,
+            &flags(&[&from], &reg),
+        );
         let reference = build(
             &sb,
             &format!("reference{seed}"),
@@ -309,7 +314,12 @@ fn mode_min_exports_only_the_image_steps() {
     let base = reg.push_base(&sb, &layout);
     let g = generate(&sb, "ctx", &base, 7);
     let cache = format!("type=registry,ref={}/cache:min", reg.host());
-    let cold = build(&sb, "cold", &g.ctx, &flags(&[&format!("--cache-to={cache}")], &reg));
+    let cold = build(
+        &sb,
+        "cold",
+        &g.ctx,
+        &flags(&[&format!("--cache-to={cache}")], &reg),
+    );
     let warm = build(
         &sb,
         "warm",
@@ -361,7 +371,10 @@ fn registry_cache_with_tls_and_credentials_as_lading_cp() {
     let anonymous = build(&sb, "cold", &g.ctx, &extra);
     assert_eq!(anonymous.digest, cold.digest);
     assert!(
-        anonymous.warnings.iter().any(|w| w.contains("not imported")),
+        anonymous
+            .warnings
+            .iter()
+            .any(|w| w.contains("not imported")),
         "{:?}",
         anonymous.warnings
     );
@@ -449,7 +462,10 @@ fn local_cache_directories_round_trip_and_damage_is_a_miss() {
         &sb,
         "cold",
         &g.ctx,
-        &[format!("--cache-to=type=local,dest={},mode=max", dir.display())],
+        &[format!(
+            "--cache-to=type=local,dest={},mode=max",
+            dir.display()
+        )],
     );
     // An OCI layout other tools read.
     let m = skopeo_raw(&format!("oci:{}:latest", dir.display()));
@@ -461,7 +477,10 @@ fn local_cache_directories_round_trip_and_damage_is_a_miss() {
 
     // Every layer's bytes damaged: each hit is refused, each step runs.
     for l in m["layers"].as_array().expect("layers") {
-        let hex = l["digest"].as_str().expect("digest").trim_start_matches("sha256:");
+        let hex = l["digest"]
+            .as_str()
+            .expect("digest")
+            .trim_start_matches("sha256:");
         let p = dir.join("blobs/sha256").join(hex);
         let mut bytes = std::fs::read(&p).expect("blob");
         bytes.push(0);

@@ -191,8 +191,8 @@ impl ImportedCache {
                 manifest.artifact_type.as_deref().unwrap_or("")
             ));
         }
-        let parsed: CacheConfig = serde_json::from_slice(config)
-            .map_err(|e| format!("its records do not parse: {e}"))?;
+        let parsed: CacheConfig =
+            serde_json::from_slice(config).map_err(|e| format!("its records do not parse: {e}"))?;
         if parsed.version != FORMAT_VERSION {
             return Err(format!(
                 "cache format version {} (this lading reads {FORMAT_VERSION})",
@@ -203,7 +203,9 @@ impl ImportedCache {
         let compressed: BTreeMap<Digest, Descriptor> = parsed
             .compressed
             .into_iter()
-            .filter(|c| c.layer.media_type == MEDIA_TYPE_LAYER_GZIP && blobs.contains(&c.layer.digest))
+            .filter(|c| {
+                c.layer.media_type == MEDIA_TYPE_LAYER_GZIP && blobs.contains(&c.layer.digest)
+            })
             .map(|c| (c.diff_id, c.layer))
             .collect();
         let mut records = BTreeMap::new();
@@ -216,9 +218,7 @@ impl ImportedCache {
             }
             let available = match &r.layer {
                 None => true,
-                Some((d, diff_id)) => {
-                    blobs.contains(&d.digest) || compressed.contains_key(diff_id)
-                }
+                Some((d, diff_id)) => blobs.contains(&d.digest) || compressed.contains_key(diff_id),
             };
             if available {
                 records.insert((r.kind, r.key), r.layer);
@@ -292,7 +292,8 @@ impl ImportedCache {
         let file = store
             .open_blob(&gz.digest)
             .map_err(|e| format!("opening {}: {e}", gz.digest))?;
-        let tar = flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 20, file));
+        let tar =
+            flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(1 << 20, file));
         store
             .put_reader(tar, Some((&layer.digest, layer.size)))
             .map_err(|e| format!("decompressing {} to layer {}: {e}", gz.digest, layer.digest))?;
@@ -389,7 +390,10 @@ mod tests {
         let c = ImportedCache::new("x", &m, &bytes, Box::new(NoBlobs)).unwrap();
         assert_eq!(c.len(), 2);
         assert!(c.record("run", &key('a')).is_some());
-        assert!(c.record("run", &key('b')).is_none(), "blob not in the manifest");
+        assert!(
+            c.record("run", &key('b')).is_none(),
+            "blob not in the manifest"
+        );
         assert!(c.record("workdir", &key('c')).is_some());
         assert!(c.record("mounts", &key('d')).is_none(), "unknown kind");
     }

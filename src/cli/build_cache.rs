@@ -56,7 +56,7 @@ pub struct CacheTo {
 fn fields(value: &str, to: bool) -> Result<(Location, ExportMode, bool)> {
     let flag = if to { "--cache-to" } else { "--cache-from" };
     if !value.contains('=') {
-        let r = crate::cli::registry::reference(value).with_context(|| format!("{flag}"))?;
+        let r = crate::cli::registry::reference(value).context(flag)?;
         return Ok((Location::Registry(r), ExportMode::Min, false));
     }
     let (mut kind, mut reference, mut dir, mut tag) = (None, None, None, None);
@@ -76,7 +76,9 @@ fn fields(value: &str, to: bool) -> Result<(Location, ExportMode, bool)> {
                 mode = match v {
                     "min" => ExportMode::Min,
                     "max" => ExportMode::Max,
-                    other => bail!("invalid {flag} {value:?}: mode {other:?} (expected min or max)"),
+                    other => {
+                        bail!("invalid {flag} {value:?}: mode {other:?} (expected min or max)")
+                    }
                 }
             }
             "ignore-error" if to => ignore_error = v == "true",
@@ -154,7 +156,10 @@ fn parse_manifest(media_type: &str, bytes: &[u8]) -> Result<Manifest> {
 
 fn check_config_size(m: &Manifest) -> Result<()> {
     if m.config.size > MAX_JSON_BLOB {
-        bail!("its config is {} bytes, more than a cache's records may be", m.config.size);
+        bail!(
+            "its config is {} bytes, more than a cache's records may be",
+            m.config.size
+        );
     }
     Ok(())
 }

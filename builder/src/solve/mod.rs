@@ -1366,7 +1366,11 @@ impl<'a> Builder<'a> {
             return Ok(write_layer_tar(self.store, entries, epoch)?);
         }
         let key = lading_oci::layer::content_key(&entries, epoch)?;
-        let path = self.store.private_dir().join("cache/layers").join(key.hex());
+        let path = self
+            .store
+            .private_dir()
+            .join("cache/layers")
+            .join(key.hex());
         if let Some(Some((descriptor, diff_id))) = self.cached_record("layers", &path) {
             self.cache_hit();
             return Ok(lading_oci::layer::LayerBlob {

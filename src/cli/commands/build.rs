@@ -132,7 +132,9 @@ pub(crate) fn build_pinned(
             Err(e) if to.ignore_error => {
                 lading_builder::Reporter::warn(&printer, &format!("cache export failed: {e:#}"))
             }
-            Err(e) => return Err(e.context(format!("exporting the build cache to {}", to.location))),
+            Err(e) => {
+                return Err(e.context(format!("exporting the build cache to {}", to.location)));
+            }
         }
     }
     recording.finish(&store, &opts, &args.network, &image.descriptor.digest)?;
