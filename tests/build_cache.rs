@@ -522,3 +522,34 @@ fn skopeo_raw(place: &str) -> serde_json::Value {
     assert_success(&out);
     serde_json::from_slice(&out.stdout).expect("manifest JSON")
 }
+
+#[test]
+fn no_cache_with_cache_to_still_exports_every_step() {
+    let Some(layout) = busybox() else { return };
+    let sb = Sandbox::new();
+    let base = common::bases::oci_ref(&layout, common::bases::BUSYBOX_TAG);
+    let g = generate(&sb, "ctx", &base, 41);
+    let dir = sb.path("cache-dir");
+    let first = build(&sb, "store", &g.ctx, &[]);
+    // docker's way to refresh a shared cache: run everything, export all of it.
+    let refresh = build(
+        &sb,
+        "store",
+        &g.ctx,
+        &[
+            "--no-cache".into(),
+            format!("--cache-to=type=local,dest={},mode=max", dir.display()),
+        ],
+    );
+    assert_eq!(refresh.digest, first.digest);
+    assert_eq!(refresh.ran.len(), g.runs, "{:?}", refresh.ran);
+    let warm = build(
+        &sb,
+        "fresh",
+        &g.ctx,
+        &[format!("--cache-from=type=local,src={}", dir.display())],
+    );
+    assert_eq!(warm.digest, first.digest);
+    assert!(warm.ran.is_empty(), "{:?}", warm.ran);
+    assert!(ran_steps(&warm.stderr, "COPY ").is_empty(), "{}", warm.stderr);
+}

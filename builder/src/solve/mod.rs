@@ -888,7 +888,7 @@ impl<'a> Builder<'a> {
         // BuildKit creates the directory, owned by the current USER.
         let user = state.config.config.user.clone().filter(|u| !u.is_empty());
         // Decided by its inputs alone: a warm build reads no tree.
-        let cache = if self.opts.no_cache {
+        let cache = if !self.writes_records() {
             None
         } else {
             let key = WorkdirKey {
@@ -907,7 +907,8 @@ impl<'a> Builder<'a> {
                     .join(h.finish().hex()),
             )
         };
-        if let Some(path) = &cache
+        if !self.opts.no_cache
+            && let Some(path) = &cache
             && let Some(layer) = self.cached_record("workdir", path)
         {
             self.cache_hit();
@@ -1162,7 +1163,7 @@ impl<'a> Builder<'a> {
         // A copy from a stage or an image is decided by its inputs alone: look it up by
         // them before unpacking anything.
         let input_key = match &from_state {
-            Some(src) if !self.opts.no_cache => {
+            Some(src) if self.writes_records() => {
                 let paths: Option<Vec<&str>> = req
                     .sources
                     .iter()
@@ -1194,7 +1195,8 @@ impl<'a> Builder<'a> {
         let input_cache = input_key
             .as_ref()
             .map(|k| self.store.private_dir().join("cache/copy").join(k.hex()));
-        if let Some(path) = &input_cache
+        if !self.opts.no_cache
+            && let Some(path) = &input_cache
             && let Some(Some((descriptor, diff_id))) = self.cached_record("copy", path)
         {
             self.cache_hit();
@@ -1204,7 +1206,7 @@ impl<'a> Builder<'a> {
             return Ok(());
         }
         // A copy from a context, in a shared cache: keyed without the tree below.
-        let context_cache = match (&from_state, self.opts.cache_shared && !self.opts.no_cache) {
+        let context_cache = match (&from_state, self.opts.cache_shared) {
             (None, true) => {
                 let ctx = from_ctx.as_ref().unwrap_or(&self.context);
                 self.context_copy_key(state, &req, ctx, add, c)?
@@ -1212,7 +1214,8 @@ impl<'a> Builder<'a> {
             }
             _ => None,
         };
-        if let Some(path) = &context_cache
+        if !self.opts.no_cache
+            && let Some(path) = &context_cache
             && let Some(Some((descriptor, diff_id))) = self.cached_record("context", path)
         {
             self.cache_hit();
@@ -1362,7 +1365,7 @@ impl<'a> Builder<'a> {
         entries: Vec<lading_oci::layer::Entry>,
     ) -> StepResult<lading_oci::layer::LayerBlob> {
         let epoch = self.opts.epoch as u64;
-        if self.opts.no_cache {
+        if !self.writes_records() {
             return Ok(write_layer_tar(self.store, entries, epoch)?);
         }
         let key = lading_oci::layer::content_key(&entries, epoch)?;
@@ -1371,7 +1374,9 @@ impl<'a> Builder<'a> {
             .private_dir()
             .join("cache/layers")
             .join(key.hex());
-        if let Some(Some((descriptor, diff_id))) = self.cached_record("layers", &path) {
+        if !self.opts.no_cache
+            && let Some(Some((descriptor, diff_id))) = self.cached_record("layers", &path)
+        {
             self.cache_hit();
             return Ok(lading_oci::layer::LayerBlob {
                 descriptor,
@@ -1382,6 +1387,13 @@ impl<'a> Builder<'a> {
         let layer = Some((blob.descriptor.clone(), blob.diff_id.clone()));
         self.write_record("layers", &path, &layer)?;
         Ok(blob)
+    }
+
+    /// Whether steps write their cache records: unless `--no-cache`, which still
+    /// writes them when the cache is exported (`--no-cache --cache-to` refreshes a
+    /// shared cache, as with docker).
+    fn writes_records(&self) -> bool {
+        !self.opts.no_cache || self.opts.cache_shared
     }
 
     /// The record of the local cache `kind` at `path` (`<store>/.lading/cache/<kind>/<key>`)

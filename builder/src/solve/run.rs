@@ -311,7 +311,7 @@ impl Builder<'_> {
             }
             Some((blob.descriptor, blob.diff_id))
         };
-        if !self.opts.no_cache {
+        if self.writes_records() {
             self.write_record("run", &cache_path, &layer)?;
         }
         let _ = remove_step_dir(&step_dir);
