@@ -551,5 +551,9 @@ fn no_cache_with_cache_to_still_exports_every_step() {
     );
     assert_eq!(warm.digest, first.digest);
     assert!(warm.ran.is_empty(), "{:?}", warm.ran);
-    assert!(ran_steps(&warm.stderr, "COPY ").is_empty(), "{}", warm.stderr);
+    assert!(
+        ran_steps(&warm.stderr, "COPY ").is_empty(),
+        "{}",
+        warm.stderr
+    );
 }

@@ -118,6 +118,11 @@ pub(crate) fn build_pinned(
     opts.cache_shared = !cache_to.is_empty() || !cache_from.is_empty();
     if !opts.no_cache {
         opts.cache_imports = build_cache::import(&cache_from, &client, &printer);
+        if !args.quiet {
+            for c in &opts.cache_imports {
+                eprintln!("importing cache from {}: {} records", c.name(), c.len());
+            }
+        }
     }
     let recording = Recording::start(&opts, &printer)?;
     let resolver = |name: &str| -> Box<dyn ImageSource> {
@@ -127,7 +132,11 @@ pub(crate) fn build_pinned(
     let result = lading_builder::build(&store, &opts, &resolver, recording.reporter())?;
     let image = result.image;
     for to in &cache_to {
+        if !args.quiet {
+            eprintln!("exporting cache to {}", to.location);
+        }
         match build_cache::export(&store, &result.cache, to, &client) {
+            Ok(desc) if !args.quiet => eprintln!("exported cache {}", desc.digest),
             Ok(_) => {}
             Err(e) if to.ignore_error => {
                 lading_builder::Reporter::warn(&printer, &format!("cache export failed: {e:#}"))
