@@ -175,6 +175,12 @@ fn generate(sb: &Sandbox, name: &str, base: &str, seed: u64) -> Generated {
     }
     df.push_str("COPY dep/ /dep/\nRUN cat /dep/* | md5sum > /dep.sum\n");
     df.push_str(&format!("\nFROM {base}\nWORKDIR /app\n"));
+    // A user a layer adds: a warm build's RUN key reads it from that layer's blob.
+    let uid = 1000 + r.below(5000);
+    df.push_str(&format!(
+        "RUN echo app:x:{uid}:{uid}::/home/app:/bin/sh >> /etc/passwd && echo app:x:{uid}: >> /etc/group && mkdir -p /home/app && chown {uid}:{uid} /home/app\n\
+         USER app\nRUN id > /home/app/id && echo \"$HOME\" >> /home/app/id\nUSER root\n"
+    ));
     let before = 1 + r.below(3);
     for i in 0..before {
         df.push_str(&format!("RUN echo {} > /app/r{i}\n", word(&mut r)));
@@ -207,7 +213,7 @@ fn generate(sb: &Sandbox, name: &str, base: &str, seed: u64) -> Generated {
         ctx,
         src_files,
         runs_after_src: after,
-        runs: deps_runs + 1 + before + after,
+        runs: deps_runs + 1 + 2 + before + after,
         deps_runs: deps_runs + 1,
     }
 }
