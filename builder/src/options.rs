@@ -150,6 +150,13 @@ pub struct BuildOptions {
     pub snapshotter: Snapshotter,
     /// Permission bits of files copied from local contexts (`--context-modes`).
     pub context_modes: ContextModes,
+    /// Caches imported with `--cache-from`, asked in order when the store's own
+    /// caches miss.
+    pub cache_imports: crate::shared_cache::Imports,
+    /// Whether the build's cache is shared (`--cache-to` or `--cache-from`): steps then
+    /// also record keys that can be looked up without the tree below them (a `COPY`
+    /// from a context is keyed by the layers below instead of their files).
+    pub cache_shared: bool,
 }
 
 impl BuildOptions {
@@ -183,6 +190,8 @@ impl BuildOptions {
             sandbox_helper: None,
             snapshotter: Snapshotter::Auto,
             context_modes: ContextModes::Preserve,
+            cache_imports: Vec::new(),
+            cache_shared: false,
         }
     }
 }

@@ -15,6 +15,7 @@ macro_rules! out {
 pub(crate) use out;
 
 pub mod args;
+pub mod build_cache;
 pub mod commands;
 pub mod gate;
 pub mod output;

@@ -3,16 +3,19 @@
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use lading_builder::shared_cache::CacheExport;
 use lading_builder::{BuildOptions, NamedContext, NetworkMode, SecretSource, Snapshotter};
 use lading_oci::source::normalize_tag;
 use lading_oci::{ImageSource, Platform, Store};
-use lading_registry::client::PullPolicy;
+use lading_registry::client::{Client, PullPolicy};
 
 use crate::attestations::recording::Recording;
 use crate::cli::args::{BuildArgs, Progress};
+use crate::cli::build_cache;
 use crate::cli::output;
 use crate::cli::platforms;
 use crate::cli::registry;
@@ -102,8 +105,18 @@ pub(crate) fn build_pinned(
         Store::open(store_dir).with_context(|| format!("opening store {}", store_dir.display()))?;
     // ssh agents started for --ssh key files live until the build ends.
     let mut agents = Vec::new();
-    let opts = options(args, &mut agents)?;
+    let mut opts = options(args, &mut agents)?;
     let platforms = platforms::requested(&args.platform)?;
+    let cache_to: Vec<build_cache::CacheTo> = args
+        .cache_to
+        .iter()
+        .map(|c| build_cache::parse_to(c))
+        .collect::<Result<_>>()?;
+    let cache_from: Vec<build_cache::Location> = args
+        .cache_from
+        .iter()
+        .map(|c| build_cache::parse_from(c))
+        .collect::<Result<_>>()?;
     let mode = match (args.quiet, args.progress) {
         (true, _) => Progress::Quiet,
         (false, Progress::Auto) if std::io::stderr().is_terminal() => Progress::Tty,
@@ -117,6 +130,17 @@ pub(crate) fn build_pinned(
     } else {
         PullPolicy::Missing
     };
+    opts.cache_shared = !cache_to.is_empty() || !cache_from.is_empty();
+    if !opts.no_cache {
+        opts.cache_imports = build_cache::import(&cache_from, &client, &printer);
+        if !args.quiet {
+            for c in &opts.cache_imports {
+                eprintln!("importing cache from {}: {} records", c.name(), c.len());
+            }
+        }
+    }
+    // What every platform's build used and wrote, exported as one cache.
+    let cache = std::sync::Mutex::new(CacheExport::default());
     // One platform (or none given): the build as it always was.
     let build_one = |opts: &BuildOptions, reporter: &dyn lading_builder::Reporter| {
         // Provenance: what the build read and printed, recorded beside (never in) the
@@ -126,17 +150,27 @@ pub(crate) fn build_pinned(
             let source = pin(name).unwrap_or_else(|| registry::from_source(name, &client, policy));
             recording.source(name, source)
         };
-        let result = lading_builder::build(&store, opts, &resolver, recording.reporter())?;
+        let mut result = lading_builder::build(&store, opts, &resolver, recording.reporter())?;
         recording.finish(&store, opts, &args.network, &result.image.descriptor.digest)?;
+        cache
+            .lock()
+            .expect("cache export lock")
+            .absorb(std::mem::take(&mut result.cache));
         anyhow::Ok(result)
+    };
+    let export_cache = || {
+        let cache = std::mem::take(&mut *cache.lock().expect("cache export lock"));
+        export_caches(&store, &cache, &cache_to, &client, &printer, args.quiet)
     };
     let names: Vec<String> = args.tags.iter().map(|t| normalize_tag(t)).collect();
     if platforms.len() > 1 {
         return build_platforms(
             &store, args, outputs, &opts, &platforms, &names, &printer, &build_one,
-        );
+        )
+        .and_then(|built| export_cache().map(|()| built));
     }
     let result = build_one(&opts, &printer)?;
+    export_cache()?;
     let image = result.image;
     if names.is_empty() {
         store.add_untagged(&image.descriptor)?;
@@ -176,6 +210,34 @@ pub(crate) fn build_pinned(
         }
     }
     Ok(Built { image, index: None })
+}
+
+/// `--cache-to`: writes the build's cache to each destination; a failed export fails
+/// the build (as buildx) unless that destination says `ignore-error=true`.
+fn export_caches(
+    store: &Store,
+    cache: &CacheExport,
+    cache_to: &[build_cache::CacheTo],
+    client: &Arc<Client>,
+    printer: &Printer,
+    quiet: bool,
+) -> Result<()> {
+    for to in cache_to {
+        if !quiet {
+            eprintln!("exporting cache to {}", to.location);
+        }
+        match build_cache::export(store, cache, to, client) {
+            Ok(desc) if !quiet => eprintln!("exported cache {}", desc.digest),
+            Ok(_) => {}
+            Err(e) if to.ignore_error => {
+                lading_builder::Reporter::warn(printer, &format!("cache export failed: {e:#}"))
+            }
+            Err(e) => {
+                return Err(e.context(format!("exporting the build cache to {}", to.location)));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `--platform a,b,…`: builds each platform in turn (one store, so the context, the
