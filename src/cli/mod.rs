@@ -16,6 +16,7 @@ pub(crate) use out;
 
 pub mod args;
 pub mod commands;
+pub mod docker_load;
 pub mod gate;
 pub mod output;
 pub mod registry;

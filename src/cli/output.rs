@@ -17,6 +17,9 @@ pub enum Output {
     Oci { dest: PathBuf, tar: bool },
     /// docker archive.
     Docker { dest: PathBuf },
+    /// Loaded into the running docker engine (`--load`, or `type=docker` without
+    /// `dest`, as buildx does).
+    DockerLoad,
     /// Root filesystem directory.
     Local { dest: PathBuf },
     /// Root filesystem tarball.
@@ -56,7 +59,10 @@ pub fn parse(spec: &str) -> Result<Output> {
                 tar,
             }
         }
-        "docker" => Output::Docker { dest: need_dest()? },
+        "docker" => match dest.clone() {
+            Some(dest) => Output::Docker { dest },
+            None => Output::DockerLoad,
+        },
         "local" => Output::Local { dest: need_dest()? },
         "tar" => Output::Tar { dest: need_dest()? },
         "image" | "registry" => {
@@ -81,6 +87,15 @@ pub fn parse(spec: &str) -> Result<Output> {
     Ok(out)
 }
 
+/// The outputs of `-o SPEC...` plus `--load` (buildx's shorthand for `-o type=docker`).
+pub fn parse_all(specs: &[String], load: bool) -> Result<Vec<Output>> {
+    let mut outputs: Vec<Output> = specs.iter().map(|o| parse(o)).collect::<Result<_>>()?;
+    if load && !outputs.contains(&Output::DockerLoad) {
+        outputs.push(Output::DockerLoad);
+    }
+    Ok(outputs)
+}
+
 /// Writes `image` to `out`.
 pub fn write(
     store: &Store,
@@ -100,6 +115,12 @@ pub fn write(
         Output::Docker { dest } => to_file(dest, |w| {
             Ok(export::write_docker_archive(store, image, w, names)?)
         }),
+        Output::DockerLoad => {
+            for line in super::docker_load::load(store, image, names)? {
+                eprintln!("{line}");
+            }
+            Ok(())
+        }
         Output::Local { dest } => {
             let fs = apply_layers(
                 store,
@@ -190,6 +211,18 @@ mod tests {
         );
         assert_eq!(parse("out").unwrap(), Output::Local { dest: "out".into() });
         assert!(parse("type=oci").is_err());
+        // buildx: a docker output without a destination goes into the engine.
+        assert_eq!(parse("type=docker").unwrap(), Output::DockerLoad);
+        assert_eq!(
+            parse("type=docker,dest=d.tar").unwrap(),
+            Output::Docker {
+                dest: "d.tar".into()
+            }
+        );
+        assert_eq!(
+            parse_all(&["type=docker".into()], true).unwrap(),
+            [Output::DockerLoad]
+        );
         assert!(parse("type=nope,dest=x").is_err());
         assert!(parse("type=oci,dest=x,bogus=1").is_err());
     }
