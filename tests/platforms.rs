@@ -678,6 +678,16 @@ fn multi_platform_outputs_are_laid_out_as_buildx_lays_them_out() {
         "{}",
         stderr(&out)
     );
+    // So does the engine's image store (`--load`), as buildx refuses it.
+    let out = run(sb
+        .lading(&["build", "--load", "--platform", "linux/amd64,linux/arm64"])
+        .arg(&ctx));
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--load (-o type=docker) loads one platform"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

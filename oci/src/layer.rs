@@ -213,6 +213,88 @@ pub fn write_layer_tar(store: &Store, entries: Vec<Entry>, epoch: u64) -> Result
     })
 }
 
+/// [`write_layer_tar`] and [`compress_layer`] in one pass, for a layer known to be
+/// exported (one of the target stage's): the tar is written to the store and, as it is
+/// produced, gzipped on the parallel encoder into a second blob, so compressing
+/// overlaps reading and tarring the files instead of following them, and the tar is
+/// not read back and hashed again. The same two blobs as the two calls give; the gzip
+/// record is written as [`compress_layer`] writes it. Returns the tar layer and the
+/// gzip blob's descriptor.
+pub fn write_layer_tar_and_gzip(
+    store: &Store,
+    entries: Vec<Entry>,
+    epoch: u64,
+) -> Result<(LayerBlob, Descriptor)> {
+    let entries = sorted_entries(entries);
+    let gz = crate::gzip::ParallelGzWriter::new(
+        store.writer()?,
+        GZIP_LEVEL,
+        crate::gzip::default_threads(),
+    );
+    let mut tee = Tee {
+        tar: store.writer()?,
+        gz: io::BufWriter::with_capacity(1 << 20, gz),
+    };
+    write_tar(&mut tee, &entries, epoch)?;
+    let stream_err = |source| Error::Stream {
+        what: "compressing layer".into(),
+        source,
+    };
+    let gz = tee
+        .gz
+        .into_inner()
+        .map_err(|e| stream_err(e.into_error()))?;
+    let gz_blob = gz.finish().map_err(stream_err)?;
+    let (digest, size) = tee.tar.commit(None)?;
+    let (gz_digest, gz_size) = gz_blob.commit(None)?;
+    let gz = Descriptor::new(MEDIA_TYPE_LAYER_GZIP, gz_digest, gz_size);
+    record_gzip(store, &digest, &gz)?;
+    Ok((
+        LayerBlob {
+            descriptor: Descriptor::new(MEDIA_TYPE_LAYER_TAR, digest.clone(), size),
+            diff_id: digest,
+        },
+        gz,
+    ))
+}
+
+/// Writes everything to both writers.
+struct Tee<A, B> {
+    tar: A,
+    gz: B,
+}
+
+impl<A: Write, B: Write> Write for Tee<A, B> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tar.write_all(buf)?;
+        self.gz.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tar.flush()?;
+        self.gz.flush()
+    }
+}
+
+/// The file recording `gz` as the gzip blob of the tar layer `tar` (see
+/// [`compress_layer`]).
+fn gzip_record_path(store: &Store, tar: &Digest) -> PathBuf {
+    store.private_dir().join("cache/gzip").join(tar.hex())
+}
+
+fn record_gzip(store: &Store, tar: &Digest, gz: &Descriptor) -> Result<()> {
+    let record = gzip_record_path(store, tar);
+    if let Some(dir) = record.parent() {
+        std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
+    }
+    let bytes = serde_json::to_vec(gz).map_err(|source| Error::Json {
+        what: "the gzip record of a layer".into(),
+        source,
+    })?;
+    crate::store::write_atomic(&record, &bytes)
+}
+
 /// The gzip blob of the uncompressed layer `layer` (one [`write_layer_tar`] wrote):
 /// compressed at [`GZIP_LEVEL`] with the same encoder as [`write_layer`], so the bytes
 /// are those [`write_layer`] gives for the same entries. The tar is re-hashed as it is
@@ -220,10 +302,7 @@ pub fn write_layer_tar(store: &Store, entries: Vec<Entry>, epoch: u64) -> Result
 /// store: the result is recorded under the store's private dir (by diff-id) and, with
 /// `reuse`, taken from there while its blob is present.
 pub fn compress_layer(store: &Store, layer: &Descriptor, reuse: bool) -> Result<Descriptor> {
-    let record = store
-        .private_dir()
-        .join("cache/gzip")
-        .join(layer.digest.hex());
+    let record = gzip_record_path(store, &layer.digest);
     if reuse
         && let Ok(bytes) = std::fs::read(&record)
         && let Ok(d) = serde_json::from_slice::<Descriptor>(&bytes)
@@ -254,14 +333,7 @@ pub fn compress_layer(store: &Store, layer: &Descriptor, reuse: bool) -> Result<
     let blob = gz.finish().map_err(stream_err)?;
     let (digest, size) = blob.commit(None)?;
     let d = Descriptor::new(MEDIA_TYPE_LAYER_GZIP, digest, size);
-    if let Some(dir) = record.parent() {
-        std::fs::create_dir_all(dir).map_err(Error::io("creating", dir))?;
-    }
-    let bytes = serde_json::to_vec(&d).map_err(|source| Error::Json {
-        what: "the gzip record of a layer".into(),
-        source,
-    })?;
-    crate::store::write_atomic(&record, &bytes)?;
+    record_gzip(store, &layer.digest, &d)?;
     Ok(d)
 }
 
@@ -499,6 +571,38 @@ mod tests {
             gz.descriptor
         );
         assert!(compress_layer(&store, &tar.descriptor, false).is_err());
+    }
+
+    #[test]
+    fn writing_tar_and_gzip_at_once_gives_the_blobs_of_the_two_steps() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // Several gzip blocks, files of odd sizes, long names, whiteouts.
+        let mut state = 7u64;
+        let mut entries = vec![Entry::dir("d", 0o755, 0, 0), Entry::whiteout("d/gone")];
+        for i in 0..40 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let len = (state >> 40) as usize % 90_000;
+            let data: Vec<u8> = (0..len)
+                .map(|j| ((j as u64).wrapping_mul(state) >> 13) as u8)
+                .collect();
+            entries.push(Entry {
+                kind: EntryKind::File {
+                    size: data.len() as u64,
+                    data: FileData::Bytes(data.into()),
+                },
+                ..Entry::dir(format!("d/{}{i}", "n".repeat(i * 4)), 0o644, i as u32, 0)
+            });
+        }
+        let (tar, gz) = write_layer_tar_and_gzip(&store, entries.clone(), 5).unwrap();
+        let two_steps = write_layer(&store, entries.clone(), 5).unwrap();
+        assert_eq!(gz, two_steps.descriptor);
+        assert_eq!(tar, write_layer_tar(&store, entries, 5).unwrap());
+        // The record answers a later export without reading the tar.
+        store.delete_blob(&tar.descriptor.digest).unwrap();
+        assert_eq!(compress_layer(&store, &tar.descriptor, true).unwrap(), gz);
     }
 
     #[test]

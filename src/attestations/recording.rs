@@ -18,7 +18,8 @@ use super::{git, invocation};
 /// One build being recorded.
 pub struct Recording<'a> {
     started_on: String,
-    context: ContextRef,
+    /// The main context's digest, computed on its own thread while the build runs.
+    context: std::thread::JoinHandle<Result<ContextRef>>,
     build_contexts: BTreeMap<String, NamedContextRef>,
     images: ResolvedLog,
     recorder: Recorder<'a>,
@@ -26,17 +27,25 @@ pub struct Recording<'a> {
 
 impl<'a> Recording<'a> {
     /// Starts recording the build of `opts`, whose progress `printer` shows: the
-    /// contexts are digested now, as the build is about to see them.
+    /// contexts are digested from now on, as the build is about to see them. The main
+    /// context, which may be large, is read on a thread of its own: reading and hashing
+    /// it on the way to the first step would delay the whole build, while beside the
+    /// build it takes a core the build's first steps leave idle.
     pub fn start(opts: &BuildOptions, printer: &'a dyn Reporter) -> Result<Recording<'a>> {
         let started_on = invocation::now_rfc3339();
         let main = lading_builder::main_context(opts)?;
-        let digest = main
-            .digest()
-            .map_err(|e| anyhow!("digesting the build context: {}", e.message))?;
-        let context = ContextRef {
-            digest: digest.to_string(),
-            git: git::clean_checkout(&main),
-        };
+        let context = std::thread::Builder::new()
+            .name("context-digest".into())
+            .spawn(move || {
+                let digest = main
+                    .digest()
+                    .map_err(|e| anyhow!("digesting the build context: {}", e.message))?;
+                Ok(ContextRef {
+                    digest: digest.to_string(),
+                    git: git::clean_checkout(&main),
+                })
+            })
+            .map_err(|e| anyhow!("starting the build context's digest: {e}"))?;
         let mut build_contexts = BTreeMap::new();
         for (name, ctx) in &opts.named_contexts {
             let value = match ctx {
@@ -107,7 +116,10 @@ impl<'a> Recording<'a> {
                 path: record::dockerfile_path(&opts.context_dir, opts.dockerfile_path.as_deref()),
                 digest: Digest::of(opts.dockerfile_text.as_bytes()).to_string(),
             },
-            context: self.context,
+            context: self
+                .context
+                .join()
+                .map_err(|_| anyhow!("digesting the build context: the thread panicked"))??,
             build_args: opts.build_args.clone(),
             target: opts.target.clone(),
             platform: opts.platform.to_string(),

@@ -921,9 +921,14 @@ pub struct BuildArgs {
     /// Additional build contexts (`name=PATH` or `name=oci-layout://DIR[:tag]`).
     #[arg(long = "build-context")]
     pub build_contexts: Vec<String>,
-    /// Outputs (`type=oci|docker|local|tar,dest=...[,tar=false]`, or a directory).
+    /// Outputs (`type=oci|docker|local|tar,dest=...[,tar=false]`, or a directory;
+    /// `type=docker` without `dest` loads into the docker engine).
     #[arg(short = 'o', long = "output")]
     pub outputs: Vec<String>,
+    /// Load the image into the running docker engine (`$DOCKER_HOST`, else
+    /// /var/run/docker.sock), tagged with the `-t` names; same as `-o type=docker`.
+    #[arg(long)]
+    pub load: bool,
     /// Write the image digest to a file.
     #[arg(long)]
     pub iidfile: Option<PathBuf>,

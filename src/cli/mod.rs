@@ -17,6 +17,7 @@ pub(crate) use out;
 pub mod args;
 pub mod build_cache;
 pub mod commands;
+pub mod docker_load;
 pub mod gate;
 pub mod output;
 pub mod platforms;

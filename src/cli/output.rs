@@ -20,6 +20,9 @@ pub enum Output {
     Oci { dest: PathBuf, tar: bool },
     /// docker archive.
     Docker { dest: PathBuf },
+    /// Loaded into the running docker engine (`--load`, or `type=docker` without
+    /// `dest`, as buildx does).
+    DockerLoad,
     /// Root filesystem directory.
     Local { dest: PathBuf },
     /// Root filesystem tarball.
@@ -59,7 +62,10 @@ pub fn parse(spec: &str) -> Result<Output> {
                 tar,
             }
         }
-        "docker" => Output::Docker { dest: need_dest()? },
+        "docker" => match dest.clone() {
+            Some(dest) => Output::Docker { dest },
+            None => Output::DockerLoad,
+        },
         "local" => Output::Local { dest: need_dest()? },
         "tar" => Output::Tar { dest: need_dest()? },
         "image" | "registry" => {
@@ -84,6 +90,15 @@ pub fn parse(spec: &str) -> Result<Output> {
     Ok(out)
 }
 
+/// The outputs of `-o SPEC...` plus `--load` (buildx's shorthand for `-o type=docker`).
+pub fn parse_all(specs: &[String], load: bool) -> Result<Vec<Output>> {
+    let mut outputs: Vec<Output> = specs.iter().map(|o| parse(o)).collect::<Result<_>>()?;
+    if load && !outputs.contains(&Output::DockerLoad) {
+        outputs.push(Output::DockerLoad);
+    }
+    Ok(outputs)
+}
+
 /// Writes `image` to `out`.
 pub fn write(
     store: &Store,
@@ -103,6 +118,12 @@ pub fn write(
         Output::Docker { dest } => to_file(dest, |w| {
             Ok(export::write_docker_archive(store, image, w, names)?)
         }),
+        Output::DockerLoad => {
+            for line in super::docker_load::load(store, image, names)? {
+                eprintln!("{line}");
+            }
+            Ok(())
+        }
         Output::Local { dest } => {
             let fs = apply_layers(
                 store,
@@ -198,6 +219,11 @@ pub fn write_index(
             "-o type=docker holds one platform (docker load takes one image): build one \
              --platform, or write the index with -o type=oci"
         ),
+        // As buildx: the engine's image store takes one platform per name.
+        Output::DockerLoad => bail!(
+            "--load (-o type=docker) loads one platform into the docker engine: build one \
+             --platform, or push the index (--push) or write it with -o type=oci"
+        ),
         Output::Local { dest } => {
             for (p, image) in built {
                 let one = Output::Local {
@@ -261,6 +287,18 @@ mod tests {
         );
         assert_eq!(parse("out").unwrap(), Output::Local { dest: "out".into() });
         assert!(parse("type=oci").is_err());
+        // buildx: a docker output without a destination goes into the engine.
+        assert_eq!(parse("type=docker").unwrap(), Output::DockerLoad);
+        assert_eq!(
+            parse("type=docker,dest=d.tar").unwrap(),
+            Output::Docker {
+                dest: "d.tar".into()
+            }
+        );
+        assert_eq!(
+            parse_all(&["type=docker".into()], true).unwrap(),
+            [Output::DockerLoad]
+        );
         assert!(parse("type=nope,dest=x").is_err());
         assert!(parse("type=oci,dest=x,bogus=1").is_err());
     }

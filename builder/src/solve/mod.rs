@@ -22,7 +22,7 @@ mod stage;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Condvar, Mutex, OnceLock};
 
 use lading_oci::constants::{
     ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, ANNOTATION_CREATED, ANNOTATION_REVISION,
@@ -187,6 +187,7 @@ pub fn build(
     b.global_scope()?;
     b.check_stage_platforms()?;
     let target = b.target_index()?;
+    let _ = shared.target.set(target);
     let (needed, deps) = b.needed_stages(target)?;
     b.total = needed
         .iter()
@@ -262,6 +263,10 @@ struct Shared {
     failures: Mutex<usize>,
     /// The cache records used and written, for `--cache-to`.
     used: Mutex<UsedCache>,
+    /// The target stage: its layers are exported, so they are gzipped as they are written.
+    target: OnceLock<usize>,
+    /// The gzip blobs of layers this build compressed while writing them, by tar digest.
+    gzipped: Mutex<BTreeMap<lading_oci::Digest, lading_oci::Descriptor>>,
 }
 
 /// What a build took from and put into its caches, for `--cache-to`.
@@ -1391,7 +1396,7 @@ impl<'a> Builder<'a> {
     ) -> StepResult<lading_oci::layer::LayerBlob> {
         let epoch = self.opts.epoch as u64;
         if !self.writes_records() {
-            return Ok(write_layer_tar(self.store, entries, epoch)?);
+            return self.write_layer(entries);
         }
         let key = lading_oci::layer::content_key(&entries, epoch)?;
         let path = self
@@ -1408,7 +1413,7 @@ impl<'a> Builder<'a> {
                 diff_id,
             });
         }
-        let blob = write_layer_tar(self.store, entries, epoch)?;
+        let blob = self.write_layer(entries)?;
         let layer = Some((blob.descriptor.clone(), blob.diff_id.clone()));
         self.write_record("layers", &path, &layer)?;
         Ok(blob)
@@ -1524,6 +1529,26 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Writes a layer uncompressed; in the target stage, whose layers the image holds,
+    /// gzips it on the way too (kept for [`Builder::compressed_layers`]), so compressing
+    /// overlaps reading the files instead of following the build.
+    fn write_layer(
+        &self,
+        entries: Vec<lading_oci::layer::Entry>,
+    ) -> StepResult<lading_oci::layer::LayerBlob> {
+        let epoch = self.opts.epoch as u64;
+        if self.current.is_none() || self.current != self.shared.target.get().copied() {
+            return Ok(write_layer_tar(self.store, entries, epoch)?);
+        }
+        let (blob, gz) = lading_oci::layer::write_layer_tar_and_gzip(self.store, entries, epoch)?;
+        self.shared
+            .gzipped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(blob.descriptor.digest.clone(), gz);
+        Ok(blob)
+    }
+
     fn unused_args(&self) -> Vec<String> {
         let unused: Vec<&String> = self
             .opts
@@ -1543,7 +1568,7 @@ impl<'a> Builder<'a> {
 
     /// The stage's layers as exported: the ones this build wrote uncompressed gzipped
     /// (once per store; a warm build finds them recorded, `--no-cache` compresses
-    /// again), the others as they are. Each
+    /// again unless this build gzipped them while writing them), the others as they are. Each
     /// gzip blob's digest also names the tar's snapshot, so a build `FROM` the image
     /// does not unpack its layers again.
     fn compressed_layers(&self, state: &StageState) -> Result<Vec<lading_oci::Descriptor>> {
@@ -1554,10 +1579,23 @@ impl<'a> Builder<'a> {
                 out.push(layer.clone());
                 continue;
             }
-            if !self.opts.no_cache {
-                self.import_gzip(layer);
-            }
-            let gz = lading_oci::layer::compress_layer(self.store, layer, !self.opts.no_cache)?;
+            let early = self
+                .shared
+                .gzipped
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&layer.digest)
+                .filter(|gz| self.store.has(&gz.digest))
+                .cloned();
+            let gz = match early {
+                Some(gz) => gz,
+                None => {
+                    if !self.opts.no_cache {
+                        self.import_gzip(layer);
+                    }
+                    lading_oci::layer::compress_layer(self.store, layer, !self.opts.no_cache)?
+                }
+            };
             self.shared
                 .used
                 .lock()

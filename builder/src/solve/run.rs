@@ -19,7 +19,6 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use lading_oci::hash::Sha256;
-use lading_oci::layer::write_layer_tar;
 use lading_oci::{Descriptor, Digest};
 
 use super::{Builder, PROXY_ARGS, StageState};
@@ -293,7 +292,7 @@ impl Builder<'_> {
             let epoch = self.opts.epoch as u64;
             let (blob, prepared) = std::thread::scope(|s| {
                 let prepared = s.spawn(|| snapshot::prepare(&snapshots, &entries, epoch));
-                let blob = write_layer_tar(self.store, entries.clone(), epoch);
+                let blob = self.write_layer(entries.clone());
                 (blob, prepared.join())
             });
             let blob = blob?;

@@ -25,11 +25,7 @@ use crate::progress::Printer;
 /// Runs a build, tags and exports the result; with `--push` (or `-o type=registry`),
 /// publishes it through the gates ([`super::publish`]).
 pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
-    let outputs: Vec<output::Output> = args
-        .outputs
-        .iter()
-        .map(|o| output::parse(o))
-        .collect::<Result<_>>()?;
+    let outputs = output::parse_all(&args.outputs, args.load)?;
     let pushes = super::publish::pushed_names(&args, &outputs)?;
     // The registry serves the store the build writes, from before the build on.
     let server = match args.serve {
@@ -179,6 +175,10 @@ pub(crate) fn build_pinned(
         store.tag(name, &image.descriptor)?;
     }
     for out in outputs {
+        if *out == output::Output::DockerLoad && args.quiet {
+            crate::cli::docker_load::load(&store, &image, &names)?;
+            continue;
+        }
         output::write(&store, &image, out, &names, opts.epoch as u64)?;
     }
     let digest = image.descriptor.digest.to_string();

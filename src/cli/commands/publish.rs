@@ -164,12 +164,7 @@ pub(crate) fn pushed_names(args: &BuildArgs, outputs: &[Output]) -> Result<Optio
 /// `lading publish`.
 pub fn run(store_dir: &Path, args: PublishArgs) -> Result<ExitCode> {
     let plan = Plan::of(&args)?;
-    let outputs: Vec<output::Output> = args
-        .build
-        .outputs
-        .iter()
-        .map(|o| output::parse(o))
-        .collect::<Result<_>>()?;
+    let outputs = output::parse_all(&args.build.outputs, args.build.load)?;
     if outputs.iter().any(|o| matches!(o, Output::Registry { .. })) {
         bail!("lading publish pushes to each --image; -o type=registry is `lading build`'s");
     }
