@@ -118,9 +118,7 @@ pub fn write(
             Ok(())
         }
         Output::Tar { dest } => {
-            let tmp = tempfile::Builder::new()
-                .prefix("rootfs-")
-                .tempdir_in(store.private_dir())?;
+            let tmp = store.temp_dir("rootfs")?;
             let fs = apply_layers(store, image.layers(), tmp.path(), UnpackOptions::default())?;
             let entries: Vec<Entry> = fs
                 .nodes
