@@ -134,6 +134,8 @@ pub struct Pruned {
 
 /// Removes what `opts` allow (see the module docs).
 pub fn prune(store: &Store, opts: &Options) -> Result<Pruned> {
+    // Our lease makes the trash dirs below ours, not a dead process's, while we run.
+    let _ = store.temp_prefix("prune")?;
     let store = store.unleased();
     let _gc = lease::gc_lock(&store.private_dir(), true)?;
     let plan = plan_locked(&store, opts, SystemTime::now())?;
@@ -167,6 +169,7 @@ pub fn reclaim_orphans(store: &Store) -> Result<u64> {
     if !store.is_durable() {
         return Ok(0);
     }
+    let _ = store.temp_prefix("reclaim")?;
     let mut freed = 0;
     for item in orphans::find(store.root(), SystemTime::now()) {
         if item.paths.iter().all(|p| remove_path(p).is_ok()) {
@@ -183,7 +186,17 @@ fn remove_path(p: &Path) -> io::Result<()> {
         Err(e) => return Err(e),
     };
     let r = if meta.is_dir() {
-        fs::remove_dir_all(p)
+        // A tree goes away in one rename first: a prune killed half way must never
+        // leave half a snapshot under its name, which a build would take as whole. The
+        // trash is this process's temp dir, an orphan if it dies.
+        let parent = p.parent().unwrap_or(Path::new("."));
+        let trash = tempfile::Builder::new()
+            .prefix(&lease::temp_prefix("trash"))
+            .tempdir_in(parent)?
+            .keep();
+        let target = trash.join("x");
+        fs::rename(p, &target)?;
+        fs::remove_dir_all(&trash)
     } else {
         fs::remove_file(p)
     };
@@ -675,3 +688,6 @@ pub(crate) fn disk_usage(path: &Path) -> u64 {
     }
     total
 }
+
+#[cfg(test)]
+mod tests;
