@@ -342,7 +342,7 @@ fn plan_locked(store: &Store, opts: &Options, now: SystemTime) -> Result<Plan> {
     plan.remove.extend(dangling);
 
     // Each cache blob no image keeps counts towards the most recently used record naming it.
-    candidates.sort_by(|a, b| b.item.last_used.cmp(&a.item.last_used));
+    candidates.sort_by_key(|c| std::cmp::Reverse(c.item.last_used));
     let mut charged: BTreeMap<Digest, usize> = BTreeMap::new();
     for (i, c) in candidates.iter_mut().enumerate() {
         for d in &c.blobs {

@@ -116,11 +116,10 @@ pub fn df(store_dir: &Path, args: DfArgs) -> Result<ExitCode> {
         "RECLAIMABLE"
     );
     for (kind, r) in &rows {
-        let pct = if r.size == 0 {
-            String::new()
-        } else {
-            format!(" ({}%)", r.reclaimable * 100 / r.size)
-        };
+        let pct = (r.reclaimable * 100)
+            .checked_div(r.size)
+            .map(|p| format!(" ({p}%)"))
+            .unwrap_or_default();
         crate::cli::out!(
             "{:<20} {:>8} {:>8} {:>10} {:>16}",
             kind.name(),
@@ -149,7 +148,7 @@ pub fn df(store_dir: &Path, args: DfArgs) -> Result<ExitCode> {
             .map(|i| (i, false))
             .chain(plan.remove.iter().map(|i| (i, true)))
             .collect();
-        items.sort_by(|a, b| b.0.last_used.cmp(&a.0.last_used));
+        items.sort_by_key(|i| std::cmp::Reverse(i.0.last_used));
         for (item, removable) in items {
             if item.paths.is_empty() {
                 continue;
