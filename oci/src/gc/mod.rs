@@ -138,7 +138,7 @@ pub fn prune(store: &Store, opts: &Options) -> Result<Pruned> {
     let _ = store.temp_prefix("prune")?;
     let store = store.unleased();
     let _gc = lease::gc_lock(&store.private_dir(), true)?;
-    let plan = plan_locked(&store, opts, SystemTime::now())?;
+    let plan = plan_locked(&store, opts, SystemTime::now(), false)?;
     let mut out = Pruned::default();
     for item in plan.remove {
         let mut ok = true;
@@ -160,7 +160,7 @@ pub fn prune(store: &Store, opts: &Options) -> Result<Pruned> {
 pub fn plan(store: &Store, opts: &Options) -> Result<Plan> {
     let store = store.unleased();
     let _gc = lease::gc_lock(&store.private_dir(), true)?;
-    plan_locked(&store, opts, SystemTime::now())
+    plan_locked(&store, opts, SystemTime::now(), true)
 }
 
 /// Removes what dead processes left (temp files, leases), as each build does first.
@@ -209,11 +209,24 @@ fn remove_path(p: &Path) -> io::Result<()> {
 /// A cache candidate before the budget decides.
 struct Candidate {
     item: Item,
+    /// Whether `item.size` counts its trees already (else it is measured if removed).
+    sized: bool,
     blobs: Vec<Digest>,
     snapshots: Vec<String>,
 }
 
-fn plan_locked(store: &Store, opts: &Options, now: SystemTime) -> Result<Plan> {
+/// `measure_all`: size every tree (for `df`); otherwise only what the budget needs and
+/// what is removed, so that a prune of a big store holds the lock for less time.
+fn plan_locked(store: &Store, opts: &Options, now: SystemTime, measure_all: bool) -> Result<Plan> {
+    let budget = opts
+        .keep_storage
+        .unwrap_or(if opts.all || opts.until.is_some() {
+            0
+        } else {
+            u64::MAX
+        });
+    let measure = measure_all || (budget != 0 && budget != u64::MAX);
+    let tree_size = |p: &Path| if measure { disk_usage(p) } else { 0 };
     let root = store.root();
     let private = store.private_dir();
     let mut plan = Plan::default();
@@ -295,6 +308,7 @@ fn plan_locked(store: &Store, opts: &Options, now: SystemTime) -> Result<Plan> {
                 item,
                 blobs: named,
                 snapshots: Vec::new(),
+                sized: measure,
             });
         }
     }
@@ -312,13 +326,14 @@ fn plan_locked(store: &Store, opts: &Options, now: SystemTime) -> Result<Plan> {
         candidates.push(Candidate {
             item: Item {
                 kind: Kind::BuildCache,
-                size: dirs.iter().map(|p| disk_usage(p)).sum(),
+                size: dirs.iter().map(|p| tree_size(p)).sum(),
                 last_used: modified(&store.blob_path(d)),
                 in_use: held_digests.contains(d),
                 paths: dirs,
             },
             blobs: Vec::new(),
             snapshots: vec![name],
+            sized: measure,
         });
     }
     // Cache mounts.
@@ -327,7 +342,13 @@ fn plan_locked(store: &Store, opts: &Options, now: SystemTime) -> Result<Plan> {
         if name.ends_with(".lock") || name.starts_with(lease::TEMP_MARK) {
             continue;
         }
-        let mut item = dir_item(Kind::BuildCache, &path);
+        let mut item = Item {
+            kind: Kind::BuildCache,
+            size: tree_size(&path),
+            last_used: modified(&path),
+            in_use: false,
+            paths: vec![path.clone()],
+        };
         item.in_use = leases.held.contains(&format!("mount-{name}"));
         let lock = mounts.join(format!("{name}.lock"));
         if lock.exists() {
@@ -337,6 +358,7 @@ fn plan_locked(store: &Store, opts: &Options, now: SystemTime) -> Result<Plan> {
             item,
             blobs: Vec::new(),
             snapshots: Vec::new(),
+            sized: measure,
         });
     }
     plan.remove.extend(dangling);
@@ -353,19 +375,12 @@ fn plan_locked(store: &Store, opts: &Options, now: SystemTime) -> Result<Plan> {
                 for s in &snaps {
                     let p = s.join(&name);
                     if fs::symlink_metadata(&p).is_ok() {
-                        c.item.size += disk_usage(&p);
+                        c.item.size += tree_size(&p);
                     }
                 }
             }
         }
     }
-    let budget = opts
-        .keep_storage
-        .unwrap_or(if opts.all || opts.until.is_some() {
-            0
-        } else {
-            u64::MAX
-        });
     let mut used = 0u64;
     let mut kept_blobs = base.clone();
     let mut kept_snapshots: BTreeSet<String> = BTreeSet::new();
@@ -460,8 +475,11 @@ fn plan_locked(store: &Store, opts: &Options, now: SystemTime) -> Result<Plan> {
             }
         }
     }
-    for (c, gone) in candidates.into_iter().zip(removed) {
+    for (mut c, gone) in candidates.into_iter().zip(removed) {
         if gone {
+            if !c.sized {
+                c.item.size = c.item.paths.iter().map(|p| disk_usage(p)).sum();
+            }
             plan.remove.push(c.item);
         } else {
             plan.keep.push(c.item);
