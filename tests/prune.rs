@@ -162,6 +162,15 @@ fn assert_no_orphans(sb: &Sandbox) {
     assert!(ingest.is_empty(), "ingest not empty: {ingest:?}");
 }
 
+/// Sets the flag when dropped, so a failing thread still ends the loop it would stop.
+struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 fn kill9(child: &mut Child) {
     let _ = child.kill();
     let _ = child.wait();
@@ -201,6 +210,7 @@ fn prune_in_a_loop_never_breaks_concurrent_builds() {
                 prunes.fetch_add(1, Ordering::SeqCst);
             }
         });
+        let _stop = StopOnDrop(&done);
         let builders: Vec<_> = (0..2)
             .map(|t| {
                 let (sb, contexts, golden) = (&sb, &contexts, &golden);
