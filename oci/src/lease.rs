@@ -92,12 +92,15 @@ fn leases() -> &'static Mutex<BTreeMap<PathBuf, Arc<Lease>>> {
 
 /// This process's lease in the store whose private dir is `private`, taken on first use.
 pub fn lease(private: &Path) -> Result<Arc<Lease>> {
+    // One lease per store, however its path is spelled: a second lease file of the
+    // same id would replace the first, and what the first held would be lost.
+    let private = fs::canonicalize(private).unwrap_or_else(|_| private.to_path_buf());
     let mut all = leases().lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(l) = all.get(private) {
+    if let Some(l) = all.get(&private) {
         return Ok(l.clone());
     }
-    let l = Arc::new(Lease::take(private)?);
-    all.insert(private.to_path_buf(), l.clone());
+    let l = Arc::new(Lease::take(&private)?);
+    all.insert(private, l.clone());
     Ok(l)
 }
 

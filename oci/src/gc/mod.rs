@@ -195,8 +195,13 @@ fn remove_path(p: &Path) -> io::Result<()> {
             .tempdir_in(parent)?
             .keep();
         let target = trash.join("x");
-        fs::rename(p, &target)?;
-        fs::remove_dir_all(&trash)
+        match fs::rename(p, &target) {
+            Ok(()) => fs::remove_dir_all(&trash),
+            Err(e) => {
+                let _ = fs::remove_dir(&trash);
+                Err(e)
+            }
+        }
     } else {
         fs::remove_file(p)
     };
