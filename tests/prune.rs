@@ -367,3 +367,55 @@ fn dir_size(dir: &Path) -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// docker's habits: the question, `y` to go on, anything else (end of input too, as in
+/// a script without `-f`) cancels with exit code 1 and removes nothing; `df` counts what
+/// prune would free; `--filter` takes only `until`.
+#[test]
+fn prune_asks_like_docker_and_df_counts_what_it_frees() {
+    let sb = Sandbox::new();
+    let store = Store::open(sb.store()).unwrap().unleased();
+    let stray = store.put_bytes(b"stray", "x").unwrap().digest;
+    let df = common::stdout(&sb.run(&["df"]));
+    assert!(df.starts_with("TYPE"), "{df}");
+    let row = df
+        .lines()
+        .find(|l| l.starts_with("Unreferenced blobs"))
+        .unwrap();
+    assert_eq!(
+        row.split_whitespace().collect::<Vec<_>>()[2..],
+        ["1", "0", "5B", "5B", "(100%)"],
+        "{df}"
+    );
+    let out = sb.run(&["prune"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(common::stdout(&out).contains("Are you sure you want to continue? [y/N]"));
+    assert!(common::stderr(&out).contains("cancelled"));
+    assert!(store.blob_path(&stray).exists());
+    let out = common::run_with_stdin(&mut sb.lading(&["prune"]), "n\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(store.blob_path(&stray).exists());
+    let out = common::run_with_stdin(&mut sb.lading(&["prune"]), "y\n");
+    common::assert_success(&out);
+    let text = common::stdout(&out);
+    assert!(
+        text.contains(&format!("blobs/sha256/{}", stray.hex())),
+        "{text}"
+    );
+    assert!(
+        text.trim_end().ends_with("Total reclaimed space: 5B"),
+        "{text}"
+    );
+    assert!(!store.blob_path(&stray).exists());
+    let out = sb.run(&["prune", "-f", "--filter", "label=x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::stderr(&out).contains("until"));
+    common::assert_success(&sb.run(&[
+        "prune",
+        "-f",
+        "--filter",
+        "until=1h",
+        "--keep-storage",
+        "1GB",
+    ]));
+}
