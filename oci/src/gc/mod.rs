@@ -267,6 +267,13 @@ fn plan_locked(store: &Store, opts: &Options, now: SystemTime, measure_all: bool
             };
             let item = file_item(Kind::Record, &path, false);
             if base.contains(&manifest) {
+                // A gate record's file holds the very bytes of its blob.
+                if let Ok(bytes) = fs::read(&path) {
+                    let own = Digest::of(&bytes);
+                    if present.contains(&own) {
+                        record_blobs.insert(own);
+                    }
+                }
                 record_blobs.extend(
                     digests_in_file(&path)
                         .into_iter()

@@ -118,7 +118,10 @@ fn records_follow_their_manifest() {
     let gates = store.private_dir().join("gates");
     fs::create_dir_all(&gates).unwrap();
     let kept = gates.join(format!("{}.json", manifest.hex()));
-    fs::write(&kept, format!(r#"{{"reports":["{report}"]}}"#)).unwrap();
+    let record = format!(r#"{{"reports":["{report}"]}}"#);
+    fs::write(&kept, &record).unwrap();
+    // The record is a blob too (gate records are), kept with its file.
+    let record_blob = other.put_bytes(record.as_bytes(), "g").unwrap().digest;
     let gone = gates.join(format!("{}.json", Digest::of(b"x").hex()));
     fs::write(&gone, "{}").unwrap();
     prune(
@@ -130,6 +133,7 @@ fn records_follow_their_manifest() {
     )
     .unwrap();
     assert!(kept.exists() && store.blob_path(&report).exists());
+    assert!(store.blob_path(&record_blob).exists());
     assert!(!gone.exists());
 }
 
