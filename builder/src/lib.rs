@@ -13,6 +13,7 @@ pub mod pathmatch;
 pub mod progress;
 pub mod remote;
 pub mod run_mount;
+pub mod shared_cache;
 pub mod snapshot;
 pub mod solve;
 pub mod users;

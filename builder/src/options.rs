@@ -126,6 +126,9 @@ pub struct BuildOptions {
     pub annotations: BTreeMap<String, String>,
     /// Target platform.
     pub platform: Platform,
+    /// Whether `--platform` named the target. BuildKit then gives the image the target
+    /// platform's `os`/`architecture`/`variant`; without it, the base's are kept.
+    pub platform_explicit: bool,
     /// `--no-cache`.
     pub no_cache: bool,
     /// `SOURCE_DATE_EPOCH`: every timestamp of the image (0 unless given).
@@ -147,6 +150,13 @@ pub struct BuildOptions {
     pub snapshotter: Snapshotter,
     /// Permission bits of files copied from local contexts (`--context-modes`).
     pub context_modes: ContextModes,
+    /// Caches imported with `--cache-from`, asked in order when the store's own
+    /// caches miss.
+    pub cache_imports: crate::shared_cache::Imports,
+    /// Whether the build's cache is shared (`--cache-to` or `--cache-from`): steps then
+    /// also record keys that can be looked up without the tree below them (a `COPY`
+    /// from a context is keyed by the layers below instead of their files).
+    pub cache_shared: bool,
 }
 
 impl BuildOptions {
@@ -169,6 +179,7 @@ impl BuildOptions {
             labels: BTreeMap::new(),
             annotations: BTreeMap::new(),
             platform: Platform::host(),
+            platform_explicit: false,
             no_cache: false,
             epoch: 0,
             named_contexts: BTreeMap::new(),
@@ -179,6 +190,8 @@ impl BuildOptions {
             sandbox_helper: None,
             snapshotter: Snapshotter::Auto,
             context_modes: ContextModes::Preserve,
+            cache_imports: Vec::new(),
+            cache_shared: false,
         }
     }
 }

@@ -55,3 +55,10 @@ pub const OCI_LAYOUT_CONTENT: &str = "{\"imageLayoutVersion\":\"1.0.0\"}";
 
 /// Largest manifest or config we read into memory (as registries limit manifests).
 pub const MAX_JSON_BLOB: u64 = 4 * 1024 * 1024;
+
+/// `artifactType` of a build cache lading exports (`--cache-to`): an image manifest whose
+/// config holds the cache records and whose layers are the layer blobs they name.
+pub const ARTIFACT_TYPE_BUILD_CACHE: &str = "application/vnd.lading.cache.v1+json";
+/// Media type of a build cache's config blob: the records (step key → result layer) and
+/// the gzip blob of each exported uncompressed layer.
+pub const MEDIA_TYPE_BUILD_CACHE_CONFIG: &str = "application/vnd.lading.cache.config.v1+json";

@@ -39,9 +39,64 @@ fn layout_files(
     for l in image.layers() {
         blob(l);
     }
+    push_named(&mut files, &image.descriptor, names)?;
+    Ok(files)
+}
+
+/// Files of an OCI layout holding the whole graph under `root` (an index: every
+/// platform's manifest, config and layers), tagged with `names` as [`layout_files`] does.
+fn root_layout_files(
+    store: &Store,
+    root: &Descriptor,
+    names: &[String],
+) -> Result<Vec<(String, FileData, u64)>> {
+    let mut files = Vec::new();
+    for item in crate::graph::walk(store, root, None)? {
+        let d = item.descriptor();
+        files.push((
+            format!("blobs/{}/{}", d.digest.algorithm().name(), d.digest.hex()),
+            FileData::Path(store.blob_path(&d.digest)),
+            d.size,
+        ));
+    }
+    let mut root = root.clone();
+    root.platform = None;
+    root.annotations.clear();
+    push_named(&mut files, &root, names)?;
+    Ok(files)
+}
+
+/// Writes an OCI layout directory at `dest` holding the graph under `root` (a
+/// multi-platform build's index), tagged with `names` as [`write_oci_dir`] tags.
+pub fn write_oci_dir_root(
+    store: &Store,
+    root: &Descriptor,
+    dest: &Path,
+    names: &[String],
+) -> Result<()> {
+    write_files(dest, root_layout_files(store, root, names)?)
+}
+
+/// Writes an OCI archive holding the graph under `root`, tagged with `names`, to `out`.
+pub fn write_oci_archive_root<W: Write + ?Sized>(
+    store: &Store,
+    root: &Descriptor,
+    out: &mut W,
+    names: &[String],
+) -> Result<()> {
+    let files = root_layout_files(store, root, names)?;
+    write_tar(out, &archive_entries(files), 0)
+}
+
+/// Adds `index.json` naming `root` once per name (none: once, untagged) and `oci-layout`.
+fn push_named(
+    files: &mut Vec<(String, FileData, u64)>,
+    root: &Descriptor,
+    names: &[String],
+) -> Result<()> {
     let mut manifests = Vec::new();
     for name in names {
-        let mut d = image.descriptor.clone();
+        let mut d = root.clone();
         let tag = name
             .rsplit_once(':')
             .filter(|(r, _)| !r.ends_with('/') && !r.is_empty())
@@ -54,10 +109,9 @@ fn layout_files(
         manifests.push(d);
     }
     if manifests.is_empty() {
-        manifests.push(image.descriptor.clone());
+        manifests.push(root.clone());
     }
-    push_layout_metadata(&mut files, manifests)?;
-    Ok(files)
+    push_layout_metadata(files, manifests)
 }
 
 /// Adds `index.json` (listing `manifests`) and `oci-layout` to a layout's files.

@@ -117,8 +117,19 @@ impl Platform {
             }
             _ => {}
         }
+        // containerd writes arm variants as `v7`; `linux/arm/7` means the same.
+        if matches!(arch.as_str(), "arm" | "arm64")
+            && let Some(v) = variant.as_mut()
+            && v.chars().next().is_some_and(|c| c.is_ascii_digit())
+        {
+            *v = format!("v{v}");
+        }
         if arch == "arm64" && variant.is_none() {
             variant = Some("v8".into());
+        }
+        // containerd's default for 32-bit arm (BuildKit builds `linux/arm` as arm/v7).
+        if arch == "arm" && variant.is_none() {
+            variant = Some("v7".into());
         }
         Ok(Platform {
             architecture: arch,
@@ -126,6 +137,17 @@ impl Platform {
             os_version: None,
             variant,
         })
+    }
+
+    /// The platform as containerd's `platforms.Normalize` (and so BuildKit) spells it:
+    /// arm64's default variant `v8` is dropped (`linux/arm64`). BuildKit's predefined
+    /// ARGs and index entries use this spelling.
+    pub fn normalized(&self) -> Platform {
+        let mut p = self.clone();
+        if p.architecture == "arm64" && p.variant.as_deref() == Some("v8") {
+            p.variant = None;
+        }
+        p
     }
 
     /// Whether an index entry's platform satisfies this requested one.
@@ -455,5 +477,20 @@ mod tests {
             "linux/amd64"
         );
         assert!(Platform::parse("linux").is_err());
+        for (given, want) in [
+            ("linux/arm", "linux/arm/v7"),
+            ("linux/arm/7", "linux/arm/v7"),
+            ("linux/arm/v6", "linux/arm/v6"),
+            ("linux/arm64/8", "linux/arm64/v8"),
+        ] {
+            assert_eq!(Platform::parse(given).unwrap().to_string(), want);
+        }
+        assert_eq!(
+            Platform::parse("linux/arm64")
+                .unwrap()
+                .normalized()
+                .to_string(),
+            "linux/arm64"
+        );
     }
 }

@@ -914,9 +914,10 @@ pub struct BuildArgs {
     /// Manifest annotations (`KEY=VALUE`).
     #[arg(long = "annotation")]
     pub annotations: Vec<String>,
-    /// Target platform (`os/arch[/variant]`).
-    #[arg(long)]
-    pub platform: Option<String>,
+    /// Target platforms (`os/arch[/variant]`): a comma-separated list, or the flag
+    /// repeated, as buildx takes them. Several platforms build one image index.
+    #[arg(long, value_delimiter = ',')]
+    pub platform: Vec<String>,
     /// Do not use the build cache.
     #[arg(long)]
     pub no_cache: bool,
@@ -977,7 +978,17 @@ pub struct BuildArgs {
     /// $LADING_VULN_DB, else $XDG_CACHE_HOME/lading/osv].
     #[arg(long, env = "LADING_VULN_DB", value_name = "DIR")]
     pub db: Option<PathBuf>,
-    /// Registry access for `FROM` images.
+    /// Import a build cache (`type=registry,ref=REG/REPO:TAG`, `type=local,src=DIR`, or
+    /// a plain image reference); repeatable, asked in order. A missing, partial or
+    /// corrupt cache is a miss with a warning.
+    #[arg(long = "cache-from", value_name = "SPEC")]
+    pub cache_from: Vec<String>,
+    /// Export the build cache (`type=registry,ref=REG/REPO:TAG[,mode=min|max]` or
+    /// `type=local,dest=DIR[,mode=min|max]`); `mode=max` also exports the steps of
+    /// stages the image does not contain.
+    #[arg(long = "cache-to", value_name = "SPEC")]
+    pub cache_to: Vec<String>,
+    /// Registry access for `FROM` images and registry caches.
     #[command(flatten)]
     pub registry: RegistryArgs,
 }

@@ -15,9 +15,11 @@ macro_rules! out {
 pub(crate) use out;
 
 pub mod args;
+pub mod build_cache;
 pub mod commands;
 pub mod gate;
 pub mod output;
+pub mod platforms;
 pub mod registry;
 pub mod signatures;
 pub mod ssh_agent;

@@ -7,8 +7,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use lading_oci::layer::{Entry, EntryKind, FileData, write_tar};
+use lading_oci::spec::Descriptor;
 use lading_oci::unpack::{NodeKind, UnpackOptions, apply_layers};
-use lading_oci::{Image, Store, export};
+use lading_oci::{Image, Platform, Store, export};
+
+use crate::cli::platforms;
 
 /// One parsed output.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,31 +122,97 @@ pub fn write(
         }
         Output::Tar { dest } => {
             let tmp = store.temp_dir("rootfs")?;
-            let fs = apply_layers(store, image.layers(), tmp.path(), UnpackOptions::default())?;
-            let entries: Vec<Entry> = fs
-                .nodes
-                .iter()
-                .filter_map(|(path, n)| {
-                    let kind = match &n.kind {
-                        NodeKind::Dir => EntryKind::Dir,
-                        NodeKind::File(size) => EntryKind::File {
-                            data: FileData::Path(fs.dir.join(path)),
-                            size: *size,
-                        },
-                        NodeKind::Symlink(t) => EntryKind::Symlink(t.clone()),
-                        NodeKind::Special => return None,
-                    };
-                    Some(Entry {
-                        path: path.clone(),
-                        kind,
-                        mode: n.mode,
-                        uid: n.uid,
-                        gid: n.gid,
-                        xattrs: Default::default(),
-                    })
-                })
-                .collect();
-            let mut entries = entries;
+            let mut entries = rootfs_entries(store, image, tmp.path(), None)?;
+            entries.sort_by(|a, b| lading_oci::layer::compare_paths(&a.path, &b.path));
+            to_file(dest, |w| Ok(write_tar(w, &entries, epoch)?))
+        }
+    }
+}
+
+/// The root filesystem of `image`, unpacked into `dir`, as tar entries; under `prefix/`
+/// when given (the prefix directory itself included).
+fn rootfs_entries(
+    store: &Store,
+    image: &Image,
+    dir: &Path,
+    prefix: Option<&str>,
+) -> Result<Vec<Entry>> {
+    let fs = apply_layers(store, image.layers(), dir, UnpackOptions::default())?;
+    let mut entries: Vec<Entry> = prefix
+        .map(|p| Entry::dir(p.to_string(), 0o755, 0, 0))
+        .into_iter()
+        .collect();
+    entries.extend(fs.nodes.iter().filter_map(|(path, n)| {
+        let kind = match &n.kind {
+            NodeKind::Dir => EntryKind::Dir,
+            NodeKind::File(size) => EntryKind::File {
+                data: FileData::Path(fs.dir.join(path)),
+                size: *size,
+            },
+            NodeKind::Symlink(t) => EntryKind::Symlink(t.clone()),
+            NodeKind::Special => return None,
+        };
+        Some(Entry {
+            path: match prefix {
+                Some(p) => format!("{p}/{path}"),
+                None => path.clone(),
+            },
+            kind,
+            mode: n.mode,
+            uid: n.uid,
+            gid: n.gid,
+            xattrs: Default::default(),
+        })
+    }));
+    Ok(entries)
+}
+
+/// The directory buildx gives a platform in `local` and `tar` outputs of several
+/// platforms: `linux_arm64`, `linux_arm_v7`.
+pub fn platform_dir(p: &Platform) -> String {
+    p.to_string().replace('/', "_")
+}
+
+/// Writes a multi-platform build to `out`, as buildx does: `oci` holds the index and
+/// every platform's image; `local` and `tar` hold one root filesystem per platform in
+/// a directory named by [`platform_dir`]; `docker` archives hold one platform only, so
+/// they are refused.
+pub fn write_index(
+    store: &Store,
+    index: &Descriptor,
+    built: &[(Platform, Image)],
+    out: &Output,
+    names: &[String],
+    epoch: u64,
+) -> Result<()> {
+    match out {
+        Output::Registry { .. } => Ok(()),
+        Output::Oci { dest, tar: false } => export::write_oci_dir_root(store, index, dest, names)
+            .with_context(|| format!("writing OCI layout {}", dest.display())),
+        Output::Oci { dest, tar: true } => to_file(dest, |w| {
+            Ok(export::write_oci_archive_root(store, index, w, names)?)
+        }),
+        Output::Docker { .. } => bail!(
+            "-o type=docker holds one platform (docker load takes one image): build one \
+             --platform, or write the index with -o type=oci"
+        ),
+        Output::Local { dest } => {
+            for (p, image) in built {
+                let one = Output::Local {
+                    dest: dest.join(platform_dir(&platforms::index_platform(p))),
+                };
+                write(store, image, &one, names, epoch)?;
+            }
+            Ok(())
+        }
+        Output::Tar { dest } => {
+            let tmp = store.temp_dir("rootfs")?;
+            let mut entries = Vec::new();
+            for (n, (p, image)) in built.iter().enumerate() {
+                let dir = tmp.path().join(n.to_string());
+                let prefix = platform_dir(&platforms::index_platform(p));
+                entries.extend(rootfs_entries(store, image, &dir, Some(&prefix))?);
+            }
             entries.sort_by(|a, b| lading_oci::layer::compare_paths(&a.path, &b.path));
             to_file(dest, |w| Ok(write_tar(w, &entries, epoch)?))
         }

@@ -303,6 +303,9 @@ pub fn reproduce(store_dir: &Path, opts: &Options) -> Result<Outcome> {
 
     let private = work.path().join("store");
     let built = build::build_pinned(&private, &args, &[], &pin).context("rebuilding")?;
+    if built.index.is_some() {
+        bail!("a build record names one platform; the rebuild made an index");
+    }
     let rebuilt = built.image.descriptor.digest.clone();
     let private_store = Store::open(&private)?;
     if let Some(rec) = record::latest(&private_store, &rebuilt)? {

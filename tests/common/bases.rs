@@ -104,6 +104,150 @@ pub fn debian_base() -> PathBuf {
     })
 }
 
+/// Debian bookworm minbase for arm64 (tag [`DEBIAN_TAG`], config `linux/arm64`), built
+/// on first use as a cross bootstrap is: `debootstrap --foreign --arch=arm64`, then its
+/// second stage inside the chroot, where the arm64 `dpkg` runs under qemu-user-static
+/// through binfmt_misc (the handler's F flag makes the interpreter work in the chroot).
+pub fn debian_arm64_base() -> PathBuf {
+    cached_layout_for(
+        "debian-bookworm-minbase-arm64-v1",
+        DEBIAN_TAG,
+        Some("arm64"),
+        |rootfs| {
+            let started = Instant::now();
+            eprintln!(
+                "bases: debootstrap --foreign --arch=arm64 --variant=minbase bookworm, second stage under qemu (once; cached in {})",
+                cache_dir().display()
+            );
+            let first = Command::new("debootstrap")
+                .args(["--foreign", "--arch=arm64", "--variant=minbase", "bookworm"])
+                .arg(rootfs)
+                .arg(DEBIAN_MIRROR)
+                .output()
+                .unwrap_or_else(|e| panic!("running debootstrap: {e}"));
+            debootstrap_ok(rootfs, &first, "debootstrap --foreign", started);
+            let second = Command::new("chroot")
+                .arg(rootfs)
+                .args(["/debootstrap/debootstrap", "--second-stage"])
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+                .output()
+                .unwrap_or_else(|e| panic!("running the second stage: {e}"));
+            debootstrap_ok(rootfs, &second, "debootstrap --second-stage", started);
+            eprintln!(
+                "bases: arm64 debootstrap took {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            for dir in ["dev", "proc", "sys", "tmp"] {
+                empty_dir(&rootfs.join(dir));
+            }
+            for file in ["etc/hostname", "etc/resolv.conf", "etc/hosts"] {
+                let _ = fs::remove_file(rootfs.join(file));
+            }
+        },
+    )
+}
+
+fn debootstrap_ok(rootfs: &Path, out: &std::process::Output, what: &str, started: Instant) {
+    if out.status.success() {
+        return;
+    }
+    let log = fs::read_to_string(rootfs.join("debootstrap/debootstrap.log")).unwrap_or_default();
+    panic!(
+        "bases: {what} failed after {:.1} s ({}):\n{}{}\ndebootstrap.log (end):\n{}",
+        started.elapsed().as_secs_f64(),
+        out.status,
+        tail(&String::from_utf8_lossy(&out.stdout), 20),
+        tail(&String::from_utf8_lossy(&out.stderr), 20),
+        tail(&log, 40)
+    );
+}
+
+/// One OCI layout whose tag [`DEBIAN_TAG`] is an image index of the amd64
+/// ([`debian_base`]) and arm64 ([`debian_arm64_base`]) bases, each entry with its
+/// `platform`, as a multi-platform base on a registry is.
+pub fn debian_multiarch_base() -> PathBuf {
+    let amd64 = debian_base();
+    let arm64 = debian_arm64_base();
+    let cache = cache_dir();
+    let name = "debian-bookworm-minbase-multiarch-v1";
+    let layout = cache.join(name);
+    let lock = File::create(cache.join(format!("{name}.lock"))).expect("lock file");
+    // SAFETY: flock on a file descriptor we own; released when `lock` is dropped.
+    let rc = unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(rc, 0, "flock: {}", std::io::Error::last_os_error());
+    if layout.join("index.json").is_file() {
+        return layout;
+    }
+    let work = cache.join(format!("{name}.tmp-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&work);
+    let blobs = work.join("blobs/sha256");
+    fs::create_dir_all(&blobs).expect("mkdir blobs");
+    let mut entries = Vec::new();
+    for (src, arch, variant) in [(&amd64, "amd64", None), (&arm64, "arm64", Some("v8"))] {
+        for blob in fs::read_dir(src.join("blobs/sha256"))
+            .expect("read blobs")
+            .flatten()
+        {
+            let to = blobs.join(blob.file_name());
+            if !to.exists() {
+                fs::hard_link(blob.path(), &to)
+                    .or_else(|_| fs::copy(blob.path(), &to).map(|_| ()))
+                    .expect("link blob");
+            }
+        }
+        let index: serde_json::Value =
+            serde_json::from_slice(&fs::read(src.join("index.json")).expect("index.json"))
+                .expect("index.json is JSON");
+        let mut desc = index["manifests"][0].clone();
+        let desc_obj = desc.as_object_mut().expect("descriptor");
+        desc_obj.remove("annotations");
+        let mut platform = serde_json::json!({"architecture": arch, "os": "linux"});
+        if let Some(v) = variant {
+            platform["variant"] = v.into();
+        }
+        desc_obj.insert("platform".into(), platform);
+        entries.push(desc);
+    }
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": entries,
+    }))
+    .expect("index JSON");
+    let digest = sha256_hex(&index);
+    fs::write(blobs.join(&digest), &index).expect("write index blob");
+    let top = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": format!("sha256:{digest}"),
+            "size": index.len(),
+            "annotations": {"org.opencontainers.image.ref.name": DEBIAN_TAG},
+        }],
+    });
+    fs::write(
+        work.join("index.json"),
+        serde_json::to_vec(&top).expect("JSON"),
+    )
+    .expect("write");
+    fs::write(
+        work.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .expect("write");
+    fs::rename(&work, &layout)
+        .unwrap_or_else(|e| panic!("renaming into {}: {e}", layout.display()));
+    layout
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The busybox layout (tag [`BUSYBOX_TAG`]), built on first use: `/bin/busybox` from the
 /// host's busybox-static and its applets as symlinks (`busybox --install -s`), a root
 /// and a `nobody` user, `/tmp`, and a little to delete (`/etc/motd`, `/usr/share/doc`).
@@ -159,6 +303,16 @@ pub fn busybox_base() -> PathBuf {
 /// Builds `make_rootfs`'s tree into `<cache>/<name>` (an OCI layout, tag `tag`) unless it
 /// is there already. Holds `<cache>/<name>.lock` while checking and building.
 fn cached_layout(name: &str, tag: &str, make_rootfs: impl FnOnce(&Path)) -> PathBuf {
+    cached_layout_for(name, tag, None, make_rootfs)
+}
+
+/// [`cached_layout`] with the config's `architecture` set (default: umoci's, the host's).
+fn cached_layout_for(
+    name: &str,
+    tag: &str,
+    architecture: Option<&str>,
+    make_rootfs: impl FnOnce(&Path),
+) -> PathBuf {
     let cache = cache_dir();
     let layout = cache.join(name);
     let lock = File::create(cache.join(format!("{name}.lock"))).expect("lock file");
@@ -192,7 +346,8 @@ fn cached_layout(name: &str, tag: &str, make_rootfs: impl FnOnce(&Path)) -> Path
         &rootfs.display().to_string(),
         "/",
     ]);
-    umoci(&[
+    let history = format!("lading tests: {name}");
+    let mut config = vec![
         "config",
         "--image",
         &image,
@@ -201,8 +356,12 @@ fn cached_layout(name: &str, tag: &str, make_rootfs: impl FnOnce(&Path)) -> Path
         "--config.cmd",
         "/bin/sh",
         "--history.created_by",
-        &format!("lading tests: {name}"),
-    ]);
+        &history,
+    ];
+    if let Some(arch) = architecture {
+        config.extend(["--architecture", arch, "--os", "linux"]);
+    }
+    umoci(&config);
     umoci(&["gc", "--layout", &new_layout.display().to_string()]);
     fs::rename(&new_layout, &layout)
         .unwrap_or_else(|e| panic!("renaming into {}: {e}", layout.display()));

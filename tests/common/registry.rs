@@ -97,6 +97,18 @@ impl Distribution {
         self.log.lock().expect("log").clone()
     }
 
+    /// Where the registry's filesystem driver keeps a blob's bytes (`sha256:<hex>`):
+    /// tests damage or remove it to play a corrupt or partial registry.
+    pub fn blob_data(&self, digest: &str) -> PathBuf {
+        let hex = digest.strip_prefix("sha256:").expect("sha256 digest");
+        self._dir
+            .path()
+            .join("data/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+
     /// Access-log request lines (`METHOD PATH STATUS`).
     pub fn requests(&self) -> Vec<String> {
         // The log arrives through a pipe and a reader thread: let it catch up.

@@ -33,6 +33,7 @@
 //! snapshotter keeps them out of the layer. Secrets only ever exist in a tmpfs of that
 //! namespace and in the pipe that carried the spec.
 
+pub mod binfmt;
 mod child;
 mod net;
 pub(crate) mod rootpath;

@@ -333,6 +333,11 @@ impl Snapshots {
         self.dir.join(snapshot_name(layer))
     }
 
+    /// Whether `layer` has a complete snapshot.
+    pub fn has(&self, layer: &Descriptor) -> bool {
+        self.path(layer).join(FS_DIR).is_dir()
+    }
+
     /// The lower dir of `layer`, unpacking the layer first if no complete snapshot
     /// exists. Safe to call from several threads or processes at once.
     pub fn ensure(&self, store: &Store, layer: &Descriptor) -> Result<PathBuf> {

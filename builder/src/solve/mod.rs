@@ -71,6 +71,25 @@ fn copy_input_key(key: &CopyInputKey<'_>) -> StepResult<lading_oci::Digest> {
     Ok(h.finish())
 }
 
+/// What decides the layer of a `COPY`/`ADD` from a context, without reading the tree
+/// it lands on: the layers below (which fix that tree), the sources and destination as
+/// written (expanded), and the entries the copy makes when planned onto an empty tree
+/// (their content, modes and owners, hashed). Equal keys give the same layer: planning
+/// onto the real tree is a function of that tree and of these. Lets a step hit in a
+/// shared cache before any layer below is unpacked.
+#[derive(serde::Serialize)]
+struct ContextCopyKey<'a> {
+    version: u32,
+    add: bool,
+    dest_layers: Vec<&'a lading_oci::Digest>,
+    sources: Vec<String>,
+    dest: &'a str,
+    planned: lading_oci::Digest,
+    parents: bool,
+    link: bool,
+    epoch: i64,
+}
+
 /// What a WORKDIR step's result depends on: the layers below it (which fix the tree and
 /// `/etc/passwd`), the directory, the USER that owns what it creates, and the epoch. A
 /// hit skips reading the tree at all.
@@ -102,6 +121,8 @@ pub struct BuildResult {
     /// Parameters that shaped the image without being written into it (how context
     /// files got their modes, ...), for build records and provenance.
     pub parameters: crate::options::BuildParameters,
+    /// The cache records the build used and wrote, for `--cache-to`.
+    pub cache: crate::shared_cache::CacheExport,
 }
 
 /// The main build context of `opts` as its copies see it: `<Dockerfile>.dockerignore`
@@ -164,6 +185,7 @@ pub fn build(
         current: None,
     };
     b.global_scope()?;
+    b.check_stage_platforms()?;
     let target = b.target_index()?;
     let (needed, deps) = b.needed_stages(target)?;
     b.total = needed
@@ -179,12 +201,21 @@ pub fn build(
     for w in &warnings {
         reporter.warn(w);
     }
+    let mut target_layers: BTreeSet<lading_oci::Digest> =
+        state.layers.iter().map(|l| l.digest.clone()).collect();
     let image = b.finish(state)?;
+    target_layers.extend(image.manifest.layers.iter().map(|l| l.digest.clone()));
+    let used = std::mem::take(&mut *shared.used.lock().unwrap_or_else(|e| e.into_inner()));
     Ok(BuildResult {
         image,
         warnings,
         logs: b.logs,
         parameters: opts.parameters(),
+        cache: crate::shared_cache::CacheExport {
+            records: used.records,
+            compressed: used.compressed,
+            target_layers,
+        },
     })
 }
 
@@ -229,7 +260,20 @@ struct Shared {
     turned: Condvar,
     /// How many stages failed so far (orders the failures).
     failures: Mutex<usize>,
+    /// The cache records used and written, for `--cache-to`.
+    used: Mutex<UsedCache>,
 }
+
+/// What a build took from and put into its caches, for `--cache-to`.
+#[derive(Default)]
+struct UsedCache {
+    records: Vec<crate::shared_cache::Record>,
+    compressed: Vec<crate::shared_cache::Compressed>,
+}
+
+/// A cached step result: the layer blob and its diff-id, `None` when the step added no
+/// layer.
+type CachedLayer = Option<(lading_oci::Descriptor, lading_oci::Digest)>;
 
 /// For each stage, the stages it waits for.
 type StageDeps = BTreeMap<usize, BTreeSet<usize>>;
@@ -266,11 +310,13 @@ fn is_git_source(src: &str) -> bool {
         || no_fragment.ends_with(".git")
 }
 
-/// Predefined ARGs BuildKit provides without a declaration.
+/// Predefined ARGs BuildKit provides without a declaration, with the platforms spelled
+/// as BuildKit normalises them (`linux/arm64`, `TARGETVARIANT` empty, for arm64/v8).
 fn platform_args(target: &Platform) -> BTreeMap<String, String> {
-    let host = Platform::host();
+    let host = Platform::host().normalized();
+    let target = target.normalized();
     let mut m = BTreeMap::new();
-    for (prefix, p) in [("TARGET", target), ("BUILD", &host)] {
+    for (prefix, p) in [("TARGET", &target), ("BUILD", &host)] {
         m.insert(format!("{prefix}PLATFORM"), p.to_string());
         m.insert(format!("{prefix}OS"), p.os.clone());
         m.insert(format!("{prefix}ARCH"), p.architecture.clone());
@@ -329,6 +375,23 @@ impl<'a> Builder<'a> {
                 };
                 self.used_args.insert(decl.name.clone());
                 self.global.insert(decl.name.clone(), value);
+            }
+        }
+        Ok(())
+    }
+
+    /// Every stage's `FROM --platform` must name a platform, whether or not the target
+    /// needs the stage: BuildKit parses them all before it prunes the stages.
+    fn check_stage_platforms(&self) -> Result<()> {
+        for stage in &self.df.stages {
+            if let Some(p) = &stage.from.node.platform {
+                let at = |e: StepError| self.err_at(stage.from.span, e);
+                let value = self.expand_global(p).map_err(at)?;
+                Platform::parse(&value).map_err(|e| {
+                    at(StepError::msg(format!(
+                        "FROM --platform={p}: invalid platform {value:?}: {e}"
+                    )))
+                })?;
             }
         }
         Ok(())
@@ -704,6 +767,9 @@ impl<'a> Builder<'a> {
             let mut st = StageState::new(parent.config.clone(), parent.layers.clone(), fs_dir);
             st.uncompressed = parent.uncompressed.clone();
             st.base = parent.base.clone();
+            // BuildKit: ARGs declared in a stage are inherited by the stages built FROM it.
+            st.args = parent.args.clone();
+            st.args_over_env = parent.args_over_env.clone();
             return Ok(st);
         }
         let source_name = match self.opts.named_contexts.get(&image) {
@@ -719,10 +785,12 @@ impl<'a> Builder<'a> {
         let fetched = source.fetch_resolved(self.store, &platform)?;
         let mut st = match fetched {
             None => {
+                // As BuildKit's empty image: the platform normalised (arm64 without `v8`).
+                let normal = platform.normalized();
                 let mut config = ImageConfig {
-                    architecture: platform.architecture.clone(),
-                    os: platform.os.clone(),
-                    variant: platform.variant.clone(),
+                    architecture: normal.architecture,
+                    os: normal.os,
+                    variant: normal.variant,
                     rootfs: RootFs::default(),
                     ..ImageConfig::default()
                 };
@@ -845,7 +913,7 @@ impl<'a> Builder<'a> {
         // BuildKit creates the directory, owned by the current USER.
         let user = state.config.config.user.clone().filter(|u| !u.is_empty());
         // Decided by its inputs alone: a warm build reads no tree.
-        let cache = if self.opts.no_cache {
+        let cache = if !self.writes_records() {
             None
         } else {
             let key = WorkdirKey {
@@ -864,14 +932,9 @@ impl<'a> Builder<'a> {
                     .join(h.finish().hex()),
             )
         };
-        if let Some(path) = &cache
-            && let Ok(bytes) = std::fs::read(path)
-            && let Ok(layer) = serde_json::from_slice::<
-                Option<(lading_oci::Descriptor, lading_oci::Digest)>,
-            >(&bytes)
-            && layer
-                .as_ref()
-                .is_none_or(|(d, _)| self.store.has(&d.digest))
+        if !self.opts.no_cache
+            && let Some(path) = &cache
+            && let Some(layer) = self.cached_record("workdir", path)
         {
             self.cache_hit();
             match layer {
@@ -885,12 +948,7 @@ impl<'a> Builder<'a> {
         }
         let layer = self.workdir_layer(state, &path, user.as_deref())?;
         if let Some(cache) = &cache {
-            if let Some(dir) = cache.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| StepError::msg(format!("creating {}: {e}", dir.display())))?;
-            }
-            let record = serde_json::to_vec(&layer).map_err(StepError::from)?;
-            lading_oci::store::write_atomic(cache, &record).map_err(StepError::from)?;
+            self.write_record("workdir", cache, &layer)?;
         }
         match layer {
             Some((descriptor, diff_id)) => {
@@ -1130,7 +1188,7 @@ impl<'a> Builder<'a> {
         // A copy from a stage or an image is decided by its inputs alone: look it up by
         // them before unpacking anything.
         let input_key = match &from_state {
-            Some(src) if !self.opts.no_cache => {
+            Some(src) if self.writes_records() => {
                 let paths: Option<Vec<&str>> = req
                     .sources
                     .iter()
@@ -1162,11 +1220,28 @@ impl<'a> Builder<'a> {
         let input_cache = input_key
             .as_ref()
             .map(|k| self.store.private_dir().join("cache/copy").join(k.hex()));
-        if let Some(path) = &input_cache
-            && let Ok(bytes) = std::fs::read(path)
-            && let Ok((descriptor, diff_id)) =
-                serde_json::from_slice::<(lading_oci::Descriptor, lading_oci::Digest)>(&bytes)
-            && self.store.has(&descriptor.digest)
+        if !self.opts.no_cache
+            && let Some(path) = &input_cache
+            && let Some(Some((descriptor, diff_id))) = self.cached_record("copy", path)
+        {
+            self.cache_hit();
+            drop(downloads);
+            let h = self.history(ins, false);
+            state.push_layer(descriptor, diff_id, h);
+            return Ok(());
+        }
+        // A copy from a context, in a shared cache: keyed without the tree below.
+        let context_cache = match (&from_state, self.opts.cache_shared) {
+            (None, true) => {
+                let ctx = from_ctx.as_ref().unwrap_or(&self.context);
+                self.context_copy_key(state, &req, ctx, add, c)?
+                    .map(|k| self.store.private_dir().join("cache/context").join(k.hex()))
+            }
+            _ => None,
+        };
+        if !self.opts.no_cache
+            && let Some(path) = &context_cache
+            && let Some(Some((descriptor, diff_id))) = self.cached_record("context", path)
         {
             self.cache_hit();
             drop(downloads);
@@ -1205,19 +1280,59 @@ impl<'a> Builder<'a> {
             self.done.insert(j, src);
         }
         let blob = self.cached_layer(entries)?;
+        if let Some(path) = &context_cache {
+            let layer = Some((blob.descriptor.clone(), blob.diff_id.clone()));
+            self.write_record("context", path, &layer)?;
+        }
         if let Some(path) = &input_cache {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| StepError::msg(format!("creating {}: {e}", dir.display())))?;
-            }
-            let record =
-                serde_json::to_vec(&(&blob.descriptor, &blob.diff_id)).map_err(StepError::from)?;
-            lading_oci::store::write_atomic(path, &record)?;
+            let layer = Some((blob.descriptor.clone(), blob.diff_id.clone()));
+            self.write_record("copy", path, &layer)?;
         }
         drop(downloads);
         let h = self.history(ins, false);
         state.push_layer(blob.descriptor, blob.diff_id, h);
         Ok(())
+    }
+
+    /// The [`ContextCopyKey`] of a copy from `ctx` onto `state`, `None` when planning
+    /// it onto an empty tree fails (the copy then goes by its tree as always).
+    fn context_copy_key(
+        &self,
+        state: &StageState,
+        req: &CopyRequest<'_>,
+        ctx: &LocalContext,
+        add: bool,
+        c: &ast::Copy,
+    ) -> StepResult<Option<lading_oci::Digest>> {
+        let empty_dir = self.tmp.join(format!("empty-dest-{}", self.vertex));
+        let empty = lading_oci::unpack::Rootfs::new(&empty_dir).map_err(StepError::from)?;
+        let planned = copy::plan(req, &CopyFrom::Context(ctx), &empty);
+        let _ = std::fs::remove_dir_all(&empty_dir);
+        let Ok(entries) = planned else {
+            return Ok(None);
+        };
+        let key = ContextCopyKey {
+            version: 1,
+            add,
+            dest_layers: state.layers.iter().map(|l| &l.digest).collect(),
+            sources: req
+                .sources
+                .iter()
+                .map(|s| match s {
+                    Src::Path(p) => format!("path {p}"),
+                    Src::Inline { name, .. } => format!("inline {name}"),
+                    Src::Remote { name, .. } => format!("remote {name}"),
+                })
+                .collect(),
+            dest: &req.dest,
+            planned: lading_oci::layer::content_key(&entries, self.opts.epoch as u64)?,
+            parents: req.parents,
+            link: c.link,
+            epoch: self.opts.epoch,
+        };
+        let mut h = lading_oci::hash::Sha256::new();
+        h.update(&serde_json::to_vec(&key).map_err(StepError::from)?);
+        Ok(Some(h.finish()))
     }
 
     /// The tree of `layers` read through their snapshots (made if missing), or `None`
@@ -1275,16 +1390,17 @@ impl<'a> Builder<'a> {
         entries: Vec<lading_oci::layer::Entry>,
     ) -> StepResult<lading_oci::layer::LayerBlob> {
         let epoch = self.opts.epoch as u64;
-        if self.opts.no_cache {
+        if !self.writes_records() {
             return Ok(write_layer_tar(self.store, entries, epoch)?);
         }
         let key = lading_oci::layer::content_key(&entries, epoch)?;
-        let dir = self.store.private_dir().join("cache/layers");
-        let path = dir.join(key.hex());
-        if let Ok(bytes) = std::fs::read(&path)
-            && let Ok((descriptor, diff_id)) =
-                serde_json::from_slice::<(lading_oci::Descriptor, lading_oci::Digest)>(&bytes)
-            && self.store.has(&descriptor.digest)
+        let path = self
+            .store
+            .private_dir()
+            .join("cache/layers")
+            .join(key.hex());
+        if !self.opts.no_cache
+            && let Some(Some((descriptor, diff_id))) = self.cached_record("layers", &path)
         {
             self.cache_hit();
             return Ok(lading_oci::layer::LayerBlob {
@@ -1293,12 +1409,119 @@ impl<'a> Builder<'a> {
             });
         }
         let blob = write_layer_tar(self.store, entries, epoch)?;
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| StepError::msg(format!("creating {}: {e}", dir.display())))?;
-        let record =
-            serde_json::to_vec(&(&blob.descriptor, &blob.diff_id)).map_err(StepError::from)?;
-        lading_oci::store::write_atomic(&path, &record)?;
+        let layer = Some((blob.descriptor.clone(), blob.diff_id.clone()));
+        self.write_record("layers", &path, &layer)?;
         Ok(blob)
+    }
+
+    /// Whether steps write their cache records: unless `--no-cache`, which still
+    /// writes them when the cache is exported (`--no-cache --cache-to` refreshes a
+    /// shared cache, as with docker).
+    fn writes_records(&self) -> bool {
+        !self.opts.no_cache || self.opts.cache_shared
+    }
+
+    /// The record of the local cache `kind` at `path` (`<store>/.lading/cache/<kind>/<key>`)
+    /// whose blob the store has, else the record under that key of the first
+    /// `--cache-from` cache that can supply the blob (fetched now and recorded locally).
+    /// Either way it is noted for `--cache-to`. `None`: a miss.
+    fn cached_record(&self, kind: &str, path: &Path) -> Option<CachedLayer> {
+        // `copy`, `layers` and `context` records always name a layer.
+        let layer_required = matches!(kind, "copy" | "layers" | "context");
+        let valid = |l: &CachedLayer| l.is_some() || !layer_required;
+        let key = path.file_name()?.to_str()?;
+        let local = std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<CachedLayer>(&b).ok())
+            .filter(|l| valid(l) && l.as_ref().is_none_or(|(d, _)| self.store.has(&d.digest)));
+        let found = local.or_else(|| {
+            self.opts.cache_imports.iter().find_map(|imp| {
+                let layer = imp.record(kind, key)?.clone();
+                if !valid(&layer) {
+                    return None;
+                }
+                if let Some((d, diff_id)) = &layer
+                    && !self.store.has(&d.digest)
+                {
+                    match imp.fetch_layer(self.store, d, diff_id) {
+                        Ok(true) => {}
+                        Ok(false) => return None,
+                        Err(e) => {
+                            self.reporter.warn(&format!(
+                                "cache {}: layer {} not usable ({e}); the step runs instead",
+                                imp.name(),
+                                d.digest
+                            ));
+                            return None;
+                        }
+                    }
+                }
+                // Only a shortcut for the next build on this store.
+                if let (Some(dir), Ok(bytes)) = (path.parent(), serde_json::to_vec(&layer)) {
+                    let _ = std::fs::create_dir_all(dir);
+                    let _ = lading_oci::store::write_atomic(path, &bytes);
+                }
+                Some(layer)
+            })
+        })?;
+        self.note_record(kind, key, &found);
+        Some(found)
+    }
+
+    /// Writes a record into the local cache `kind` at `path` and notes it for
+    /// `--cache-to`.
+    fn write_record(&self, kind: &str, path: &Path, layer: &CachedLayer) -> StepResult<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StepError::msg(format!("creating {}: {e}", dir.display())))?;
+        }
+        let record = serde_json::to_vec(layer).map_err(StepError::from)?;
+        lading_oci::store::write_atomic(path, &record)?;
+        if let Some(key) = path.file_name().and_then(|k| k.to_str()) {
+            self.note_record(kind, key, layer);
+        }
+        Ok(())
+    }
+
+    fn note_record(&self, kind: &str, key: &str, layer: &CachedLayer) {
+        self.shared
+            .used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .records
+            .push(crate::shared_cache::Record {
+                kind: kind.to_string(),
+                key: key.to_string(),
+                layer: layer.clone(),
+            });
+    }
+
+    /// Where the store has no gzip blob recorded for the uncompressed layer `layer`,
+    /// takes the one a `--cache-from` cache has (fetched and verified), so the image is
+    /// not compressed again.
+    fn import_gzip(&self, layer: &lading_oci::Descriptor) {
+        let record = self
+            .store
+            .private_dir()
+            .join("cache/gzip")
+            .join(layer.digest.hex());
+        if record.is_file() {
+            return;
+        }
+        for imp in &self.opts.cache_imports {
+            match imp.fetch_compressed(self.store, &layer.digest) {
+                Ok(Some(gz)) => {
+                    crate::shared_cache::record_gzip(self.store, &layer.digest, &gz);
+                    return;
+                }
+                Ok(None) => {}
+                Err(e) => self.reporter.warn(&format!(
+                    "cache {}: gzip blob of layer {} not usable ({e}); compressing it here",
+                    imp.name(),
+                    layer.digest
+                )),
+            }
+        }
     }
 
     fn unused_args(&self) -> Vec<String> {
@@ -1331,7 +1554,19 @@ impl<'a> Builder<'a> {
                 out.push(layer.clone());
                 continue;
             }
+            if !self.opts.no_cache {
+                self.import_gzip(layer);
+            }
             let gz = lading_oci::layer::compress_layer(self.store, layer, !self.opts.no_cache)?;
+            self.shared
+                .used
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .compressed
+                .push(crate::shared_cache::Compressed {
+                    diff_id: layer.digest.clone(),
+                    layer: gz.clone(),
+                });
             if let Some(s) = &snapshots {
                 s.alias(layer, &gz);
             }
@@ -1342,6 +1577,14 @@ impl<'a> Builder<'a> {
 
     /// Writes config and manifest, with labels and annotations from the options.
     fn finish(&self, mut state: StageState) -> Result<Image> {
+        if self.opts.platform_explicit {
+            // BuildKit: with `--platform`, the image is the target platform's, whatever
+            // the final stage's base said (a stage FROM a `$BUILDPLATFORM` one included).
+            let target = self.opts.platform.normalized();
+            state.config.architecture = target.architecture;
+            state.config.os = target.os;
+            state.config.variant = target.variant;
+        }
         let created = rfc3339(self.opts.epoch);
         state.config.created = Some(created.clone());
         for (k, v) in &self.opts.labels {

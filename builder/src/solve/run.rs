@@ -79,15 +79,27 @@ impl Builder<'_> {
             )));
         }
         let snapshots = Snapshots::new(self.store)?;
-        let mut lowers = snapshots.lowers(self.store, &state.layers)?;
-        for layer in &state.layers {
-            if self.snapshot_warned.insert(layer.digest.to_string()) {
-                for w in snapshots.warnings(layer) {
-                    self.reporter.warn(&w);
-                }
+        // With an imported cache, a step whose result the cache has needs no snapshots:
+        // the key's user files are read from the layers themselves, and the layers are
+        // unpacked only when the step runs.
+        let lazy = !self.opts.cache_imports.is_empty()
+            && !self.opts.no_cache
+            && !state.layers.iter().all(|l| snapshots.has(l));
+        let mut early_lowers = None;
+        let from_layers = if lazy {
+            self.user_files_from_layers(&state.layers)
+        } else {
+            None
+        };
+        let (passwd, group) = match from_layers {
+            Some(files) => files,
+            None => {
+                let lowers = self.lowers(&snapshots, state)?;
+                let files = read_user_files(&lowers);
+                early_lowers = Some(lowers);
+                files
             }
-        }
-        let (passwd, group) = read_user_files(&lowers);
+        };
         let user_spec = state.config.config.user.clone().unwrap_or_default();
         let mut user = crate::users::exec_user(&user_spec, passwd.as_deref(), group.as_deref())
             .map_err(StepError::msg)?;
@@ -155,17 +167,21 @@ impl Builder<'_> {
         };
         let cache_path = self.store.private_dir().join("cache/run").join(key.hex());
         if !self.opts.no_cache
-            && let Ok(bytes) = fs::read(&cache_path)
-            && let Ok(layer) = serde_json::from_slice::<Option<(Descriptor, Digest)>>(&bytes)
-            && layer
-                .as_ref()
-                .is_none_or(|(d, _)| self.store.has(&d.digest))
+            && let Some(layer) = self.cached_record("run", &cache_path)
         {
             self.cache_hit();
             self.push_run_result(state, ins, layer, created_by);
             return Ok(());
         }
 
+        // A foreign architecture's step runs through a binfmt_misc handler (qemu);
+        // without one, say what is missing instead of failing with ENOEXEC.
+        exec::binfmt::check_can_run(&state.config.architecture, state.config.variant.as_deref())
+            .map_err(StepError::msg)?;
+        let mut lowers = match early_lowers {
+            Some(l) => l,
+            None => self.lowers(&snapshots, state)?,
+        };
         let step_dir = self.tmp.join(format!("run-{}", self.vertex));
         let upper = step_dir.join("upper");
         let work = step_dir.join("work");
@@ -299,17 +315,63 @@ impl Builder<'_> {
             }
             Some((blob.descriptor, blob.diff_id))
         };
-        if !self.opts.no_cache {
-            if let Some(dir) = cache_path.parent() {
-                fs::create_dir_all(dir)
-                    .map_err(|e| StepError::msg(format!("creating {}: {e}", dir.display())))?;
-            }
-            let record = serde_json::to_vec(&layer).map_err(StepError::from)?;
-            lading_oci::store::write_atomic(&cache_path, &record)?;
+        if self.writes_records() {
+            self.write_record("run", &cache_path, &layer)?;
         }
         let _ = remove_step_dir(&step_dir);
         self.push_run_result(state, ins, layer, created_by);
         Ok(())
+    }
+
+    /// The stage's snapshots (unpacked where missing), top-most first, with their
+    /// warnings shown once per build.
+    fn lowers(&mut self, snapshots: &Snapshots, state: &StageState) -> StepResult<Vec<PathBuf>> {
+        let lowers = snapshots.lowers(self.store, &state.layers)?;
+        for layer in &state.layers {
+            if self.snapshot_warned.insert(layer.digest.to_string()) {
+                for w in snapshots.warnings(layer) {
+                    self.reporter.warn(&w);
+                }
+            }
+        }
+        Ok(lowers)
+    }
+
+    /// `/etc/passwd` and `/etc/group` as [`read_user_files`] finds them in the layers'
+    /// snapshots (the top-most layer holding a regular file there), read from the layer
+    /// blobs instead, without unpacking them; what each layer holds is recorded in the
+    /// store (`.lading/cache/userfiles/<layer hex>`). `None` where a layer holds
+    /// something only the snapshots answer exactly (a hard link or symlink there, `etc`
+    /// as a symlink) or cannot be read: the caller unpacks instead.
+    fn user_files_from_layers(
+        &self,
+        layers: &[Descriptor],
+    ) -> Option<(Option<String>, Option<String>)> {
+        let dir = self.store.private_dir().join("cache/userfiles");
+        let (mut passwd, mut group) = (None, None);
+        for layer in layers.iter().rev() {
+            let path = dir.join(layer.digest.hex());
+            let found: UserFiles = match fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+            {
+                Some(f) => f,
+                None => {
+                    let f = scan_user_files(self.store, layer)?;
+                    if let Ok(bytes) = serde_json::to_vec(&f) {
+                        let _ = fs::create_dir_all(&dir);
+                        let _ = lading_oci::store::write_atomic(&path, &bytes);
+                    }
+                    f
+                }
+            };
+            passwd = passwd.or(found.0);
+            group = group.or(found.1);
+            if passwd.is_some() && group.is_some() {
+                break;
+            }
+        }
+        Some((passwd, group))
     }
 
     /// Rootless: the step's user and group must exist in the user namespace; the
@@ -737,6 +799,44 @@ fn is_lone_heredoc(cmd: &str, name: &str) -> bool {
 
 /// `etc/passwd` and `etc/group` as the step will see them: from the top-most lower
 /// that has them.
+/// A layer's own `/etc/passwd` and `/etc/group` (regular files only).
+type UserFiles = (Option<String>, Option<String>);
+
+/// The regular files `etc/passwd` and `etc/group` of one layer blob (the last entry of
+/// each path wins, as when unpacking). `None` when the layer has there what only an
+/// unpacked snapshot answers as [`read_user_files`] does (a link, `etc` not a plain
+/// directory), or cannot be read.
+fn scan_user_files(store: &lading_oci::Store, layer: &Descriptor) -> Option<UserFiles> {
+    use std::io::Read;
+    let reader = lading_oci::unpack::open_layer(store, layer).ok()?;
+    let mut archive = tar::Archive::new(reader);
+    let (mut passwd, mut group) = (None, None);
+    for entry in archive.entries().ok()? {
+        let mut entry = entry.ok()?;
+        let path = entry.path().ok()?.to_string_lossy().into_owned();
+        let path = path.trim_start_matches("./").trim_start_matches('/');
+        let path = path.trim_end_matches('/');
+        let kind = entry.header().entry_type();
+        let slot = match path {
+            "etc" if !kind.is_dir() => return None,
+            "etc/passwd" => &mut passwd,
+            "etc/group" => &mut group,
+            _ => continue,
+        };
+        if kind.is_hard_link() || kind.is_symlink() {
+            return None;
+        }
+        *slot = if kind.is_file() {
+            let mut text = String::new();
+            entry.read_to_string(&mut text).ok()?;
+            Some(text)
+        } else {
+            None
+        };
+    }
+    Some((passwd, group))
+}
+
 fn read_user_files(lowers: &[PathBuf]) -> (Option<String>, Option<String>) {
     let find = |rel: &str| {
         lowers.iter().find_map(|l| {

@@ -49,7 +49,12 @@ pub const CACHE_RECORD_DIRS: &[&str] = &[
     "cache/layers",
     "cache/workdir",
     "cache/gzip",
+    "cache/context",
 ];
+
+/// Per-layer caches, one file named by the layer digest's hex each (what the builder
+/// read of `/etc/passwd` and `/etc/group` in a layer): kept with their layer.
+pub const LAYER_CACHE_DIRS: &[&str] = &["cache/userfiles"];
 
 /// Records about one manifest, named `<manifest hex>.json`.
 pub const IMAGE_RECORD_DIRS: &[&str] = &["builds", "scans", "publish", "gates"];
@@ -514,6 +519,19 @@ fn plan_locked(store: &Store, opts: &Options, now: SystemTime, measure_all: bool
                 } else {
                     plan.remove.push(item);
                 }
+            }
+        }
+    }
+
+    for dir in LAYER_CACHE_DIRS {
+        for (path, name) in list_files(&private.join(dir)) {
+            let layer = format!("sha256:{name}").parse::<Digest>().ok();
+            let keep = !opts.all && layer.as_ref().is_some_and(|d| kept_blobs.contains(d));
+            let item = file_item(Kind::BuildCache, &path, false);
+            if keep || layer.is_none() {
+                plan.keep.push(item);
+            } else {
+                plan.remove.push(item);
             }
         }
     }

@@ -4,16 +4,20 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use lading_builder::shared_cache::CacheExport;
 use lading_builder::{BuildOptions, NamedContext, NetworkMode, SecretSource, Snapshotter};
 use lading_oci::source::normalize_tag;
 use lading_oci::{ImageSource, Platform, Store};
-use lading_registry::client::PullPolicy;
+use lading_registry::client::{Client, PullPolicy};
 
 use crate::attestations::recording::Recording;
 use crate::cli::args::{BuildArgs, Progress};
+use crate::cli::build_cache;
 use crate::cli::output;
+use crate::cli::platforms;
 use crate::cli::registry;
 use crate::cli::ssh_agent::Agent;
 use crate::progress::Printer;
@@ -42,7 +46,11 @@ pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
         None => None,
     };
     let built = build_into_store(store_dir, &args, &outputs)?;
-    let digest = built.image.descriptor.digest.to_string();
+    // What the build made: the index of several platforms, else the one manifest.
+    let digest = match &built.index {
+        Some((index, _)) => index.digest.to_string(),
+        None => built.image.descriptor.digest.to_string(),
+    };
     if let Some(images) = pushes {
         // docker's `--push`, lading's guarantee: nothing leaves before the gates pass.
         let plan = super::publish::Plan::push_only(images);
@@ -64,7 +72,15 @@ pub fn run(store_dir: &Path, args: BuildArgs) -> Result<ExitCode> {
 
 /// A build in the store.
 pub(crate) struct Built {
+    /// The image (one platform). For several platforms: the first platform's image;
+    /// the index is `index`.
     pub(crate) image: lading_oci::Image,
+    /// `--platform a,b,…`: the image index of all the platforms' images, and each
+    /// platform's image, in the order built.
+    pub(crate) index: Option<(
+        lading_oci::spec::Descriptor,
+        Vec<(Platform, lading_oci::Image)>,
+    )>,
 }
 
 /// Builds into the store, records the provenance, tags, and writes the outputs, the
@@ -89,7 +105,18 @@ pub(crate) fn build_pinned(
         Store::open(store_dir).with_context(|| format!("opening store {}", store_dir.display()))?;
     // ssh agents started for --ssh key files live until the build ends.
     let mut agents = Vec::new();
-    let opts = options(args, &mut agents)?;
+    let mut opts = options(args, &mut agents)?;
+    let platforms = platforms::requested(&args.platform)?;
+    let cache_to: Vec<build_cache::CacheTo> = args
+        .cache_to
+        .iter()
+        .map(|c| build_cache::parse_to(c))
+        .collect::<Result<_>>()?;
+    let cache_from: Vec<build_cache::Location> = args
+        .cache_from
+        .iter()
+        .map(|c| build_cache::parse_from(c))
+        .collect::<Result<_>>()?;
     let mode = match (args.quiet, args.progress) {
         (true, _) => Progress::Quiet,
         (false, Progress::Auto) if std::io::stderr().is_terminal() => Progress::Tty,
@@ -103,16 +130,48 @@ pub(crate) fn build_pinned(
     } else {
         PullPolicy::Missing
     };
-    // Provenance: what the build read and printed, recorded beside (never in) the image.
-    let recording = Recording::start(&opts, &printer)?;
-    let resolver = |name: &str| -> Box<dyn ImageSource> {
-        let source = pin(name).unwrap_or_else(|| registry::from_source(name, &client, policy));
-        recording.source(name, source)
+    opts.cache_shared = !cache_to.is_empty() || !cache_from.is_empty();
+    if !opts.no_cache {
+        opts.cache_imports = build_cache::import(&cache_from, &client, &printer);
+        if !args.quiet {
+            for c in &opts.cache_imports {
+                eprintln!("importing cache from {}: {} records", c.name(), c.len());
+            }
+        }
+    }
+    // What every platform's build used and wrote, exported as one cache.
+    let cache = std::sync::Mutex::new(CacheExport::default());
+    // One platform (or none given): the build as it always was.
+    let build_one = |opts: &BuildOptions, reporter: &dyn lading_builder::Reporter| {
+        // Provenance: what the build read and printed, recorded beside (never in) the
+        // image, per platform's manifest.
+        let recording = Recording::start(opts, reporter)?;
+        let resolver = |name: &str| -> Box<dyn ImageSource> {
+            let source = pin(name).unwrap_or_else(|| registry::from_source(name, &client, policy));
+            recording.source(name, source)
+        };
+        let mut result = lading_builder::build(&store, opts, &resolver, recording.reporter())?;
+        recording.finish(&store, opts, &args.network, &result.image.descriptor.digest)?;
+        cache
+            .lock()
+            .expect("cache export lock")
+            .absorb(std::mem::take(&mut result.cache));
+        anyhow::Ok(result)
     };
-    let result = lading_builder::build(&store, &opts, &resolver, recording.reporter())?;
-    let image = result.image;
-    recording.finish(&store, &opts, &args.network, &image.descriptor.digest)?;
+    let export_cache = || {
+        let cache = std::mem::take(&mut *cache.lock().expect("cache export lock"));
+        export_caches(&store, &cache, &cache_to, &client, &printer, args.quiet)
+    };
     let names: Vec<String> = args.tags.iter().map(|t| normalize_tag(t)).collect();
+    if platforms.len() > 1 {
+        return build_platforms(
+            &store, args, outputs, &opts, &platforms, &names, &printer, &build_one,
+        )
+        .and_then(|built| export_cache().map(|()| built));
+    }
+    let result = build_one(&opts, &printer)?;
+    export_cache()?;
+    let image = result.image;
     if names.is_empty() {
         store.add_untagged(&image.descriptor)?;
     }
@@ -150,7 +209,113 @@ pub(crate) fn build_pinned(
             eprintln!("naming to {n}");
         }
     }
-    Ok(Built { image })
+    Ok(Built { image, index: None })
+}
+
+/// `--cache-to`: writes the build's cache to each destination; a failed export fails
+/// the build (as buildx) unless that destination says `ignore-error=true`.
+fn export_caches(
+    store: &Store,
+    cache: &CacheExport,
+    cache_to: &[build_cache::CacheTo],
+    client: &Arc<Client>,
+    printer: &Printer,
+    quiet: bool,
+) -> Result<()> {
+    for to in cache_to {
+        if !quiet {
+            eprintln!("exporting cache to {}", to.location);
+        }
+        match build_cache::export(store, cache, to, client) {
+            Ok(desc) if !quiet => eprintln!("exported cache {}", desc.digest),
+            Ok(_) => {}
+            Err(e) if to.ignore_error => {
+                lading_builder::Reporter::warn(printer, &format!("cache export failed: {e:#}"))
+            }
+            Err(e) => {
+                return Err(e.context(format!("exporting the build cache to {}", to.location)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `--platform a,b,…`: builds each platform in turn (one store, so the context, the
+/// base layers and every cache are shared), then writes one image index of them, tags
+/// it and writes the outputs, `--iidfile` and `--metadata-file` for the index.
+#[allow(clippy::too_many_arguments)]
+fn build_platforms(
+    store: &Store,
+    args: &BuildArgs,
+    outputs: &[output::Output],
+    opts: &BuildOptions,
+    platforms: &[Platform],
+    names: &[String],
+    printer: &Printer,
+    build_one: &dyn Fn(
+        &BuildOptions,
+        &dyn lading_builder::Reporter,
+    ) -> Result<lading_builder::BuildResult>,
+) -> Result<Built> {
+    let last = std::sync::atomic::AtomicUsize::new(0);
+    let mut built = Vec::new();
+    let mut parameters = None;
+    for p in platforms {
+        let mut opts = opts.clone();
+        opts.platform = p.clone();
+        let reporter = platforms::PlatformReporter::new(printer, p, &last);
+        let result =
+            build_one(&opts, &reporter).with_context(|| format!("building for platform {p}"))?;
+        parameters = Some(result.parameters);
+        built.push((p.clone(), result.image));
+    }
+    let index = platforms::write_index(store, &built)?;
+    if names.is_empty() {
+        store.add_untagged(&index)?;
+    }
+    for name in names {
+        store.tag(name, &index)?;
+    }
+    for out in outputs {
+        output::write_index(store, &index, &built, out, names, opts.epoch as u64)?;
+    }
+    let digest = index.digest.to_string();
+    if let Some(path) = &args.iidfile {
+        std::fs::write(path, &digest).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.metadata_file {
+        // buildx names the index; a config digest belongs to one platform, so there is
+        // none.
+        let meta = serde_json::json!({
+            "containerimage.digest": digest,
+            "containerimage.descriptor": {
+                "mediaType": index.media_type,
+                "digest": digest,
+                "size": index.size,
+            },
+            "image.name": names.join(","),
+            "lading.context-modes": parameters.map(|p| p.context_modes.as_str()),
+        });
+        std::fs::write(path, serde_json::to_vec_pretty(&meta)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if !args.quiet {
+        for (p, image) in &built {
+            eprintln!("{}: image {}", p.normalized(), image.descriptor.digest);
+        }
+        eprintln!("writing image index {digest}");
+        for n in names {
+            eprintln!("naming to {n}");
+        }
+    }
+    let first = built
+        .first()
+        .map(|(_, image)| image.clone())
+        .context("no platform was built")?;
+    Ok(Built {
+        image: first,
+        index: Some((index, built)),
+    })
 }
 
 /// The builder's options for `args` (`agents`: ssh agents started for `--ssh` key
@@ -193,9 +358,11 @@ pub(crate) fn options(args: &BuildArgs, agents: &mut Vec<Agent>) -> Result<Build
     opts.labels = key_values(&args.labels, "--label")?;
     opts.annotations = key_values(&args.annotations, "--annotation")?;
     opts.target = args.target.clone();
-    if let Some(p) = &args.platform {
-        opts.platform = Platform::parse(p)?;
+    // Several platforms: each build sets its own (`build_platforms`).
+    if let [p] = platforms::requested(&args.platform)?.as_slice() {
+        opts.platform = p.clone();
     }
+    opts.platform_explicit = !args.platform.is_empty();
     opts.no_cache = args.no_cache;
     opts.epoch = args.source_date_epoch.unwrap_or(0);
     if opts.epoch < 0 {

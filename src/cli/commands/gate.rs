@@ -309,6 +309,15 @@ pub fn run(store_dir: &Path, args: GateArgs) -> Result<ExitCode> {
         args.db.as_deref(),
     )?;
     let store = Store::open(store_dir)?;
+    // An index in the store without `--platform` (a multi-platform build): every
+    // platform's manifest is gated, each with its own record.
+    if args.platform.is_none()
+        && let Some(root) = lading_oci::source::resolve_in_store(&store, &args.reference)?
+        && let Ok(bytes) = store.read_blob(&root.digest)
+        && lading_oci::image::is_index(&root.media_type, &bytes)
+    {
+        return run_index(&store, &plan, &args, &root, &bytes);
+    }
     // Resolved once: every gate reads this manifest digest.
     let image = load_image(&store, &args.reference, args.platform.as_deref())?;
     let reference = &args.reference;
@@ -335,6 +344,79 @@ pub fn run(store_dir: &Path, args: GateArgs) -> Result<ExitCode> {
                 "recordDigest": desc.digest.to_string(),
                 "recordPath": path.display().to_string(),
                 "record": rec,
+            }))?)
+        },
+        &summary,
+    )
+}
+
+/// [`run`] on an image index: the gates on each platform's manifest (entries without
+/// a platform, or `unknown/unknown` attestation manifests, are not images), one record
+/// each; the verdict fails when any platform fails.
+fn run_index(
+    store: &Store,
+    plan: &GatePlan,
+    args: &GateArgs,
+    root: &Descriptor,
+    bytes: &[u8],
+) -> Result<ExitCode> {
+    let index: lading_oci::Index = lading_oci::spec::from_json(bytes, "image index")?;
+    let reference = &args.reference;
+    let mut runs = Vec::new();
+    for entry in &index.manifests {
+        let Some(platform) = entry.platform.as_ref().filter(|p| p.os != "unknown") else {
+            continue;
+        };
+        let image = Image::load(store, entry, platform)
+            .with_context(|| format!("{reference}: loading the {platform} manifest"))?;
+        let outcome = plan.run(store, &image, reference, false)?;
+        let path = record::record_path(store, &image.descriptor.digest);
+        runs.push((platform.normalized(), outcome, path));
+    }
+    if runs.is_empty() {
+        anyhow::bail!("{reference} is an index without platform images to check");
+    }
+    let overall = if runs
+        .iter()
+        .all(|(_, o, _)| o.record.verdict == Verdict::Pass)
+    {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    let summary = format!(
+        "gate: {} for {reference} (index {}, {} platforms)",
+        word(overall),
+        root.digest,
+        runs.len()
+    );
+    emit(
+        &args.output,
+        overall,
+        || {
+            runs.iter()
+                .map(|(p, o, path)| {
+                    format!("platform: {p}\n{}", table(&o.record, &o.record_desc, path))
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        },
+        || {
+            let platforms: Vec<serde_json::Value> = runs
+                .iter()
+                .map(|(p, o, path)| {
+                    json!({
+                        "platform": p.to_string(),
+                        "recordDigest": o.record_desc.digest.to_string(),
+                        "recordPath": path.display().to_string(),
+                        "record": o.record,
+                    })
+                })
+                .collect();
+            Ok(serde_json::to_string_pretty(&json!({
+                "index": root.digest.to_string(),
+                "verdict": word(overall),
+                "platforms": platforms,
             }))?)
         },
         &summary,

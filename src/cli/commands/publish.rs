@@ -184,61 +184,15 @@ pub(crate) fn after_build(
     built: &Built,
     plan: Plan,
 ) -> Result<ExitCode> {
+    if let Some((index, images)) = &built.index {
+        return after_build_index(store_dir, args, index, images, plan);
+    }
     let store = Store::open(store_dir)?;
     let image = &built.image;
     let digest = image.descriptor.digest.clone();
-    // The gate reports name the image by its digest, as `lading sbom sha256:…` does: the
-    // SBOM attestations are then the documents the gates judged, byte for byte.
-    let name = digest.to_string();
-    let dockerfile = dockerfile_path(args);
-    // `FROM ${BASE}` is judged with the build's `--build-arg BASE=…`, as it was built.
-    let gates = GatePlan::new(
-        args.policy.as_deref(),
-        dockerfile.as_deref(),
-        &build::build_arg_values(&args.build_args),
-        std::env::var("LADING_TODAY").ok().as_deref(),
-        args.db.as_deref(),
-    )?;
-    let earlier = record::latest(&store, &digest)?;
-    let mut rec = match earlier.filter(|r| resumable(&store, r, &gates.policy_digest)) {
-        Some(r) => {
-            eprintln!(
-                "gates: passed for {digest} in an earlier run (record {}); finishing that publish",
-                r.gate_record
-            );
-            r
-        }
-        None => {
-            eprintln!("gates: sbom, scan, cis, secrets on {digest}");
-            let started = Instant::now();
-            let outcome = gates.run(&store, image, &name, true)?;
-            let path = lading_gates::record::record_path(&store, &digest);
-            eprint!(
-                "{}",
-                gate::table(&outcome.record, &outcome.record_desc, &path)
-            );
-            eprintln!("gates: done in {}", seconds(started));
-            let rec = PublishRecord {
-                schema: record::SCHEMA,
-                manifest: digest.to_string(),
-                gate_record: outcome.record_desc.digest.to_string(),
-                policy: gates.policy_digest.clone(),
-                documents: store_documents(&store, &outcome)?,
-                pushed: Vec::new(),
-                signed: Vec::new(),
-                updated: updated(),
-            };
-            if outcome.record.verdict != Verdict::Pass {
-                // The evidence of a refusal is evidence too (the SARIF is what a code
-                // scanning upload wants most when a gate fails).
-                let written = finish_evidence(&store, &rec, &plan)?;
-                github::report(&store, &rec, written.as_ref(), &plan.images)?;
-                eprintln!("gates: fail; nothing was pushed");
-                return Ok(ExitCode::from(1));
-            }
-            record::write(&store, &rec)?;
-            rec
-        }
+    let gates = gate_plan(args)?;
+    let Some(mut rec) = gate_or_resume(&store, &gates, image, &plan)? else {
+        return Ok(ExitCode::from(1));
     };
     // The guarantee, checked where it matters: only a digest with a passing gate record
     // in this store is pushed.
@@ -289,6 +243,206 @@ pub(crate) fn after_build(
     github::report(&store, &rec, written.as_ref(), &plan.images)?;
     crate::cli::out!("{digest}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The gates `lading build --push`/`publish` run, from the build's flags.
+fn gate_plan(args: &BuildArgs) -> Result<GatePlan> {
+    let dockerfile = dockerfile_path(args);
+    // `FROM ${BASE}` is judged with the build's `--build-arg BASE=…`, as it was built.
+    GatePlan::new(
+        args.policy.as_deref(),
+        dockerfile.as_deref(),
+        &build::build_arg_values(&args.build_args),
+        std::env::var("LADING_TODAY").ok().as_deref(),
+        args.db.as_deref(),
+    )
+}
+
+/// Runs the gates on `image` (or finds that an earlier run passed them and pushed) and
+/// returns its publish record; `None` when a gate said no (its evidence is written).
+fn gate_or_resume(
+    store: &Store,
+    gates: &GatePlan,
+    image: &lading_oci::Image,
+    plan: &Plan,
+) -> Result<Option<PublishRecord>> {
+    let digest = image.descriptor.digest.clone();
+    // The gate reports name the image by its digest, as `lading sbom sha256:…` does: the
+    // SBOM attestations are then the documents the gates judged, byte for byte.
+    let name = digest.to_string();
+    let earlier = record::latest(store, &digest)?;
+    if let Some(r) = earlier.filter(|r| resumable(store, r, &gates.policy_digest)) {
+        eprintln!(
+            "gates: passed for {digest} in an earlier run (record {}); finishing that publish",
+            r.gate_record
+        );
+        return Ok(Some(r));
+    }
+    eprintln!("gates: sbom, scan, cis, secrets on {digest}");
+    let started = Instant::now();
+    let outcome = gates.run(store, image, &name, true)?;
+    let path = lading_gates::record::record_path(store, &digest);
+    eprint!(
+        "{}",
+        gate::table(&outcome.record, &outcome.record_desc, &path)
+    );
+    eprintln!("gates: done in {}", seconds(started));
+    let rec = PublishRecord {
+        schema: record::SCHEMA,
+        manifest: digest.to_string(),
+        gate_record: outcome.record_desc.digest.to_string(),
+        policy: gates.policy_digest.clone(),
+        documents: store_documents(store, &outcome)?,
+        pushed: Vec::new(),
+        signed: Vec::new(),
+        updated: updated(),
+    };
+    if outcome.record.verdict != Verdict::Pass {
+        // The evidence of a refusal is evidence too (the SARIF is what a code scanning
+        // upload wants most when a gate fails).
+        let written = finish_evidence(store, &rec, plan)?;
+        github::report(store, &rec, written.as_ref(), &plan.images)?;
+        eprintln!("gates: fail; nothing was pushed");
+        return Ok(None);
+    }
+    record::write(store, &rec)?;
+    Ok(Some(rec))
+}
+
+/// [`after_build`] for `--platform a,b,…`: the gates run on every platform's manifest
+/// (each gets its own gate and publish record), and only when all pass is the index
+/// pushed — one push of the whole graph per destination, as buildx pushes it. Then
+/// each platform's manifest is signed and attested as a single-platform image is, and
+/// the index is signed too (a signature on the index covers the set of platforms; the
+/// SBOM, scan and provenance belong to the manifests they describe).
+fn after_build_index(
+    store_dir: &Path,
+    args: &BuildArgs,
+    index: &lading_oci::spec::Descriptor,
+    images: &[(lading_oci::Platform, lading_oci::Image)],
+    mut plan: Plan,
+) -> Result<ExitCode> {
+    let store = Store::open(store_dir)?;
+    let gates = gate_plan(args)?;
+    let mut recs = Vec::new();
+    let mut failed = Vec::new();
+    for (p, image) in images {
+        eprintln!("gates: platform {}", p.normalized());
+        match gate_or_resume(&store, &gates, image, &plan)? {
+            Some(rec) => recs.push(rec),
+            None => failed.push(p.normalized().to_string()),
+        }
+    }
+    if !failed.is_empty() {
+        eprintln!(
+            "gates: fail for {}; nothing of the index {} was pushed",
+            failed.join(", "),
+            index.digest
+        );
+        return Ok(ExitCode::from(1));
+    }
+    // The guarantee, per manifest: every platform the index names has a passing gate
+    // record in this store, made with this policy.
+    for rec in &recs {
+        let digest: Digest = rec.manifest.parse()?;
+        let passing = passing_record(&store, &digest)?.with_context(|| {
+            format!("{digest} has no passing gate record: refusing to push the index")
+        })?;
+        if passing.policy != rec.policy {
+            bail!("the gate record of {digest} was made with another policy: refusing to push");
+        }
+    }
+    let client = registry::client(&args.registry, registry::progress_mode(args.quiet))?;
+    for dest in &plan.images {
+        let shown = dest.to_string();
+        let started = Instant::now();
+        let pushed = client
+            .push(&store, index, dest)
+            .with_context(|| format!("pushing the index {} to {shown}", index.digest))?;
+        eprintln!(
+            "pushed {shown} (index {}): {} blobs uploaded, {} mounted, {} already there, in {}",
+            index.digest,
+            pushed.uploaded,
+            pushed.mounted,
+            pushed.existed,
+            seconds(started)
+        );
+        for rec in &mut recs {
+            let at = dest.with_digest(rec.manifest.parse()?);
+            rec.pushed.retain(|p| p.image != shown);
+            rec.pushed.push(Pushed {
+                image: shown.clone(),
+                reference: at.to_string(),
+            });
+            rec.updated = updated();
+            record::write(&store, rec)?;
+        }
+    }
+    if let Some(sign) = plan.sign.take() {
+        let key_pem = match sign.key {
+            None => None,
+            Some(decrypting) => {
+                let key = decrypting.join().expect("decrypting the key panicked")?;
+                Some(key.to_pem(None)?)
+            }
+        };
+        for rec in &mut recs {
+            let per = SignPlan {
+                signer: sign.signer.clone(),
+                key: None,
+                attest: sign.attest.clone(),
+            };
+            sign_pushed_with(
+                store_dir,
+                &store,
+                args,
+                rec,
+                per,
+                key_pem.clone(),
+                &plan.images,
+            )?;
+        }
+        sign_index(store_dir, args, &sign.signer, key_pem, index, &plan.images)?;
+    }
+    for rec in &recs {
+        let written = finish_evidence(&store, rec, &plan)?;
+        github::report(&store, rec, written.as_ref(), &plan.images)?;
+    }
+    crate::cli::out!("{}", index.digest);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Signs the index itself in each repository pushed to (no attestations: those are
+/// the platforms' manifests').
+fn sign_index(
+    store_dir: &Path,
+    args: &BuildArgs,
+    signer: &SignerArgs,
+    key_pem: Option<zeroize::Zeroizing<String>>,
+    index: &lading_oci::spec::Descriptor,
+    images: &[Reference],
+) -> Result<()> {
+    let mut repositories: Vec<Reference> = Vec::new();
+    for image in images {
+        if !repositories.iter().any(|r| r.name() == image.name()) {
+            repositories.push(image.with_digest(index.digest.clone()));
+        }
+    }
+    for at in repositories {
+        let key = key_pem.as_ref().map(|pem| PendingKey::Pem(pem.clone()));
+        let signed = sign::sign_image(
+            store_dir,
+            signer,
+            &format!("docker://{at}"),
+            &args.registry,
+            key,
+            |_| Ok(Vec::new()),
+        )?;
+        for line in &signed.lines {
+            eprintln!("{line}");
+        }
+    }
+    Ok(())
 }
 
 /// `0.42 s`: how long a stage took, for the progress lines.
@@ -395,7 +549,6 @@ fn sign_pushed(
         eprintln!("signed in an earlier run");
         return Ok(());
     }
-    let predicates = predicates(store, rec, &digest, &plan.attest)?;
     // One decryption for every repository: the key is kept as unencrypted PKCS#8 in
     // memory (zeroized when dropped) and parsed again for each.
     let key_pem = match plan.key {
@@ -405,6 +558,36 @@ fn sign_pushed(
             Some(key.to_pem(None)?)
         }
     };
+    let plan = SignPlan { key: None, ..plan };
+    sign_pushed_with(store_dir, store, args, rec, plan, key_pem, images)
+}
+
+/// [`sign_pushed`] with the key already decrypted (`plan.key` is not used).
+fn sign_pushed_with(
+    store_dir: &Path,
+    store: &Store,
+    args: &BuildArgs,
+    rec: &mut PublishRecord,
+    plan: SignPlan,
+    key_pem: Option<zeroize::Zeroizing<String>>,
+    images: &[Reference],
+) -> Result<()> {
+    let digest: Digest = rec.manifest.parse()?;
+    let mut repositories: Vec<Reference> = Vec::new();
+    for image in images {
+        if !repositories.iter().any(|r| r.name() == image.name()) {
+            repositories.push(image.with_digest(digest.clone()));
+        }
+    }
+    let pending: Vec<&Reference> = repositories
+        .iter()
+        .filter(|r| !rec.signed.iter().any(|s| s.repository == r.name()))
+        .collect();
+    if pending.is_empty() {
+        eprintln!("signed {digest} in an earlier run");
+        return Ok(());
+    }
+    let predicates = predicates(store, rec, &digest, &plan.attest)?;
     for at in pending {
         let key = key_pem.as_ref().map(|pem| PendingKey::Pem(pem.clone()));
         let signed = sign::sign_image(
