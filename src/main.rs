@@ -57,7 +57,10 @@ fn main() -> ExitCode {
             }
         };
     }
-    match cli::run(args) {
+    let result = cli::run(args);
+    // Done with every store: our leases go now rather than at the next prune.
+    lading_oci::lease::release_all();
+    match result {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err}");

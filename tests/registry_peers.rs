@@ -101,6 +101,15 @@ impl Drop for Serve {
     }
 }
 
+/// Sets the flag when dropped, so a failing thread still ends the loop it would stop.
+struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 fn skopeo_out(args: &[&str]) -> std::process::Output {
     run(Command::new("skopeo").args(args))
 }
@@ -459,6 +468,92 @@ fn fifty_concurrent_skopeo_pushes_of_overlapping_images() {
         store.uploads().expect("uploads").is_empty(),
         "sessions left"
     );
+    drop(dst);
+    store_is_sound(&target);
+}
+
+/// Pushes into `lading serve` while `lading prune -a` runs in a loop on its store: a
+/// blob a client uploaded (or was told exists) stays until the manifest that names it
+/// arrives, so every push succeeds and lands whole.
+#[test]
+fn skopeo_pushes_to_serve_survive_a_prune_loop() {
+    if !require_tool("skopeo") {
+        return;
+    }
+    let sb = Sandbox::new();
+    for v in ["1", "2", "3"] {
+        build_hello(
+            &sb,
+            &format!("hello:{v}"),
+            &["--build-arg", &format!("VERSION={v}")],
+        );
+    }
+    let src = sb.path("src");
+    {
+        let srv = Serve::start(&sb.store(), &[]);
+        for v in ["1", "2", "3"] {
+            skopeo(&[
+                "copy",
+                "--src-tls-verify=false",
+                &format!("docker://{}/hello:{v}", srv.host),
+                &format!("oci:{}:{v}", src.display()),
+            ]);
+        }
+    }
+    let target = sb.path("target-store");
+    let dst = Serve::start(&target, &[]);
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let pruner = s.spawn(|| {
+            let mut n = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let mut cmd = lading();
+                cmd.arg("--store").arg(&target).args(["prune", "-a", "-f"]);
+                assert_success(&run(&mut cmd));
+                n += 1;
+            }
+            n
+        });
+        let _stop = StopOnDrop(&done);
+        for round in 0..4 {
+            let children: Vec<(usize, Child)> = (0..6)
+                .map(|i| {
+                    let child = Command::new("skopeo")
+                        .args([
+                            "copy",
+                            "--dest-tls-verify=false",
+                            &format!("oci:{}:{}", src.display(), i % 3 + 1),
+                            &format!("docker://{}/repo{i}:r{round}", dst.host),
+                        ])
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::null())
+                        .stderr(Stdio::piped())
+                        .spawn()
+                        .expect("skopeo");
+                    (i, child)
+                })
+                .collect();
+            for (i, child) in children {
+                let out = child.wait_with_output().expect("wait");
+                assert!(
+                    out.status.success(),
+                    "push {i} of round {round} failed under prune: {}\nserver log:\n{}",
+                    String::from_utf8_lossy(&out.stderr),
+                    dst.log()
+                );
+            }
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let prunes = pruner.join().expect("pruner");
+        eprintln!("{prunes} prunes ran during the pushes");
+    });
+    for round in 0..4 {
+        for i in 0..6 {
+            let pushed = format!("docker://{}/repo{i}:r{round}", dst.host);
+            let source = format!("oci:{}:{}", src.display(), i % 3 + 1);
+            assert_eq!(raw_digest(&pushed, &[]), raw_digest(&source, &[]));
+        }
+    }
     drop(dst);
     store_is_sound(&target);
 }

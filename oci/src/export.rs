@@ -277,10 +277,7 @@ pub fn write_docker_archive<W: Write + ?Sized>(
     out: &mut W,
     names: &[String],
 ) -> Result<()> {
-    let tmp = tempfile::Builder::new()
-        .prefix("docker-archive-")
-        .tempdir_in(store.private_dir())
-        .map_err(Error::io("creating temp dir in", store.private_dir()))?;
+    let tmp = store.temp_dir("docker-archive")?;
     let config = &image.manifest.config;
     let mut files = vec![(
         format!("blobs/sha256/{}", config.digest.hex()),

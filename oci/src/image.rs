@@ -24,6 +24,9 @@ pub struct Image {
 impl Image {
     /// Loads the image `desc` points at; an index is resolved to `platform`'s manifest.
     pub fn load(store: &Store, desc: &Descriptor, platform: &Platform) -> Result<Image> {
+        // Leased first (best effort, as `Store::has`): prune then keeps its whole graph
+        // while this process may use it, even if its tag moves meanwhile.
+        let _ = store.hold_digest(&desc.digest);
         let bytes = store.read_blob(&desc.digest)?;
         if is_index(&desc.media_type, &bytes) {
             let index: Index = from_json(&bytes, "image index")?;

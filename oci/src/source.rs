@@ -376,10 +376,7 @@ pub fn extract_archive(store: &Store, archive: &Path) -> Result<tempfile::TempDi
 /// accepted; any entry leaving the root is an error.
 fn extract_to_temp(store: &Store, archive: &Path) -> Result<tempfile::TempDir> {
     let what = archive.display().to_string();
-    let tmp = tempfile::Builder::new()
-        .prefix("archive-")
-        .tempdir_in(store.private_dir())
-        .map_err(Error::io("creating temp dir in", store.private_dir()))?;
+    let tmp = store.temp_dir("archive")?;
     let file = File::open(archive).map_err(Error::io("opening", archive))?;
     let mut tar = tar::Archive::new(file);
     let mut links: Vec<(PathBuf, PathBuf)> = Vec::new();

@@ -28,6 +28,9 @@ pub struct Store {
     root: PathBuf,
     /// Whether writes are fsynced before they become visible (see [`Store::open_scratch`]).
     durable: bool,
+    /// Whether this process leases what it uses (see [`crate::lease`]); off for scratch
+    /// stores, which nobody prunes, and for the collector itself.
+    leasing: bool,
 }
 
 impl Store {
@@ -58,7 +61,11 @@ impl Store {
     }
 
     fn open_with(root: PathBuf, durable: bool) -> Result<Store> {
-        let store = Store { root, durable };
+        let store = Store {
+            root,
+            durable,
+            leasing: durable,
+        };
         for dir in [
             store.root.join("blobs/sha256"),
             store.private_dir().join("ingest"),
@@ -97,16 +104,70 @@ impl Store {
             .join(digest.hex())
     }
 
-    /// Whether the blob is present.
+    /// Whether the blob is present. The digest is leased first (see [`crate::lease`]), so
+    /// a blob found here stays until this process ends, whatever `lading prune` runs
+    /// meanwhile. Leasing is best effort here: a store this process cannot write to
+    /// cannot be pruned by it either, and its answer is still correct.
     pub fn has(&self, digest: &Digest) -> bool {
+        let _ = self.hold_digest(digest);
         self.blob_path(digest).is_file()
+    }
+
+    /// Leases `digest` for the rest of this process (see [`crate::lease`]): from now on
+    /// prune keeps the blob if it is there. Marks the blob as just used (its mtime), which
+    /// is what prune's least-recently-used order reads.
+    pub fn hold_digest(&self, digest: &Digest) -> Result<()> {
+        if !self.leasing {
+            return Ok(());
+        }
+        let new = crate::lease::lease(&self.private_dir())?.hold(&[digest.to_string()])?;
+        if new && let Ok(f) = File::open(self.blob_path(digest)) {
+            let _ = f.set_modified(std::time::SystemTime::now());
+        }
+        Ok(())
+    }
+
+    /// Leases other things this process relies on (a snapshot, a cache mount) by key.
+    pub fn hold_keys(&self, keys: &[String]) -> Result<()> {
+        if !self.leasing {
+            return Ok(());
+        }
+        crate::lease::lease(&self.private_dir())?.hold(keys)?;
+        Ok(())
+    }
+
+    /// This store without leases: for the collector, which must not keep what it looks at.
+    pub fn unleased(&self) -> Store {
+        Store {
+            leasing: false,
+            ..self.clone()
+        }
+    }
+
+    /// The name prefix for a temp file or dir of this process in the store
+    /// (`.tmp-<lease id>-<kind>-`), with the lease taken first, so that prune can tell
+    /// it from the leftovers of a dead process.
+    pub fn temp_prefix(&self, kind: &str) -> Result<String> {
+        if self.leasing {
+            crate::lease::lease(&self.private_dir())?;
+        }
+        Ok(crate::lease::temp_prefix(kind))
+    }
+
+    /// A temp dir of this process in the store's private dir (see [`Store::temp_prefix`]).
+    pub fn temp_dir(&self, kind: &str) -> Result<tempfile::TempDir> {
+        let dir = self.private_dir();
+        tempfile::Builder::new()
+            .prefix(&self.temp_prefix(kind)?)
+            .tempdir_in(&dir)
+            .map_err(Error::io("creating temp dir in", &dir))
     }
 
     /// Starts writing a blob of as yet unknown digest.
     pub fn writer(&self) -> Result<BlobWriter> {
         let dir = self.private_dir().join("ingest");
         let file = tempfile::Builder::new()
-            .prefix("blob-")
+            .prefix(&self.temp_prefix("blob")?)
             .tempfile_in(&dir)
             .map_err(Error::io("creating temp file in", &dir))?;
         Ok(BlobWriter {
@@ -372,7 +433,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 fn write_file(path: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
+        .prefix(&crate::lease::temp_prefix("write"))
         .tempfile_in(dir)
         .map_err(Error::io("creating temp file in", dir))?;
     tmp.write_all(bytes)
@@ -466,6 +527,8 @@ impl BlobWriter {
                 .sync_all()
                 .map_err(Error::io("syncing", tmp.path().to_path_buf()))?;
         }
+        // Leased before it becomes visible: nothing references it yet.
+        self.store.hold_digest(&actual)?;
         let target = self.store.blob_path(&actual);
         tmp.persist(&target)
             .map_err(|e| Error::io("renaming into", &target)(e.error))?;

@@ -176,6 +176,8 @@ impl Upload {
                 actual,
             });
         }
+        // Leased before it becomes visible: the manifest naming it comes later.
+        self.store.hold_digest(&actual)?;
         if !self.store.has(&actual) {
             file.sync_all().map_err(Error::io("syncing", &path))?;
             let target = self.store.blob_path(&actual);

@@ -411,15 +411,23 @@ async fn get_blob(
     let digest = parse_digest(digest)?;
     let store = reg.store().clone();
     let d = digest.clone();
-    let opened = blocking(move || match store.open_blob(&d) {
+    let opened = blocking(move || {
+        // A HEAD is how a pushing client decides to skip an upload: lease the blob
+        // (best effort, as `Store::has`) so prune keeps it until the manifest names it.
+        if head {
+            let _ = store.hold_digest(&d);
+        }
+        store.open_blob(&d)
+    })
+    .await
+    .map(|r| match r {
         Ok(f) => {
             let len = f.metadata().map(|m| m.len());
             Ok(Some((f, len)))
         }
         Err(OciError::BlobNotFound { .. }) => Ok(None),
         Err(e) => Err(e),
-    })
-    .await??;
+    })??;
     let Some((file, len)) = opened else {
         return Err(blob_unknown(&digest));
     };

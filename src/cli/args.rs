@@ -37,6 +37,15 @@ pub enum Command {
     Publish(Box<PublishArgs>),
     /// List tagged images in the store.
     Images(ImagesArgs),
+    /// Remove build cache and what nothing uses from the store (like `docker builder prune`).
+    ///
+    /// Never removes what `index.json` lists (tags and pushed manifests) or what a
+    /// running `lading` process uses. Without `--all`, only cache that can no longer be
+    /// used, unreferenced blobs and the leftovers of killed processes go; `--all` removes
+    /// all build cache, `--keep-storage` keeps the most recently used within SIZE.
+    Prune(PruneArgs),
+    /// Show the store's disk usage (like `docker system df`).
+    Df(DfArgs),
     /// Show an image's manifest and config.
     Inspect(InspectArgs),
     /// Find credentials in every layer and the config of an image (gate: exit 1 on findings).
@@ -987,6 +996,33 @@ pub struct BuildArgs {
     /// Registry access for `FROM` images and registry caches.
     #[command(flatten)]
     pub registry: RegistryArgs,
+}
+
+/// `lading prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove all unused build cache, not just what can no longer be used.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Amount of disk space to keep for cache (`512MB`, `10GB`, bytes; 1 KB = 1024 B
+    /// as docker counts), the most recently used first.
+    #[arg(long, value_name = "SIZE")]
+    pub keep_storage: Option<String>,
+    /// Provide filter values: `until=DURATION|TIMESTAMP` (`24h`, `2026-01-02T15:04:05Z`,
+    /// Unix seconds) removes only cache last used before then.
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+}
+
+/// `lading df`.
+#[derive(Debug, Args)]
+pub struct DfArgs {
+    /// Show each build cache entry and orphan.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 /// `lading images`.

@@ -40,6 +40,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Build(args) => commands::build::run(&store_dir, *args),
         Command::Publish(args) => commands::publish::run(&store_dir, *args),
         Command::Images(args) => commands::images::run(&store_dir, args),
+        Command::Prune(args) => commands::prune::run(&store_dir, args),
+        Command::Df(args) => commands::prune::df(&store_dir, args),
         Command::Inspect(args) => commands::inspect::run(&store_dir, args),
         Command::Serve(args) => commands::serve::run(&store_dir, args),
         Command::Db(args) => commands::db::run(args),

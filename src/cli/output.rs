@@ -142,9 +142,7 @@ pub fn write(
             Ok(())
         }
         Output::Tar { dest } => {
-            let tmp = tempfile::Builder::new()
-                .prefix("rootfs-")
-                .tempdir_in(store.private_dir())?;
+            let tmp = store.temp_dir("rootfs")?;
             let mut entries = rootfs_entries(store, image, tmp.path(), None)?;
             entries.sort_by(|a, b| lading_oci::layer::compare_paths(&a.path, &b.path));
             to_file(dest, |w| Ok(write_tar(w, &entries, epoch)?))
@@ -234,9 +232,7 @@ pub fn write_index(
             Ok(())
         }
         Output::Tar { dest } => {
-            let tmp = tempfile::Builder::new()
-                .prefix("rootfs-")
-                .tempdir_in(store.private_dir())?;
+            let tmp = store.temp_dir("rootfs")?;
             let mut entries = Vec::new();
             for (n, (p, image)) in built.iter().enumerate() {
                 let dir = tmp.path().join(n.to_string());

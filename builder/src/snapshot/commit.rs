@@ -113,7 +113,7 @@ pub fn prepare(
         return Ok(None);
     }
     let tmp = tempfile::Builder::new()
-        .prefix(".tmp-commit-")
+        .prefix(&lading_oci::lease::temp_prefix("commit"))
         .tempdir_in(snaps.dir())
         .map_err(Error::io("creating temp dir in", snaps.dir()))?
         .keep();

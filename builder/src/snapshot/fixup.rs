@@ -18,6 +18,7 @@ use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use lading_oci::gc::FIXUP_CHAIN_FILE as CHAIN_FILE;
 use lading_oci::spec::Descriptor;
 use nix::unistd::{Gid, Uid, chown};
 
@@ -91,6 +92,7 @@ impl Snapshots {
     /// and including it; `None` when no implied directory of it exists below.
     pub(super) fn fixup(
         &self,
+        store: &lading_oci::Store,
         layer: &Descriptor,
         layer_fs: &Path,
         below: &[PathBuf],
@@ -105,7 +107,10 @@ impl Snapshots {
             h.update(d.digest.to_string().as_bytes());
             h.update(b"\n");
         }
-        let done = self.dir.join(format!("fixup-{}", h.finish().hex()));
+        let name = format!("fixup-{}", h.finish().hex());
+        // Leased before it is looked at or made, so prune leaves it while we use it.
+        store.hold_keys(std::slice::from_ref(&name))?;
+        let done = self.dir.join(&name);
         let fs_dir = done.join(FS_DIR);
         if fs_dir.is_dir() {
             return Ok(Some(fs_dir));
@@ -139,7 +144,7 @@ impl Snapshots {
             return Ok(None);
         }
         let tmp = tempfile::Builder::new()
-            .prefix(".tmp-fixup-")
+            .prefix(&lading_oci::lease::temp_prefix("fixup"))
             .tempdir_in(&self.dir)
             .map_err(Error::io("creating temp dir in", &self.dir))?;
         let root = tmp.path().join(FS_DIR);
@@ -156,6 +161,10 @@ impl Snapshots {
             let dst = root.join(rel);
             copy_dir_meta(src, &dst)?;
         }
+        // The chain it belongs to, so prune can tell when its layers are gone.
+        let chain_file = tmp.path().join(CHAIN_FILE);
+        let chain_text: String = chain.iter().map(|d| format!("{}\n", d.digest)).collect();
+        fs::write(&chain_file, chain_text).map_err(Error::io("writing", &chain_file))?;
         place(&tmp.keep(), &done).map(Some)
     }
 }

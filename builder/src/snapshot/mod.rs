@@ -341,6 +341,8 @@ impl Snapshots {
     /// The lower dir of `layer`, unpacking the layer first if no complete snapshot
     /// exists. Safe to call from several threads or processes at once.
     pub fn ensure(&self, store: &Store, layer: &Descriptor) -> Result<PathBuf> {
+        // Prune keeps the snapshot of a leased blob (and the blob) while we use it.
+        store.hold_digest(&layer.digest)?;
         let done = self.path(layer);
         let fs_dir = done.join(FS_DIR);
         if fs_dir.is_dir() {
@@ -360,7 +362,7 @@ impl Snapshots {
             .into());
         }
         let tmp = tempfile::Builder::new()
-            .prefix(&format!(".tmp-{}-", layer.digest.hex()))
+            .prefix(&store.temp_prefix(&format!("snapshot-{}", layer.digest.hex()))?)
             .tempdir_in(&self.dir)
             .map_err(Error::io("creating temp dir in", &self.dir))?;
         let tmp_fs = tmp.path().join(FS_DIR);
@@ -392,7 +394,7 @@ impl Snapshots {
         let mut out: Vec<PathBuf> = Vec::with_capacity(layers.len());
         for (i, l) in layers.iter().enumerate() {
             let fs_dir = self.ensure(store, l)?;
-            let fix = self.fixup(l, &fs_dir, &out, &layers[..=i])?;
+            let fix = self.fixup(store, l, &fs_dir, &out, &layers[..=i])?;
             out.insert(0, fs_dir);
             if let Some(f) = fix {
                 out.insert(0, f);

@@ -158,10 +158,10 @@ pub fn build(
     reporter: &dyn Reporter,
 ) -> Result<BuildResult> {
     let df = parse(&opts.dockerfile_name, &opts.dockerfile_text)?;
-    let tmp = tempfile::Builder::new()
-        .prefix("build-")
-        .tempdir_in(store.private_dir())
-        .map_err(Error::io("creating temp dir in", store.private_dir()))?;
+    // Leftovers of builds that died (SIGKILL, a crash) are removed first: bounded by what
+    // dead processes left, and nothing a live one uses (see `lading_oci::gc`).
+    lading_oci::gc::reclaim_orphans(store)?;
+    let tmp = store.temp_dir("build")?;
     let context = main_context(opts)?;
     let shared = Shared::default();
     let mut b = Builder {

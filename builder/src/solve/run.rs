@@ -601,8 +601,15 @@ impl Builder<'_> {
                 let mut h = Sha256::new();
                 h.update(id.as_bytes());
                 let base = self.store.private_dir().join("cache/mounts");
-                let dir = base.join(h.finish().hex());
+                let hex = h.finish().hex().to_string();
+                // Leased so prune leaves it while this build runs; its mtime says when
+                // it was last used (prune's least-recently-used order).
+                self.store.hold_keys(&[format!("mount-{hex}")])?;
+                let dir = base.join(&hex);
                 let mut fresh = !dir.exists();
+                if !fresh && let Ok(d) = fs::File::open(&dir) {
+                    let _ = d.set_modified(std::time::SystemTime::now());
+                }
                 let mut use_dir = dir.clone();
                 fs::create_dir_all(&base)
                     .map_err(|e| StepError::msg(format!("creating {}: {e}", base.display())))?;

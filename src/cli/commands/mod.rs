@@ -11,6 +11,7 @@ pub mod images;
 pub mod inspect;
 pub mod keyless;
 pub mod predicate;
+pub mod prune;
 pub mod publish;
 pub mod pull;
 pub mod remote;
