@@ -328,7 +328,7 @@ fn parse_timestamp(text: &str) -> Option<SystemTime> {
     if d.next().is_some() || !(1..=12).contains(&mo) || !(1..=31).contains(&da) {
         return None;
     }
-    let mut secs = days_from_civil(y, mo, da) * 86400;
+    let mut secs = lading_signer::sigstore::time::days_from_civil(y, mo, da) * 86400;
     if let Some(t) = time {
         let (clock, offset) = if let Some(c) = t.strip_suffix('Z') {
             (c, 0)
@@ -352,17 +352,6 @@ fn parse_timestamp(text: &str) -> Option<SystemTime> {
     u64::try_from(secs)
         .ok()
         .map(|s| UNIX_EPOCH + Duration::from_secs(s))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
 }
 
 #[cfg(test)]

@@ -529,17 +529,7 @@ fn sign_pushed(
     plan: SignPlan,
     images: &[Reference],
 ) -> Result<()> {
-    let digest: Digest = rec.manifest.parse()?;
-    let mut repositories: Vec<Reference> = Vec::new();
-    for image in images {
-        if !repositories.iter().any(|r| r.name() == image.name()) {
-            repositories.push(image.with_digest(digest.clone()));
-        }
-    }
-    let pending: Vec<&Reference> = repositories
-        .iter()
-        .filter(|r| !rec.signed.iter().any(|s| s.repository == r.name()))
-        .collect();
+    let pending = unsigned_repositories(rec, images)?;
     if pending.is_empty() {
         eprintln!("signed in an earlier run");
         return Ok(());
@@ -557,6 +547,20 @@ fn sign_pushed(
     sign_pushed_with(store_dir, store, args, rec, plan, key_pem, images)
 }
 
+/// The repositories of `images` (one reference each, by the record's digest) that no
+/// earlier run signed.
+fn unsigned_repositories(rec: &PublishRecord, images: &[Reference]) -> Result<Vec<Reference>> {
+    let digest: Digest = rec.manifest.parse()?;
+    let mut repositories: Vec<Reference> = Vec::new();
+    for image in images {
+        if !repositories.iter().any(|r| r.name() == image.name()) {
+            repositories.push(image.with_digest(digest.clone()));
+        }
+    }
+    repositories.retain(|r| !rec.signed.iter().any(|s| s.repository == r.name()));
+    Ok(repositories)
+}
+
 /// [`sign_pushed`] with the key already decrypted (`plan.key` is not used).
 fn sign_pushed_with(
     store_dir: &Path,
@@ -568,22 +572,13 @@ fn sign_pushed_with(
     images: &[Reference],
 ) -> Result<()> {
     let digest: Digest = rec.manifest.parse()?;
-    let mut repositories: Vec<Reference> = Vec::new();
-    for image in images {
-        if !repositories.iter().any(|r| r.name() == image.name()) {
-            repositories.push(image.with_digest(digest.clone()));
-        }
-    }
-    let pending: Vec<&Reference> = repositories
-        .iter()
-        .filter(|r| !rec.signed.iter().any(|s| s.repository == r.name()))
-        .collect();
+    let pending = unsigned_repositories(rec, images)?;
     if pending.is_empty() {
         eprintln!("signed {digest} in an earlier run");
         return Ok(());
     }
     let predicates = predicates(store, rec, &digest, &plan.attest)?;
-    for at in pending {
+    for at in &pending {
         let key = key_pem.as_ref().map(|pem| PendingKey::Pem(pem.clone()));
         let signed = sign::sign_image(
             store_dir,
