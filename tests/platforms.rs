@@ -28,13 +28,18 @@ const AARCH64_HANDLER: &str = "/proc/sys/fs/binfmt_misc/qemu-aarch64";
 static BINFMT: RwLock<()> = RwLock::new(());
 
 /// Whether the peers are here: root, debootstrap & co., buildah, skopeo, and an
-/// enabled qemu-aarch64 handler (scripts/install-peers registers it).
+/// enabled qemu-aarch64 handler (scripts/install-peers registers it). Looked at under
+/// [`BINFMT`], so not while the test that disables the handler has it off.
 fn peers_ready() -> bool {
+    let handler_enabled = {
+        let _shared = BINFMT.read().unwrap_or_else(|e| e.into_inner());
+        std::fs::read_to_string(AARCH64_HANDLER).is_ok_and(|s| s.starts_with("enabled"))
+    };
     require(bases::bases_available().is_ok(), "root and the base tools")
         && require_tool("buildah")
         && require_tool("skopeo")
         && require(
-            std::fs::read_to_string(AARCH64_HANDLER).is_ok_and(|s| s.starts_with("enabled")),
+            handler_enabled,
             "binfmt_misc's qemu-aarch64 handler (scripts/install-peers registers it)",
         )
 }
