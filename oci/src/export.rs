@@ -43,6 +43,21 @@ fn layout_files(
     Ok(files)
 }
 
+/// The layout's `blobs/` files of every blob in the graph under `root`.
+fn blob_files(store: &Store, root: &Descriptor) -> Result<Vec<(String, FileData, u64)>> {
+    crate::graph::walk(store, root, None)?
+        .iter()
+        .map(|item| {
+            let d = item.descriptor();
+            Ok((
+                format!("blobs/{}/{}", d.digest.algorithm().name(), d.digest.hex()),
+                FileData::Path(store.blob_path(&d.digest)),
+                d.size,
+            ))
+        })
+        .collect()
+}
+
 /// Files of an OCI layout holding the whole graph under `root` (an index: every
 /// platform's manifest, config and layers), tagged with `names` as [`layout_files`] does.
 fn root_layout_files(
@@ -50,15 +65,7 @@ fn root_layout_files(
     root: &Descriptor,
     names: &[String],
 ) -> Result<Vec<(String, FileData, u64)>> {
-    let mut files = Vec::new();
-    for item in crate::graph::walk(store, root, None)? {
-        let d = item.descriptor();
-        files.push((
-            format!("blobs/{}/{}", d.digest.algorithm().name(), d.digest.hex()),
-            FileData::Path(store.blob_path(&d.digest)),
-            d.size,
-        ));
-    }
+    let mut files = blob_files(store, root)?;
     let mut root = root.clone();
     root.platform = None;
     root.annotations.clear();
@@ -153,15 +160,7 @@ fn graph_files(
     tag: Option<&str>,
     existing: Vec<Descriptor>,
 ) -> Result<Vec<(String, FileData, u64)>> {
-    let mut files = Vec::new();
-    for item in crate::graph::walk(store, root, None)? {
-        let d = item.descriptor();
-        files.push((
-            format!("blobs/{}/{}", d.digest.algorithm().name(), d.digest.hex()),
-            FileData::Path(store.blob_path(&d.digest)),
-            d.size,
-        ));
-    }
+    let mut files = blob_files(store, root)?;
     let mut manifests: Vec<Descriptor> = existing
         .into_iter()
         .filter(|d| match tag {

@@ -194,6 +194,23 @@ pub fn platform_dir(p: &Platform) -> String {
     p.to_string().replace('/', "_")
 }
 
+/// Refuses the outputs that cannot hold an image index, as buildx does: a docker archive
+/// holds one platform, and so does the engine's image store (`--load`). Checked before a
+/// multi-platform build starts, so nothing is built for an output that must fail.
+pub fn check_index_output(out: &Output) -> Result<()> {
+    match out {
+        Output::Docker { .. } => bail!(
+            "-o type=docker holds one platform (docker load takes one image): build one \
+             --platform, or write the index with -o type=oci"
+        ),
+        Output::DockerLoad => bail!(
+            "--load (-o type=docker) loads one platform into the docker engine: build one \
+             --platform, or push the index (--push) or write it with -o type=oci"
+        ),
+        _ => Ok(()),
+    }
+}
+
 /// Writes a multi-platform build to `out`, as buildx does: `oci` holds the index and
 /// every platform's image; `local` and `tar` hold one root filesystem per platform in
 /// a directory named by [`platform_dir`]; `docker` archives hold one platform only, so
@@ -213,15 +230,7 @@ pub fn write_index(
         Output::Oci { dest, tar: true } => to_file(dest, |w| {
             Ok(export::write_oci_archive_root(store, index, w, names)?)
         }),
-        Output::Docker { .. } => bail!(
-            "-o type=docker holds one platform (docker load takes one image): build one \
-             --platform, or write the index with -o type=oci"
-        ),
-        // As buildx: the engine's image store takes one platform per name.
-        Output::DockerLoad => bail!(
-            "--load (-o type=docker) loads one platform into the docker engine: build one \
-             --platform, or push the index (--push) or write it with -o type=oci"
-        ),
+        Output::Docker { .. } | Output::DockerLoad => check_index_output(out),
         Output::Local { dest } => {
             for (p, image) in built {
                 let one = Output::Local {

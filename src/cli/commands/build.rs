@@ -103,6 +103,9 @@ pub(crate) fn build_pinned(
     let mut agents = Vec::new();
     let mut opts = options(args, &mut agents)?;
     let platforms = platforms::requested(&args.platform)?;
+    if platforms.len() > 1 {
+        outputs.iter().try_for_each(output::check_index_output)?;
+    }
     let cache_to: Vec<build_cache::CacheTo> = args
         .cache_to
         .iter()
